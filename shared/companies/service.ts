@@ -1,0 +1,71 @@
+import type { Principal } from '../auth/principal.ts';
+import { companyIndex, companyKeys, sortableName } from '../db/keys.ts';
+import type { ApiRequest } from '../http/request.ts';
+import * as lifecycle from '../records/lifecycle.ts';
+import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
+import type { CompanyCreateInput, CompanyListFilters, CompanyPatchInput, CompanyView } from './schema.ts';
+
+export const companyKind: lifecycle.RecordKind = {
+  entity: 'company',
+  idField: 'companyId',
+  defaults: { domains: [], tags: [], customFields: {} },
+  derive: (fields) => ({ ...fields, sortName: sortableName(fields.name as string) }),
+  keys: (stored) => companyKeys(stored as unknown as Parameters<typeof companyKeys>[0]),
+  lookups(stored) {
+    const list = (k: string) => (stored[k] as string[] | undefined) ?? [];
+    return [
+      ...list('domains').map((value) => ({ kind: 'company.domain' as const, value })),
+      ...list('tags').map((value) => ({ kind: 'company.tag' as const, value })),
+    ];
+  },
+  references: () => [],
+};
+
+const asCompany = (view: lifecycle.RecordView) => view as unknown as CompanyView;
+
+export const createCompany = async (p: Principal, input: CompanyCreateInput, idem?: ApiRequest['idempotency']) =>
+  asCompany(await lifecycle.createRecord(companyKind, p, input, idem));
+
+export const getCompany = async (p: Principal, id: string) => asCompany(await lifecycle.getRecord(companyKind, p, id));
+
+export const patchCompany = async (p: Principal, id: string, patch: CompanyPatchInput, ifMatch?: number) =>
+  asCompany(await lifecycle.patchRecord(companyKind, p, id, patch, ifMatch));
+
+export const deleteCompany = (p: Principal, id: string, ifMatch?: number) =>
+  lifecycle.deleteRecord(companyKind, p, id, ifMatch);
+
+export const restoreCompany = async (p: Principal, id: string, ifMatch?: number) =>
+  asCompany(await lifecycle.restoreRecord(companyKind, p, id, ifMatch));
+
+const FILTERS = ['ownerId', 'tag', 'domain', 'q', 'updatedSince', 'inTrash'] as const;
+
+export async function listCompanies(p: Principal, filters: CompanyListFilters): Promise<Page<CompanyView>> {
+  const t = p.tenantId;
+  const page = { limit: filters.limit, cursor: filters.cursor };
+  const asView = (r: Page<Record<string, unknown>>): Page<CompanyView> => ({
+    items: r.items.map((s) => lifecycle.toView(companyKind, s as lifecycle.Stored) as unknown as CompanyView),
+    nextCursor: r.nextCursor,
+  });
+  switch (singleFilter(filters, FILTERS)) {
+    case 'ownerId':
+      return asView(await queryIndex('company', 'gsi1', companyIndex.owner(t, filters.ownerId!), page));
+    case 'tag':
+      return queryLookup(t, 'company.tag', filters.tag!.toLowerCase(), page);
+    case 'domain':
+      return queryLookup(t, 'company.domain', filters.domain!.toLowerCase().replace(/^www\./, ''), page);
+    case 'q':
+      return asView(
+        await queryIndex('company', 'gsi4', companyIndex.name(t), page, { begins: sortableName(filters.q) }),
+      );
+    case 'updatedSince':
+      return asView(
+        await queryIndex('company', 'gsi5', companyIndex.sync(t), page, {
+          gte: new Date(filters.updatedSince!).toISOString(),
+        }),
+      );
+    case 'inTrash':
+      return asView(await queryIndex('company', 'gsi4', companyIndex.trash(t), page, { order: 'desc' }));
+    default:
+      return asView(await queryIndex('company', 'gsi4', companyIndex.name(t), page));
+  }
+}

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+
+/**
+ * Reads and validates environment configuration once, at module load, and fails fast with every problem named.
+ * Handlers import the typed result; they never read `process.env` themselves.
+ */
+export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+export const tableConfigSchema = z.object({ TABLE_NAME: z.string().min(1) });

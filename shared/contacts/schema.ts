@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { Address, Audit, CustomFieldValues, Id, PageQuery, Tags, Timestamp } from '../api/common-schemas.ts';
+
+export const LIFECYCLE_STAGES = [
+  'subscriber',
+  'lead',
+  'marketing_qualified',
+  'sales_qualified',
+  'opportunity',
+  'customer',
+  'evangelist',
+  'other',
+] as const;
+
+export const ConsentStatus = z.enum(['granted', 'withdrawn', 'unknown']);
+
+const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: 'Not a valid email address.' }))
+  .transform((e) => e.toLowerCase());
+
+const contactFields = {
+  firstName: z.string().trim().min(1).max(100),
+  lastName: z.string().trim().min(1).max(100),
+  emails: z
+    .array(Email)
+    .max(10, 'At most 10 email addresses.')
+    .transform((list) => [...new Set(list)])
+    .meta({ description: 'The first is the primary address. Stored lower-cased.' }),
+  phones: z
+    .array(z.string().trim().min(3).max(40))
+    .max(10, 'At most 10 phone numbers.')
+    .meta({ description: 'Normalised to E.164; national numbers need address.country.' }),
+  jobTitle: z.string().trim().max(200),
+  companyId: Id,
+  ownerId: Id,
+  lifecycleStage: z.enum(LIFECYCLE_STAGES),
+  tags: Tags,
+  address: Address,
+  consent: z
+    .strictObject({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus })
+    .partial()
+    .meta({ description: 'Marketing consent per channel.' }),
+  customFields: CustomFieldValues,
+};
+
+export const ContactCreate = z
+  .strictObject(contactFields)
+  .partial()
+  .refine((c) => c.firstName || c.lastName || (c.emails && c.emails.length > 0), {
+    message: 'A contact needs a first name, a last name or an email address.',
+    path: ['firstName'],
+  })
+  .meta({ id: 'ContactCreate' });
+
+/** JSON merge patch (RFC 7396): a field set to null is cleared; objects merge; arrays replace. */
+export const ContactPatch = z
+  .strictObject({
+    firstName: contactFields.firstName.nullable(),
+    lastName: contactFields.lastName.nullable(),
+    emails: contactFields.emails.nullable(),
+    phones: contactFields.phones.nullable(),
+    jobTitle: contactFields.jobTitle.nullable(),
+    companyId: contactFields.companyId.nullable(),
+    ownerId: contactFields.ownerId.nullable(),
+    lifecycleStage: contactFields.lifecycleStage.nullable(),
+    tags: contactFields.tags.nullable(),
+    address: Address.extend({
+      street: z.string().trim().max(200).nullable(),
+      city: z.string().trim().max(100).nullable(),
+      region: z.string().trim().max(100).nullable(),
+      postalCode: z.string().trim().max(20).nullable(),
+    })
+      .partial()
+      .nullable(),
+    consent: z
+      .strictObject({ email: ConsentStatus.nullable(), sms: ConsentStatus.nullable(), phone: ConsentStatus.nullable() })
+      .partial()
+      .nullable(),
+    customFields: CustomFieldValues.nullable(),
+  })
+  .partial()
+  .meta({ id: 'ContactPatch' });
+
+export const Contact = z
+  .object({
+    id: z.string(),
+    firstName: z.string().optional(),
+    lastName: z.string().optional(),
+    emails: z.array(z.string()),
+    phones: z.array(z.string()),
+    jobTitle: z.string().optional(),
+    companyId: z.string().optional(),
+    ownerId: z.string().optional(),
+    lifecycleStage: z.enum(LIFECYCLE_STAGES).optional(),
+    tags: z.array(z.string()),
+    address: Address.optional(),
+    consent: z
+      .object({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus, updatedAt: Timestamp })
+      .partial()
+      .optional(),
+    customFields: z.record(z.string(), z.unknown()),
+    ...Audit,
+  })
+  .meta({ id: 'Contact' });
+
+export type ContactView = z.infer<typeof Contact>;
+export type ContactCreateInput = z.output<typeof ContactCreate>;
+export type ContactPatchInput = z.output<typeof ContactPatch>;
+
+export const ContactIdParams = z.object({ contactId: Id });
+
+export const ContactListQuery = z
+  .strictObject({
+    ...PageQuery,
+    ownerId: Id.optional(),
+    lifecycleStage: z.enum(LIFECYCLE_STAGES).optional(),
+    companyId: Id.optional(),
+    tag: z.string().trim().min(1).max(64).optional(),
+    email: z.string().trim().max(254).optional().meta({ description: 'Exact email address (case-insensitive).' }),
+    phone: z.string().trim().max(40).optional().meta({ description: 'Exact phone number, normalised to E.164.' }),
+    q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix, e.g. "ada lo".' }),
+    inTrash: z
+      .enum(['true', 'false'])
+      .optional()
+      .transform((v) => (v === 'true' ? true : undefined))
+      .meta({ description: 'true: the trash (soft-deleted contacts), most recently deleted first.' }),
+    updatedSince: Timestamp.optional().meta({
+      description: 'Delta sync: every contact changed at or after this time, oldest first, including deleted ones.',
+    }),
+  })
+  .meta({ id: 'ContactListQuery' });
+
+export type ContactListFilters = z.output<typeof ContactListQuery>;
+/** Filters as services accept them: every filter optional. */
+export type ContactFilters = Partial<ContactListFilters> & { limit: number };

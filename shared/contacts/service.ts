@@ -1,0 +1,153 @@
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { Principal } from '../auth/principal.ts';
+import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
+import { model } from '../db/store.ts';
+import { ValidationError } from '../errors.ts';
+import type { ApiRequest } from '../http/request.ts';
+import * as lifecycle from '../records/lifecycle.ts';
+import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
+import type { ContactCreateInput, ContactFilters, ContactPatchInput, ContactView } from './schema.ts';
+
+/** Normalises to E.164; a national number needs the contact's country. Throws field errors naming each bad entry. */
+export function normalizePhones(phones: string[] | undefined, country: string | undefined): string[] | undefined {
+  if (!phones) return undefined;
+  const errors: Array<{ field: string; message: string }> = [];
+  const normalized = phones.map((raw, i) => {
+    const parsed = parsePhoneNumberFromString(raw, country as CountryCode | undefined);
+    if (!parsed?.isValid()) {
+      errors.push({
+        field: `body.phones.${i}`,
+        message: country
+          ? `Not a valid phone number for ${country} or in international format.`
+          : 'Not a valid phone number; use international format (+49 30 1234567) or set address.country.',
+      });
+      return raw;
+    }
+    return parsed.number;
+  });
+  if (errors.length > 0) throw new ValidationError('Some phone numbers are invalid.', errors);
+  return [...new Set(normalized)];
+}
+
+export function normalizePhoneQuery(phone: string): string {
+  const parsed = parsePhoneNumberFromString(phone);
+  if (!parsed?.isValid()) {
+    throw new ValidationError('Invalid phone filter.', [
+      { field: 'query.phone', message: 'Use international format, e.g. +4930123456.' },
+    ]);
+  }
+  return parsed.number;
+}
+
+/** Contacts known only by email sort by it, rather than all landing under "~". */
+function nameOrEmail(firstName?: string, lastName?: string, email?: string): string {
+  const name = sortableName(firstName, lastName);
+  return name === '~' && email ? sortableName(email) : name;
+}
+
+export const contactKind: lifecycle.RecordKind = {
+  entity: 'contact',
+  idField: 'contactId',
+  defaults: { emails: [], phones: [], tags: [], customFields: {} },
+  derive(fields) {
+    const address = fields.address as { country?: string } | undefined;
+    const phones = normalizePhones(fields.phones as string[] | undefined, address?.country);
+    const emails = fields.emails as string[] | undefined;
+    const consent = fields.consent as Record<string, string> | undefined;
+    return {
+      ...fields,
+      ...(phones ? { phones } : {}),
+      ...(consent && Object.keys(consent).some((k) => k !== 'updatedAt')
+        ? { consent: { ...consent, updatedAt: new Date().toISOString() } }
+        : {}),
+      sortName: nameOrEmail(fields.firstName as string, fields.lastName as string, emails?.[0]),
+    };
+  },
+  keys: (stored) => contactKeys(stored as unknown as Parameters<typeof contactKeys>[0]),
+  lookups(stored) {
+    const list = (k: string) => (stored[k] as string[] | undefined) ?? [];
+    return [
+      ...list('emails').map((value) => ({ kind: 'contact.email' as const, value })),
+      ...list('phones').map((value) => ({ kind: 'contact.phone' as const, value })),
+      ...list('tags').map((value) => ({ kind: 'contact.tag' as const, value })),
+    ];
+  },
+  references(stored, previous) {
+    const companyId = stored.companyId as string | undefined;
+    if (!companyId || companyId === previous?.companyId || stored.deletedAt) return [];
+    return [
+      {
+        key: model.entities.company.get({ tenantId: stored.tenantId, companyId }).params().Key,
+        error: new ValidationError('The company does not exist.', [
+          { field: 'body.companyId', message: `No company ${companyId} (or it is in the trash).` },
+        ]),
+      },
+    ];
+  },
+};
+
+const asContact = (view: lifecycle.RecordView) => view as unknown as ContactView;
+
+export const createContact = async (p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) =>
+  asContact(await lifecycle.createRecord(contactKind, p, input, idem));
+
+export const getContact = async (p: Principal, id: string) => asContact(await lifecycle.getRecord(contactKind, p, id));
+
+export const patchContact = async (p: Principal, id: string, patch: ContactPatchInput, ifMatch?: number) =>
+  asContact(await lifecycle.patchRecord(contactKind, p, id, patch, ifMatch));
+
+export const deleteContact = (p: Principal, id: string, ifMatch?: number) =>
+  lifecycle.deleteRecord(contactKind, p, id, ifMatch);
+
+export const restoreContact = async (p: Principal, id: string, ifMatch?: number) =>
+  asContact(await lifecycle.restoreRecord(contactKind, p, id, ifMatch));
+
+const FILTERS = [
+  'ownerId',
+  'lifecycleStage',
+  'companyId',
+  'tag',
+  'email',
+  'phone',
+  'q',
+  'updatedSince',
+  'inTrash',
+] as const;
+
+/** Every filter is one Query on its own index (or on lookup items); no filter means all contacts by name. */
+export async function listContacts(p: Principal, filters: ContactFilters): Promise<Page<ContactView>> {
+  const t = p.tenantId;
+  const page = { limit: filters.limit, cursor: filters.cursor };
+  const asView = (r: Page<Record<string, unknown>>): Page<ContactView> => ({
+    items: r.items.map((s) => lifecycle.toView(contactKind, s as lifecycle.Stored) as unknown as ContactView),
+    nextCursor: r.nextCursor,
+  });
+  switch (singleFilter(filters, FILTERS)) {
+    case 'ownerId':
+      return asView(await queryIndex('contact', 'gsi1', contactIndex.owner(t, filters.ownerId!), page));
+    case 'lifecycleStage':
+      return asView(await queryIndex('contact', 'gsi2', contactIndex.stage(t, filters.lifecycleStage!), page));
+    case 'companyId':
+      return asView(await queryIndex('contact', 'gsi3', contactIndex.company(t, filters.companyId!), page));
+    case 'tag':
+      return queryLookup(t, 'contact.tag', filters.tag!.toLowerCase(), page);
+    case 'email':
+      return queryLookup(t, 'contact.email', filters.email!.toLowerCase(), page);
+    case 'phone':
+      return queryLookup(t, 'contact.phone', normalizePhoneQuery(filters.phone!), page);
+    case 'q':
+      return asView(
+        await queryIndex('contact', 'gsi4', contactIndex.name(t), page, { begins: sortableName(filters.q) }),
+      );
+    case 'updatedSince':
+      return asView(
+        await queryIndex('contact', 'gsi5', contactIndex.sync(t), page, {
+          gte: new Date(filters.updatedSince!).toISOString(),
+        }),
+      );
+    case 'inTrash':
+      return asView(await queryIndex('contact', 'gsi4', contactIndex.trash(t), page, { order: 'desc' }));
+    default:
+      return asView(await queryIndex('contact', 'gsi4', contactIndex.name(t), page));
+  }
+}

@@ -1,0 +1,116 @@
+import type { Principal } from '../auth/principal.ts';
+import { model, writeRecord } from '../db/store.ts';
+import { type FieldError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import type { CustomFieldDefinition, CustomFieldEntityType, CustomFieldSchemaView } from './schema.ts';
+
+/**
+ * Definitions are cached per container for a short while: writes validate custom values without an extra read.
+ * A value that fails against the cache is re-checked against a fresh read, so a just-added field works at once.
+ */
+const CACHE_MS = 30_000;
+const cache = new Map<string, { fields: CustomFieldDefinition[]; expires: number }>();
+
+function emptySchema(entityType: CustomFieldEntityType): CustomFieldSchemaView {
+  const epoch = new Date(0).toISOString();
+  return { entityType, fields: [], version: 0, createdAt: epoch, updatedAt: epoch };
+}
+
+export async function getCustomFieldSchema(
+  tenantId: string,
+  entityType: CustomFieldEntityType,
+): Promise<CustomFieldSchemaView> {
+  const { data } = await model.entities.customFieldSchema.get({ tenantId, entityType }).go();
+  if (!data) return emptySchema(entityType);
+  const { tenantId: _tenant, ...view } = data;
+  const schema = view as CustomFieldSchemaView;
+  cache.set(`${tenantId}#${entityType}`, { fields: schema.fields, expires: Date.now() + CACHE_MS });
+  return schema;
+}
+
+export async function putCustomFieldSchema(
+  principal: Principal,
+  entityType: CustomFieldEntityType,
+  fields: CustomFieldDefinition[],
+  ifMatch: number | undefined,
+): Promise<CustomFieldSchemaView> {
+  const current = await getCustomFieldSchema(principal.tenantId, entityType);
+  if (ifMatch !== undefined && ifMatch !== current.version) {
+    throw new PreconditionFailedError('customFieldSchema', entityType);
+  }
+  const now = new Date().toISOString();
+  const next: CustomFieldSchemaView = {
+    entityType,
+    fields,
+    version: current.version + 1,
+    createdAt: current.version === 0 ? now : current.createdAt,
+    updatedAt: now,
+    createdBy: current.createdBy ?? principal.userId,
+    updatedBy: principal.userId,
+  };
+  await writeRecord({
+    entity: 'customFieldSchema',
+    item: { ...next, tenantId: principal.tenantId },
+    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
+    onVersionConflict: () => new PreconditionFailedError('customFieldSchema', entityType),
+  });
+  cache.set(`${principal.tenantId}#${entityType}`, { fields, expires: Date.now() + CACHE_MS });
+  return next;
+}
+
+async function definitions(tenantId: string, entityType: CustomFieldEntityType, fresh: boolean) {
+  const cached = cache.get(`${tenantId}#${entityType}`);
+  if (!fresh && cached && cached.expires > Date.now()) return cached.fields;
+  return (await getCustomFieldSchema(tenantId, entityType)).fields;
+}
+
+function check(values: Record<string, unknown>, fields: CustomFieldDefinition[]): FieldError[] {
+  const byKey = new Map(fields.map((f) => [f.key, f]));
+  const errors: FieldError[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    const field = `body.customFields.${key}`;
+    const definition = byKey.get(key);
+    if (!definition) {
+      errors.push({ field, message: `No custom field "${key}" is declared for this record type.` });
+      continue;
+    }
+    if (value === null) continue;
+    const problem = typeProblem(definition, value);
+    if (problem) errors.push({ field, message: problem });
+  }
+  return errors;
+}
+
+function typeProblem(definition: CustomFieldDefinition, value: unknown): string | undefined {
+  switch (definition.type) {
+    case 'text':
+      return typeof value === 'string' ? undefined : 'Expected text.';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : 'Expected a number.';
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'Expected true or false.';
+    case 'date':
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : 'Expected a date as YYYY-MM-DD.';
+    case 'select':
+      return typeof value === 'string' && definition.options?.includes(value)
+        ? undefined
+        : `Expected one of: ${definition.options?.join(', ')}.`;
+    case 'multiselect':
+      return Array.isArray(value) && value.every((v) => definition.options?.includes(v as string))
+        ? undefined
+        : `Expected a list drawn from: ${definition.options?.join(', ')}.`;
+  }
+}
+
+/** Rejects undeclared keys and mistyped values; null clears a value (merge-patch) and is always allowed. */
+export async function validateCustomFields(
+  tenantId: string,
+  entityType: CustomFieldEntityType,
+  values: Record<string, unknown> | undefined | null,
+): Promise<void> {
+  if (!values || Object.keys(values).length === 0) return;
+  let errors = check(values, await definitions(tenantId, entityType, false));
+  if (errors.length > 0) errors = check(values, await definitions(tenantId, entityType, true));
+  if (errors.length > 0) throw new ValidationError('Some custom fields are invalid.', errors);
+}

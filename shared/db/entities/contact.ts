@@ -1,0 +1,50 @@
+import { Entity } from 'electrodb';
+import { addressAttribute, auditAttributes, gsiIndexes, gsiKeyAttributes, KEY_CASING, SERVICE } from './common.ts';
+
+/**
+ * A person. GSIs (keys built in ../keys.ts): gsi1 by owner, gsi2 by lifecycle stage, gsi3 by company, gsi4 by name
+ * (the default list and prefix search), all sparse (live contacts only) and sorted by name; gsi5 by updatedAt, which
+ * keeps soft-deleted contacts so delta sync sees deletions. Emails, phones and tags are indexed by `lookup` items.
+ */
+export const ContactEntity = new Entity(
+  {
+    model: { entity: 'contact', version: '1', service: SERVICE },
+    attributes: {
+      ...auditAttributes,
+      contactId: { type: 'string', required: true, readOnly: true },
+      firstName: { type: 'string' },
+      lastName: { type: 'string' },
+      /** Lower-cased, accent-folded "first last": the sort and prefix-search key. */
+      sortName: { type: 'string', required: true },
+      emails: { type: 'list', items: { type: 'string' } },
+      phones: { type: 'list', items: { type: 'string' } },
+      jobTitle: { type: 'string' },
+      companyId: { type: 'string' },
+      ownerId: { type: 'string' },
+      lifecycleStage: { type: 'string' },
+      tags: { type: 'list', items: { type: 'string' } },
+      address: addressAttribute,
+      consent: {
+        type: 'map',
+        properties: {
+          email: { type: 'string' },
+          sms: { type: 'string' },
+          phone: { type: 'string' },
+          updatedAt: { type: 'string' },
+        },
+      },
+      customFields: { type: 'any' },
+      deletedAt: { type: 'string' },
+      deletedBy: { type: 'string' },
+      ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5']),
+    },
+    indexes: {
+      byId: {
+        pk: { field: 'pk', composite: ['tenantId', 'contactId'], casing: KEY_CASING },
+        sk: { field: 'sk', composite: [], casing: KEY_CASING },
+      },
+      ...gsiIndexes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5']),
+    },
+  },
+  {},
+);

@@ -1,0 +1,21 @@
+import { Entity } from 'electrodb';
+import { auditAttributes, KEY_CASING, SERVICE } from './common.ts';
+
+/** A tenant's custom field definitions for one entity type (contact or company), kept as one item: one GetItem. */
+export const CustomFieldSchemaEntity = new Entity(
+  {
+    model: { entity: 'customFieldSchema', version: '1', service: SERVICE },
+    attributes: {
+      ...auditAttributes,
+      entityType: { type: ['contact', 'company'] as const, required: true, readOnly: true },
+      fields: { type: 'any', required: true },
+    },
+    indexes: {
+      byEntityType: {
+        pk: { field: 'pk', composite: ['tenantId', 'entityType'], casing: KEY_CASING },
+        sk: { field: 'sk', composite: [], casing: KEY_CASING },
+      },
+    },
+  },
+  {},
+);

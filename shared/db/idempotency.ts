@@ -1,0 +1,10 @@
+import type { Principal } from '../auth/principal.ts';
+import type { StoredResponse } from '../http/handler.ts';
+import { model } from './store.ts';
+
+/** The first response stored for an Idempotency-Key, unless it has expired (checked here: TTL deletes late). */
+export async function findIdempotentResponse(principal: Principal, key: string): Promise<StoredResponse | undefined> {
+  const { data } = await model.entities.idempotency.get({ tenantId: principal.tenantId, key }).go();
+  if (!data || data.expiresAt * 1000 < Date.now()) return undefined;
+  return { requestHash: data.requestHash, statusCode: data.statusCode, response: data.response };
+}

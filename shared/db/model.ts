@@ -1,0 +1,29 @@
+import { Service } from 'electrodb';
+import { CompanyEntity } from './entities/company.ts';
+import { ContactEntity } from './entities/contact.ts';
+import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
+import { IdempotencyEntity } from './entities/idempotency.ts';
+import { LookupEntity } from './entities/lookup.ts';
+import { NoteEntity } from './entities/note.ts';
+
+/** Every entity of the single table. The table's key schema and GSIs are derived from these (see table.ts). */
+export const entities = {
+  contact: ContactEntity,
+  company: CompanyEntity,
+  note: NoteEntity,
+  lookup: LookupEntity,
+  idempotency: IdempotencyEntity,
+  customFieldSchema: CustomFieldSchemaEntity,
+};
+
+export type CrmEntities = typeof entities;
+
+/** Binds the model to a table and client: the one place entities meet the database. */
+export function createModel(options: {
+  table: string;
+  client: import('@aws-sdk/lib-dynamodb').DynamoDBDocumentClient;
+}) {
+  return new Service(entities, options);
+}
+
+export type CrmModel = ReturnType<typeof createModel>;

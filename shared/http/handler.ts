@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import type { FunctionGroup, RouteDefinition } from '../api/route.ts';
+import { routeKey } from '../api/route.ts';
+import { can } from '../auth/permissions.ts';
+import { type Principal, principalFromClaims } from '../auth/principal.ts';
+import {
+  DomainError,
+  ForbiddenError,
+  IdempotencyKeyReusedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../errors.ts';
+import { logger, metrics } from '../observability.ts';
+import { fieldErrorsFrom, problemResponse, toProblem } from './problem.ts';
+import { type ApiRequest, type ApiResponse, etagOf } from './request.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** JSON bodies above this are refused before parsing; record-level limits are in the schemas. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+type Infer<T> = T extends z.ZodType ? z.output<T> : undefined;
+type RouteRequest<R extends RouteDefinition> = ApiRequest<
+  R['params'] extends z.ZodType ? z.output<R['params']> : Record<string, never>,
+  R['query'] extends z.ZodType ? z.output<R['query']> : Record<string, never>,
+  Infer<R['body']>
+>;
+
+/** The operations a function group must implement, keyed by operationId and typed by their route definitions. */
+export type Operations<Routes extends readonly RouteDefinition[], G extends FunctionGroup> = {
+  [R in Extract<Routes[number], { group: G }> as R['operationId']]: (req: RouteRequest<R>) => Promise<ApiResponse>;
+};
+
+/** Thrown by a write that lost its Idempotency-Key race or repeated it: the first response is replayed. */
+export class IdempotentReplay extends Error {
+  constructor(readonly key: string) {
+    super(`Idempotency-Key ${key} was already used`);
+  }
+}
+
+export interface StoredResponse {
+  requestHash: string;
+  statusCode: number;
+  response: unknown;
+}
+
+export interface HttpApiOptions {
+  /** Reads the stored first response of an Idempotency-Key (needed by groups with idempotent routes). */
+  findIdempotentResponse?: (principal: Principal, key: string) => Promise<StoredResponse | undefined>;
+}
+
+/**
+ * Builds the Lambda handler for one function group: routes by API Gateway's routeKey, authorises (deny by
+ * default), validates path, query and body with the route's zod schemas, runs the operation and shapes the
+ * response. Every failure leaves as problem+json; a 5xx never shows internals.
+ */
+export function httpApi<Routes extends readonly RouteDefinition[], G extends FunctionGroup>(
+  routes: Routes,
+  group: G,
+  operations: NoInfer<Operations<Routes, G>>,
+  options: HttpApiOptions = {},
+) {
+  const byKey = new Map<string, RouteDefinition>();
+  for (const route of routes) if (route.group === group) byKey.set(routeKey(route), route);
+  const implementations = operations as unknown as Record<string, (req: ApiRequest) => Promise<ApiResponse>>;
+  for (const route of byKey.values()) {
+    if (!implementations[route.operationId]) throw new Error(`operation ${route.operationId} is not implemented`);
+  }
+
+  const dispatch = async (event: HttpEvent): Promise<HttpResult> => {
+    const requestId = event.requestContext?.requestId ?? 'unknown';
+    const route = byKey.get(event.routeKey);
+    try {
+      if (!route) throw new DomainError(404, 'route.not_found', `No operation for ${event.routeKey}.`);
+      metrics.addDimension('operation', route.operationId);
+      const request = parseRequest(route, event, requestId);
+      logger.appendKeys({ operation: route.operationId, tenantId: request.principal.tenantId });
+      try {
+        return toHttp(await implementations[route.operationId]!(request));
+      } catch (error) {
+        if (error instanceof IdempotentReplay && request.idempotency) {
+          return await replay(request, options);
+        }
+        throw error;
+      }
+    } catch (error) {
+      const problem = toProblem(error, requestId);
+      if (problem.status >= 500) {
+        logger.error('request failed', { error: error as Error });
+        metrics.addMetric('ServerError', MetricUnit.Count, 1);
+      } else {
+        logger.info('request refused', { status: problem.status, code: problem.code });
+      }
+      return problemResponse(problem);
+    } finally {
+      logger.resetKeys();
+    }
+  };
+
+  return middy<HttpEvent, HttpResult>().use(injectLambdaContext(logger)).use(logMetrics(metrics)).handler(dispatch);
+}
+
+async function replay(request: ApiRequest, options: HttpApiOptions): Promise<HttpResult> {
+  const key = request.idempotency!.key;
+  const stored = await options.findIdempotentResponse?.(request.principal, key);
+  if (!stored) throw new Error(`Idempotency-Key ${key} raced but no stored response was found`);
+  if (stored.requestHash !== request.idempotency!.requestHash) throw new IdempotencyKeyReusedError();
+  const body = stored.response as { version?: number };
+  return toHttp({
+    status: stored.statusCode,
+    body,
+    ...(typeof body?.version === 'number' ? { version: body.version } : {}),
+    headers: { 'idempotent-replayed': 'true' },
+  });
+}
+
+function toHttp(response: ApiResponse): HttpResult {
+  const headers: Record<string, string> = { 'cache-control': 'no-store', ...response.headers };
+  if (response.version !== undefined) headers.etag = etagOf(response.version);
+  if (response.raw) {
+    return {
+      statusCode: response.status,
+      headers: { ...headers, 'content-type': response.raw.contentType },
+      body: response.raw.body,
+    };
+  }
+  if (response.body === undefined) return { statusCode: response.status, headers };
+  return {
+    statusCode: response.status,
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(response.body),
+  };
+}
+
+function header(event: HttpEvent, name: string): string | undefined {
+  return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
+}
+
+function parseRequest(route: RouteDefinition, event: HttpEvent, requestId: string): ApiRequest {
+  const principal =
+    route.permission === 'public'
+      ? { tenantId: '', userId: '', roles: [] }
+      : principalFromClaims(event.requestContext?.authorizer?.jwt?.claims);
+  if (route.permission !== 'public' && !can(principal.roles, route.permission)) throw new ForbiddenError();
+
+  const params = validate(route.params, event.pathParameters ?? {}, 'path');
+  const query = validate(route.query, event.queryStringParameters ?? {}, 'query');
+  const rawBody = readBody(route, event);
+  const body = route.body ? validate(route.body, rawBody, 'body') : undefined;
+
+  const request: ApiRequest = { principal, params, query, body, requestId };
+  if (route.conditional) {
+    const ifMatch = parseIfMatch(header(event, 'if-match'));
+    if (ifMatch !== undefined) request.ifMatch = ifMatch;
+  }
+  if (route.idempotent) {
+    const key = header(event, 'idempotency-key');
+    if (key !== undefined) {
+      if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+        throw new ValidationError('Invalid Idempotency-Key.', [
+          { field: 'header.Idempotency-Key', message: 'Use 1 to 255 visible ASCII characters, e.g. a UUID.' },
+        ]);
+      }
+      const requestHash = createHash('sha256')
+        .update(`${event.routeKey}\n${JSON.stringify(event.pathParameters ?? {})}\n${JSON.stringify(rawBody ?? null)}`)
+        .digest('base64url');
+      request.idempotency = { key, requestHash };
+    }
+  }
+  return request;
+}
+
+function validate(schema: z.ZodType | undefined, input: unknown, location: 'body' | 'query' | 'path'): never {
+  if (!schema) return {} as never;
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ValidationError(`The request ${location} is invalid.`, fieldErrorsFrom(result.error, location));
+  }
+  return result.data as never;
+}
+
+function readBody(route: RouteDefinition, event: HttpEvent): unknown {
+  if (!route.body) return undefined;
+  const text = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body
+    : '';
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  const contentType = header(event, 'content-type') ?? '';
+  if (text.length > 0 && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) throw new UnsupportedMediaTypeError();
+  if (text.trim().length === 0) {
+    throw new ValidationError('The request body is required.', [{ field: 'body', message: 'Send a JSON object.' }]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError('The request body is not valid JSON.', [
+      { field: 'body', message: (error as Error).message },
+    ]);
+  }
+}
+
+/** If-Match carries the ETag we issued: "3" (or W/"3"). `*` means any version, i.e. no check. */
+function parseIfMatch(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '*') return undefined;
+  const match = /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(value);
+  if (!match) {
+    throw new ValidationError('Invalid If-Match header.', [
+      { field: 'header.If-Match', message: 'Send the ETag from a previous response, e.g. "3".' },
+    ]);
+  }
+  return Number(match[1]);
+}

@@ -1,0 +1,26 @@
+import type { Principal } from '../auth/principal.ts';
+
+/** What an operation receives: already authenticated, authorised and validated. */
+export interface ApiRequest<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
+  principal: Principal;
+  params: P;
+  query: Q;
+  body: B;
+  /** Parsed If-Match version, when the client sent one. */
+  ifMatch?: number;
+  /** Present on idempotent POSTs that carried an Idempotency-Key. */
+  idempotency?: { key: string; requestHash: string };
+  requestId: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  /** Sets the ETag header (the record's version). */
+  version?: number;
+  headers?: Record<string, string>;
+  /** Raw (non-JSON) body, e.g. the docs page. */
+  raw?: { contentType: string; body: string };
+}
+
+export const etagOf = (version: number): string => `"${version}"`;

@@ -1,0 +1,6 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/** One structured logger and one metrics emitter per container (service name from POWERTOOLS_SERVICE_NAME). */
+export const logger = new Logger();
+export const metrics = new Metrics({ namespace: 'CRM' });

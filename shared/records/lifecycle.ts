@@ -1,0 +1,211 @@
+import { ulid } from 'ulid';
+import type { Principal } from '../auth/principal.ts';
+import { validateCustomFields } from '../custom-fields/service.ts';
+import { type LookupEntry, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
+import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import type { ApiRequest } from '../http/request.ts';
+import { changedFields, mergePatch } from './merge-patch.ts';
+
+/** What the API shows of any record: its id, its fields and the audit trail. */
+export interface RecordView {
+  id: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt?: string;
+  [field: string]: unknown;
+}
+
+export type Stored = Record<string, unknown> & {
+  tenantId: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/**
+ * How one record type (contact, company) is stored: its entity, id attribute, derived GSI keys, lookup values,
+ * references that must exist, and normalisation of client input. The lifecycle below is the same for all.
+ */
+export interface RecordKind {
+  entity: 'contact' | 'company';
+  idField: 'contactId' | 'companyId';
+  /** Attributes computed from the others (e.g. sortName, normalised phones); may throw ValidationError. */
+  derive(fields: Record<string, unknown>): Record<string, unknown>;
+  keys(stored: Stored): Record<string, string | undefined>;
+  lookups(stored: Stored): LookupEntry[];
+  references(stored: Stored, previous: Stored | undefined): ReferenceCheck[];
+  /** Empty collections the view always shows, so clients need no null checks. */
+  defaults: Record<string, unknown>;
+}
+
+/** Attributes that are bookkeeping, never client-settable nor shown. */
+const INTERNAL = new Set(['tenantId', 'sortName', 'deletedBy']);
+
+export function toView(kind: RecordKind, stored: Stored): RecordView {
+  const view: Record<string, unknown> = { id: stored[kind.idField], ...kind.defaults };
+  for (const [key, value] of Object.entries(stored)) {
+    if (key === kind.idField || INTERNAL.has(key) || value === undefined) continue;
+    view[key] = value;
+  }
+  return view as RecordView;
+}
+
+function notFound(kind: RecordKind, id: string): DomainError {
+  return new NotFoundError(kind.entity, id);
+}
+
+/** One GetItem. */
+export async function readStored(kind: RecordKind, tenantId: string, id: string): Promise<Stored | undefined> {
+  const entity = model.entities[kind.entity] as unknown as {
+    get: (key: Record<string, string>) => { go: () => Promise<{ data: Stored | null }> };
+  };
+  const { data } = await entity.get({ tenantId, [kind.idField]: id }).go();
+  return data ?? undefined;
+}
+
+export async function getRecord(kind: RecordKind, principal: Principal, id: string): Promise<RecordView> {
+  const stored = await readStored(kind, principal.tenantId, id);
+  if (!stored || stored.deletedAt) throw notFound(kind, id);
+  return toView(kind, stored);
+}
+
+function lookupRecord(kind: RecordKind, stored: Stored | undefined) {
+  return stored && !stored.deletedAt ? kind.lookups(stored) : [];
+}
+
+async function persist(
+  kind: RecordKind,
+  principal: Principal,
+  next: Stored,
+  previous: Stored | undefined,
+  idempotency?: ApiRequest['idempotency'],
+  statusCode = 200,
+): Promise<RecordView> {
+  const id = String(next[kind.idField]);
+  const item = { ...next, ...kind.keys(next) };
+  const view = toView(kind, next);
+  await writeRecord({
+    entity: kind.entity,
+    item,
+    ...(previous ? { expectedVersion: previous.version } : {}),
+    onVersionConflict: () =>
+      previous
+        ? new PreconditionFailedError(kind.entity, id)
+        : new DomainError(409, `${kind.entity}.exists`, `${kind.entity} ${id} already exists.`),
+    lookups: {
+      tenantId: principal.tenantId,
+      targetId: id,
+      next: lookupRecord(kind, next),
+      previous: lookupRecord(kind, previous),
+      record: view,
+    },
+    references: kind.references(next, previous),
+    ...(idempotency
+      ? { idempotency: { tenantId: principal.tenantId, ...idempotency, statusCode, response: view } }
+      : {}),
+  });
+  return view;
+}
+
+export async function createRecord(
+  kind: RecordKind,
+  principal: Principal,
+  fields: Record<string, unknown>,
+  idempotency?: ApiRequest['idempotency'],
+): Promise<RecordView> {
+  await validateCustomFields(principal.tenantId, kind.entity, fields.customFields as Record<string, unknown>);
+  const now = new Date().toISOString();
+  const cleaned = mergePatch({}, fields);
+  const stored: Stored = {
+    ...kind.derive(cleaned),
+    tenantId: principal.tenantId,
+    [kind.idField]: ulid(),
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    createdBy: principal.userId,
+    updatedBy: principal.userId,
+  };
+  return persist(kind, principal, stored, undefined, idempotency, 201);
+}
+
+/** Reads, checks If-Match, applies the merge patch and writes conditioned on the version read. */
+export async function patchRecord(
+  kind: RecordKind,
+  principal: Principal,
+  id: string,
+  patch: Record<string, unknown>,
+  ifMatch: number | undefined,
+): Promise<RecordView> {
+  const previous = await readStored(kind, principal.tenantId, id);
+  if (!previous || previous.deletedAt) throw notFound(kind, id);
+  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  await validateCustomFields(principal.tenantId, kind.entity, patch.customFields as Record<string, unknown>);
+  const current = toView(kind, previous);
+  const { id: _id, version, createdAt, updatedAt, createdBy, updatedBy, ...editable } = current;
+  const merged = mergePatch(editable, patch);
+  if (changedFields(editable, merged).length === 0) return current;
+  const next: Stored = {
+    ...kind.derive(merged),
+    tenantId: principal.tenantId,
+    [kind.idField]: id,
+    version: previous.version + 1,
+    createdAt: previous.createdAt,
+    createdBy: previous.createdBy,
+    updatedAt: new Date().toISOString(),
+    updatedBy: principal.userId,
+  };
+  return persist(kind, principal, next, previous);
+}
+
+/** Soft delete: the record leaves every list and lookup but the trash and the sync feed, and can be restored. */
+export async function deleteRecord(
+  kind: RecordKind,
+  principal: Principal,
+  id: string,
+  ifMatch: number | undefined,
+): Promise<void> {
+  const previous = await readStored(kind, principal.tenantId, id);
+  if (!previous || previous.deletedAt) throw notFound(kind, id);
+  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  const now = new Date().toISOString();
+  await persist(
+    kind,
+    principal,
+    {
+      ...previous,
+      version: previous.version + 1,
+      updatedAt: now,
+      updatedBy: principal.userId,
+      deletedAt: now,
+      deletedBy: principal.userId,
+    },
+    previous,
+  );
+}
+
+export async function restoreRecord(
+  kind: RecordKind,
+  principal: Principal,
+  id: string,
+  ifMatch: number | undefined,
+): Promise<RecordView> {
+  const previous = await readStored(kind, principal.tenantId, id);
+  if (!previous) throw notFound(kind, id);
+  if (!previous.deletedAt)
+    throw new DomainError(409, `${kind.entity}.not_deleted`, `${kind.entity} ${id} is not in the trash.`);
+  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  const { deletedAt: _d, deletedBy: _b, ...rest } = previous;
+  return persist(
+    kind,
+    principal,
+    {
+      ...rest,
+      version: previous.version + 1,
+      updatedAt: new Date().toISOString(),
+      updatedBy: principal.userId,
+    } as Stored,
+    previous,
+  );
+}
