@@ -1,0 +1,146 @@
+import { existsSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { synthFixture } from '../../test/fixtures/fixture-stack.ts';
+import { LambdaError, LambdaRuntime } from './lambda-runtime.ts';
+import { TemplateResolver } from './template.ts';
+
+interface EchoBody {
+  event: Record<string, unknown>;
+  context: Record<string, unknown>;
+  env: Record<string, string | undefined>;
+  greeting: string;
+  instanceId: string;
+  invocations: number;
+}
+
+let runtime: LambdaRuntime;
+let assemblyDir: string;
+const logs: string[] = [];
+const body = (result: unknown) => JSON.parse((result as { body: string }).body) as EchoBody;
+const idOf = (prefix: string) => runtime.functions().find((f) => f.logicalId.startsWith(prefix))!;
+
+beforeAll(async () => {
+  const fixture = synthFixture();
+  assemblyDir = fixture.assemblyDir;
+  runtime = await LambdaRuntime.start({
+    resolver: new TemplateResolver(fixture.template),
+    assemblyDir,
+    environment: { EXTRA: 'from-options', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' },
+    log: (m) => logs.push(m),
+  });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  if (assemblyDir) rmSync(assemblyDir, { recursive: true, force: true });
+});
+
+describe('LambdaRuntime', () => {
+  it('lists every function of the template with its bundled code', () => {
+    const fns = runtime.functions();
+    expect(fns.map((f) => f.logicalId.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'EchoFn',
+      'OtherFn',
+      'SlowFn',
+      'ThrowFn',
+    ]);
+    for (const fn of fns) {
+      expect(fn.arn).toBe(`arn:aws:lambda:us-east-1:000000000000:function:${fn.name}`);
+      expect(existsSync(fn.assetPath)).toBe(true);
+      expect(fn.handler).toBe('index.handler');
+    }
+    expect(idOf('SlowFn').timeoutSeconds).toBe(1);
+  });
+
+  it('accepts an ARN, versioned and alias ARNs, a name, name:qualifier and a logical id', async () => {
+    const echo = idOf('EchoFn');
+    for (const ref of [echo.arn, `${echo.arn}:7`, `${echo.arn}:live`, echo.name, `${echo.name}:live`, echo.logicalId]) {
+      expect(runtime.has(ref)).toBe(true);
+    }
+    expect(runtime.has('arn:aws:lambda:us-east-1:000000000000:function:nope')).toBe(false);
+    const result = body(await runtime.invoke(`${echo.arn}:live`, { hello: 1 }));
+    expect(result.event).toEqual({ hello: 1 });
+    expect(result.context).toMatchObject({
+      functionName: echo.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `${echo.arn}:live`,
+      memoryLimitInMB: '256',
+      logGroupName: `/aws/lambda/${echo.name}`,
+      callbackWaitsForEmptyEventLoop: true,
+    });
+    expect(result.context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    const remaining = result.context.remaining as number;
+    expect(remaining).toBeGreaterThan(0);
+    expect(remaining).toBeLessThanOrEqual(3000);
+    await expect(runtime.invoke('nope', {})).rejects.toMatchObject({ errorType: 'ResourceNotFoundException' });
+  });
+
+  it('gives each function its own environment and module state, kept warm between invokes', async () => {
+    const echo = idOf('EchoFn');
+    const other = idOf('OtherFn');
+    const a1 = body(await runtime.invoke(echo.name, {}));
+    const b = body(await runtime.invoke(other.name, {}));
+    const a2 = body(await runtime.invoke(echo.name, {}));
+    expect(a1.greeting).toBe('echo-a');
+    expect(b.greeting).toBe('echo-b');
+    expect(a1.env).toMatchObject({
+      GREETING: 'echo-a',
+      EXTRA: 'from-options',
+      AWS_REGION: 'us-east-1',
+      AWS_LAMBDA_FUNCTION_NAME: echo.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    });
+    expect(b.env).toMatchObject({ GREETING: 'echo-b', AWS_LAMBDA_FUNCTION_NAME: other.name });
+    expect(b.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE).toBe('512');
+    // Same bundle, different containers; the warm one keeps its module state.
+    expect(b.instanceId).not.toBe(a1.instanceId);
+    expect(a2.instanceId).toBe(a1.instanceId);
+    expect(a2.invocations).toBe(a1.invocations + 1);
+    // The host's environment does not leak into a function.
+    expect(process.env.GREETING).toBeUndefined();
+  });
+
+  it('returns a handler error as Lambda does', async () => {
+    const error = await runtime.invoke(idOf('ThrowFn').name, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LambdaError);
+    expect((error as LambdaError).toPayload()).toMatchObject({ errorType: 'ValidationFailed', errorMessage: 'boom' });
+    expect((error as LambdaError).trace[0]).toContain('boom');
+  });
+
+  it('enforces the timeout and recycles the container', async () => {
+    const slow = idOf('SlowFn');
+    const before = (await runtime.invoke(slow.name, { fast: true })) as { instanceId: string };
+    const error = await runtime.invoke(slow.name, {}).catch((e: unknown) => e);
+    expect(error).toMatchObject({ errorType: 'Sandbox.Timedout' });
+    expect((error as LambdaError).errorMessage).toMatch(/Task timed out after 1\.00 seconds$/);
+    const after = (await runtime.invoke(slow.name, { fast: true })) as { instanceId: string };
+    expect(after.instanceId).not.toBe(before.instanceId);
+  });
+
+  it('fails in-flight invocations when the container crashes, then starts a fresh one', async () => {
+    const echo = idOf('EchoFn');
+    const before = body(await runtime.invoke(echo.name, {}));
+    const error = await runtime
+      .invoke(echo.name, { queryStringParameters: { mode: 'crash' } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LambdaError);
+    expect((error as LambdaError).errorMessage).toContain('uncaught crash');
+    const after = body(await runtime.invoke(echo.name, {}));
+    expect(after.instanceId).not.toBe(before.instanceId);
+    expect(after.invocations).toBe(1);
+  });
+
+  it('accepts an Event invocation at once and logs its failure', async () => {
+    const started = Date.now();
+    await expect(runtime.invoke(idOf('ThrowFn').arn, {}, 'Event')).resolves.toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(5000);
+    await vi.waitFor(() =>
+      expect(logs.some((l) => l.includes('async invocation failed: ValidationFailed'))).toBe(true),
+    );
+  });
+
+  it('forwards function logs', async () => {
+    await runtime.invoke(idOf('EchoFn').name, {});
+    expect(logs.some((l) => /REPORT RequestId: \S+ Duration: \d+ ms/.test(l))).toBe(true);
+  });
+});
