@@ -1,0 +1,223 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CreateTableCommandInput, CreateTableCommand, DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { synthesize } from '../synth.ts';
+import { DynamoDbLocal, freePort, LOCAL_CREDENTIALS } from './dynamodb-local.ts';
+import { LocalStreamPoller } from './dynamodb-streams.ts';
+import { LocalEventBridge } from './eventbridge.ts';
+import { LocalHttpApi } from './http-api.ts';
+import { type LocalCloudInfo, LocalIssuer, writeLocalCloudInfo } from './issuer.ts';
+import { LambdaRuntime } from './lambda-runtime.ts';
+import { LocalS3 } from './s3.ts';
+import { LocalScheduler } from './scheduler.ts';
+import { LocalSes } from './ses.ts';
+import { LocalSmtpInbound } from './smtp-inbound.ts';
+import { LocalStepFunctions } from './stepfunctions.ts';
+import { TemplateResolver } from './template.ts';
+import type { CfnTemplate, Invoker, LocalService } from './types.ts';
+
+export interface LocalCloudOptions {
+  /** Where state lives (.data for `npm start`). */
+  dataDir: string;
+  /** false: in-memory database and a wiped data dir (tests, benchmarks). */
+  persist: boolean;
+  apiPort?: number;
+  smtpPort?: number;
+  sesPort?: number;
+  /** Step Functions Wait/Retry time scale: 1 real time, 0 no waiting. */
+  waitTimeScale?: number;
+  log?: (line: string) => void;
+}
+
+export interface LocalCloud {
+  apiUrl: string;
+  docsUrl: string;
+  smtpPort: number;
+  sesWebUiUrl: string;
+  info: LocalCloudInfo;
+  template: CfnTemplate;
+  resolver: TemplateResolver;
+  issuer: LocalIssuer;
+  dynamo: DynamoDbLocal;
+  tableName: string;
+  lambda: LambdaRuntime;
+  events: LocalEventBridge;
+  streams: LocalStreamPoller;
+  stepFunctions: LocalStepFunctions;
+  scheduler: LocalScheduler;
+  ses: LocalSes;
+  s3: LocalS3;
+  smtp: LocalSmtpInbound;
+  /** Mints a dev token for the API (a Cognito-shaped ID token signed by the local issuer). */
+  token(options: { tenantId: string; roles: string[]; userId?: string; email?: string }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function single(resolver: TemplateResolver, type: string): string {
+  const found = resolver.resourcesOfType(type);
+  if (found.length !== 1) throw new Error(`expected exactly one ${type} in the template, found ${found.length}`);
+  return found[0]![0];
+}
+
+/** Creates the table exactly as the template declares it (keys, GSIs, stream) unless it exists; returns its stream. */
+async function createTableFromTemplate(dynamo: DynamoDbLocal, resolver: TemplateResolver, logicalId: string) {
+  const TableName = resolver.ref(logicalId);
+  const p = resolver.properties(logicalId) as Record<string, unknown>;
+  try {
+    const existing = await dynamo.client.send(new DescribeTableCommand({ TableName }));
+    if (existing.Table?.LatestStreamArn) return { TableName, streamArn: existing.Table.LatestStreamArn };
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const input = {
+    TableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: p.AttributeDefinitions,
+    KeySchema: p.KeySchema,
+    GlobalSecondaryIndexes: (p.GlobalSecondaryIndexes as Array<Record<string, unknown>> | undefined)?.map((g) => ({
+      IndexName: g.IndexName,
+      KeySchema: g.KeySchema,
+      Projection: g.Projection,
+    })),
+    StreamSpecification: { StreamEnabled: true, ...(p.StreamSpecification as object) },
+  } as CreateTableCommandInput;
+  const created = await dynamo.client.send(new CreateTableCommand(input));
+  return { TableName, streamArn: created.TableDescription!.LatestStreamArn! };
+}
+
+/**
+ * The local cloud: synthesizes the CDK app (bundling with local esbuild) and runs that template on this machine:
+ * DynamoDB Local with its stream feeding the template's event source mappings, Lambda functions in worker threads,
+ * the HTTP API with its JWT authorizer, EventBridge rules, Step Functions, Scheduler, SES and S3. Handlers reach
+ * every service through the SDK's standard AWS_ENDPOINT_URL_* variables. Every server binds 127.0.0.1 except
+ * DynamoDB Local, which cannot (it listens on a random high port that nothing else uses).
+ */
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const log = options.log ?? (() => {});
+  if (!options.persist) await rm(options.dataDir, { recursive: true, force: true });
+  await mkdir(options.dataDir, { recursive: true });
+  const started: LocalService[] = [];
+  const track = <S extends LocalService>(service: S): S => {
+    started.push(service);
+    return service;
+  };
+  const stopAll = async () => {
+    for (const service of started.reverse()) {
+      await service.stop().catch((error: Error) => log(`${service.name}: stop failed: ${error.message}`));
+    }
+  };
+
+  try {
+    const { template, assemblyDir } = await synthesize({ outdir: join(options.dataDir, 'cdk.out'), bundle: true });
+    const resolver = new TemplateResolver(template);
+
+    const dynamo = track(
+      await DynamoDbLocal.start(options.persist ? { dataDir: join(options.dataDir, 'dynamodb') } : {}),
+    );
+    const tableLogicalId = single(resolver, 'AWS::DynamoDB::Table');
+    const { TableName, streamArn } = await createTableFromTemplate(dynamo, resolver, tableLogicalId);
+
+    // Services and functions need each other: services get a late-bound invoker, functions get service endpoints.
+    let runtime: LambdaRuntime | undefined;
+    const invoker: Invoker = {
+      invoke: (ref, event, type) => runtime!.invoke(ref, event, type),
+      has: (ref) => runtime?.has(ref) ?? false,
+    };
+
+    const s3 = track(await LocalS3.start({ resolver, dataDir: options.dataDir, silent: true }));
+    const ses = track(await LocalSes.start({ port: options.sesPort ?? 0, log }));
+    const stepFunctions = track(
+      await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: options.waitTimeScale ?? 1, log }),
+    );
+    const events = track(await LocalEventBridge.start({ resolver, invoker, executions: stepFunctions, log }));
+    stepFunctions.setEventPutter(events);
+    const scheduler = track(
+      await LocalScheduler.start({ dataDir: options.dataDir, invoker, executions: stepFunctions, events, resolver, log }),
+    );
+
+    runtime = track(
+      await LambdaRuntime.start({
+        resolver,
+        assemblyDir,
+        environment: {
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          AWS_ENDPOINT_URL_EVENTBRIDGE: events.endpoint,
+          AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint!,
+          AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint!,
+          AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ENDPOINT_URL_SESV2: ses.endpoint,
+          AWS_ENDPOINT_URL_SES: ses.endpoint,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          POWERTOOLS_DEV: 'true',
+          POWERTOOLS_LOG_LEVEL: process.env.CRM_LOG_LEVEL ?? 'WARN',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+        },
+        log,
+      }),
+    );
+
+    const streams = track(
+      await LocalStreamPoller.start({
+        endpoint: dynamo.endpoint,
+        resolver,
+        tableLogicalId,
+        localStreamArn: streamArn,
+        invoker,
+        ...(options.persist ? { checkpointFile: join(options.dataDir, 'streams', 'checkpoints.json') } : {}),
+        log,
+      }),
+    );
+
+    const smtp = track(
+      await LocalSmtpInbound.start({ resolver, invoker, s3Endpoint: s3.endpoint, port: options.smtpPort ?? 0, log }),
+    );
+
+    const apiPort = options.apiPort || (await freePort());
+    const issuer = await LocalIssuer.create({
+      dataDir: options.dataDir,
+      // The issuer lives on the API's own origin (it serves /.well-known/jwks.json there).
+      issuerUrl: `http://127.0.0.1:${apiPort}`,
+    });
+    const api = track(await LocalHttpApi.start({ resolver, invoker, issuer, port: apiPort, log }));
+
+    const authorizer = single(resolver, 'AWS::ApiGatewayV2::Authorizer');
+    const audience = String(
+      ((resolver.properties(authorizer).JwtConfiguration as { Audience?: unknown[] }).Audience ?? [])[0] ?? '',
+    );
+    const info: LocalCloudInfo = {
+      apiUrl: api.url,
+      docsUrl: `${api.url}/docs`,
+      issuerUrl: issuer.issuerUrl,
+      audience,
+    };
+    await writeLocalCloudInfo(options.dataDir, info);
+
+    return {
+      apiUrl: api.url,
+      docsUrl: info.docsUrl,
+      smtpPort: smtp.port,
+      sesWebUiUrl: ses.webUiUrl,
+      info,
+      template,
+      resolver,
+      issuer,
+      dynamo,
+      tableName: TableName,
+      lambda: runtime,
+      events,
+      streams,
+      stepFunctions,
+      scheduler,
+      ses,
+      s3,
+      smtp,
+      token: ({ tenantId, roles, userId, email }) =>
+        issuer.mint({ tenantId, roles, audience, expiresIn: '8h', ...(userId ? { userId } : {}), ...(email ? { email } : {}) }),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { startLocalCloud } from './cloud.ts';
+
+/**
+ * `npm start`: the whole CRM on this machine, state under .data/ (kept across restarts). Ctrl-C stops everything.
+ */
+const dataDir = resolve(process.env.CRM_DATA_DIR ?? '.data');
+const apiPort = Number(process.env.PORT ?? 4000);
+const verbose = process.argv.includes('--verbose');
+
+console.log('Starting the local cloud (synthesizing the CDK app, starting DynamoDB Local)...');
+const cloud = await startLocalCloud({
+  dataDir,
+  persist: true,
+  apiPort,
+  smtpPort: Number(process.env.SMTP_PORT ?? 2525),
+  sesPort: Number(process.env.SES_PORT ?? 8005),
+  log: verbose ? (line) => console.log(line) : (line) => /fail|error|gave up/i.test(line) && console.error(line),
+});
+const token = await cloud.token({ tenantId: 'demo', roles: ['admin'], userId: 'dev-admin', email: 'admin@demo.local' });
+
+console.log(`
+CRM local cloud is running.
+
+  API        ${cloud.apiUrl}/v1
+  Docs       ${cloud.docsUrl}
+  OpenAPI    ${cloud.apiUrl}/v1/openapi.json
+  Sent mail  ${cloud.sesWebUiUrl}   (SES outbound, local)
+  Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to the support address becomes email.received)
+  Data       ${dataDir}
+
+Dev token (tenant "demo", role admin, valid 8 hours; more with: npm run token -- --tenant T --roles sales):
+
+${token}
+
+Try:  curl -H "authorization: Bearer $TOKEN" ${cloud.apiUrl}/v1/contacts
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping the local cloud...`);
+  await cloud.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,71 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+
+const ID_FIELD: Record<string, string> = { contact: 'contactId', company: 'companyId', note: 'noteId' };
+
+/** Storage details that are not part of a record's public shape. */
+const INTERNAL = /^(pk|sk|gsi\d+(pk|sk)|__edb_[ev]__|tenantId|sortName|deletedBy|ttl)$/;
+
+type Item = Record<string, unknown>;
+
+function publicView(entity: string, item: Item): Item {
+  const view: Item = { id: item[ID_FIELD[entity]!] };
+  for (const [key, value] of Object.entries(item)) {
+    if (!INTERNAL.test(key) && key !== ID_FIELD[entity]) view[key] = value;
+  }
+  return view;
+}
+
+function changes(before: Item, after: Item): Record<string, { old?: unknown; new?: unknown }> {
+  const result: Record<string, { old?: unknown; new?: unknown }> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (key === 'id') continue;
+    if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue;
+    result[key] = {
+      ...(before[key] !== undefined ? { old: before[key] } : {}),
+      ...(after[key] !== undefined ? { new: after[key] } : {}),
+    };
+  }
+  return result;
+}
+
+function action(oldItem: Item | undefined, newItem: Item | undefined): 'created' | 'updated' | 'deleted' | 'restored' {
+  if (!oldItem) return 'created';
+  if (!newItem) return 'deleted';
+  if (!oldItem.deletedAt && newItem.deletedAt) return 'deleted';
+  if (oldItem.deletedAt && !newItem.deletedAt) return 'restored';
+  return 'updated';
+}
+
+/**
+ * The explicit mapping from a table change to a catalog event. Returns undefined for items that are not published
+ * (lookups, idempotency records, settings) and for writes that changed nothing visible.
+ */
+export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | undefined {
+  const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
+  const oldItem = image(record.dynamodb?.OldImage);
+  const newItem = image(record.dynamodb?.NewImage);
+  const current = newItem ?? oldItem;
+  const entity = String(current?.__edb_e__ ?? '');
+  if (!current || !(PUBLISHED_ENTITIES as readonly string[]).includes(entity)) return undefined;
+
+  const before = oldItem ? publicView(entity, oldItem) : {};
+  const after = newItem ? publicView(entity, newItem) : {};
+  const kind = action(oldItem, newItem);
+  const changed = changes(before, after);
+  if (kind === 'updated' && Object.keys(changed).length === 0) return undefined;
+
+  return catalogEvent(`${entity}.${kind}` as DetailType, {
+    schemaVersion: 1,
+    tenantId: String(current.tenantId),
+    entity: entity as 'contact',
+    entityId: String(current[ID_FIELD[entity]!]),
+    version: Number(current.version),
+    occurredAt: String((kind === 'deleted' ? current.deletedAt : current.updatedAt) ?? current.updatedAt),
+    ...(current.updatedBy ? { actorId: String(current.updatedBy) } : {}),
+    changes: changed,
+    record: kind === 'deleted' && !newItem ? before : after,
+  });
+}
