@@ -1,4 +1,5 @@
 import { routes } from '../../shared/api/routes.ts';
+import { history } from '../../shared/audit/service.ts';
 import * as companies from '../../shared/companies/service.ts';
 import { listContacts } from '../../shared/contacts/service.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
@@ -41,6 +42,10 @@ export const handler = httpApi(
     listCompanyContacts: async ({ principal, params, query }) => ({
       status: 200,
       body: await listContacts(principal, { ...query, companyId: params.companyId }),
+    }),
+    companyHistory: async ({ principal, params, query }) => ({
+      status: 200,
+      body: await history(principal, 'company', params.companyId, query),
     }),
     companyTimeline: async ({ principal, params, query }) => ({
       status: 200,

@@ -1,4 +1,5 @@
 import { routes } from '../../shared/api/routes.ts';
+import { history } from '../../shared/audit/service.ts';
 import * as contacts from '../../shared/contacts/service.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
@@ -37,6 +38,10 @@ export const handler = httpApi(
       const contact = await contacts.restoreContact(principal, params.contactId, ifMatch);
       return { status: 200, body: contact, version: contact.version };
     },
+    contactHistory: async ({ principal, params, query }) => ({
+      status: 200,
+      body: await history(principal, 'contact', params.contactId, query),
+    }),
     contactTimeline: async ({ principal, params, query }) => ({
       status: 200,
       body: await timeline(principal, 'contact', params.contactId, query),

@@ -3,6 +3,7 @@ import { Company, CompanyCreate, CompanyIdParams, CompanyListQuery, CompanyPatch
 import { Contact, ContactCreate, ContactIdParams, ContactListQuery, ContactPatch } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
+import { AuditEntry } from '../audit/schema.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
 
@@ -101,6 +102,19 @@ export const routes = defineRoutes([
     query: PageOnlyQuery,
     response: { status: 200, schema: pageOf(TimelineEntry), description: 'A page of timeline entries.' },
   },
+  {
+    operationId: 'contactHistory',
+    method: 'GET',
+    path: '/v1/contacts/{contactId}/history',
+    group: 'contacts',
+    permission: 'contacts:read',
+    tag: 'Contacts',
+    summary: "A contact's change history (audit trail), newest first",
+    description: 'Written from the change events, so it trails a write by a moment.',
+    params: ContactIdParams,
+    query: PageOnlyQuery,
+    response: { status: 200, schema: pageOf(AuditEntry), description: 'A page of changes with old and new values.' },
+  },
   // Companies
   {
     operationId: 'createCompany',
@@ -197,6 +211,18 @@ export const routes = defineRoutes([
     params: CompanyIdParams,
     query: PageOnlyQuery,
     response: { status: 200, schema: pageOf(TimelineEntry), description: 'A page of timeline entries.' },
+  },
+  {
+    operationId: 'companyHistory',
+    method: 'GET',
+    path: '/v1/companies/{companyId}/history',
+    group: 'companies',
+    permission: 'companies:read',
+    tag: 'Companies',
+    summary: "A company's change history (audit trail), newest first",
+    params: CompanyIdParams,
+    query: PageOnlyQuery,
+    response: { status: 200, schema: pageOf(AuditEntry), description: 'A page of changes with old and new values.' },
   },
   // Notes
   {

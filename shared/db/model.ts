@@ -1,4 +1,5 @@
 import { Service } from 'electrodb';
+import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
@@ -14,6 +15,7 @@ export const entities = {
   lookup: LookupEntity,
   idempotency: IdempotencyEntity,
   customFieldSchema: CustomFieldSchemaEntity,
+  auditEntry: AuditEntryEntity,
 };
 
 export type CrmEntities = typeof entities;
