@@ -47,7 +47,14 @@ export const CompanyPatch = z
     employeeCount: companyFields.employeeCount.nullable(),
     ownerId: companyFields.ownerId.nullable(),
     tags: companyFields.tags.nullable(),
-    address: Address.nullable(),
+    address: Address.extend({
+      street: z.string().trim().max(200).nullable(),
+      city: z.string().trim().max(100).nullable(),
+      region: z.string().trim().max(100).nullable(),
+      postalCode: z.string().trim().max(20).nullable(),
+    })
+      .partial()
+      .nullable(),
     customFields: CustomFieldValues.nullable(),
   })
   .partial()

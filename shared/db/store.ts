@@ -140,7 +140,8 @@ type WhereFn = (fn: (attr: Record<string, unknown>, op: { eq: (a: unknown, v: un
 
 /**
  * Cursors are ElectroDB's (base64url of the last key). We check a cursor belongs to the index partition being
- * queried before DynamoDB sees it, so a forged cursor can neither reach another tenant nor cause a 5xx.
+ * queried before DynamoDB sees it, so a forged cursor can neither reach another tenant nor cause a 5xx. It must also
+ * be a well-formed key of that index: exactly the table's and the index's key attributes, as non-empty strings.
  */
 export function checkCursor(cursor: string | undefined, indexKeyField: string, expectedPartition: string): void {
   if (cursor === undefined) return;
@@ -150,8 +151,13 @@ export function checkCursor(cursor: string | undefined, indexKeyField: string, e
   } catch {
     decoded = undefined;
   }
-  const partition = (decoded as Record<string, unknown> | undefined)?.[indexKeyField];
-  if (partition !== expectedPartition) {
+  const isObject = typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded);
+  const key = (isObject ? decoded : {}) as Record<string, unknown>;
+  const keyFields = new Set(['pk', 'sk', indexKeyField, indexKeyField.replace(/pk$/, 'sk')]);
+  const wellFormed =
+    Object.keys(key).length === keyFields.size &&
+    [...keyFields].every((field) => typeof key[field] === 'string' && key[field] !== '');
+  if (!wellFormed || key[indexKeyField] !== expectedPartition) {
     throw new ValidationError('The cursor does not belong to this list.', [
       { field: 'query.cursor', message: 'Pass the nextCursor returned with the same filters.' },
     ]);

@@ -31,3 +31,8 @@ export function makeCompany(overrides: Record<string, unknown> = {}): Record<str
 }
 
 export const uniqueTenant = (prefix = 't') => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** A valid note create body; override any field. */
+export function makeNote(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { body: `Called about the renewal (${randomUUID().slice(0, 6)}).`, ...overrides };
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { routes } from '../api/routes.ts';
+import { can, isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from './permissions.ts';
+
+/** The intended matrix, written out independently of the implementation. */
+const EXPECTED: Record<Role, Permission[]> = {
+  admin: [...PERMISSIONS],
+  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage'),
+  sales: [
+    'contacts:read',
+    'contacts:write',
+    'companies:read',
+    'companies:write',
+    'notes:read',
+    'notes:write',
+    'customFields:read',
+  ],
+  support: ['contacts:read', 'contacts:write', 'companies:read', 'notes:read', 'notes:write', 'customFields:read'],
+  marketing: [
+    'contacts:read',
+    'contacts:write',
+    'companies:read',
+    'companies:write',
+    'notes:read',
+    'customFields:read',
+  ],
+  readonly: ['contacts:read', 'companies:read', 'notes:read', 'customFields:read'],
+};
+
+const WRITES = PERMISSIONS.filter((p) => !p.endsWith(':read'));
+
+describe('role matrix', () => {
+  it.each(ROLES)('%s has exactly its intended permissions', (role) => {
+    for (const permission of PERMISSIONS) {
+      expect(can([role], permission), `${role} ${permission}`).toBe(EXPECTED[role].includes(permission));
+    }
+    expect([...ROLE_PERMISSIONS[role]].sort()).toEqual([...EXPECTED[role]].sort());
+  });
+
+  it('denies by default: no roles means no permission', () => {
+    for (const permission of PERMISSIONS) expect(can([], permission)).toBe(false);
+  });
+
+  it('readonly has no write, delete, moderate or manage permission', () => {
+    expect(WRITES.length).toBeGreaterThan(0);
+    for (const permission of WRITES) expect(can(['readonly'], permission)).toBe(false);
+  });
+
+  it('every role can read everything', () => {
+    for (const role of ROLES) {
+      for (const permission of PERMISSIONS.filter((p) => p.endsWith(':read')))
+        expect(can([role], permission)).toBe(true);
+    }
+  });
+
+  it('only admin may manage custom fields', () => {
+    expect(ROLES.filter((r) => can([r], 'customFields:manage'))).toEqual(['admin']);
+  });
+
+  it('only admin and manager may delete or moderate', () => {
+    for (const permission of ['contacts:delete', 'companies:delete', 'notes:moderate'] as const) {
+      expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager']);
+    }
+  });
+
+  it('support cannot write companies; marketing can, but cannot write notes', () => {
+    expect(can(['support'], 'companies:write')).toBe(false);
+    expect(can(['marketing'], 'companies:write')).toBe(true);
+    expect(can(['marketing'], 'notes:write')).toBe(false);
+  });
+
+  it('several roles grant the union of their permissions', () => {
+    expect(can(['support', 'marketing'], 'companies:write')).toBe(true);
+    expect(can(['support', 'marketing'], 'notes:write')).toBe(true);
+    expect(can(['support', 'marketing'], 'contacts:delete')).toBe(false);
+  });
+});
+
+describe('isRole', () => {
+  it('recognises exactly the known roles, case-sensitively', () => {
+    for (const role of ROLES) expect(isRole(role)).toBe(true);
+    for (const junk of ['Admin', 'superuser', '', 'admin ', 'toString', '__proto__']) expect(isRole(junk)).toBe(false);
+  });
+});
+
+describe('routes', () => {
+  it('every route names a known permission or is explicitly public', () => {
+    for (const route of routes) {
+      expect(route.permission === 'public' || (PERMISSIONS as readonly string[]).includes(route.permission)).toBe(true);
+    }
+  });
+
+  it('only the API description is public', () => {
+    expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
+      '/v1/openapi.json',
+      '/docs',
+      '/docs/{asset}',
+    ]);
+  });
+
+  it('no write operation is public or guarded by a read permission', () => {
+    for (const route of routes) {
+      const permission: string = route.permission;
+      if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
+    }
+  });
+});
