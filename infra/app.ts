@@ -1,0 +1,112 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import * as z from 'zod';
+import { CrmStack } from './crm-stack.ts';
+
+/** The stack's construct id, which is also its CloudFormation stack name. */
+export const STACK_ID = 'CrmStack';
+
+/** `-c key=a,b` arrives as a string, cdk.json may hold an array: accept both. */
+const list = <T extends z.ZodType<string>>(item: T) =>
+  z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value,
+    z.array(item).min(1),
+  );
+
+const origin = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}, 'must be an origin like https://app.example.com (scheme, host and optional port; no path or trailing slash)');
+
+/** An SES recipient condition: an address, a domain, or `.domain` for every subdomain. */
+const recipient = z
+  .string()
+  .regex(/^([^\s@,]+@)?\.?[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'must be an email address, a domain or .domain');
+
+/** The app's context parameters (`cdk synth -c name=value`, or cdk.json's context). */
+export const crmContextSchema = z.object({
+  allowedOrigins: list(origin).default(['http://localhost:3000']),
+  senderEmail: z.email().optional(),
+  inboundRecipients: list(recipient).optional(),
+  throttleRateLimit: z.coerce.number().int().positive().max(10_000).default(100),
+  throttleBurstLimit: z.coerce.number().int().positive().max(5_000).default(200),
+});
+export type CrmContext = z.infer<typeof crmContextSchema>;
+
+/** Reads and validates the context, failing fast with every problem named. */
+export function readCrmContext(app: App): CrmContext {
+  const raw = Object.fromEntries(
+    Object.keys(crmContextSchema.shape).map((key) => [key, app.node.tryGetContext(key) ?? undefined]),
+  );
+  const parsed = crmContextSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(context)'}: ${i.message}`);
+    throw new Error(`invalid CDK context (set with -c name=value):\n${problems.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Adds the CRM stack and the cdk-nag AwsSolutions checks to an app: what `cdk synth` and synthesize() both build. */
+export function buildCrmApp(app: App): CrmStack {
+  const context = readCrmContext(app);
+  const stack = new CrmStack(app, STACK_ID, {
+    description: 'Serverless CRM backend: HTTP API, DynamoDB single table, EventBridge events, SES inbound mail',
+    allowedOrigins: context.allowedOrigins,
+    throttle: { rateLimit: context.throttleRateLimit, burstLimit: context.throttleBurstLimit },
+    ...(context.senderEmail ? { senderEmail: context.senderEmail } : {}),
+    ...(context.inboundRecipients ? { inboundRecipients: context.inboundRecipients } : {}),
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}
+
+/** CDK announces every bundled asset on stderr; synthesis stays silent (`cdk synth`, the local cloud, tests). */
+export function withoutBundlingNotices<T>(run: () => T): T {
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
+    typeof chunk === 'string' && chunk.startsWith('Bundling asset ')
+      ? true
+      : Reflect.apply(write, process.stderr, [chunk, ...rest])) as typeof process.stderr.write;
+  try {
+    return run();
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+/** True when this file is the process's entry point (`tsx infra/app.ts`, as cdk.json runs it), not an import. */
+function isEntryPoint(): boolean {
+  try {
+    return (
+      process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+    );
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  try {
+    const app = new App();
+    withoutBundlingNotices(() => {
+      buildCrmApp(app);
+      app.synth();
+    });
+  } catch (error) {
+    // The message names the problem; a stack trace of the CDK app would only bury it.
+    console.error((error as Error).message);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,158 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpNoneAuthorizer,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
+import { FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
+import { routes } from '../../shared/api/routes.ts';
+import { CrmFunction } from './crm-function.ts';
+import type { CrmData } from './data.ts';
+
+/** Handler module of each function group. */
+export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
+  contacts: 'functions/http/contacts.ts',
+  companies: 'functions/http/companies.ts',
+  notes: 'functions/http/notes.ts',
+  customFields: 'functions/http/custom-fields.ts',
+  docs: 'functions/http/docs.ts',
+};
+
+/** Groups that serve no data (the API description), so they get no table access at all. */
+const STATELESS_GROUPS: ReadonlySet<FunctionGroup> = new Set(['docs']);
+
+export interface ThrottleSettings {
+  rateLimit: number;
+  burstLimit: number;
+}
+
+export interface CrmApiProps {
+  data: CrmData;
+  /** JWT issuer and audience (the Cognito pool's issuer URL and app client id). */
+  issuerUrl: string;
+  audience: string;
+  allowedOrigins: string[];
+  throttle: ThrottleSettings;
+}
+
+/** What every access log line records (JSON, one object per request). */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  latency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+  responseLength: '$context.responseLength',
+  userAgent: '$context.identity.userAgent',
+  sub: '$context.authorizer.claims.sub',
+};
+
+/**
+ * The HTTP API, built from the route table: one Lambda function per route group, one API Gateway route per entry of
+ * `routes`, each behind the Cognito JWT authorizer unless the route is public.
+ */
+export class CrmApi extends Construct {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly functions: Record<FunctionGroup, CrmFunction>;
+
+  constructor(scope: Construct, id: string, props: CrmApiProps) {
+    super(scope, id);
+    this.functions = Object.fromEntries(
+      FUNCTION_GROUPS.map((group) => [group, this.groupFunction(group, props.data)]),
+    ) as Record<FunctionGroup, CrmFunction>;
+
+    this.api = new HttpApi(this, 'HttpApi', {
+      description: 'CRM API (routes from shared/api/routes.ts)',
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: props.allowedOrigins,
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
+        exposeHeaders: ['etag', 'location', 'idempotent-replayed'],
+        allowMethods: [
+          CorsHttpMethod.GET,
+          CorsHttpMethod.POST,
+          CorsHttpMethod.PUT,
+          CorsHttpMethod.PATCH,
+          CorsHttpMethod.DELETE,
+          CorsHttpMethod.OPTIONS,
+        ],
+        maxAge: Duration.hours(1),
+      },
+    });
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    // ID tokens: they carry custom:tenantId and cognito:groups, and their `aud` is the app client id.
+    const jwt = new HttpJwtAuthorizer('Cognito', props.issuerUrl, {
+      jwtAudience: [props.audience],
+      identitySource: ['$request.header.Authorization'],
+    });
+    const none = new HttpNoneAuthorizer();
+    const integrations = Object.fromEntries(
+      FUNCTION_GROUPS.map((group) => [
+        group,
+        // One invoke permission per function (scoped to this API) keeps its resource policy small as routes grow.
+        new HttpLambdaIntegration(`${group}Integration`, this.functions[group].function, {
+          scopePermissionToRoute: false,
+        }),
+      ]),
+    ) as Record<FunctionGroup, HttpLambdaIntegration>;
+
+    for (const route of routes) {
+      const isPublic = route.permission === 'public';
+      const [created] = this.api.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: integrations[route.group],
+        authorizer: isPublic ? none : jwt,
+      });
+      if (isPublic && created) {
+        Validations.of(created).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `${route.method} ${route.path} serves the public API description (OpenAPI and its reference page).`,
+        });
+      }
+    }
+  }
+
+  /** The function of one route group: API-sized, with table access unless it serves no data. */
+  private groupFunction(group: FunctionGroup, data: CrmData): CrmFunction {
+    const stateless = STATELESS_GROUPS.has(group);
+    const fn = new CrmFunction(this, `${group[0]!.toUpperCase()}${group.slice(1)}Function`, {
+      entry: GROUP_ENTRIES[group],
+      serviceName: group,
+      description: `CRM API: ${group} routes`,
+      memorySize: 1024,
+      timeout: Duration.seconds(10),
+      environment: stateless ? {} : { TABLE_NAME: data.table.tableName },
+      // The reference page's static files (Redoc) are served from the bundle directory.
+      ...(group === 'docs' ? { afterBundling: docsAssetCopyCommands } : {}),
+    });
+    if (!stateless) data.grantRequestAccess(fn);
+    return fn;
+  }
+}

@@ -1,0 +1,70 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import { PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { CrmFunction } from './crm-function.ts';
+import { FailureQueue } from './failure-queue.ts';
+
+/** ElectroDB's entity marker on every item: what the stream filter matches on. */
+const ENTITY_ATTRIBUTE = '__edb_e__';
+
+/** Lambda event filter: only changes to published entities (not lookups, idempotency records) reach the publisher. */
+export function publishedEntitiesFilter(): Record<string, unknown> {
+  const entity = { [ENTITY_ATTRIBUTE]: { S: [...PUBLISHED_ENTITIES] } };
+  return { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] };
+}
+
+export interface CrmEventsProps {
+  table: ITable;
+}
+
+/**
+ * The CRM event bus, with an archive for replay, and the stream publisher that turns every table change into a
+ * catalog event on it. Failed batches land in an alarmed failure queue.
+ */
+export class CrmEvents extends Construct {
+  readonly bus: EventBus;
+  readonly publisher: CrmFunction;
+  readonly failures: FailureQueue;
+
+  constructor(scope: Construct, id: string, props: CrmEventsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.bus = new EventBus(this, 'Bus', { eventBusName: `${stack.stackName}-crm-events` });
+    this.bus.archive('Archive', {
+      description: 'Every CRM event of this account, for replay',
+      eventPattern: { account: [stack.account] },
+      retention: Duration.days(90),
+    });
+
+    this.publisher = new CrmFunction(this, 'PublishChanges', {
+      entry: 'functions/stream/publish-changes.ts',
+      serviceName: 'publish-changes',
+      description: 'Table stream -> catalog events on the CRM bus',
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+    });
+    this.bus.grantPutEventsTo(this.publisher.role);
+
+    this.failures = new FailureQueue(this, 'PublishFailures', {
+      description: 'stream batches the publisher gave up on; their events are missing from the bus until replayed',
+    });
+
+    this.publisher.function.addEventSource(
+      new DynamoEventSource(props.table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.failures.queue),
+        filters: [{ pattern: JSON.stringify(publishedEntitiesFilter()) }],
+      }),
+    );
+  }
+}

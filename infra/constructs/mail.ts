@@ -1,0 +1,135 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws-cdk-lib/aws-s3';
+import { EmailIdentity, Identity, ReceiptRuleSet, TlsPolicy } from 'aws-cdk-lib/aws-ses';
+import { Lambda, LambdaInvocationType, S3 } from 'aws-cdk-lib/aws-ses-actions';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { CrmFunction, nagArnOf } from './crm-function.ts';
+
+/** Where SES stores raw inbound messages; the inbound function reads `${INBOUND_PREFIX}${messageId}`. */
+export const INBOUND_PREFIX = 'inbound/';
+
+export interface CrmMailProps {
+  bus: IEventBus;
+  /** Receipt rule recipients (addresses or domains). When given, the rule set is also made the active one. */
+  inboundRecipients?: string[];
+  /** Verified as an SES identity for outbound mail, when given. */
+  senderEmail?: string;
+}
+
+/**
+ * Email in: SES stores each message in S3, then invokes the inbound function, which puts `email.received` on the
+ * bus. Email out: only the sender identity for now (no sending function exists yet, so nothing may send).
+ */
+export class CrmMail extends Construct {
+  readonly bucket: Bucket;
+  readonly inbound: CrmFunction;
+  readonly ruleSet: ReceiptRuleSet;
+  readonly senderIdentity?: EmailIdentity;
+
+  constructor(scope: Construct, id: string, props: CrmMailProps) {
+    super(scope, id);
+    // Log delivery through a bucket policy, with ACLs disabled, instead of the legacy LogDeliveryWrite ACL.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
+    const common = {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: false,
+      removalPolicy: RemovalPolicy.RETAIN,
+    };
+    const accessLogs = new Bucket(this, 'AccessLogs', {
+      ...common,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the access-log destination of the inbound mail bucket; logging it would recurse.',
+    });
+    this.bucket = new Bucket(this, 'Inbound', {
+      ...common,
+      // Raw messages are parsed into events at once; the copy is kept for a while for support and reprocessing.
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'inbound-mail/',
+    });
+
+    this.inbound = new CrmFunction(this, 'InboundEmail', {
+      entry: 'functions/mail/inbound-email.ts',
+      serviceName: 'inbound-email',
+      description: 'SES receipt rule action: stored message -> email.received on the CRM bus',
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      environment: {
+        EVENT_BUS_NAME: props.bus.eventBusName,
+        INBOUND_BUCKET: this.bucket.bucketName,
+        INBOUND_PREFIX,
+      },
+    });
+    const inboundObjects = this.bucket.arnForObjects(`${INBOUND_PREFIX}*`);
+    this.inbound.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [inboundObjects] }),
+    );
+    props.bus.grantPutEventsTo(this.inbound.role);
+    this.inbound.acknowledgeWildcardResource(
+      `${nagArnOf(this.bucket.node.defaultChild as CfnBucket)}/${INBOUND_PREFIX}*`,
+      'Reads any stored inbound message (object keys are SES message ids), under the inbound/ prefix only.',
+    );
+
+    // The S3 action also adds the bucket policy: ses.amazonaws.com may PutObject under inbound/ for this account only.
+    this.ruleSet = new ReceiptRuleSet(this, 'RuleSet');
+    this.ruleSet.addRule('Inbound', {
+      ...(props.inboundRecipients?.length ? { recipients: props.inboundRecipients } : {}),
+      enabled: true,
+      scanEnabled: true,
+      tlsPolicy: TlsPolicy.REQUIRE,
+      actions: [
+        new S3({ bucket: this.bucket, objectKeyPrefix: INBOUND_PREFIX }),
+        new Lambda({ function: this.inbound.function, invocationType: LambdaInvocationType.EVENT }),
+      ],
+    });
+    if (props.inboundRecipients?.length) this.activate();
+
+    if (props.senderEmail) {
+      this.senderIdentity = new EmailIdentity(this, 'Sender', { identity: Identity.email(props.senderEmail) });
+    }
+  }
+
+  /**
+   * An account has one active receipt rule set and CloudFormation cannot choose it, so a custom resource does: it
+   * activates ours on create/update and deactivates it on delete (SES refuses to delete an active rule set).
+   * Only done when recipients are configured, so a deployment never takes over an account's existing inbound mail.
+   */
+  private activate(): void {
+    const activate = {
+      service: 'SES',
+      action: 'setActiveReceiptRuleSet',
+      parameters: { RuleSetName: this.ruleSet.receiptRuleSetName },
+      // Constant: a new id would make CloudFormation delete the old resource, i.e. deactivate the rule set again.
+      physicalResourceId: PhysicalResourceId.of('crm-active-receipt-rule-set'),
+    };
+    // Our own role and log group: only its log group, instead of the AWSLambdaBasicExecutionRole managed policy.
+    const logGroup = new LogGroup(this, 'ActivateRuleSetLogs', { retention: RetentionDays.ONE_MONTH });
+    const role = new Role(this, 'ActivateRuleSetRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    const activation = new AwsCustomResource(this, 'ActivateRuleSet', {
+      role,
+      logGroup,
+      onCreate: activate,
+      onUpdate: activate,
+      // No RuleSetName: no rule set is active any more.
+      onDelete: { service: 'SES', action: 'setActiveReceiptRuleSet', parameters: {} },
+      policy: AwsCustomResourcePolicy.fromStatements([
+        new PolicyStatement({ actions: ['ses:SetActiveReceiptRuleSet'], resources: ['*'] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    Validations.of(activation).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ses:SetActiveReceiptRuleSet supports no resource-level permissions; it is the only action granted.',
+    });
+  }
+}

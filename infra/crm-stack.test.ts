@@ -1,0 +1,549 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CfnResource as CfnConstruct, PolicyValidationPluginReport } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG, PUBLISHED_ENTITIES } from '../events/catalog.ts';
+import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
+import { routes } from '../shared/api/routes.ts';
+import { ROLES } from '../shared/auth/permissions.ts';
+import { deriveTableDesign } from '../shared/db/table.ts';
+import { TABLE_REQUEST_ACTIONS } from './constructs/data.ts';
+import type { CrmStack } from './crm-stack.ts';
+import type { CfnResource } from './local/types.ts';
+import { createCrmApp } from './synth.ts';
+
+const CONTEXT = {
+  allowedOrigins: 'https://app.example.com,http://localhost:3000',
+  inboundRecipients: 'support@example.com,example.org',
+  senderEmail: 'crm@example.com',
+  throttleRateLimit: '50',
+  throttleBurstLimit: '80',
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions walk the template JSON freely; expect() checks the shapes.
+type Props = Record<string, any>;
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+let outdir: string;
+let stack: CrmStack;
+let template: Template;
+let resources: Record<string, CfnResource>;
+let nag: PolicyValidationPluginReport;
+
+beforeAll(() => {
+  // Skips the CloudFormation schema validation plugin (slow); cdk-nag is checked explicitly below.
+  process.env.CDK_VALIDATION = 'false';
+  outdir = mkdtempSync(join(tmpdir(), 'crm-stack-test-'));
+  const built = createCrmApp({ outdir, bundle: false, context: CONTEXT });
+  stack = built.stack;
+  // Synthesis runs the registered cdk-nag plugin too: an unacknowledged error would throw here.
+  built.app.synth();
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, CfnResource>;
+  nag = new AwsSolutionsChecks().validateScope(built.app);
+});
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
+  stack.getLogicalId(construct.node.defaultChild as CfnConstruct);
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const props = (id: string) => resources[id]!.Properties as Props;
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** Every statement of every identity policy (inline policies of roles and AWS::IAM::Policy resources). */
+function allStatements(): Statement[] {
+  const fromPolicies = ofType('AWS::IAM::Policy').flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+  const fromRoles = ofType('AWS::IAM::Role').flatMap(([id]) =>
+    ((props(id).Policies ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    ),
+  );
+  return [...fromPolicies, ...fromRoles];
+}
+
+/** The statements granted to one function's role. */
+function statementsOf(fn: { function: { role?: unknown }; role: { node: { defaultChild?: unknown } } }): Statement[] {
+  const role = logicalId(fn.role);
+  return ofType('AWS::IAM::Policy')
+    .filter(([id]) => (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
+    .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+}
+
+const crmFunctions = () => [
+  ...FUNCTION_GROUPS.map((group) => ({ name: group, fn: stack.api.functions[group] })),
+  { name: 'publisher', fn: stack.events.publisher },
+  { name: 'inbound', fn: stack.mail.inbound },
+  { name: 'audit-trail', fn: stack.auditTrail.consumer },
+];
+
+describe('cdk-nag AwsSolutions', () => {
+  it('has no unacknowledged findings (errors or warnings)', () => {
+    const findings = nag.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath)}`);
+    expect(findings).toEqual([]);
+    expect(nag.success).toBe(true);
+  });
+});
+
+describe('data', () => {
+  const design = deriveTableDesign();
+
+  it('is one table keyed and indexed exactly as the entities derive it', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    const key = (hash: string, range: string) => [
+      { AttributeName: hash, KeyType: 'HASH' },
+      { AttributeName: range, KeyType: 'RANGE' },
+    ];
+    const table = props(logicalId(stack.data.table));
+    expect(table.KeySchema).toEqual(key(design.partitionKey, design.sortKey));
+    expect(design.globalIndexes.length).toBeGreaterThan(0);
+    expect(table.GlobalSecondaryIndexes).toEqual(
+      design.globalIndexes.map((g) => ({
+        IndexName: g.indexName,
+        KeySchema: key(g.partitionKey, g.sortKey),
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    );
+    const keyFields = [design, ...design.globalIndexes].flatMap((k) => [k.partitionKey, k.sortKey]);
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining(keyFields.map((name) => ({ AttributeName: name, AttributeType: 'S' }))),
+    );
+    expect(table.AttributeDefinitions).toHaveLength(keyFields.length);
+  });
+
+  it('is on-demand, recoverable, protected, retained, streamed, encrypted, with TTL', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+        TimeToLiveSpecification: { AttributeName: design.timeToLiveAttribute, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+      }),
+    });
+    // The local cloud derives physical names from logical ids.
+    expect(props(logicalId(stack.data.table)).TableName).toBeUndefined();
+  });
+});
+
+describe('auth', () => {
+  it('is an admin-only user pool signing in by email, with an immutable tenant attribute', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      UsernameAttributes: ['email'],
+      MfaConfiguration: 'ON',
+      Policies: {
+        PasswordPolicy: Match.objectLike({
+          RequireLowercase: true,
+          RequireUppercase: true,
+          RequireNumbers: true,
+          RequireSymbols: true,
+        }),
+      },
+      Schema: Match.arrayWith([Match.objectLike({ Name: 'tenantId', AttributeDataType: 'String', Mutable: false })]),
+    });
+    const policy = props(logicalId(stack.auth.userPool)).Policies.PasswordPolicy;
+    expect(policy.MinimumLength).toBeGreaterThanOrEqual(12);
+  });
+
+  it('has one group per role', () => {
+    const groups = ofType('AWS::Cognito::UserPoolGroup').map(([id]) => props(id).GroupName);
+    expect(groups.sort()).toEqual([...ROLES].sort());
+  });
+
+  it('has a public SRP client that can read the tenant but never write it', () => {
+    const client = props(logicalId(stack.auth.client));
+    expect(client.GenerateSecret).toBe(false);
+    expect(client.ExplicitAuthFlows).toContain('ALLOW_USER_SRP_AUTH');
+    expect(client.ExplicitAuthFlows).not.toContain('ALLOW_USER_PASSWORD_AUTH');
+    expect(client.PreventUserExistenceErrors).toBe('ENABLED');
+    expect(client.ReadAttributes).toContain('custom:tenantId');
+    expect(client.WriteAttributes).toBeDefined();
+    expect(client.WriteAttributes.some((a: string) => a.startsWith('custom:'))).toBe(false);
+  });
+});
+
+describe('api', () => {
+  const authorizerId = () => ofType('AWS::ApiGatewayV2::Authorizer')[0]![0];
+
+  it('has a JWT authorizer trusting the user pool issuer and the app client audience', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    const authorizer = props(authorizerId());
+    expect(authorizer.AuthorizerType).toBe('JWT');
+    expect(authorizer.IdentitySource).toEqual(['$request.header.Authorization']);
+    expect(authorizer.JwtConfiguration.Audience).toEqual([{ Ref: logicalId(stack.auth.client) }]);
+    expect(authorizer.JwtConfiguration.Issuer).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'https://cognito-idp.',
+          { Ref: 'AWS::Region' },
+          '.',
+          { Ref: 'AWS::URLSuffix' },
+          '/',
+          { Ref: logicalId(stack.auth.userPool) },
+        ],
+      ],
+    });
+  });
+
+  it('has exactly one route per entry of the route table, each on its group function', () => {
+    const byKey = new Map(ofType('AWS::ApiGatewayV2::Route').map(([id]) => [props(id).RouteKey as string, props(id)]));
+    expect([...byKey.keys()].sort()).toEqual(routes.map(routeKey).sort());
+    for (const route of routes) {
+      const created = byKey.get(routeKey(route))!;
+      if (route.permission === 'public') {
+        expect(created.AuthorizationType, routeKey(route)).toBe('NONE');
+        expect(created.AuthorizerId, routeKey(route)).toBeUndefined();
+      } else {
+        expect(created.AuthorizationType, routeKey(route)).toBe('JWT');
+        expect(created.AuthorizerId, routeKey(route)).toEqual({ Ref: authorizerId() });
+      }
+      const integrationId = (created.Target['Fn::Join'][1] as unknown[])[1] as { Ref: string };
+      const integration = props(integrationId.Ref);
+      expect(integration.PayloadFormatVersion).toBe('2.0');
+      expect(integration.IntegrationUri, routeKey(route)).toEqual({
+        'Fn::GetAtt': [logicalId(stack.api.functions[route.group].function), 'Arn'],
+      });
+    }
+  });
+
+  it('answers CORS preflight for the configured origins', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
+        AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
+        ExposeHeaders: ['etag', 'location', 'idempotent-replayed'],
+        AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        MaxAge: 3600,
+      },
+    });
+  });
+
+  it('has a throttled, access-logged default stage', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    const [[id, stage]] = ofType('AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
+    const p = stage.Properties as Props;
+    expect(p.StageName).toBe('$default');
+    expect(p.AutoDeploy).toBe(true);
+    expect(p.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 80 });
+    const logGroup = (p.AccessLogSettings.DestinationArn['Fn::GetAtt'] as string[])[0]!;
+    expect(resources[logGroup]!.Type, id).toBe('AWS::Logs::LogGroup');
+    const format = JSON.parse(p.AccessLogSettings.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      latency: '$context.responseLatency',
+      integrationError: '$context.integrationErrorMessage',
+    });
+  });
+});
+
+describe('functions', () => {
+  it('are Node 24 on arm64, traced, with their own log group and role, and no physical names', () => {
+    const roles = new Set<string>();
+    for (const { name, fn } of crmFunctions()) {
+      const p = props(logicalId(fn.function));
+      expect(p.Runtime, name).toBe('nodejs24.x');
+      expect(p.Architectures, name).toEqual(['arm64']);
+      expect(p.TracingConfig, name).toEqual({ Mode: 'Active' });
+      expect(p.FunctionName, name).toBeUndefined();
+      expect(p.LoggingConfig.LogGroup, name).toEqual({ Ref: logicalId(fn.logGroup) });
+      expect(props(logicalId(fn.logGroup)).RetentionInDays, name).toBe(30);
+      expect(p.Environment.Variables, name).toMatchObject({
+        POWERTOOLS_METRICS_NAMESPACE: 'CRM',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(resources[logicalId(fn.function)]!.Metadata?.['aws:asset:path'], name).toBeTypeOf('string');
+      roles.add(JSON.stringify(p.Role));
+    }
+    expect(roles.size).toBe(crmFunctions().length);
+  });
+
+  it('serve the API with 1 GB and 10 s, each group with the configuration its code reads', () => {
+    const table = { Ref: logicalId(stack.data.table) };
+    for (const group of FUNCTION_GROUPS) {
+      const p = props(logicalId(stack.api.functions[group].function));
+      expect(p.MemorySize, group).toBe(1024);
+      expect(p.Timeout, group).toBe(10);
+      expect(p.Environment.Variables.POWERTOOLS_SERVICE_NAME, group).toBe(group);
+      if (group === 'docs') expect(p.Environment.Variables.TABLE_NAME).toBeUndefined();
+      else expect(p.Environment.Variables.TABLE_NAME, group).toEqual(table);
+    }
+  });
+
+  it('give the publisher and the inbound mail function the bus (and the bucket) they read', () => {
+    const bus = { Ref: logicalId(stack.events.bus) };
+    const publisher = props(logicalId(stack.events.publisher.function));
+    expect(publisher).toMatchObject({ MemorySize: 512, Timeout: 60 });
+    expect(publisher.Environment.Variables.EVENT_BUS_NAME).toEqual(bus);
+    const inbound = props(logicalId(stack.mail.inbound.function));
+    expect(inbound.Environment.Variables).toMatchObject({
+      EVENT_BUS_NAME: bus,
+      INBOUND_BUCKET: { Ref: logicalId(stack.mail.bucket) },
+      INBOUND_PREFIX: 'inbound/',
+    });
+  });
+});
+
+describe('iam', () => {
+  const tableArn = () => ({ 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] });
+
+  it('never grants *, dynamodb:* or Scan, and no other wildcard action', () => {
+    const actions = allStatements().flatMap(actionsOf);
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    expect(actions.filter((a) => /^dynamodb:(Scan|Batch|PartiQL)/.test(a))).toEqual([]);
+  });
+
+  it("grants on '*' only actions that have no resource-level permissions", () => {
+    const onEverything = allStatements()
+      .filter((s) => s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*')))
+      .flatMap(actionsOf);
+    const allowed = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'dynamodb:ListStreams'];
+    expect(onEverything.filter((a) => !allowed.includes(a) && a !== 'ses:SetActiveReceiptRuleSet')).toEqual([]);
+  });
+
+  it('uses no AWS managed policies', () => {
+    for (const [id] of ofType('AWS::IAM::Role')) expect(props(id).ManagedPolicyArns, id).toBeUndefined();
+  });
+
+  it('lets API functions do exactly the request actions on the table and its indexes', () => {
+    for (const group of FUNCTION_GROUPS.filter((g) => g !== 'docs')) {
+      const data = statementsOf(stack.api.functions[group]).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+      );
+      expect(data, group).toHaveLength(1);
+      expect([...actionsOf(data[0]!)].sort(), group).toEqual([...TABLE_REQUEST_ACTIONS].sort());
+      expect(data[0]!.Resource, group).toEqual([tableArn(), { 'Fn::Join': ['', [tableArn(), '/index/*']] }]);
+    }
+  });
+
+  it('gives the docs function no table access', () => {
+    const actions = statementsOf(stack.api.functions.docs).flatMap(actionsOf);
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  });
+
+  it('lets the stream publisher read the stream and put events on its bus, but not write the table', () => {
+    const statements = statementsOf(stack.events.publisher);
+    const dynamo = statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
+    expect(dynamo.sort()).toEqual([
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+    ]);
+    const streamRead = statements.find((s) => actionsOf(s).includes('dynamodb:GetRecords'))!;
+    expect(streamRead.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'StreamArn'] });
+    const put = statements.filter((s) => actionsOf(s).includes('events:PutEvents'));
+    expect(put.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] }]);
+  });
+
+  it('lets the audit trail only put items into the table itself', () => {
+    const dynamo = statementsOf(stack.auditTrail.consumer).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(dynamo).toEqual([{ Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: tableArn() }]);
+  });
+
+  it('lets the inbound mail function read only inbound/ objects and put events on the bus', () => {
+    const statements = statementsOf(stack.mail.inbound);
+    const s3 = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.mail.bucket), 'Arn'] }, '/inbound/*']] },
+      },
+    ]);
+    expect(statements.flatMap(actionsOf)).toContain('events:PutEvents');
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  });
+});
+
+describe('events', () => {
+  it('has the CRM bus with a 90-day archive of this account', () => {
+    const bus = props(logicalId(stack.events.bus));
+    expect(bus.Name).toBe(`${stack.stackName}-crm-events`);
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] },
+      RetentionDays: 90,
+      EventPattern: { account: [{ Ref: 'AWS::AccountId' }] },
+    });
+  });
+
+  it('feeds only published entities of the table stream to the publisher, with retries and a DLQ', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    const [[, mapping]] = ofType('AWS::Lambda::EventSourceMapping') as [[string, CfnResource]];
+    const p = mapping.Properties as Props;
+    expect(p).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.data.table), 'StreamArn'] },
+      FunctionName: { Ref: logicalId(stack.events.publisher.function) },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 1,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.events.failures.queue), 'Arn'] } },
+      },
+    });
+    const entity = { __edb_e__: { S: [...PUBLISHED_ENTITIES] } };
+    expect(p.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern))).toEqual([
+      { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] },
+    ]);
+  });
+
+  it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+    const queue = logicalId(stack.events.failures.queue);
+    expect(props(queue)).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queue }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+});
+
+describe('audit trail', () => {
+  it('routes every contact and company change event from the bus to its consumer', () => {
+    const rule = props(logicalId(stack.auditTrail.rule));
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
+    const types = Object.keys(CATALOG).filter((t) => t.startsWith('contact.') || t.startsWith('company.'));
+    expect(rule.EventPattern['detail-type'].sort()).toEqual(types.sort());
+    expect(rule.EventPattern.source.sort()).toEqual(['crm.companies', 'crm.contacts']);
+    const failures = { 'Fn::GetAtt': [logicalId(stack.auditTrail.failures.queue), 'Arn'] };
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(stack.auditTrail.consumer.function), 'Arn'] },
+        DeadLetterConfig: { Arn: failures },
+      }),
+    ]);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.auditTrail.consumer.function) },
+      DestinationConfig: { OnFailure: { Destination: failures } },
+    });
+    const env = props(logicalId(stack.auditTrail.consumer.function)).Environment.Variables;
+    expect(env.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
+  });
+});
+
+describe('mail', () => {
+  const bucketArn = () => ({ 'Fn::GetAtt': [logicalId(stack.mail.bucket), 'Arn'] });
+
+  it('stores inbound mail in a private, encrypted, access-logged bucket that expires objects', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] },
+        LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
+      }),
+    });
+    expect(props(logicalId(stack.mail.bucket)).VersioningConfiguration).toBeUndefined();
+  });
+
+  it('lets SES of this account write under inbound/ only, over TLS only', () => {
+    const policy = ofType('AWS::S3::BucketPolicy').find(
+      ([id]) => props(id).Bucket.Ref === logicalId(stack.mail.bucket),
+    )!;
+    const statements = props(policy[0]).PolicyDocument.Statement as Array<Statement & { Principal: unknown }>;
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'ses.amazonaws.com' },
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [bucketArn(), '/inbound/*']] },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('has a receipt rule storing to S3 then invoking the inbound function', () => {
+    template.resourceCountIs('AWS::SES::ReceiptRuleSet', 1);
+    template.hasResourceProperties('AWS::SES::ReceiptRule', {
+      Rule: {
+        Enabled: true,
+        ScanEnabled: true,
+        TlsPolicy: 'Require',
+        Recipients: ['support@example.com', 'example.org'],
+        Actions: [
+          { S3Action: { BucketName: { Ref: logicalId(stack.mail.bucket) }, ObjectKeyPrefix: 'inbound/' } },
+          {
+            LambdaAction: {
+              FunctionArn: { 'Fn::GetAtt': [logicalId(stack.mail.inbound.function), 'Arn'] },
+              InvocationType: 'Event',
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('activates the rule set through a custom resource, since recipients are configured', () => {
+    const [[, activation]] = ofType('Custom::AWS') as [[string, CfnResource]];
+    const p = activation.Properties as Props;
+    expect(JSON.stringify(p.Create)).toContain('setActiveReceiptRuleSet');
+    expect(JSON.parse(p.Delete)).toMatchObject({ action: 'setActiveReceiptRuleSet', parameters: {} });
+  });
+
+  it('verifies the sender identity and exports it', () => {
+    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'crm@example.com' });
+    template.hasOutput('SenderEmail', { Value: 'crm@example.com' });
+  });
+});
+
+describe('outputs', () => {
+  it('exports what clients and operators need', () => {
+    const outputs = Object.keys(template.toJSON().Outputs ?? {});
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'ApiUrl',
+        'UserPoolId',
+        'UserPoolClientId',
+        'EventBusName',
+        'TableName',
+        'InboundBucketName',
+      ]),
+    );
+    template.hasOutput('TableName', { Value: { Ref: logicalId(stack.data.table) } });
+    template.hasOutput('UserPoolClientId', { Value: { Ref: logicalId(stack.auth.client) } });
+  });
+});

@@ -1,0 +1,61 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { CrmApi, type ThrottleSettings } from './constructs/api.ts';
+import { CrmAuditTrail } from './constructs/audit-trail.ts';
+import { CrmAuth } from './constructs/auth.ts';
+import { CrmData } from './constructs/data.ts';
+import { CrmEvents } from './constructs/events.ts';
+import { CrmMail } from './constructs/mail.ts';
+
+export interface CrmStackProps extends StackProps {
+  /** CORS origins of the browser apps allowed to call the API. */
+  allowedOrigins: string[];
+  /** Stage-wide API throttling (requests per second, and burst). */
+  throttle: ThrottleSettings;
+  /** Outbound sender address: verified as an SES identity and exported as SENDER_EMAIL. */
+  senderEmail?: string;
+  /** Inbound recipients of the SES receipt rule; when given, the stack also activates its receipt rule set. */
+  inboundRecipients?: string[];
+}
+
+/**
+ * The whole CRM backend: table, users, HTTP API, event bus with the stream publisher and its consumers (the audit
+ * trail), and inbound mail.
+ */
+export class CrmStack extends Stack {
+  readonly data: CrmData;
+  readonly auth: CrmAuth;
+  readonly api: CrmApi;
+  readonly events: CrmEvents;
+  readonly mail: CrmMail;
+  readonly auditTrail: CrmAuditTrail;
+
+  constructor(scope: Construct, id: string, props: CrmStackProps) {
+    super(scope, id, props);
+    this.data = new CrmData(this, 'Data');
+    this.auth = new CrmAuth(this, 'Auth');
+    this.events = new CrmEvents(this, 'Events', { table: this.data.table });
+    this.auditTrail = new CrmAuditTrail(this, 'AuditTrail', { bus: this.events.bus, table: this.data.table });
+    this.api = new CrmApi(this, 'Api', {
+      data: this.data,
+      issuerUrl: this.auth.issuerUrl,
+      audience: this.auth.client.userPoolClientId,
+      allowedOrigins: props.allowedOrigins,
+      throttle: props.throttle,
+    });
+    this.mail = new CrmMail(this, 'Mail', {
+      bus: this.events.bus,
+      ...(props.inboundRecipients ? { inboundRecipients: props.inboundRecipients } : {}),
+      ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
+    });
+
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('ApiUrl', this.api.stage.url, 'Base URL of the CRM HTTP API');
+    output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool of CRM users');
+    output('UserPoolClientId', this.auth.client.userPoolClientId, 'App client id (the audience of ID tokens)');
+    output('EventBusName', this.events.bus.eventBusName, 'EventBridge bus carrying CRM domain events');
+    output('TableName', this.data.table.tableName, 'The single DynamoDB table');
+    output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
+    if (props.senderEmail) output('SenderEmail', props.senderEmail, 'SENDER_EMAIL: the verified outbound sender');
+  }
+}
