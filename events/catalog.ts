@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The event catalog: every detail-type on the CRM bus with its versioned zod schema. Producers validate against it
@@ -72,7 +72,10 @@ export interface CatalogEvent {
 }
 
 /** Builds an event, validating its detail against the catalog so nothing off-schema reaches the bus. */
-export function catalogEvent<D extends DetailType>(detailType: D, detail: z.input<(typeof CATALOG)[D]['schema']>): CatalogEvent {
+export function catalogEvent<D extends DetailType>(
+  detailType: D,
+  detail: z.input<(typeof CATALOG)[D]['schema']>,
+): CatalogEvent {
   const entry = CATALOG[detailType];
   return { source: entry.source, detailType, detail: entry.schema.parse(detail) };
 }

@@ -1,7 +1,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
+import type { RecordChangedDetail } from '../../events/catalog.ts';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
 import { recordChange } from '../../shared/audit/service.ts';
-import type { RecordChangedDetail } from '../../events/catalog.ts';
 
 /**
  * EventBridge target: every contact and company change becomes an entry in that record's history. The detail is

@@ -408,7 +408,12 @@ describe('companies: lists, lookups and pagination', () => {
     expect(idsOf(await as('GET', '/v1/companies?domain=alpha.example'))).toEqual([ids.alpha]);
     expect(idsOf(await as('GET', '/v1/companies?domain=FILS.example'))).toEqual([ids.emile]);
     expect(idsOf(await as('GET', '/v1/companies?domain=www.beta.example'))).toEqual([ids.beta]);
-    expect(idsOf(await as('GET', '/v1/companies?domain=example'))).toEqual([]);
+    expect(
+      idsOf(await as('GET', `/v1/companies?domain=${encodeURIComponent('https://www.Alpha.example/about')}`)),
+    ).toEqual([ids.alpha]);
+    const notADomain = await as('GET', '/v1/companies?domain=example');
+    expect(notADomain.status).toBe(400);
+    expect(notADomain.body.fieldErrors[0].field).toBe('query.domain');
     expect(idsOf(await as('GET', '/v1/companies?domain=lpha.example'))).toEqual([]);
   });
 

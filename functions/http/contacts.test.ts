@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { apiClient } from '../../test/support/http-event.ts';
 import { makeCompany, makeContact, uniqueTenant } from '../../test/support/factories.ts';
+import { apiClient } from '../../test/support/http-event.ts';
 import { useFreshTable } from '../../test/support/table.ts';
 
 // Handlers read TABLE_NAME when loaded, so they are imported after the table exists.
@@ -15,7 +15,8 @@ beforeAll(async () => {
   const contactsHandler = (await import('./contacts.ts')).handler;
   const companiesHandler = (await import('./companies.ts')).handler;
   const customFieldsHandler = (await import('./custom-fields.ts')).handler;
-  contactsAs = (tenantId, roles = ['sales'], userId = 'user-1') => apiClient(contactsHandler, { tenantId, roles, userId });
+  contactsAs = (tenantId, roles = ['sales'], userId = 'user-1') =>
+    apiClient(contactsHandler, { tenantId, roles, userId });
   companiesAs = (tenantId) => apiClient(companiesHandler, { tenantId, roles: ['admin'] });
   customFieldsAs = (tenantId) => apiClient(customFieldsHandler, { tenantId, roles: ['admin'] });
   contacts = contactsAs(tenant, ['manager']);
@@ -70,24 +71,35 @@ describe('contacts: create and get', () => {
 });
 
 describe('contacts: bad input is refused with field errors and changes nothing', () => {
-  const cases: Array<[string, { body?: unknown; rawBody?: string; headers?: Record<string, string> }, number, string]> = [
-    ['unknown field', { body: { firstName: 'A', nickname: 'x' } }, 400, 'body.nickname'],
-    ['no name nor email', { body: { jobTitle: 'x' } }, 400, 'body.firstName'],
-    ['bad email', { body: { emails: ['not-an-email'] } }, 400, 'body.emails.0'],
-    ['bad phone', { body: { firstName: 'A', phones: ['12'] } }, 400, 'body.phones.0'],
-    ['national phone without country', { body: { firstName: 'A', phones: ['030 1234567'] } }, 400, 'body.phones.0'],
-    ['bad stage', { body: { firstName: 'A', lifecycleStage: 'hot' } }, 400, 'body.lifecycleStage'],
-    ['bad country', { body: { firstName: 'A', address: { country: 'Germany' } } }, 400, 'body.address.country'],
-    ['too many tags', { body: { firstName: 'A', tags: Array.from({ length: 21 }, (_, i) => `t${i}`) } }, 400, 'body.tags'],
-    ['name too long', { body: { firstName: 'x'.repeat(101) } }, 400, 'body.firstName'],
-    ['array body', { body: [] }, 400, 'body'],
-    ['malformed JSON', { rawBody: '{"firstName":' }, 400, 'body'],
-    ['empty body', { rawBody: '' }, 400, 'body'],
-    ['not JSON content type', { rawBody: 'firstName=A', headers: { 'content-type': 'text/plain' } }, 415, ''],
-    ['body over 64 KB', { body: { firstName: 'A', jobTitle: 'x'.repeat(70_000) } }, 413, ''],
-    ['undeclared custom field', { body: { firstName: 'A', customFields: { tier: 'gold' } } }, 400, 'body.customFields.tier'],
-    ['bad company reference', { body: { firstName: 'A', companyId: 'NOPE' } }, 400, 'body.companyId'],
-  ];
+  const cases: Array<[string, { body?: unknown; rawBody?: string; headers?: Record<string, string> }, number, string]> =
+    [
+      ['unknown field', { body: { firstName: 'A', nickname: 'x' } }, 400, 'body.nickname'],
+      ['no name nor email', { body: { jobTitle: 'x' } }, 400, 'body.firstName'],
+      ['bad email', { body: { emails: ['not-an-email'] } }, 400, 'body.emails.0'],
+      ['bad phone', { body: { firstName: 'A', phones: ['12'] } }, 400, 'body.phones.0'],
+      ['national phone without country', { body: { firstName: 'A', phones: ['030 1234567'] } }, 400, 'body.phones.0'],
+      ['bad stage', { body: { firstName: 'A', lifecycleStage: 'hot' } }, 400, 'body.lifecycleStage'],
+      ['bad country', { body: { firstName: 'A', address: { country: 'Germany' } } }, 400, 'body.address.country'],
+      [
+        'too many tags',
+        { body: { firstName: 'A', tags: Array.from({ length: 21 }, (_, i) => `t${i}`) } },
+        400,
+        'body.tags',
+      ],
+      ['name too long', { body: { firstName: 'x'.repeat(101) } }, 400, 'body.firstName'],
+      ['array body', { body: [] }, 400, 'body'],
+      ['malformed JSON', { rawBody: '{"firstName":' }, 400, 'body'],
+      ['empty body', { rawBody: '' }, 400, 'body'],
+      ['not JSON content type', { rawBody: 'firstName=A', headers: { 'content-type': 'text/plain' } }, 415, ''],
+      ['body over 64 KB', { body: { firstName: 'A', jobTitle: 'x'.repeat(70_000) } }, 413, ''],
+      [
+        'undeclared custom field',
+        { body: { firstName: 'A', customFields: { tier: 'gold' } } },
+        400,
+        'body.customFields.tier',
+      ],
+      ['bad company reference', { body: { firstName: 'A', companyId: 'NOPE' } }, 400, 'body.companyId'],
+    ];
   it.each(cases)('%s', async (_name, request, status, field) => {
     const before = await contacts('GET', '/v1/contacts?limit=100');
     const res = await contacts('POST', '/v1/contacts', request);
@@ -123,7 +135,10 @@ describe('contacts: update, concurrency, delete and restore', () => {
     expect(patched.body.tags).toEqual(['new']);
     expect(patched.headers.etag).toBe('"2"');
 
-    const stale = await contacts('PATCH', `/v1/contacts/${id}`, { body: { jobTitle: 'X' }, headers: { 'if-match': '"1"' } });
+    const stale = await contacts('PATCH', `/v1/contacts/${id}`, {
+      body: { jobTitle: 'X' },
+      headers: { 'if-match': '"1"' },
+    });
     expect(stale.status).toBe(412);
     expect(stale.body.code).toBe('contact.version_mismatch');
     expect((await contacts('GET', `/v1/contacts/${id}`)).body.jobTitle).toBeUndefined();
@@ -186,7 +201,17 @@ describe('contacts: lists, lookups and pagination', () => {
       ['ada', { firstName: 'Ada', lastName: 'Lovelace', ownerId: 'u1', lifecycleStage: 'customer', companyId }],
       ['alan', { firstName: 'Alan', lastName: 'Turing', ownerId: 'u1', lifecycleStage: 'lead', tags: ['vip'] }],
       ['grace', { firstName: 'Grace', lastName: 'Hopper', ownerId: 'u2', lifecycleStage: 'lead', companyId }],
-      ['edsger', { firstName: 'Édsger', lastName: 'Dijkstra', ownerId: 'u2', emails: ['ed@cwi.nl'], tags: ['vip'], lifecycleStage: 'other' }],
+      [
+        'edsger',
+        {
+          firstName: 'Édsger',
+          lastName: 'Dijkstra',
+          ownerId: 'u2',
+          emails: ['ed@cwi.nl'],
+          tags: ['vip'],
+          lifecycleStage: 'other',
+        },
+      ],
     ];
     for (const [key, fields] of people) {
       ids[key] = (await as('POST', '/v1/contacts', { body: makeContact({ tags: [], ...fields }) })).body.id;

@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readConfig } from '../../shared/config.ts';
 import { eventFromStreamRecord } from '../../shared/events/from-stream.ts';
 import { logger } from '../../shared/observability.ts';

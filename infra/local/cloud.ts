@@ -1,6 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CreateTableCommandInput, CreateTableCommand, DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import { PROJECT_ROOT } from '../constructs/crm-function.ts';
 import { synthesize } from '../synth.ts';
 import { DynamoDbLocal, freePort, LOCAL_CREDENTIALS } from './dynamodb-local.ts';
 import { LocalStreamPoller } from './dynamodb-streams.ts';
@@ -107,8 +114,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     }
   };
 
+  // The assembly lives inside the project so bundles resolve @aws-sdk/* from node_modules, as Lambda's runtime
+  // provides them (they are not bundled).
+  const outdir = join(PROJECT_ROOT, '.data', 'cdk.out', options.persist ? 'local' : `test-${randomUUID().slice(0, 8)}`);
+  if (!options.persist) {
+    started.push({ name: 'assembly', stop: () => rm(outdir, { recursive: true, force: true }) });
+  }
   try {
-    const { template, assemblyDir } = await synthesize({ outdir: join(options.dataDir, 'cdk.out'), bundle: true });
+    const { template, assemblyDir } = await synthesize({ outdir, bundle: true });
     const resolver = new TemplateResolver(template);
 
     const dynamo = track(
@@ -132,7 +145,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const events = track(await LocalEventBridge.start({ resolver, invoker, executions: stepFunctions, log }));
     stepFunctions.setEventPutter(events);
     const scheduler = track(
-      await LocalScheduler.start({ dataDir: options.dataDir, invoker, executions: stepFunctions, events, resolver, log }),
+      await LocalScheduler.start({
+        dataDir: options.dataDir,
+        invoker,
+        executions: stepFunctions,
+        events,
+        resolver,
+        log,
+      }),
     );
 
     runtime = track(
@@ -213,7 +233,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       s3,
       smtp,
       token: ({ tenantId, roles, userId, email }) =>
-        issuer.mint({ tenantId, roles, audience, expiresIn: '8h', ...(userId ? { userId } : {}), ...(email ? { email } : {}) }),
+        issuer.mint({
+          tenantId,
+          roles,
+          audience,
+          expiresIn: '8h',
+          ...(userId ? { userId } : {}),
+          ...(email ? { email } : {}),
+        }),
       stop: stopAll,
     };
   } catch (error) {

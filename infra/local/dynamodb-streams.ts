@@ -58,6 +58,23 @@ export function streamMappings(resolver: TemplateResolver, streamArn: string): S
     });
 }
 
+/**
+ * The SDK's stream deserializer turns an empty map `{"M":{}}` into `{}`; Lambda hands consumers the wire form, so
+ * put the type back (an attribute value with no type can only have been an empty map).
+ */
+function wireImage(image: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!image) return undefined;
+  const fix = (value: unknown): unknown => {
+    if (!value || typeof value !== 'object') return value;
+    const av = value as Record<string, unknown>;
+    if (Object.keys(av).length === 0) return { M: {} };
+    if (av.M) return { M: Object.fromEntries(Object.entries(av.M as object).map(([k, v]) => [k, fix(v)])) };
+    if (av.L) return { L: (av.L as unknown[]).map(fix) };
+    return av;
+  };
+  return Object.fromEntries(Object.entries(image).map(([k, v]) => [k, fix(v)]));
+}
+
 /** The Lambda event shape of a stream record (what AWS hands a DynamoDB stream consumer). */
 function toLambdaRecord(record: StreamRecord, streamArn: string, region: string): DynamoDBRecord {
   const d = record.dynamodb ?? {};
@@ -72,8 +89,8 @@ function toLambdaRecord(record: StreamRecord, streamArn: string, region: string)
     dynamodb: {
       ...(created ? { ApproximateCreationDateTime: Math.floor(new Date(created).getTime() / 1000) } : {}),
       Keys: d.Keys as never,
-      ...(d.NewImage ? { NewImage: d.NewImage as never } : {}),
-      ...(d.OldImage ? { OldImage: d.OldImage as never } : {}),
+      ...(d.NewImage ? { NewImage: wireImage(d.NewImage) as never } : {}),
+      ...(d.OldImage ? { OldImage: wireImage(d.OldImage) as never } : {}),
       SequenceNumber: d.SequenceNumber,
       SizeBytes: d.SizeBytes,
       StreamViewType: d.StreamViewType as 'NEW_AND_OLD_IMAGES',

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Ids we mint are ULIDs; references (owner, company) accept any safe id so external user ids work too. */
 export const Id = z
@@ -33,6 +33,18 @@ export const Address = z
       .transform((c) => c.toUpperCase()),
   })
   .partial();
+
+/** An address in a merge patch: any field may be null to clear it. */
+export const AddressPatch = z
+  .strictObject({
+    street: z.string().trim().max(200).nullable(),
+    city: z.string().trim().max(100).nullable(),
+    region: z.string().trim().max(100).nullable(),
+    postalCode: z.string().trim().max(20).nullable(),
+    country: Address.shape.country.unwrap().nullable(),
+  })
+  .partial()
+  .nullable();
 
 /** Custom field values; their keys and types are checked against the tenant's declared fields. */
 export const CustomFieldValues = z

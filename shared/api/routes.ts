@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { AuditEntry } from '../audit/schema.ts';
 import { Company, CompanyCreate, CompanyIdParams, CompanyListQuery, CompanyPatch } from '../companies/schema.ts';
 import { Contact, ContactCreate, ContactIdParams, ContactListQuery, ContactPatch } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
-import { AuditEntry } from '../audit/schema.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Timestamp } from '../api/common-schemas.ts';
 
 export const AuditEntry = z

@@ -1,9 +1,19 @@
-import { z } from 'zod';
-import { Address, Audit, CustomFieldValues, Id, PageQuery, Tags, Timestamp } from '../api/common-schemas.ts';
+import * as z from 'zod';
+import {
+  Address,
+  AddressPatch,
+  Audit,
+  CustomFieldValues,
+  Id,
+  PageQuery,
+  Tags,
+  Timestamp,
+} from '../api/common-schemas.ts';
 
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-500', '501-1000', '1001-5000', '5001+'] as const;
 
-const Domain = z
+/** A domain, also accepted as a URL (reduced to its host). */
+export const Domain = z
   .string()
   .trim()
   .toLowerCase()
@@ -47,14 +57,7 @@ export const CompanyPatch = z
     employeeCount: companyFields.employeeCount.nullable(),
     ownerId: companyFields.ownerId.nullable(),
     tags: companyFields.tags.nullable(),
-    address: Address.extend({
-      street: z.string().trim().max(200).nullable(),
-      city: z.string().trim().max(100).nullable(),
-      region: z.string().trim().max(100).nullable(),
-      postalCode: z.string().trim().max(20).nullable(),
-    })
-      .partial()
-      .nullable(),
+    address: AddressPatch,
     customFields: CustomFieldValues.nullable(),
   })
   .partial()
@@ -87,7 +90,7 @@ export const CompanyListQuery = z
     ...PageQuery,
     ownerId: Id.optional(),
     tag: z.string().trim().min(1).max(64).optional(),
-    domain: z.string().trim().max(253).optional().meta({ description: 'Exact domain, e.g. "example.com".' }),
+    domain: Domain.optional().meta({ description: 'Exact domain, e.g. "example.com" (a URL is reduced to its host).' }),
     q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix.' }),
     inTrash: z
       .enum(['true', 'false'])

@@ -52,7 +52,7 @@ export async function listCompanies(p: Principal, filters: CompanyListFilters): 
     case 'tag':
       return queryLookup(t, 'company.tag', filters.tag!.toLowerCase(), page);
     case 'domain':
-      return queryLookup(t, 'company.domain', filters.domain!.toLowerCase().replace(/^www\./, ''), page);
+      return queryLookup(t, 'company.domain', filters.domain!, page);
     case 'q':
       return asView(
         await queryIndex('company', 'gsi4', companyIndex.name(t), page, { begins: sortableName(filters.q) }),

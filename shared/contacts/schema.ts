@@ -1,5 +1,14 @@
-import { z } from 'zod';
-import { Address, Audit, CustomFieldValues, Id, PageQuery, Tags, Timestamp } from '../api/common-schemas.ts';
+import * as z from 'zod';
+import {
+  Address,
+  AddressPatch,
+  Audit,
+  CustomFieldValues,
+  Id,
+  PageQuery,
+  Tags,
+  Timestamp,
+} from '../api/common-schemas.ts';
 
 export const LIFECYCLE_STAGES = [
   'subscriber',
@@ -67,14 +76,7 @@ export const ContactPatch = z
     ownerId: contactFields.ownerId.nullable(),
     lifecycleStage: contactFields.lifecycleStage.nullable(),
     tags: contactFields.tags.nullable(),
-    address: Address.extend({
-      street: z.string().trim().max(200).nullable(),
-      city: z.string().trim().max(100).nullable(),
-      region: z.string().trim().max(100).nullable(),
-      postalCode: z.string().trim().max(20).nullable(),
-    })
-      .partial()
-      .nullable(),
+    address: AddressPatch,
     consent: z
       .strictObject({ email: ConsentStatus.nullable(), sms: ConsentStatus.nullable(), phone: ConsentStatus.nullable() })
       .partial()

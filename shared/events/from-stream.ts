@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { CATALOG, type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
 
 const ID_FIELD: Record<string, string> = { contact: 'contactId', company: 'companyId', note: 'noteId' };
 
@@ -56,8 +56,11 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
   const kind = action(oldItem, newItem);
   const changed = changes(before, after);
   if (kind === 'updated' && Object.keys(changed).length === 0) return undefined;
+  const detailType = `${entity}.${kind}`;
+  // A change the catalog has no type for (e.g. a note restore) is skipped, never allowed to wedge the stream.
+  if (!(detailType in CATALOG)) return undefined;
 
-  return catalogEvent(`${entity}.${kind}` as DetailType, {
+  return catalogEvent(detailType as DetailType, {
     schemaVersion: 1,
     tenantId: String(current.tenantId),
     entity: entity as 'contact',

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
@@ -80,7 +79,6 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
     const route = byKey.get(event.routeKey);
     try {
       if (!route) throw new DomainError(404, 'route.not_found', `No operation for ${event.routeKey}.`);
-      metrics.addDimension('operation', route.operationId);
       const request = parseRequest(route, event, requestId);
       logger.appendKeys({ operation: route.operationId, tenantId: request.principal.tenantId });
       try {
@@ -94,8 +92,11 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
     } catch (error) {
       const problem = toProblem(error, requestId);
       if (problem.status >= 500) {
-        logger.error('request failed', { error: error as Error });
+        logger.error('request failed', { error: error as Error, operation: route?.operationId });
+        if (route) metrics.addDimension('operation', route.operationId);
+        // Published only when there is something to count: an EMF line per request would be noise and cost.
         metrics.addMetric('ServerError', MetricUnit.Count, 1);
+        metrics.publishStoredMetrics();
       } else {
         logger.info('request refused', { status: problem.status, code: problem.code });
       }
@@ -105,7 +106,7 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
     }
   };
 
-  return middy<HttpEvent, HttpResult>().use(injectLambdaContext(logger)).use(logMetrics(metrics)).handler(dispatch);
+  return middy<HttpEvent, HttpResult>().use(injectLambdaContext(logger)).handler(dispatch);
 }
 
 async function replay(request: ApiRequest, options: HttpApiOptions): Promise<HttpResult> {

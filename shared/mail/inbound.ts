@@ -1,5 +1,5 @@
 import PostalMime from 'postal-mime';
-import { catalogEvent, type CatalogEvent } from '../../events/catalog.ts';
+import { type CatalogEvent, catalogEvent } from '../../events/catalog.ts';
 
 /** Longest body text carried on the event; consumers fetch the raw message from S3 for the rest. */
 const MAX_TEXT = 32 * 1024;
@@ -13,9 +13,9 @@ export async function emailReceivedEvent(
 ): Promise<CatalogEvent> {
   const mail = await PostalMime.parse(raw);
   const addresses = (list: typeof mail.to) =>
-    (list ?? []).flatMap((a) => ('group' in a && a.group ? a.group.map((g) => g.address) : [a.address])).filter(
-      (a): a is string => Boolean(a),
-    );
+    (list ?? [])
+      .flatMap((a) => ('group' in a && a.group ? a.group.map((g) => g.address) : [a.address]))
+      .filter((a): a is string => Boolean(a));
   return catalogEvent('email.received', {
     schemaVersion: 1,
     messageId: mail.messageId ?? location.messageId,

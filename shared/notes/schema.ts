@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Audit, Id, PageQuery, Timestamp } from '../api/common-schemas.ts';
 
 export const NOTE_SUBJECTS = ['contact', 'company'] as const;

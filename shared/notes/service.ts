@@ -110,6 +110,8 @@ export async function patchNote(principal: Principal, noteId: string, patch: Not
   assertMayEdit(principal, current);
   const changes: Partial<StoredNote> = { ...patch };
   if (patch.occurredAt) changes.occurredAt = new Date(patch.occurredAt).toISOString();
+  const unchanged = Object.entries(changes).every(([k, v]) => current[k as keyof StoredNote] === v);
+  if (unchanged) return toView(current);
   return rewrite(principal, current, changes);
 }
 

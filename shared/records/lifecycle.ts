@@ -74,6 +74,17 @@ function lookupRecord(kind: RecordKind, stored: Stored | undefined) {
   return stored && !stored.deletedAt ? kind.lookups(stored) : [];
 }
 
+/** Empty collections are the view's defaults, not data: never stored, so a no-op never shows up as a change. */
+function withoutEmpty(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(fields).filter(
+      ([, v]) => !(Array.isArray(v) && v.length === 0) && !(isObject(v) && Object.keys(v).length === 0),
+    ),
+  );
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 async function persist(
   kind: RecordKind,
   principal: Principal,
@@ -118,7 +129,7 @@ export async function createRecord(
   const now = new Date().toISOString();
   const cleaned = mergePatch({}, fields);
   const stored: Stored = {
-    ...kind.derive(cleaned),
+    ...kind.derive(withoutEmpty(cleaned)),
     tenantId: principal.tenantId,
     [kind.idField]: ulid(),
     version: 1,
@@ -147,7 +158,7 @@ export async function patchRecord(
   const merged = mergePatch(editable, patch);
   if (changedFields(editable, merged).length === 0) return current;
   const next: Stored = {
-    ...kind.derive(merged),
+    ...kind.derive(withoutEmpty(merged)),
     tenantId: principal.tenantId,
     [kind.idField]: id,
     version: previous.version + 1,

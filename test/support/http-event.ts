@@ -43,7 +43,8 @@ function routeFor(method: string, path: string) {
       })}$`,
     );
     const match = pattern.exec(path);
-    if (match) return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)])) };
+    if (match)
+      return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)])) };
   }
   throw new Error(`no route for ${method} ${path}`);
 }
@@ -60,9 +61,7 @@ export function apiClient(handler: Handler, caller: Caller) {
   ): Promise<TestResponse> => {
     const [path, query = ''] = url.split('?') as [string, string?];
     const { route, params } = routeFor(method, path);
-    const queryStringParameters = query
-      ? Object.fromEntries(new URLSearchParams(query).entries())
-      : undefined;
+    const queryStringParameters = query ? Object.fromEntries(new URLSearchParams(query).entries()) : undefined;
     const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const event = {
       version: '2.0',
@@ -99,7 +98,9 @@ export function apiClient(handler: Handler, caller: Caller) {
       ...(body !== undefined ? { body, isBase64Encoded: false } : { isBase64Encoded: false }),
     } as unknown as APIGatewayProxyEventV2WithJWTAuthorizer;
     const result = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
-    const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+    const headers = Object.fromEntries(
+      Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+    );
     return {
       status: result.statusCode ?? 200,
       headers,

@@ -6,7 +6,9 @@ import { type LocalCloud, startLocalCloud } from '../../infra/local/cloud.ts';
 /** A throwaway local cloud (in-memory database, temp data dir) for whole-stack tests. */
 export async function startTestCloud(): Promise<LocalCloud> {
   const dataDir = await mkdtemp(join(tmpdir(), 'crm-cloud-'));
-  return startLocalCloud({ dataDir, persist: false, waitTimeScale: 0 });
+  // CRM_TEST_LOG=1 shows the local cloud's log (function output, deliveries) while debugging a test.
+  const log = process.env.CRM_TEST_LOG ? (line: string) => console.log(line) : undefined;
+  return startLocalCloud({ dataDir, persist: false, waitTimeScale: 0, ...(log ? { log } : {}) });
 }
 
 /** Polls until `check` returns a value (or the time runs out): for results that trail a write (events). */
