@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -33,6 +33,8 @@ export interface LocalCloudOptions {
   sesPort?: number;
   /** Step Functions Wait/Retry time scale: 1 real time, 0 no waiting. */
   waitTimeScale?: number;
+  /** The DynamoDB endpoint functions get, from DynamoDB Local's (e.g. a counting proxy in front of it: benchmarks). */
+  functionDynamoEndpoint?: (realEndpoint: string) => Promise<string>;
   log?: (line: string) => void;
 }
 
@@ -92,6 +94,16 @@ async function createTableFromTemplate(dynamo: DynamoDbLocal, resolver: Template
   return { TableName, streamArn: created.TableDescription!.LatestStreamArn! };
 }
 
+/** Where a persistent local cloud keeps its synthesized app: one per data dir, so two clouds never share one. */
+export function persistentAssemblyDir(dataDir: string): string {
+  return join(
+    PROJECT_ROOT,
+    '.data',
+    'cdk.out',
+    `local-${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`,
+  );
+}
+
 /**
  * The local cloud: synthesizes the CDK app (bundling with local esbuild) and runs that template on this machine:
  * DynamoDB Local with its stream feeding the template's event source mappings, Lambda functions in worker threads,
@@ -116,7 +128,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
   // The assembly lives inside the project so bundles resolve @aws-sdk/* from node_modules, as Lambda's runtime
   // provides them (they are not bundled).
-  const outdir = join(PROJECT_ROOT, '.data', 'cdk.out', options.persist ? 'local' : `test-${randomUUID().slice(0, 8)}`);
+  const outdir = options.persist
+    ? persistentAssemblyDir(options.dataDir)
+    : join(PROJECT_ROOT, '.data', 'cdk.out', `test-${randomUUID().slice(0, 8)}`);
   if (!options.persist) {
     started.push({ name: 'assembly', stop: () => rm(outdir, { recursive: true, force: true }) });
   }
@@ -160,7 +174,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         resolver,
         assemblyDir,
         environment: {
-          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: options.functionDynamoEndpoint
+            ? await options.functionDynamoEndpoint(dynamo.endpoint)
+            : dynamo.endpoint,
           AWS_ENDPOINT_URL_EVENTBRIDGE: events.endpoint,
           AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint!,
           AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint!,
