@@ -111,6 +111,11 @@ export class DynamoDbLocal implements LocalService {
     return instance;
   }
 
+  /** The java process, e.g. to check how it was started. */
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
   async stop(): Promise<void> {
     this.client.destroy();
     if (this.process.exitCode !== null) return;
@@ -142,14 +147,18 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, des
         { AttributeName: design.partitionKey, KeyType: 'HASH' },
         { AttributeName: design.sortKey, KeyType: 'RANGE' },
       ],
-      GlobalSecondaryIndexes: design.globalIndexes.map((gsi) => ({
-        IndexName: gsi.indexName,
-        KeySchema: [
-          { AttributeName: gsi.partitionKey, KeyType: 'HASH' },
-          { AttributeName: gsi.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      })),
+      // DynamoDB refuses an empty list: omit it for a table without GSIs.
+      GlobalSecondaryIndexes:
+        design.globalIndexes.length === 0
+          ? undefined
+          : design.globalIndexes.map((gsi) => ({
+              IndexName: gsi.indexName,
+              KeySchema: [
+                { AttributeName: gsi.partitionKey, KeyType: 'HASH' },
+                { AttributeName: gsi.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            })),
       StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
     }),
   );
