@@ -80,12 +80,24 @@ function check(values: Record<string, unknown>, fields: CustomFieldDefinition[])
   return errors;
 }
 
+/**
+ * What DynamoDB can store as a number and the document client will write: integers beyond the safe range lose
+ * precision (the client refuses them) and magnitudes below 1e-130 are out of DynamoDB's range.
+ */
+function storableNumber(value: number): boolean {
+  const magnitude = Math.abs(value);
+  return magnitude <= Number.MAX_SAFE_INTEGER && (magnitude === 0 || magnitude >= 1e-130);
+}
+
 function typeProblem(definition: CustomFieldDefinition, value: unknown): string | undefined {
   switch (definition.type) {
     case 'text':
       return typeof value === 'string' ? undefined : 'Expected text.';
     case 'number':
-      return typeof value === 'number' && Number.isFinite(value) ? undefined : 'Expected a number.';
+      if (typeof value !== 'number' || !Number.isFinite(value)) return 'Expected a number.';
+      return storableNumber(value)
+        ? undefined
+        : `Expected a number within ±${Number.MAX_SAFE_INTEGER}, and 0 or at least 1e-130 from it.`;
     case 'boolean':
       return typeof value === 'boolean' ? undefined : 'Expected true or false.';
     case 'date':

@@ -4,6 +4,12 @@
  * of every list except the trash and the sync feed (gsi5), which clients use to see deletions.
  */
 
+/**
+ * The longest folded name kept, in code points. NFKD can turn one character into many (U+FDFA into 18), and a sort
+ * key `${sortName}#${id}` must stay within DynamoDB's 1024 bytes: 200 code points are at most 800 bytes of UTF-8.
+ */
+export const SORT_NAME_MAX_CODE_POINTS = 200;
+
 /** Sort keys embed names; '#' is our separator, so names are folded to a safe, case-insensitive form. */
 export function sortableName(...parts: Array<string | undefined>): string {
   const text = parts
@@ -15,7 +21,8 @@ export function sortableName(...parts: Array<string | undefined>): string {
     .replace(/[^\p{L}\p{N}@.\-' ]+/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim();
-  return text || '~';
+  const capped = Array.from(text).slice(0, SORT_NAME_MAX_CODE_POINTS).join('').trimEnd();
+  return capped || '~';
 }
 
 type Keys = Record<string, string | undefined>;

@@ -141,9 +141,15 @@ type WhereFn = (fn: (attr: Record<string, unknown>, op: { eq: (a: unknown, v: un
 /**
  * Cursors are ElectroDB's (base64url of the last key). We check a cursor belongs to the index partition being
  * queried before DynamoDB sees it, so a forged cursor can neither reach another tenant nor cause a 5xx. It must also
- * be a well-formed key of that index: exactly the table's and the index's key attributes, as non-empty strings.
+ * be a well-formed key of that index: exactly the table's and the index's key attributes, as non-empty strings; and
+ * when the query narrows the sort key (a prefix, a lower bound), inside that range, which DynamoDB also insists on.
  */
-export function checkCursor(cursor: string | undefined, indexKeyField: string, expectedPartition: string): void {
+export function checkCursor(
+  cursor: string | undefined,
+  indexKeyField: string,
+  expectedPartition: string,
+  sortKeyInRange: (sortKey: string) => boolean = () => true,
+): void {
   if (cursor === undefined) return;
   let decoded: unknown;
   try {
@@ -153,11 +159,12 @@ export function checkCursor(cursor: string | undefined, indexKeyField: string, e
   }
   const isObject = typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded);
   const key = (isObject ? decoded : {}) as Record<string, unknown>;
-  const keyFields = new Set(['pk', 'sk', indexKeyField, indexKeyField.replace(/pk$/, 'sk')]);
+  const sortKeyField = indexKeyField.replace(/pk$/, 'sk');
+  const keyFields = new Set(['pk', 'sk', indexKeyField, sortKeyField]);
   const wellFormed =
     Object.keys(key).length === keyFields.size &&
     [...keyFields].every((field) => typeof key[field] === 'string' && key[field] !== '');
-  if (!wellFormed || key[indexKeyField] !== expectedPartition) {
+  if (!wellFormed || key[indexKeyField] !== expectedPartition || !sortKeyInRange(key[sortKeyField] as string)) {
     throw new ValidationError('The cursor does not belong to this list.', [
       { field: 'query.cursor', message: 'Pass the nextCursor returned with the same filters.' },
     ]);

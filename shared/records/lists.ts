@@ -46,7 +46,13 @@ export async function queryIndex<T>(
   page: PageRequest,
   range?: { begins?: string; gte?: string; order?: 'asc' | 'desc' },
 ): Promise<Page<T>> {
-  checkCursor(page.cursor, `${index}pk`, partition);
+  checkCursor(page.cursor, `${index}pk`, partition, (sortKey) =>
+    range?.begins !== undefined
+      ? sortKey.startsWith(range.begins)
+      : range?.gte !== undefined
+        ? Buffer.compare(Buffer.from(sortKey), Buffer.from(range.gte)) >= 0 // DynamoDB orders by UTF-8 bytes
+        : true,
+  );
   const queries = model.entities[entity].query as unknown as Record<
     string,
     (pk: Record<string, string>) => IndexQueryBuilder
