@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readRequestBody, sendAwsJson } from './aws-http.ts';
 import { matchesPattern, validatePattern } from './event-pattern.ts';
 import type { TemplateResolver } from './template.ts';
 import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './types.ts';
@@ -411,7 +412,8 @@ export class LocalEventBridge implements LocalService, EventPutter {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req, 4 * MAX_REQUEST_BYTES + 64 * 1024);
+      const body = await readRequestBody(req, 4 * MAX_REQUEST_BYTES + 64 * 1024);
+      if (body === undefined) throw new EventBridgeError('ValidationException', 'Request is too large.', 413);
       const operation = String(req.headers['x-amz-target'] ?? '');
       if (req.method !== 'POST' || operation !== 'AWSEvents.PutEvents') {
         throw new EventBridgeError('UnknownOperationException', `Unknown operation ${operation || req.method}`);
@@ -422,12 +424,12 @@ export class LocalEventBridge implements LocalService, EventPutter {
       } catch {
         throw new EventBridgeError('SerializationException', 'Request body is not valid JSON');
       }
-      respond(res, 200, this.put(input?.Entries));
+      sendAwsJson(res, 200, this.put(input?.Entries), { contentType: JSON_CONTENT_TYPE });
     } catch (error) {
       const e =
         error instanceof EventBridgeError ? error : new EventBridgeError('InternalException', errorText(error), 500);
       if (e.status >= 500) this.log(`PutEvents failed: ${e.message}`);
-      respond(res, e.status, { __type: e.type, message: e.message });
+      sendAwsJson(res, e.status, { __type: e.type, message: e.message }, { contentType: JSON_CONTENT_TYPE });
     }
   }
 }
@@ -617,30 +619,3 @@ function errorText(error: unknown): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // Keep draining an oversized body so the error response can still be written.
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > limit) reject(new EventBridgeError('ValidationException', 'Request is too large.', 413));
-      else resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-  });
-}
-
-function respond(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': JSON_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-  });
-  res.end(text);
-}

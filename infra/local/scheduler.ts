@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { readRequestBody, sendAwsJson } from './aws-http.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type TemplateResolver } from './template.ts';
 import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './types.ts';
 
@@ -465,7 +466,7 @@ export class LocalScheduler implements LocalService {
     try {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-      const raw = await readBody(req);
+      const raw = (await readRequestBody(req)) ?? '';
       let body: Json = {};
       if (raw.trim()) {
         try {
@@ -475,13 +476,18 @@ export class LocalScheduler implements LocalService {
         }
       }
       const result = this.route(req.method ?? 'GET', parts, url.searchParams, body);
-      send(res, 200, result);
+      sendAwsJson(res, 200, result);
     } catch (err) {
       if (err instanceof SchedulerError) {
-        send(res, err.status, { Message: err.message }, err.code);
+        sendAwsJson(res, err.status, { Message: err.message }, { errorType: err.code });
       } else {
         this.log(`internal error: ${(err as Error).stack ?? err}`);
-        send(res, 500, { Message: String((err as Error).message ?? err) }, 'InternalServerException');
+        sendAwsJson(
+          res,
+          500,
+          { Message: String((err as Error).message ?? err) },
+          { errorType: 'InternalServerException' },
+        );
       }
     }
   }
@@ -1028,22 +1034,4 @@ function page<T>(all: T[], query: URLSearchParams): { items: T[]; nextToken?: st
     items: all.slice(start, start + max),
     nextToken: start + max < all.length ? String(start + max) : undefined,
   };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-  const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-  };
-  if (errorType) headers['x-amzn-errortype'] = errorType;
-  res.writeHead(status, headers);
-  res.end(text);
 }

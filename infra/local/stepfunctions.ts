@@ -8,6 +8,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import { readRequestBody, sendAwsJson } from './aws-http.ts';
 import type { TemplateResolver } from './template.ts';
 import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './types.ts';
 
@@ -16,6 +17,8 @@ import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './typ
  * Task resources mapped to the local Lambda functions (and a few service integrations), behind a Step Functions
  * JSON 1.0 endpoint that `@aws-sdk/client-sfn` can talk to.
  */
+
+const SFN_CONTENT_TYPE = 'application/x-amz-json-1.0';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -602,7 +605,7 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req);
+      const body = (await readRequestBody(req)) ?? '';
       const target = String(req.headers['x-amz-target'] ?? '');
       if (req.method !== 'POST' || !target.startsWith('AWSStepFunctions.')) {
         throw new SfnError('UnknownOperationException', `unknown operation ${req.method} ${target}`);
@@ -613,17 +616,30 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
       } catch {
         throw new SfnError('SerializationException', 'request body is not valid JSON');
       }
-      send(res, 200, this.dispatch(target.slice('AWSStepFunctions.'.length), request));
+      sendAwsJson(res, 200, this.dispatch(target.slice('AWSStepFunctions.'.length), request), {
+        contentType: SFN_CONTENT_TYPE,
+      });
     } catch (err) {
       if (err instanceof SfnError) {
-        send(res, err.status, { __type: err.code, message: err.message }, err.code);
+        sendAwsJson(
+          res,
+          err.status,
+          { __type: err.code, message: err.message },
+          {
+            contentType: SFN_CONTENT_TYPE,
+            errorType: err.code,
+          },
+        );
       } else {
         this.log(`internal error: ${(err as Error).stack ?? err}`);
-        send(
+        sendAwsJson(
           res,
           500,
           { __type: 'InternalFailure', message: String((err as Error).message ?? err) },
-          'InternalFailure',
+          {
+            contentType: SFN_CONTENT_TYPE,
+            errorType: 'InternalFailure',
+          },
         );
       }
     }
@@ -814,22 +830,4 @@ async function sleep(ms: number, signal: AbortSignal): Promise<void> {
     });
     remaining -= chunk;
   }
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-  const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/x-amz-json-1.0',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-  };
-  if (errorType) headers['x-amzn-errortype'] = errorType;
-  res.writeHead(status, headers);
-  res.end(text);
 }
