@@ -90,6 +90,10 @@ export class DynamoDbLocal implements LocalService {
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
+    // The JVM must not outlive us: a parent that exits without stop() (a crash, an uncaught error) takes it along.
+    const killChild = () => child.kill('SIGKILL');
+    process.once('exit', killChild);
+    child.once('exit', () => process.off('exit', killChild));
     const endpoint = `http://127.0.0.1:${port}`;
     const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     const instance = new DynamoDbLocal(child, endpoint, client);
