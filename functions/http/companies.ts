@@ -1,7 +1,7 @@
 import { routes } from '../../shared/api/routes.ts';
 import { history } from '../../shared/audit/service.ts';
 import * as companies from '../../shared/companies/service.ts';
-import { listContacts } from '../../shared/contacts/service.ts';
+import { contactsOfCompany } from '../../shared/contacts/view.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
 import { timeline } from '../../shared/timeline/service.ts';
@@ -41,7 +41,7 @@ export const handler = httpApi(
     },
     listCompanyContacts: async ({ principal, params, query }) => ({
       status: 200,
-      body: await listContacts(principal, { ...query, companyId: params.companyId }),
+      body: await contactsOfCompany(principal, params.companyId, query),
     }),
     companyHistory: async ({ principal, params, query }) => ({
       status: 200,

@@ -1,4 +1,3 @@
-import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
 import { model } from '../db/store.ts';
@@ -6,38 +5,9 @@ import { ValidationError } from '../errors.ts';
 import type { ApiRequest } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
+import { normalizePhoneQuery, normalizePhones } from './phones.ts';
 import type { ContactCreateInput, ContactFilters, ContactPatchInput, ContactView } from './schema.ts';
-
-/** Normalises to E.164; a national number needs the contact's country. Throws field errors naming each bad entry. */
-export function normalizePhones(phones: string[] | undefined, country: string | undefined): string[] | undefined {
-  if (!phones) return undefined;
-  const errors: Array<{ field: string; message: string }> = [];
-  const normalized = phones.map((raw, i) => {
-    const parsed = parsePhoneNumberFromString(raw, country as CountryCode | undefined);
-    if (!parsed?.isValid()) {
-      errors.push({
-        field: `body.phones.${i}`,
-        message: country
-          ? `Not a valid phone number for ${country} or in international format.`
-          : 'Not a valid phone number; use international format (+49 30 1234567) or set address.country.',
-      });
-      return raw;
-    }
-    return parsed.number;
-  });
-  if (errors.length > 0) throw new ValidationError('Some phone numbers are invalid.', errors);
-  return [...new Set(normalized)];
-}
-
-export function normalizePhoneQuery(phone: string): string {
-  const parsed = parsePhoneNumberFromString(phone);
-  if (!parsed?.isValid()) {
-    throw new ValidationError('Invalid phone filter.', [
-      { field: 'query.phone', message: 'Use international format, e.g. +4930123456.' },
-    ]);
-  }
-  return parsed.number;
-}
+import { contactsOfCompany, contactView, toContactPage } from './view.ts';
 
 /** Contacts known only by email sort by it, rather than all landing under "~". */
 function nameOrEmail(firstName?: string, lastName?: string, email?: string): string {
@@ -46,9 +16,7 @@ function nameOrEmail(firstName?: string, lastName?: string, email?: string): str
 }
 
 export const contactKind: lifecycle.RecordKind = {
-  entity: 'contact',
-  idField: 'contactId',
-  defaults: { emails: [], phones: [], tags: [], customFields: {} },
+  ...contactView,
   derive(fields) {
     const address = fields.address as { country?: string } | undefined;
     const phones = normalizePhones(fields.phones as string[] | undefined, address?.country);
@@ -118,17 +86,14 @@ const FILTERS = [
 export async function listContacts(p: Principal, filters: ContactFilters): Promise<Page<ContactView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
-  const asView = (r: Page<Record<string, unknown>>): Page<ContactView> => ({
-    items: r.items.map((s) => lifecycle.toView(contactKind, s as lifecycle.Stored) as unknown as ContactView),
-    nextCursor: r.nextCursor,
-  });
+  const asView = toContactPage;
   switch (singleFilter(filters, FILTERS)) {
     case 'ownerId':
       return asView(await queryIndex('contact', 'gsi1', contactIndex.owner(t, filters.ownerId!), page));
     case 'lifecycleStage':
       return asView(await queryIndex('contact', 'gsi2', contactIndex.stage(t, filters.lifecycleStage!), page));
     case 'companyId':
-      return asView(await queryIndex('contact', 'gsi3', contactIndex.company(t, filters.companyId!), page));
+      return contactsOfCompany(p, filters.companyId!, page);
     case 'tag':
       return queryLookup(t, 'contact.tag', filters.tag!.toLowerCase(), page);
     case 'email':

@@ -42,7 +42,7 @@ export interface RecordKind {
 /** Attributes that are bookkeeping, never client-settable nor shown. */
 const INTERNAL = new Set(['tenantId', 'sortName', 'deletedBy']);
 
-export function toView(kind: RecordKind, stored: Stored): RecordView {
+export function toView(kind: Pick<RecordKind, 'idField' | 'defaults'>, stored: Stored): RecordView {
   const view: Record<string, unknown> = { id: stored[kind.idField], ...kind.defaults };
   for (const [key, value] of Object.entries(stored)) {
     if (key === kind.idField || INTERNAL.has(key) || value === undefined) continue;

@@ -1,0 +1,28 @@
+import type { Principal } from '../auth/principal.ts';
+import { contactIndex } from '../db/keys.ts';
+import { type Stored, toView } from '../records/lifecycle.ts';
+import { type Page, type PageRequest, queryIndex } from '../records/lists.ts';
+import type { ContactView } from './schema.ts';
+
+/** How a stored contact is shown; light enough for other functions (companies) to list contacts. */
+export const contactView = {
+  entity: 'contact' as const,
+  idField: 'contactId' as const,
+  defaults: { emails: [], phones: [], tags: [], customFields: {} },
+};
+
+export function toContactPage(page: Page<Record<string, unknown>>): Page<ContactView> {
+  return {
+    items: page.items.map((s) => toView(contactView, s as Stored) as unknown as ContactView),
+    nextCursor: page.nextCursor,
+  };
+}
+
+/** A company's live contacts by name: one Query on gsi3. */
+export async function contactsOfCompany(
+  p: Principal,
+  companyId: string,
+  page: PageRequest,
+): Promise<Page<ContactView>> {
+  return toContactPage(await queryIndex('contact', 'gsi3', contactIndex.company(p.tenantId, companyId), page));
+}
