@@ -118,7 +118,7 @@ describe('the local stream poller', () => {
     const { streamArn, tableName } = await freshTable('partial');
     for (const id of ['a', 'b', 'c']) await put(tableName, id);
     let sequenceOfB = '';
-    const invoker = new RecordingInvoker((ids, call) =>
+    const invoker = new RecordingInvoker((_ids, call) =>
       call === 1 ? { batchItemFailures: [{ itemIdentifier: sequenceOfB }] } : {},
     );
     const spy: Invoker = {

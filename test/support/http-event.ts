@@ -13,6 +13,7 @@ type Handler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context
 export interface TestResponse {
   status: number;
   headers: Record<string, string>;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back and assert on it
   body: any;
 }
 

@@ -34,6 +34,7 @@ export function api(cloud: LocalCloud, token?: string) {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back and assert on it
     let json: any;
     try {
       json = text ? JSON.parse(text) : undefined;
