@@ -134,6 +134,11 @@ describe('contacts: update, concurrency, delete and restore', () => {
     expect(patched.body.address).toEqual({ city: 'Paris', country: 'FR' });
     expect(patched.body.tags).toEqual(['new']);
     expect(patched.headers.etag).toBe('"2"');
+    // Consent was not touched, so its timestamp stays; changing a channel moves it.
+    expect(patched.body.consent).toEqual(created.body.consent);
+    const consented = await contacts('PATCH', `/v1/contacts/${id}`, { body: { consent: { sms: 'withdrawn' } } });
+    expect(consented.body.consent).toMatchObject({ email: 'granted', sms: 'withdrawn' });
+    expect(consented.body.consent.updatedAt > created.body.consent.updatedAt).toBe(true);
 
     const stale = await contacts('PATCH', `/v1/contacts/${id}`, {
       body: { jobTitle: 'X' },

@@ -9,6 +9,18 @@ import { normalizePhoneQuery, normalizePhones } from './phones.ts';
 import type { ContactCreateInput, ContactFilters, ContactPatchInput, ContactView } from './schema.ts';
 import { contactsOfCompany, contactView, toContactPage } from './view.ts';
 
+type Consent = Partial<Record<'email' | 'sms' | 'phone' | 'updatedAt', string>>;
+
+/** Consent carries when it last changed: stamped only when a channel's status actually changes. */
+function consentStamped(next: Consent | undefined, before: Consent | undefined): { consent?: Consent } {
+  if (!next) return {};
+  const { updatedAt: _next, ...channels } = next;
+  const { updatedAt, ...previousChannels } = before ?? {};
+  if (Object.keys(channels).length === 0) return {};
+  const changed = JSON.stringify(channels) !== JSON.stringify(previousChannels);
+  return { consent: { ...channels, updatedAt: changed || !updatedAt ? new Date().toISOString() : updatedAt } };
+}
+
 /** Contacts known only by email sort by it, rather than all landing under "~". */
 function nameOrEmail(firstName?: string, lastName?: string, email?: string): string {
   const name = sortableName(firstName, lastName);
@@ -17,17 +29,14 @@ function nameOrEmail(firstName?: string, lastName?: string, email?: string): str
 
 export const contactKind: lifecycle.RecordKind = {
   ...contactView,
-  derive(fields) {
+  derive(fields, previous) {
     const address = fields.address as { country?: string } | undefined;
     const phones = normalizePhones(fields.phones as string[] | undefined, address?.country);
     const emails = fields.emails as string[] | undefined;
-    const consent = fields.consent as Record<string, string> | undefined;
     return {
       ...fields,
       ...(phones ? { phones } : {}),
-      ...(consent && Object.keys(consent).some((k) => k !== 'updatedAt')
-        ? { consent: { ...consent, updatedAt: new Date().toISOString() } }
-        : {}),
+      ...consentStamped(fields.consent as Consent | undefined, previous?.consent as Consent | undefined),
       sortName: nameOrEmail(fields.firstName as string, fields.lastName as string, emails?.[0]),
     };
   },

@@ -31,7 +31,7 @@ export interface RecordKind {
   entity: 'contact' | 'company';
   idField: 'contactId' | 'companyId';
   /** Attributes computed from the others (e.g. sortName, normalised phones); may throw ValidationError. */
-  derive(fields: Record<string, unknown>): Record<string, unknown>;
+  derive(fields: Record<string, unknown>, previous?: Stored): Record<string, unknown>;
   keys(stored: Stored): Record<string, string | undefined>;
   lookups(stored: Stored): LookupEntry[];
   references(stored: Stored, previous: Stored | undefined): ReferenceCheck[];
@@ -158,7 +158,7 @@ export async function patchRecord(
   const merged = mergePatch(editable, patch);
   if (changedFields(editable, merged).length === 0) return current;
   const next: Stored = {
-    ...kind.derive(withoutEmpty(merged)),
+    ...kind.derive(withoutEmpty(merged), previous),
     tenantId: principal.tenantId,
     [kind.idField]: id,
     version: previous.version + 1,
