@@ -131,19 +131,13 @@ interface ThroughputRow {
   /** The function's own duration per invoke (the runtime's REPORT line, whole ms): the rest is API and client. */
   inLambda: LatencyStats;
   raw: LoadResult;
-  rawViaProxy: LoadResult;
   ratio: number;
-  ratioViaProxy: number;
-  sameRequestShape: boolean;
-  /** The last request each side sent to DynamoDB, as the proxy saw it. */
-  apiRequest: unknown;
-  rawRequest: unknown;
   /** CPU ms per request by thread/process (Linux only): where each side's cost goes. */
   cpuPerRequest?: Record<Side, CpuTimes & { totalMs: number }>;
   pass: boolean;
 }
 
-type Side = 'api' | 'raw' | 'rawViaProxy';
+type Side = 'api' | 'raw';
 
 /** Sums CPU deltas over slices and divides by the requests they served. */
 function perRequest(deltas: Array<CpuTimes | undefined>, ops: number): (CpuTimes & { totalMs: number }) | undefined {
@@ -158,7 +152,11 @@ function perRequest(deltas: Array<CpuTimes | undefined>, ops: number): (CpuTimes
   return { ...t, totalMs: round(t.mainMs + t.lambdaMs + t.nodeOtherMs + t.dynamoMs, 3) };
 }
 
-async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items: Items, direct: Doc, viaProxy: Doc) {
+/**
+ * Section 1 runs with the functions pointed straight at DynamoDB Local, as the raw side is: the counting proxy would
+ * put an extra hop (in this process) on the API side only.
+ */
+async function sectionThroughput(cloud: LocalCloud, items: Items, direct: Doc) {
   const tenantId = 'bench';
   const userId = 'bench-user';
   const call = apiClient(cloud.apiUrl, await cloud.token({ tenantId, roles: ['admin'], userId }));
@@ -216,55 +214,35 @@ async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items:
   for (const operation of ['create', 'get', 'list'] as const) {
     const n = operation === 'create' ? RUN.maxOps : 0;
     const building = performance.now();
-    const [directWrites, proxyWrites] = [prebuilt(n), prebuilt(n)];
+    const directWrites = prebuilt(n);
     // What the service's own item building costs (schema, phone normalisation, ElectroDB params), here in-process.
-    if (n > 0) buildMsPerCreate = round((performance.now() - building) / (2 * n), 3);
-    const sides = {
-      api: apiOps[operation]!,
-      raw: rawOps(direct, directWrites)[operation]!,
-      rawViaProxy: rawOps(viaProxy, proxyWrites)[operation]!,
-    };
+    if (n > 0) buildMsPerCreate = round((performance.now() - building) / n, 3);
+    const sides = { api: apiOps[operation]!, raw: rawOps(direct, directWrites)[operation]! };
     // Warm-up (JIT in the function and in DynamoDB Local's JVM), not counted.
     await runLoad(warm, sides.api);
     await runLoad(warm, rawOps(direct, prebuilt(operation === 'create' ? WARMUP.maxOps : 0))[operation]!);
     // Interleaved slices, rotating which side goes first: other load on the machine, and the table growing while
-    // creating, weigh on all three sides alike instead of on whichever ran last.
-    const samples: Record<Side, LoadSample[]> = { api: [], raw: [], rawViaProxy: [] };
+    // creating, weigh on both sides alike instead of on whichever ran last.
+    const samples: Record<Side, LoadSample[]> = { api: [], raw: [] };
     const order = Object.keys(sides) as Side[];
     const slice = { concurrency: CONCURRENCY, maxOps: Math.ceil(RUN.maxOps / SLICES), maxMs: RUN.maxMs / SLICES };
     const inLambdaMs: number[] = [];
-    let apiSample: Record<string, unknown> = {};
-    let rawSample: Record<string, unknown> = {};
-    const cpu: Record<Side, Array<CpuTimes | undefined>> = { api: [], raw: [], rawViaProxy: [] };
+    const cpu: Record<Side, Array<CpuTimes | undefined>> = { api: [], raw: [] };
     for (let k = 0; k < SLICES; k++) {
-      for (const side of [...order.slice(k % 3), ...order.slice(0, k % 3)]) {
-        proxy.takeSamples();
+      const first = k % order.length;
+      for (const side of [...order.slice(first), ...order.slice(0, first)]) {
         lambdaDurations.length = 0;
         const before = cpuTimes(dynamoPid);
         samples[side].push(await runLoadSample(slice, sides[side]));
         cpu[side].push(cpuDelta(before, cpuTimes(dynamoPid)));
-        if (side === 'api') {
-          inLambdaMs.push(...lambdaDurations);
-          apiSample = proxy.takeSamples();
-        }
-        if (side === 'rawViaProxy') rawSample = proxy.takeSamples();
+        if (side === 'api') inLambdaMs.push(...lambdaDurations);
       }
     }
     const api = summarize(samples.api);
     const raw = summarize(samples.raw);
-    const rawViaProxy = summarize(samples.rawViaProxy);
     const cpuApi = perRequest(cpu.api, api.ops);
     const cpuRaw = perRequest(cpu.raw, raw.ops);
-    const cpuRawViaProxy = perRequest(cpu.rawViaProxy, rawViaProxy.ops);
-    // The API's request to DynamoDB and ours must be the same request, or the ratio compares different work.
-    const target = { create: 'TransactWriteItems', get: 'GetItem', list: 'Query' }[operation];
-    const sameRequestShape =
-      apiSample[target] !== undefined &&
-      JSON.stringify(shape(apiSample[target])) === JSON.stringify(shape(rawSample[target]));
-    if (!sameRequestShape) {
-      problems.push(`${operation}: the API's ${target} request differs in shape from the raw one (or was not seen)`);
-    }
-    for (const [side, r] of Object.entries({ api, raw, rawViaProxy })) {
+    for (const [side, r] of Object.entries({ api, raw })) {
       if (r.errors > 0) problems.push(`${operation} ${side}: ${r.errors} errors, first: ${r.firstError}`);
     }
     const ratio = round(api.perSecond / raw.perSecond, 3);
@@ -273,15 +251,8 @@ async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items:
       api,
       inLambda: stats(inLambdaMs),
       raw,
-      rawViaProxy,
       ratio,
-      ratioViaProxy: round(api.perSecond / rawViaProxy.perSecond, 3),
-      sameRequestShape,
-      apiRequest: apiSample[target],
-      rawRequest: rawSample[target],
-      ...(cpuApi && cpuRaw && cpuRawViaProxy
-        ? { cpuPerRequest: { api: cpuApi, raw: cpuRaw, rawViaProxy: cpuRawViaProxy } }
-        : {}),
+      ...(cpuApi && cpuRaw ? { cpuPerRequest: { api: cpuApi, raw: cpuRaw } } : {}),
       pass: ratio >= GOALS.apiVsRaw && api.errors === 0,
     });
   }
@@ -301,20 +272,7 @@ async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items:
   printTable(
     `1. Throughput at ${CONCURRENCY} in flight (per side: ${RUN.maxOps} ops or ${RUN.maxMs / 1000} s in ${SLICES} ` +
       `interleaved slices; goal: API >= ${GOALS.apiVsRaw * 100}% of raw)`,
-    [
-      'op',
-      'API req/s',
-      'p50 ms',
-      'p99 ms',
-      'in Lambda p50',
-      'raw req/s',
-      'p50 ms',
-      'p99 ms',
-      'raw@proxy req/s',
-      'API/raw',
-      'API/raw@proxy',
-      'goal',
-    ],
+    ['op', 'API req/s', 'p50 ms', 'p99 ms', 'in Lambda p50', 'raw req/s', 'p50 ms', 'p99 ms', 'API/raw', 'goal'],
     rows.map((r) => [
       r.operation,
       r.api.perSecond,
@@ -324,9 +282,7 @@ async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items:
       r.raw.perSecond,
       r.raw.p50Ms,
       r.raw.p99Ms,
-      r.rawViaProxy.perSecond,
       r.ratio.toFixed(3),
-      r.ratioViaProxy.toFixed(3),
       verdict(r.pass),
     ]),
   );
@@ -342,7 +298,7 @@ async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items:
   if (rows.every((r) => r.cpuPerRequest) && floor.cpuPerRequest) {
     const cpuRows: Array<Array<string | number>> = [];
     for (const r of rows) {
-      for (const side of ['api', 'raw', 'rawViaProxy'] as const) {
+      for (const side of ['api', 'raw'] as const) {
         const c = r.cpuPerRequest![side];
         cpuRows.push([r.operation, side, c.mainMs, c.lambdaMs, c.nodeOtherMs, c.dynamoMs, c.totalMs]);
       }
@@ -350,16 +306,20 @@ async function sectionThroughput(cloud: LocalCloud, proxy: CountingProxy, items:
     const f = floor.cpuPerRequest;
     cpuRows.push(['no-db 400', 'api', f.mainMs, f.lambdaMs, f.nodeOtherMs, f.dynamoMs, f.totalMs]);
     printTable(
-      '   CPU ms per request, both cores (where the time goes; main = bench client + API Gateway emulation + proxy)',
+      '   CPU ms per request, both cores (where the time goes; main = bench client + API Gateway emulation)',
       ['op', 'side', 'main thread', 'Lambda worker', 'V8/libuv helpers', 'DynamoDB Local', 'total'],
       cpuRows,
     );
   }
-  return { tenantId, ids, cold, rows, floor, buildMsPerCreate, call };
+  // Section 2 sends the same raw requests through the counting proxy, to compare them with the API's.
+  const rawOpsVia = (client: Doc) => rawOps(client, prebuilt(2));
+  return { tenantId, ids, cold, rows, floor, buildMsPerCreate, call, rawOpsVia };
 }
 
 interface CountRow {
   operation: string;
+  /** The API's request to DynamoDB has the same shape as the raw one section 1 sent (so the ratio compares alike). */
+  sameRequestShape: boolean;
   calls: number;
   requests: number;
   perCall: number;
@@ -370,7 +330,13 @@ interface CountRow {
   pass: boolean;
 }
 
-async function sectionRequestCounts(proxy: CountingProxy, call: ReturnType<typeof apiClient>, ids: string[]) {
+/** Section 2 runs with the functions pointed at the counting proxy. */
+async function sectionRequestCounts(
+  proxy: CountingProxy,
+  call: ReturnType<typeof apiClient>,
+  ids: string[],
+  raw: Record<string, () => Promise<unknown>>,
+) {
   const calls: Record<string, (k: number) => Promise<unknown>> = {
     create: () => call('POST', '/v1/contacts', 201, makeContact()),
     get: (k) => call('GET', `/v1/contacts/${ids[k % ids.length]}`, 200),
@@ -389,8 +355,22 @@ async function sectionRequestCounts(proxy: CountingProxy, call: ReturnType<typeo
     const operations: Record<string, number> = {};
     for (const r of all) operations[r.operation] = (operations[r.operation] ?? 0) + 1;
     const counts = perCall.map((c) => c.length);
+    // One more call each way, to compare the API's DynamoDB request with the raw one of section 1.
+    const target = { create: 'TransactWriteItems', get: 'GetItem', list: 'Query' }[operation]!;
+    proxy.takeSamples();
+    await fn(0);
+    const apiSample = proxy.takeSamples();
+    await raw[operation]!();
+    const rawSample = proxy.takeSamples();
+    const sameRequestShape =
+      apiSample[target] !== undefined &&
+      JSON.stringify(shape(apiSample[target])) === JSON.stringify(shape(rawSample[target]));
+    if (!sameRequestShape) {
+      problems.push(`${operation}: the API's ${target} request differs in shape from the raw one (or was not seen)`);
+    }
     rows.push({
       operation,
+      sameRequestShape,
       calls: COUNT_CALLS,
       requests: all.length,
       perCall: round(all.length / COUNT_CALLS, 2),
@@ -403,7 +383,7 @@ async function sectionRequestCounts(proxy: CountingProxy, call: ReturnType<typeo
   }
   printTable(
     `2. DynamoDB requests per API call (${COUNT_CALLS} sequential calls each; goal: exactly ${GOALS.requestsPerCall})`,
-    ['op', 'calls', 'requests', 'per call', 'min', 'max', 'operations seen', 'items written', 'goal'],
+    ['op', 'calls', 'requests', 'per call', 'min', 'max', 'operations seen', 'items written', 'same as raw', 'goal'],
     rows.map((r) => [
       r.operation,
       r.calls,
@@ -415,6 +395,7 @@ async function sectionRequestCounts(proxy: CountingProxy, call: ReturnType<typeo
         .map(([op, n]) => `${op} x${n}`)
         .join(', '),
       r.entities.join('+') || '-',
+      r.sameRequestShape ? 'yes' : 'NO',
       verdict(r.pass),
     ]),
   );
@@ -699,8 +680,16 @@ async function main(): Promise<number> {
     const viaProxy = docClient(proxy.endpoint, region);
     clients.push(direct, viaProxy);
 
-    const throughput = await sectionThroughput(cloud, proxy, items, direct, viaProxy);
-    const requestCounts = await sectionRequestCounts(proxy, throughput.call, throughput.ids);
+    // Throughput with the functions talking to DynamoDB Local directly, like the raw side; counting through the proxy.
+    await cloud.lambda.updateEnvironment({ AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamo.endpoint });
+    const throughput = await sectionThroughput(cloud, items, direct);
+    await cloud.lambda.updateEnvironment({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint });
+    const requestCounts = await sectionRequestCounts(
+      proxy,
+      throughput.call,
+      throughput.ids,
+      throughput.rawOpsVia(viaProxy),
+    );
     const listScaling = await sectionListScaling(cloud, items, direct);
     const bundles = await sectionBundles(cloud);
 

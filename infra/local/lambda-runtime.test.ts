@@ -100,6 +100,19 @@ describe('LambdaRuntime', () => {
     expect(process.env.GREETING).toBeUndefined();
   });
 
+  it('applies an environment update to new containers, like UpdateFunctionConfiguration', async () => {
+    const echo = idOf('EchoFn');
+    const before = body(await runtime.invoke(echo.name, {}));
+    await runtime.updateEnvironment({ EXTRA: 'updated' });
+    const after = body(await runtime.invoke(echo.name, {}));
+    expect(before.env.EXTRA).toBe('from-options');
+    expect(after.env.EXTRA).toBe('updated');
+    expect(after.instanceId).not.toBe(before.instanceId);
+    // The function's own (template) variables still win over the extra ones.
+    expect(after.env.GREETING).toBe('echo-a');
+    await runtime.updateEnvironment({ EXTRA: 'from-options' });
+  });
+
   it('returns a handler error as Lambda does', async () => {
     const error = await runtime.invoke(idOf('ThrowFn').name, {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LambdaError);

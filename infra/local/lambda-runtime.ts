@@ -183,9 +183,12 @@ export class LambdaRuntime implements Invoker, LocalService {
   private readonly containers = new Map<string, Container>();
   private readonly log: (message: string) => void;
   private stopped = false;
+  /** opts.environment plus what updateEnvironment() changed since. */
+  private extraEnvironment: Record<string, string>;
 
   private constructor(private readonly opts: LambdaRuntimeOptions) {
     this.log = opts.log ?? ((m) => process.stdout.write(`${m}\n`));
+    this.extraEnvironment = { ...opts.environment };
     const { resolver } = opts;
     for (const [logicalId, resource] of resolver.resourcesOfType('AWS::Lambda::Function')) {
       const props = resolver.properties(logicalId);
@@ -209,6 +212,23 @@ export class LambdaRuntime implements Invoker, LocalService {
 
   static async start(opts: LambdaRuntimeOptions): Promise<LambdaRuntime> {
     return new LambdaRuntime(opts);
+  }
+
+  /**
+   * Changes the extra environment of every function, as Lambda's UpdateFunctionConfiguration does: warm containers
+   * are retired once their in-flight invocations finish, and the next invoke starts one with the new variables.
+   */
+  async updateEnvironment(variables: Record<string, string>): Promise<void> {
+    this.extraEnvironment = { ...this.extraEnvironment, ...variables };
+    const retiring = [...new Set(this.containers.values())];
+    this.containers.clear();
+    await Promise.all(
+      retiring.map(async (container) => {
+        while (container.pending.size > 0) await new Promise((r) => setTimeout(r, 10));
+        container.dead = true;
+        await container.worker.terminate().catch(() => undefined);
+      }),
+    );
   }
 
   /** Every function of the template. */
@@ -314,7 +334,7 @@ export class LambdaRuntime implements Invoker, LocalService {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_SESSION_TOKEN: 'local',
       AWS_EC2_METADATA_DISABLED: 'true',
-      ...this.opts.environment,
+      ...this.extraEnvironment,
       ...fn.environment,
       AWS_REGION: this.opts.resolver.region,
       AWS_DEFAULT_REGION: this.opts.resolver.region,
