@@ -8,6 +8,7 @@ import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../functions/http/docs.ts';
 import { routes } from '../shared/api/routes.ts';
+import { matchRoute } from './support/http-event.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -29,17 +30,9 @@ const docsRoutes = routes.filter((route) => route.group === 'docs');
 /** Turns a request into the API Gateway payload 2.0 event the docs function gets, as the HTTP API would. */
 function toEvent(req: IncomingMessage): APIGatewayProxyEventV2WithJWTAuthorizer | undefined {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  for (const route of docsRoutes) {
-    if (route.method !== req.method) continue;
-    const names: string[] = [];
-    const pattern = new RegExp(
-      `^${route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
-        names.push(name);
-        return '([^/]+)';
-      })}$`,
-    );
-    const match = pattern.exec(url.pathname);
-    if (!match) continue;
+  const found = matchRoute(req.method ?? 'GET', url.pathname, docsRoutes);
+  if (found) {
+    const { route, params } = found;
     const routeKey = `${route.method} ${route.path}`;
     const query = Object.fromEntries(url.searchParams.entries());
     return {
@@ -49,9 +42,7 @@ function toEvent(req: IncomingMessage): APIGatewayProxyEventV2WithJWTAuthorizer 
       rawQueryString: url.search.slice(1),
       headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
       ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
-      ...(names.length > 0
-        ? { pathParameters: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)])) }
-        : {}),
+      ...(Object.keys(params).length > 0 ? { pathParameters: params } : {}),
       isBase64Encoded: false,
       requestContext: {
         accountId: '000000000000',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { RouteDefinition } from '../../shared/api/route.ts';
 import { routes } from '../../shared/api/routes.ts';
 
 export interface Caller {
@@ -32,9 +33,9 @@ const context = {
   succeed: () => {},
 } as Context;
 
-/** Finds the route template (API Gateway's routeKey) a concrete path matches. */
-function routeFor(method: string, path: string) {
-  for (const route of routes) {
+/** The route (API Gateway's routeKey template) a concrete path matches, with its decoded path parameters. */
+export function matchRoute(method: string, path: string, table: readonly RouteDefinition[] = routes) {
+  for (const route of table) {
     if (route.method !== method) continue;
     const names: string[] = [];
     const pattern = new RegExp(
@@ -47,7 +48,13 @@ function routeFor(method: string, path: string) {
     if (match)
       return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)])) };
   }
-  throw new Error(`no route for ${method} ${path}`);
+  return undefined;
+}
+
+function routeFor(method: string, path: string) {
+  const found = matchRoute(method, path);
+  if (!found) throw new Error(`no route for ${method} ${path}`);
+  return found;
 }
 
 /**
