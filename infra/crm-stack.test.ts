@@ -360,6 +360,15 @@ describe('iam', () => {
     expect(dynamo).toEqual([{ Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: tableArn() }]);
   });
 
+  it('parks inbound messages the function could not publish in an alarmed queue', () => {
+    const failures = { 'Fn::GetAtt': [logicalId(stack.mail.failures.queue), 'Arn'] };
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.mail.inbound.function) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: failures } },
+    });
+  });
+
   it('lets the inbound mail function read only inbound/ objects and put events on the bus', () => {
     const statements = statementsOf(stack.mail.inbound);
     const s3 = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
@@ -410,24 +419,29 @@ describe('events', () => {
   });
 
   it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 2);
-    const queue = logicalId(stack.events.failures.queue);
-    expect(props(queue)).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: queue }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
-      ComparisonOperator: 'GreaterThanThreshold',
-      Threshold: 0,
-    });
+    // Stream publisher, audit trail and inbound mail each park what they could not do in their own queue.
+    const queues = [stack.events.failures, stack.auditTrail.failures, stack.mail.failures].map((f) =>
+      logicalId(f.queue),
+    );
+    template.resourceCountIs('AWS::SQS::Queue', queues.length);
+    for (const queue of queues) {
+      expect(props(queue)).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queue }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { EmailIdentity, Identity, ReceiptRuleSet, TlsPolicy } from 'aws-cdk-lib/aws-ses';
@@ -8,6 +9,7 @@ import { Lambda, LambdaInvocationType, S3 } from 'aws-cdk-lib/aws-ses-actions';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { CrmFunction, nagArnOf } from './crm-function.ts';
+import { FailureQueue } from './failure-queue.ts';
 
 /** Where SES stores raw inbound messages; the inbound function reads `${INBOUND_PREFIX}${messageId}`. */
 export const INBOUND_PREFIX = 'inbound/';
@@ -27,6 +29,8 @@ export interface CrmMailProps {
 export class CrmMail extends Construct {
   readonly bucket: Bucket;
   readonly inbound: CrmFunction;
+  /** Messages the inbound function could not turn into `email.received` after Lambda's retries. */
+  readonly failures: FailureQueue;
   readonly ruleSet: ReceiptRuleSet;
   readonly senderIdentity?: EmailIdentity;
 
@@ -68,6 +72,15 @@ export class CrmMail extends Construct {
         INBOUND_BUCKET: this.bucket.bucketName,
         INBOUND_PREFIX,
       },
+    });
+    // SES invokes asynchronously: a failed parse or publish is retried by Lambda, then parked here (the raw message
+    // stays in S3), so no customer email is silently dropped.
+    this.failures = new FailureQueue(this, 'Failures', {
+      description: 'inbound messages that were not published as email.received',
+    });
+    this.inbound.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new SqsDestination(this.failures.queue),
     });
     const inboundObjects = this.bucket.arnForObjects(`${INBOUND_PREFIX}*`);
     this.inbound.role.addToPrincipalPolicy(
