@@ -27,6 +27,7 @@ beforeAll(async () => {
     assemblyDir,
     environment: { EXTRA: 'from-options', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' },
     log: (m) => logs.push(m),
+    asyncRetryDelayMs: 10,
   });
 });
 
@@ -143,13 +144,18 @@ describe('LambdaRuntime', () => {
     expect(after.invocations).toBe(1);
   });
 
-  it('accepts an Event invocation at once and logs its failure', async () => {
-    const started = Date.now();
-    await expect(runtime.invoke(idOf('ThrowFn').arn, {}, 'Event')).resolves.toBeUndefined();
-    expect(Date.now() - started).toBeLessThan(5000);
-    await vi.waitFor(() =>
-      expect(logs.some((l) => l.includes('async invocation failed: ValidationFailed'))).toBe(true),
-    );
+  it('accepts an Event invocation at once, retries it per EventInvokeConfig, then records the on-failure', async () => {
+    const thrower = idOf('ThrowFn');
+    await expect(runtime.invoke(thrower.arn, { order: 42 }, 'Event')).resolves.toBeUndefined();
+    await vi.waitFor(() => expect(runtime.asyncFailures).toHaveLength(1), { timeout: 10_000 });
+    expect(runtime.asyncFailures[0]).toMatchObject({
+      functionName: thrower.name,
+      event: { order: 42 },
+      attempts: 2,
+      error: { errorType: 'ValidationFailed' },
+      destination: expect.stringMatching(/^arn:aws:sqs:.*ThrowFailures/),
+    });
+    expect(logs.filter((l) => l.includes('async invocation failed (attempt'))).toHaveLength(2);
   });
 
   it('forwards function logs', async () => {

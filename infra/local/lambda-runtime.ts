@@ -22,6 +22,22 @@ export interface LocalFunction {
   environment: Record<string, string>;
 }
 
+/** What `AWS::Lambda::EventInvokeConfig` says about a function's asynchronous invocations. */
+export interface AsyncInvokeConfig {
+  /** Retries after the first failed attempt (Lambda's default is 2). */
+  maximumRetryAttempts: number;
+  onFailure?: string;
+}
+
+/** An asynchronous invocation that failed every attempt: what Lambda sends to the on-failure destination. */
+export interface AsyncFailure {
+  functionName: string;
+  event: unknown;
+  attempts: number;
+  error: { errorType: string; errorMessage: string };
+  destination?: string;
+}
+
 export interface LambdaRuntimeOptions {
   resolver: TemplateResolver;
   /** The cdk.out dir the template came from; `aws:asset:path` is relative to it. */
@@ -29,6 +45,8 @@ export interface LambdaRuntimeOptions {
   /** Extra env for every function, e.g. AWS_ENDPOINT_URL_DYNAMODB or fake credentials. */
   environment?: Record<string, string>;
   log?: (message: string) => void;
+  /** Delay before the first async retry (doubling after); Lambda waits minutes, which locally only hides errors. */
+  asyncRetryDelayMs?: number;
 }
 
 /** A failed invocation, carrying the error payload Lambda's Invoke API would return (FunctionError: Unhandled). */
@@ -183,6 +201,9 @@ export class LambdaRuntime implements Invoker, LocalService {
   private readonly containers = new Map<string, Container>();
   private readonly log: (message: string) => void;
   private stopped = false;
+  /** Async invocations that failed every attempt, as sent to their on-failure destination (kept for inspection). */
+  readonly asyncFailures: AsyncFailure[] = [];
+  private readonly asyncConfig = new Map<string, AsyncInvokeConfig>();
   /** opts.environment plus what updateEnvironment() changed since. */
   private extraEnvironment: Record<string, string>;
 
@@ -207,6 +228,18 @@ export class LambdaRuntime implements Invoker, LocalService {
       };
       this.byLogicalId.set(logicalId, fn);
       this.byName.set(fn.name, fn);
+    }
+    for (const [logicalId] of resolver.resourcesOfType('AWS::Lambda::EventInvokeConfig')) {
+      const props = resolver.properties(logicalId) as {
+        FunctionName?: string;
+        MaximumRetryAttempts?: number;
+        DestinationConfig?: { OnFailure?: { Destination?: string } };
+      };
+      const onFailure = props.DestinationConfig?.OnFailure?.Destination;
+      this.asyncConfig.set(String(props.FunctionName), {
+        maximumRetryAttempts: Number(props.MaximumRetryAttempts ?? 2),
+        ...(onFailure ? { onFailure } : {}),
+      });
     }
   }
 
@@ -268,14 +301,42 @@ export class LambdaRuntime implements Invoker, LocalService {
     }
     const invokedArn = functionRef.startsWith('arn:') ? functionRef : fn.arn;
     if (invocationType === 'Event') {
-      // Accepted at once, as Lambda answers 202; failures only show in the log (no retries or destinations locally).
-      this.run(fn, event, invokedArn).catch((error: unknown) => {
-        const e = error instanceof LambdaError ? `${error.errorType}: ${error.errorMessage}` : String(error);
-        this.log(`[${fn.name}] async invocation failed: ${e}`);
-      });
+      // Accepted at once, as Lambda answers 202; retried and then sent to the on-failure destination in the background.
+      void this.runAsync(fn, event, invokedArn);
       return undefined;
     }
     return this.run(fn, event, invokedArn);
+  }
+
+  /** Lambda's asynchronous invocation: the first attempt, then EventInvokeConfig's retries, then on-failure. */
+  private async runAsync(fn: LocalFunction, event: unknown, invokedArn: string): Promise<void> {
+    const config = this.asyncConfig.get(fn.name) ?? { maximumRetryAttempts: 2 };
+    let delay = this.opts.asyncRetryDelayMs ?? 1_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.run(fn, event, invokedArn);
+        return;
+      } catch (error) {
+        const e =
+          error instanceof LambdaError ? error : new LambdaError({ errorType: 'Error', errorMessage: String(error) });
+        this.log(`[${fn.name}] async invocation failed (attempt ${attempt}): ${e.errorType}: ${e.errorMessage}`);
+        if (attempt > config.maximumRetryAttempts || this.stopped) {
+          this.asyncFailures.push({
+            functionName: fn.name,
+            event,
+            attempts: attempt,
+            error: { errorType: e.errorType, errorMessage: e.errorMessage },
+            ...(config.onFailure ? { destination: config.onFailure } : {}),
+          });
+          this.log(
+            `[${fn.name}] gave up after ${attempt} attempts; on-failure destination: ${config.onFailure ?? '(none)'}`,
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
+    }
   }
 
   async stop(): Promise<void> {
