@@ -42,10 +42,7 @@ const FILTERS = ['ownerId', 'tag', 'domain', 'q', 'updatedSince', 'inTrash'] as 
 export async function listCompanies(p: Principal, filters: CompanyListFilters): Promise<Page<CompanyView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
-  const asView = (r: Page<Record<string, unknown>>): Page<CompanyView> => ({
-    items: r.items.map((s) => lifecycle.toView(companyKind, s as lifecycle.Stored) as unknown as CompanyView),
-    nextCursor: r.nextCursor,
-  });
+  const asView = (r: Page<Record<string, unknown>>) => lifecycle.toViewPage<CompanyView>(companyKind, r);
   switch (singleFilter(filters, FILTERS)) {
     case 'ownerId':
       return asView(await queryIndex('company', 'gsi1', companyIndex.owner(t, filters.ownerId!), page));

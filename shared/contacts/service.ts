@@ -95,12 +95,11 @@ const FILTERS = [
 export async function listContacts(p: Principal, filters: ContactFilters): Promise<Page<ContactView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
-  const asView = toContactPage;
   switch (singleFilter(filters, FILTERS)) {
     case 'ownerId':
-      return asView(await queryIndex('contact', 'gsi1', contactIndex.owner(t, filters.ownerId!), page));
+      return toContactPage(await queryIndex('contact', 'gsi1', contactIndex.owner(t, filters.ownerId!), page));
     case 'lifecycleStage':
-      return asView(await queryIndex('contact', 'gsi2', contactIndex.stage(t, filters.lifecycleStage!), page));
+      return toContactPage(await queryIndex('contact', 'gsi2', contactIndex.stage(t, filters.lifecycleStage!), page));
     case 'companyId':
       return contactsOfCompany(p, filters.companyId!, page);
     case 'tag':
@@ -110,18 +109,18 @@ export async function listContacts(p: Principal, filters: ContactFilters): Promi
     case 'phone':
       return queryLookup(t, 'contact.phone', normalizePhoneQuery(filters.phone!), page);
     case 'q':
-      return asView(
+      return toContactPage(
         await queryIndex('contact', 'gsi4', contactIndex.name(t), page, { begins: sortableName(filters.q) }),
       );
     case 'updatedSince':
-      return asView(
+      return toContactPage(
         await queryIndex('contact', 'gsi5', contactIndex.sync(t), page, {
           gte: new Date(filters.updatedSince!).toISOString(),
         }),
       );
     case 'inTrash':
-      return asView(await queryIndex('contact', 'gsi4', contactIndex.trash(t), page, { order: 'desc' }));
+      return toContactPage(await queryIndex('contact', 'gsi4', contactIndex.trash(t), page, { order: 'desc' }));
     default:
-      return asView(await queryIndex('contact', 'gsi4', contactIndex.name(t), page));
+      return toContactPage(await queryIndex('contact', 'gsi4', contactIndex.name(t), page));
   }
 }

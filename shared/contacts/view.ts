@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex } from '../db/keys.ts';
-import { type Stored, toView } from '../records/lifecycle.ts';
+import { toViewPage } from '../records/lifecycle.ts';
 import { type Page, type PageRequest, queryIndex } from '../records/lists.ts';
 import type { ContactView } from './schema.ts';
 
@@ -11,12 +11,7 @@ export const contactView = {
   defaults: { emails: [], phones: [], tags: [], customFields: {} },
 };
 
-export function toContactPage(page: Page<Record<string, unknown>>): Page<ContactView> {
-  return {
-    items: page.items.map((s) => toView(contactView, s as Stored) as unknown as ContactView),
-    nextCursor: page.nextCursor,
-  };
-}
+export const toContactPage = (page: Page<Record<string, unknown>>) => toViewPage<ContactView>(contactView, page);
 
 /** A company's live contacts by name: one Query on gsi3. */
 export async function contactsOfCompany(

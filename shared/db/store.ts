@@ -143,14 +143,15 @@ type WhereFn = (fn: (attr: Record<string, unknown>, op: { eq: (a: unknown, v: un
  * queried before DynamoDB sees it, so a forged cursor can neither reach another tenant nor cause a 5xx. It must also
  * be a well-formed key of that index: exactly the table's and the index's key attributes, as non-empty strings; and
  * when the query narrows the sort key (a prefix, a lower bound), inside that range, which DynamoDB also insists on.
+ * Returns the checked key, for queries that pass it to DynamoDB themselves.
  */
 export function checkCursor(
   cursor: string | undefined,
   indexKeyField: string,
   expectedPartition: string,
   sortKeyInRange: (sortKey: string) => boolean = () => true,
-): void {
-  if (cursor === undefined) return;
+): Record<string, string> | undefined {
+  if (cursor === undefined) return undefined;
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -169,4 +170,5 @@ export function checkCursor(
       { field: 'query.cursor', message: 'Pass the nextCursor returned with the same filters.' },
     ]);
   }
+  return key as Record<string, string>;
 }

@@ -2,27 +2,17 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { CATALOG, type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { itemView } from '../db/item-view.ts';
+import { changedFields } from '../records/merge-patch.ts';
 
 const ID_FIELD: Record<string, string> = { contact: 'contactId', company: 'companyId', note: 'noteId' };
 
-/** Storage details that are not part of a record's public shape. */
-const INTERNAL = /^(pk|sk|gsi\d+(pk|sk)|__edb_[ev]__|tenantId|sortName|deletedBy|ttl)$/;
-
 type Item = Record<string, unknown>;
-
-function publicView(entity: string, item: Item): Item {
-  const view: Item = { id: item[ID_FIELD[entity]!] };
-  for (const [key, value] of Object.entries(item)) {
-    if (!INTERNAL.test(key) && key !== ID_FIELD[entity]) view[key] = value;
-  }
-  return view;
-}
 
 function changes(before: Item, after: Item): Record<string, { old?: unknown; new?: unknown }> {
   const result: Record<string, { old?: unknown; new?: unknown }> = {};
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+  for (const key of changedFields(before, after)) {
     if (key === 'id') continue;
-    if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue;
     result[key] = {
       ...(before[key] !== undefined ? { old: before[key] } : {}),
       ...(after[key] !== undefined ? { new: after[key] } : {}),
@@ -51,8 +41,8 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
   const entity = String(current?.__edb_e__ ?? '');
   if (!current || !(PUBLISHED_ENTITIES as readonly string[]).includes(entity)) return undefined;
 
-  const before = oldItem ? publicView(entity, oldItem) : {};
-  const after = newItem ? publicView(entity, newItem) : {};
+  const before = oldItem ? itemView(oldItem, ID_FIELD[entity]!) : {};
+  const after = newItem ? itemView(newItem, ID_FIELD[entity]!) : {};
   const kind = action(oldItem, newItem);
   const changed = changes(before, after);
   if (kind === 'updated' && Object.keys(changed).length === 0) return undefined;

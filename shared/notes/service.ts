@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { can } from '../auth/permissions.ts';
 import type { Principal } from '../auth/principal.ts';
+import { itemView } from '../db/item-view.ts';
 import { timelineIndex } from '../db/keys.ts';
 import { checkCursor, model, writeRecord } from '../db/store.ts';
 import { ForbiddenError, NotFoundError, PreconditionFailedError } from '../errors.ts';
@@ -11,8 +12,7 @@ import type { NoteCreateInput, NotePatchInput, NoteSubjectType, NoteView } from 
 type StoredNote = NoteView & { tenantId: string; noteId: string; deletedBy?: string };
 
 function toView(stored: Record<string, unknown>): NoteView {
-  const { tenantId: _t, noteId, deletedBy: _d, id: _id, ...rest } = stored as StoredNote;
-  return { ...rest, id: noteId, pinned: rest.pinned ?? false } as NoteView;
+  return { pinned: false, ...itemView(stored, 'noteId') } as NoteView;
 }
 
 function timelineKeys(note: StoredNote): Record<string, string | undefined> {

@@ -1,9 +1,11 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
 import { validateCustomFields } from '../custom-fields/service.ts';
+import { itemView } from '../db/item-view.ts';
 import { type LookupEntry, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest } from '../http/request.ts';
+import type { Page } from './lists.ts';
 import { changedFields, mergePatch } from './merge-patch.ts';
 
 /** What the API shows of any record: its id, its fields and the audit trail. */
@@ -39,16 +41,16 @@ export interface RecordKind {
   defaults: Record<string, unknown>;
 }
 
-/** Attributes that are bookkeeping, never client-settable nor shown. */
-const INTERNAL = new Set(['tenantId', 'sortName', 'deletedBy']);
-
 export function toView(kind: Pick<RecordKind, 'idField' | 'defaults'>, stored: Stored): RecordView {
-  const view: Record<string, unknown> = { id: stored[kind.idField], ...kind.defaults };
-  for (const [key, value] of Object.entries(stored)) {
-    if (key === kind.idField || INTERNAL.has(key) || value === undefined) continue;
-    view[key] = value;
-  }
-  return view as RecordView;
+  return { ...kind.defaults, ...itemView(stored, kind.idField) } as RecordView;
+}
+
+/** A page of stored records as their views. */
+export function toViewPage<T>(
+  kind: Pick<RecordKind, 'idField' | 'defaults'>,
+  page: Page<Record<string, unknown>>,
+): Page<T> {
+  return { items: page.items.map((s) => toView(kind, s as Stored) as unknown as T), nextCursor: page.nextCursor };
 }
 
 function notFound(kind: RecordKind, id: string): DomainError {
