@@ -61,6 +61,20 @@ export const PageQuery = {
   cursor: z.string().max(2048).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
 };
 
+/** The list filters every record type has: its trash, and the delta-sync feed (which includes deletions). */
+export function trashAndSyncFilters(records: string) {
+  return {
+    inTrash: z
+      .enum(['true', 'false'])
+      .optional()
+      .transform((v) => (v === 'true' ? true : undefined))
+      .meta({ description: `true: the trash (soft-deleted ${records}), most recently deleted first.` }),
+    updatedSince: Timestamp.optional().meta({
+      description: `Delta sync: every one of the ${records} changed at or after this time, oldest first, including deleted ones.`,
+    }),
+  };
+}
+
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({
     items: z.array(item),

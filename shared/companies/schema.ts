@@ -7,7 +7,7 @@ import {
   Id,
   PageQuery,
   Tags,
-  Timestamp,
+  trashAndSyncFilters,
 } from '../api/common-schemas.ts';
 
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-500', '501-1000', '1001-5000', '5001+'] as const;
@@ -92,11 +92,7 @@ export const CompanyListQuery = z
     tag: z.string().trim().min(1).max(64).optional(),
     domain: Domain.optional().meta({ description: 'Exact domain, e.g. "example.com" (a URL is reduced to its host).' }),
     q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix.' }),
-    inTrash: z
-      .enum(['true', 'false'])
-      .optional()
-      .transform((v) => (v === 'true' ? true : undefined)),
-    updatedSince: Timestamp.optional().meta({ description: 'Delta sync, oldest first, including deleted ones.' }),
+    ...trashAndSyncFilters('companies'),
   })
   .meta({ id: 'CompanyListQuery' });
 

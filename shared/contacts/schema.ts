@@ -8,6 +8,7 @@ import {
   PageQuery,
   Tags,
   Timestamp,
+  trashAndSyncFilters,
 } from '../api/common-schemas.ts';
 
 export const LIFECYCLE_STAGES = [
@@ -124,14 +125,7 @@ export const ContactListQuery = z
     email: z.string().trim().max(254).optional().meta({ description: 'Exact email address (case-insensitive).' }),
     phone: z.string().trim().max(40).optional().meta({ description: 'Exact phone number, normalised to E.164.' }),
     q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix, e.g. "ada lo".' }),
-    inTrash: z
-      .enum(['true', 'false'])
-      .optional()
-      .transform((v) => (v === 'true' ? true : undefined))
-      .meta({ description: 'true: the trash (soft-deleted contacts), most recently deleted first.' }),
-    updatedSince: Timestamp.optional().meta({
-      description: 'Delta sync: every contact changed at or after this time, oldest first, including deleted ones.',
-    }),
+    ...trashAndSyncFilters('contacts'),
   })
   .meta({ id: 'ContactListQuery' });
 
