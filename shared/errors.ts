@@ -84,3 +84,10 @@ export class UnsupportedMediaTypeError extends DomainError {
     super(415, 'request.unsupported_media_type', 'Send the request body as application/json.');
   }
 }
+
+/** Thrown by a write that lost its Idempotency-Key race or repeated it: the first response is replayed. */
+export class IdempotentReplay extends Error {
+  constructor(readonly key: string) {
+    super(`Idempotency-Key ${key} was already used`);
+  }
+}

@@ -1,6 +1,11 @@
 import type { Principal } from '../auth/principal.ts';
-import type { StoredResponse } from '../http/handler.ts';
 import { model } from './store.ts';
+
+export interface StoredResponse {
+  requestHash: string;
+  statusCode: number;
+  response: unknown;
+}
 
 /** The first response stored for an Idempotency-Key, unless it has expired (checked here: TTL deletes late). */
 export async function findIdempotentResponse(principal: Principal, key: string): Promise<StoredResponse | undefined> {

@@ -1,7 +1,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, type DomainError, ValidationError } from '../errors.ts';
-import { IdempotentReplay } from '../http/handler.ts';
+import { ConflictError, type DomainError, IdempotentReplay, ValidationError } from '../errors.ts';
 import { documentClient, tableName } from './client.ts';
 import type { LookupKind } from './entities/lookup.ts';
 import { createModel } from './model.ts';

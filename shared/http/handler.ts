@@ -8,10 +8,12 @@ import type { FunctionGroup, RouteDefinition } from '../api/route.ts';
 import { routeKey } from '../api/route.ts';
 import { can } from '../auth/permissions.ts';
 import { type Principal, principalFromClaims } from '../auth/principal.ts';
+import type { StoredResponse } from '../db/idempotency.ts';
 import {
   DomainError,
   ForbiddenError,
   IdempotencyKeyReusedError,
+  IdempotentReplay,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
   ValidationError,
@@ -37,19 +39,6 @@ type RouteRequest<R extends RouteDefinition> = ApiRequest<
 export type Operations<Routes extends readonly RouteDefinition[], G extends FunctionGroup> = {
   [R in Extract<Routes[number], { group: G }> as R['operationId']]: (req: RouteRequest<R>) => Promise<ApiResponse>;
 };
-
-/** Thrown by a write that lost its Idempotency-Key race or repeated it: the first response is replayed. */
-export class IdempotentReplay extends Error {
-  constructor(readonly key: string) {
-    super(`Idempotency-Key ${key} was already used`);
-  }
-}
-
-export interface StoredResponse {
-  requestHash: string;
-  statusCode: number;
-  response: unknown;
-}
 
 export interface HttpApiOptions {
   /** Reads the stored first response of an Idempotency-Key (needed by groups with idempotent routes). */
