@@ -9,7 +9,7 @@ import { ContactCreate } from '../shared/contacts/schema.ts';
 import { contactKind } from '../shared/contacts/service.ts';
 import { contactIndex } from '../shared/db/keys.ts';
 import { model } from '../shared/db/store.ts';
-import { type Stored, toView } from '../shared/records/lifecycle.ts';
+import type { Stored } from '../shared/records/lifecycle.ts';
 import { mergePatch } from '../shared/records/merge-patch.ts';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
@@ -42,16 +42,16 @@ export function storedContact(tenantId: string, userId: string, body: Record<str
   };
 }
 
-/** What writeRecord sends for a create: the record's conditional Put plus one Put per lookup value. */
+/** What writeRecord sends for a create: the record's conditional Put plus one Put per lookup value (with the summary). */
 export function createContactWrite(tenantId: string, userId: string, body: Record<string, unknown>) {
   const stored = storedContact(tenantId, userId, body);
   const id = String(stored.contactId);
   const item = { ...stored, ...contactKind.keys(stored) };
-  const record = toView(contactKind, stored);
+  const summary = contactKind.summary(stored);
   const put = model.entities.contact.create(item as never).params() as Params;
   const items: TransactItems = [{ Put: put }];
   for (const entry of contactKind.lookups(stored)) {
-    items.push({ Put: model.entities.lookup.put({ tenantId, targetId: id, record, ...entry }).params() as Params });
+    items.push({ Put: model.entities.lookup.put({ tenantId, targetId: id, summary, ...entry }).params() as Params });
   }
   return { id, put, items };
 }

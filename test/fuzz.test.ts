@@ -29,8 +29,9 @@ vi.setConfig({ testTimeout: 60_000 * Math.max(1, SCALE) });
 const A = uniqueTenant('fuzz');
 const B = uniqueTenant('other');
 const H = uniqueTenant('hdr');
+const S = uniqueTenant('size');
 
-const api: Record<'A' | 'B' | 'H', Record<Kind | 'customFields', Client>> = {} as never;
+const api: Record<'A' | 'B' | 'H' | 'S', Record<Kind | 'customFields', Client>> = {} as never;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Value arbitraries
@@ -494,7 +495,7 @@ const describeRequest = (what: string, req: unknown) => {
   return `${what} ${text}`;
 };
 
-/** Never a 5xx; every refusal is problem+json with status, code and title, and a 400 names its fields. */
+/** Never a 5xx; every refusal is problem+json with status, code and title; a 400 (or a too-large record) names its fields. */
 function expectWellFormed(res: TestResponse, context: string): void {
   expect(res.status, `${context} -> ${res.status} ${JSON.stringify(res.body)}`).toBeLessThan(500);
   if (res.status < 400) return;
@@ -504,6 +505,14 @@ function expectWellFormed(res: TestResponse, context: string): void {
     code: expect.any(String),
     title: expect.any(String),
   });
+  if (res.status === 413) {
+    // The body over 64 KiB, or the record it would make over its 64 KiB cap (then naming the largest fields).
+    expect(['request.too_large', 'record.too_large'], context).toContain(res.body.code);
+    if (res.body.code === 'record.too_large') {
+      expect(res.body.fieldErrors.length, context).toBeGreaterThan(0);
+      for (const error of res.body.fieldErrors) expect(error.field, context).toMatch(/^body\./);
+    }
+  }
   if (res.status === 400) {
     expect(Array.isArray(res.body.fieldErrors), context).toBe(true);
     expect(res.body.fieldErrors.length, context).toBeGreaterThan(0);
@@ -670,6 +679,7 @@ beforeAll(async () => {
     ['A', A],
     ['B', B],
     ['H', H],
+    ['S', S],
   ] as const) {
     const caller = { tenantId, roles: ['admin'], userId: `fuzzer-${t}` };
     api[t] = {
@@ -1278,6 +1288,68 @@ describe('fuzz: headers', () => {
     );
     stats.print();
     expect(created).toBeGreaterThan(0);
+  });
+});
+
+describe('fuzz: record size', () => {
+  it('PATCH sequences growing a contact toward its 64 KiB cap: never 5xx; stored size never over it; a 413 changes nothing', async () => {
+    const { model } = await import('../shared/db/store.ts');
+    const { itemSize } = await import('../shared/db/item-size.ts');
+    const { MAX_RECORD_BYTES } = await import('../shared/records/lifecycle.ts');
+    const client = api.S.contact;
+    const fields = Array.from({ length: 40 }, (_, i) => ({ key: `t${i}`, label: `Text ${i}`, type: 'text' }));
+    expect((await api.S.customFields('PUT', '/v1/custom-fields/contact', { body: { fields } })).status).toBe(200);
+    const storedSize = async (contactId: string) => {
+      const { data } = await model.entities.contact.get({ tenantId: S, contactId }).go({ data: 'raw' });
+      return itemSize((data as unknown as { Item: Record<string, unknown> }).Item);
+    };
+    /** A patch of a few text fields, each up to its 2000-unit limit of one edge character (1 to 4 UTF-8 bytes). */
+    const patchArb = fc
+      .array(
+        fc.tuple(
+          fc.nat(39),
+          fc.constantFrom(...EDGE_CHARS),
+          fc.oneof(fc.constant(2000), fc.integer({ min: 0, max: 2000 })),
+        ),
+        { minLength: 1, maxLength: 8 },
+      )
+      .map((entries) =>
+        Object.fromEntries(
+          entries.map(([i, c, n]) => [`t${i}`, n === 0 ? null : c.repeat(Math.ceil(n / c.length)).slice(0, n)]),
+        ),
+      );
+    const stats = tally('PATCH growing a contact');
+    await fc.assert(
+      fc.asyncProperty(fc.array(patchArb, { minLength: 1, maxLength: 10 }), async (patches) => {
+        const created = await client('POST', '/v1/contacts', { body: makeContact() });
+        expect(created.status).toBe(201);
+        const url = `/v1/contacts/${created.body.id}`;
+        for (const customFields of patches) {
+          const prior = await client('GET', url);
+          const context = describeRequest(`PATCH ${url}`, { customFields });
+          const res = await client('PATCH', url, { body: { customFields } });
+          stats.add(res.status);
+          expectWellFormed(res, context);
+          expect([200, 400, 413], context).toContain(res.status);
+          if (res.status !== 200) expect((await client('GET', url)).body, context).toStrictEqual(prior.body);
+          expect(await storedSize(created.body.id), context).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+        }
+      }),
+      {
+        numRuns: Math.max(5, Math.round(12 * SCALE)),
+        // Two patches of 8 fields × 2000 three-byte characters (48 KB each): the second passes the cap.
+        examples: [
+          [
+            [0, 1].map((p) =>
+              Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`t${p * 8 + i}`, '株'.repeat(2000)])),
+            ),
+          ],
+        ],
+      },
+    );
+    stats.print();
+    expect(stats.count(200)).toBeGreaterThan(0);
+    expect(stats.count(413)).toBeGreaterThan(0);
   });
 });
 

@@ -156,14 +156,35 @@ describe('buildOpenApi', () => {
   });
 
   it('puts the named zod schemas into components', () => {
-    for (const name of ['Contact', 'ContactCreate', 'ContactPatch', 'Company', 'Note', 'TimelineEntry', 'Problem']) {
+    for (const name of [
+      'Contact',
+      'ContactCreate',
+      'ContactPatch',
+      'ContactSummary',
+      'Company',
+      'CompanySummary',
+      'Note',
+      'TimelineEntry',
+      'Problem',
+    ]) {
       expect(doc.components.schemas, name).toHaveProperty(name);
     }
-    // Page wrappers are inline, their items by reference.
+    // Page wrappers are inline, their items by reference; lists served by lookups hold summaries.
     const page = (op('listContacts').responses['200'] as { content: Record<string, { schema: unknown }> }).content;
     expect(page['application/json']!.schema).toMatchObject({
       type: 'object',
-      properties: { items: { type: 'array', items: { $ref: '#/components/schemas/Contact' } } },
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            anyOf: [{ $ref: '#/components/schemas/Contact' }, { $ref: '#/components/schemas/ContactSummary' }],
+          },
+        },
+      },
+    });
+    const notes = (op('listContactNotes').responses['200'] as { content: Record<string, { schema: unknown }> }).content;
+    expect(notes['application/json']!.schema).toMatchObject({
+      properties: { items: { type: 'array', items: { $ref: '#/components/schemas/Note' } } },
     });
   });
 

@@ -118,7 +118,15 @@ const ERROR_RESPONSES: Record<number, { name: string; response: Json }> = {
     name: 'PreconditionFailed',
     response: { description: 'If-Match does not match the current version.', content: problemContent },
   },
-  413: { name: 'ContentTooLarge', response: { description: 'The body exceeds 64 KiB.', content: problemContent } },
+  413: {
+    name: 'ContentTooLarge',
+    response: {
+      description:
+        'The body exceeds 64 KiB (`request.too_large`), or the record would take more than 64 KiB as stored ' +
+        '(`record.too_large`, with `fieldErrors` naming its largest fields).',
+      content: problemContent,
+    },
+  },
   415: {
     name: 'UnsupportedMediaType',
     response: { description: 'The body is not `application/json`.', content: problemContent },

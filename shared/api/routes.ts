@@ -1,7 +1,21 @@
 import * as z from 'zod';
 import { AuditEntry } from '../audit/schema.ts';
-import { Company, CompanyCreate, CompanyIdParams, CompanyListQuery, CompanyPatch } from '../companies/schema.ts';
-import { Contact, ContactCreate, ContactIdParams, ContactListQuery, ContactPatch } from '../contacts/schema.ts';
+import {
+  Company,
+  CompanyCreate,
+  CompanyIdParams,
+  CompanyListItem,
+  CompanyListQuery,
+  CompanyPatch,
+} from '../companies/schema.ts';
+import {
+  Contact,
+  ContactCreate,
+  ContactIdParams,
+  ContactListItem,
+  ContactListQuery,
+  ContactPatch,
+} from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { pageOf } from './common-schemas.ts';
@@ -38,9 +52,15 @@ export const routes = defineRoutes([
     summary: 'List or look up contacts',
     description:
       'Without filters: all contacts by name. One filter at a time (each is served by its own index): ownerId, ' +
-      'lifecycleStage, companyId, tag, email, phone, q (name prefix), updatedSince (delta sync), inTrash.',
+      'lifecycleStage, companyId, tag, email, phone, q (name prefix), updatedSince (delta sync), inTrash. Lists by ' +
+      'email, phone or tag are served by lookup items and hold ContactSummary items (id and key fields); every ' +
+      'other list holds whole Contacts.',
     query: ContactListQuery,
-    response: { status: 200, schema: pageOf(Contact), description: 'A page of contacts.' },
+    response: {
+      status: 200,
+      schema: pageOf(ContactListItem),
+      description: 'A page of contacts (ContactSummary items for email, phone and tag).',
+    },
   },
   {
     operationId: 'getContact',
@@ -136,9 +156,16 @@ export const routes = defineRoutes([
     permission: 'companies:read',
     tag: 'Companies',
     summary: 'List or look up companies',
-    description: 'One filter at a time: ownerId, tag, domain, q (name prefix), updatedSince, inTrash.',
+    description:
+      'One filter at a time: ownerId, tag, domain, q (name prefix), updatedSince, inTrash. Lists by tag or domain ' +
+      'are served by lookup items and hold CompanySummary items (id and key fields); every other list holds whole ' +
+      'Companies.',
     query: CompanyListQuery,
-    response: { status: 200, schema: pageOf(Company), description: 'A page of companies.' },
+    response: {
+      status: 200,
+      schema: pageOf(CompanyListItem),
+      description: 'A page of companies (CompanySummary items for tag and domain).',
+    },
   },
   {
     operationId: 'getCompany',

@@ -79,7 +79,27 @@ export const Company = z
   })
   .meta({ id: 'Company' });
 
+/**
+ * What lists by domain or tag return: the small, bounded summary each lookup item carries (see
+ * shared/db/entities/lookup.ts), not the whole company. GET /v1/companies/{id} for the rest.
+ */
+export const CompanySummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    domain: z.string().optional().meta({ description: 'The primary (first) domain.' }),
+    ownerId: z.string().optional(),
+  })
+  .meta({
+    id: 'CompanySummary',
+    description: 'A company in a list by domain or tag: its id and key fields. GET the company for the rest.',
+  });
+
+/** A list item: the whole company, or its summary in lists by domain or tag. */
+export const CompanyListItem = z.union([Company, CompanySummary]);
+
 export type CompanyView = z.infer<typeof Company>;
+export type CompanySummaryView = z.infer<typeof CompanySummary>;
 export type CompanyCreateInput = z.output<typeof CompanyCreate>;
 export type CompanyPatchInput = z.output<typeof CompanyPatch>;
 

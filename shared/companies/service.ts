@@ -3,7 +3,13 @@ import { companyIndex, companyKeys, sortableName } from '../db/keys.ts';
 import type { ApiRequest } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
-import type { CompanyCreateInput, CompanyListFilters, CompanyPatchInput, CompanyView } from './schema.ts';
+import type {
+  CompanyCreateInput,
+  CompanyListFilters,
+  CompanyPatchInput,
+  CompanySummaryView,
+  CompanyView,
+} from './schema.ts';
 
 export const companyKind: lifecycle.RecordKind = {
   entity: 'company',
@@ -17,6 +23,15 @@ export const companyKind: lifecycle.RecordKind = {
       ...list('domains').map((value) => ({ kind: 'company.domain' as const, value })),
       ...list('tags').map((value) => ({ kind: 'company.tag' as const, value })),
     ];
+  },
+  summary(stored) {
+    const domains = stored.domains as string[] | undefined;
+    return lifecycle.definedOnly({
+      id: stored.companyId,
+      name: stored.name,
+      domain: domains?.[0],
+      ownerId: stored.ownerId,
+    });
   },
   references: () => [],
 };
@@ -39,7 +54,11 @@ export const restoreCompany = async (p: Principal, id: string, ifMatch?: number)
 
 const FILTERS = ['ownerId', 'tag', 'domain', 'q', 'updatedSince', 'inTrash'] as const;
 
-export async function listCompanies(p: Principal, filters: CompanyListFilters): Promise<Page<CompanyView>> {
+/** One Query per filter; lists by tag or domain (served by lookup items) hold company summaries. */
+export async function listCompanies(
+  p: Principal,
+  filters: CompanyListFilters,
+): Promise<Page<CompanyView> | Page<CompanySummaryView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
   const asView = (r: Page<Record<string, unknown>>) => lifecycle.toViewPage<CompanyView>(companyKind, r);
@@ -47,9 +66,9 @@ export async function listCompanies(p: Principal, filters: CompanyListFilters): 
     case 'ownerId':
       return asView(await queryIndex('company', 'gsi1', companyIndex.owner(t, filters.ownerId!), page));
     case 'tag':
-      return queryLookup(t, 'company.tag', filters.tag!.toLowerCase(), page);
+      return queryLookup<CompanySummaryView>(t, 'company.tag', filters.tag!.toLowerCase(), page);
     case 'domain':
-      return queryLookup(t, 'company.domain', filters.domain!, page);
+      return queryLookup<CompanySummaryView>(t, 'company.domain', filters.domain!, page);
     case 'q':
       return asView(
         await queryIndex('company', 'gsi4', companyIndex.name(t), page, { begins: sortableName(filters.q) }),

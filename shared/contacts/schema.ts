@@ -109,7 +109,30 @@ export const Contact = z
   })
   .meta({ id: 'Contact' });
 
+/**
+ * What lists by email, phone or tag return: the small, bounded summary each lookup item carries (see
+ * shared/db/entities/lookup.ts), not the whole contact. GET /v1/contacts/{id} for the rest.
+ */
+export const ContactSummary = z
+  .object({
+    id: z.string(),
+    firstName: z.string().optional(),
+    lastName: z.string().optional(),
+    email: z.string().optional().meta({ description: 'The primary (first) email address.' }),
+    companyId: z.string().optional(),
+    ownerId: z.string().optional(),
+    lifecycleStage: z.enum(LIFECYCLE_STAGES).optional(),
+  })
+  .meta({
+    id: 'ContactSummary',
+    description: 'A contact in a list by email, phone or tag: its id and key fields. GET the contact for the rest.',
+  });
+
+/** A list item: the whole contact, or its summary in lists by email, phone or tag. */
+export const ContactListItem = z.union([Contact, ContactSummary]);
+
 export type ContactView = z.infer<typeof Contact>;
+export type ContactSummaryView = z.infer<typeof ContactSummary>;
 export type ContactCreateInput = z.output<typeof ContactCreate>;
 export type ContactPatchInput = z.output<typeof ContactPatch>;
 

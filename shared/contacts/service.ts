@@ -1,12 +1,17 @@
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
-import { model } from '../db/store.ts';
 import { ValidationError } from '../errors.ts';
 import type { ApiRequest } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
 import { normalizePhoneQuery, normalizePhones } from './phones.ts';
-import type { ContactCreateInput, ContactFilters, ContactPatchInput, ContactView } from './schema.ts';
+import type {
+  ContactCreateInput,
+  ContactFilters,
+  ContactPatchInput,
+  ContactSummaryView,
+  ContactView,
+} from './schema.ts';
 import { contactsOfCompany, contactView, toContactPage } from './view.ts';
 
 type Consent = Partial<Record<'email' | 'sms' | 'phone' | 'updatedAt', string>>;
@@ -49,12 +54,25 @@ export const contactKind: lifecycle.RecordKind = {
       ...list('tags').map((value) => ({ kind: 'contact.tag' as const, value })),
     ];
   },
+  summary(stored) {
+    const emails = stored.emails as string[] | undefined;
+    return lifecycle.definedOnly({
+      id: stored.contactId,
+      firstName: stored.firstName,
+      lastName: stored.lastName,
+      email: emails?.[0],
+      companyId: stored.companyId,
+      ownerId: stored.ownerId,
+      lifecycleStage: stored.lifecycleStage,
+    });
+  },
   references(stored, previous) {
     const companyId = stored.companyId as string | undefined;
     if (!companyId || companyId === previous?.companyId || stored.deletedAt) return [];
     return [
       {
-        key: model.entities.company.get({ tenantId: stored.tenantId, companyId }).params().Key,
+        entity: 'company',
+        key: { tenantId: stored.tenantId, companyId },
         error: new ValidationError('The company does not exist.', [
           { field: 'body.companyId', message: `No company ${companyId} (or it is in the trash).` },
         ]),
@@ -91,8 +109,14 @@ const FILTERS = [
   'inTrash',
 ] as const;
 
-/** Every filter is one Query on its own index (or on lookup items); no filter means all contacts by name. */
-export async function listContacts(p: Principal, filters: ContactFilters): Promise<Page<ContactView>> {
+/**
+ * Every filter is one Query on its own index (or on lookup items, whose lists hold contact summaries); no filter
+ * means all contacts by name.
+ */
+export async function listContacts(
+  p: Principal,
+  filters: ContactFilters,
+): Promise<Page<ContactView> | Page<ContactSummaryView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
   switch (singleFilter(filters, FILTERS)) {
@@ -103,11 +127,11 @@ export async function listContacts(p: Principal, filters: ContactFilters): Promi
     case 'companyId':
       return contactsOfCompany(p, filters.companyId!, page);
     case 'tag':
-      return queryLookup(t, 'contact.tag', filters.tag!.toLowerCase(), page);
+      return queryLookup<ContactSummaryView>(t, 'contact.tag', filters.tag!.toLowerCase(), page);
     case 'email':
-      return queryLookup(t, 'contact.email', filters.email!.toLowerCase(), page);
+      return queryLookup<ContactSummaryView>(t, 'contact.email', filters.email!.toLowerCase(), page);
     case 'phone':
-      return queryLookup(t, 'contact.phone', normalizePhoneQuery(filters.phone!), page);
+      return queryLookup<ContactSummaryView>(t, 'contact.phone', normalizePhoneQuery(filters.phone!), page);
     case 'q':
       return toContactPage(
         await queryIndex('contact', 'gsi4', contactIndex.name(t), page, { begins: sortableName(filters.q) }),

@@ -19,6 +19,12 @@ export const CustomFieldDefinition = z
   });
 export type CustomFieldDefinition = z.infer<typeof CustomFieldDefinition>;
 
+/**
+ * Up to 100 definitions, replaced as a whole. The stored schema is bounded by the 64 KiB request body (far under
+ * DynamoDB's 400 KB, which writeRecord guards as well). Values have per-field limits (text up to 2000 characters,
+ * at most 6000 bytes: any one value fits a record) and count toward the record's 64 KiB cap together
+ * (shared/records/lifecycle.ts), so 100 long texts are refused with 413 `record.too_large`, not stored.
+ */
 export const CustomFieldSchemaPut = z
   .strictObject({
     fields: z

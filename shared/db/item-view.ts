@@ -4,6 +4,9 @@
  */
 const STORAGE_ONLY = /^(pk|sk|gsi\d+(pk|sk)|__edb_[ev]__|tenantId|sortName|deletedBy|ttl)$/;
 
+/** Whether an attribute of a stored item exists only for storage (keys, markers, bookkeeping). */
+export const isStorageOnly = (attribute: string): boolean => STORAGE_ONLY.test(attribute);
+
 /** A stored item as the API shows it: its id attribute (e.g. `contactId`) as `id`, storage-only attributes left out. */
 export function itemView(item: Record<string, unknown>, idField: string): Record<string, unknown> & { id: unknown } {
   const view: Record<string, unknown> & { id: unknown } = { id: item[idField] };

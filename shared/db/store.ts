@@ -1,8 +1,8 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, type DomainError, IdempotentReplay, ValidationError } from '../errors.ts';
 import { documentClient, tableName } from './client.ts';
 import type { LookupKind } from './entities/lookup.ts';
+import { DYNAMODB_MAX_ITEM_BYTES, itemSize, RecordTooLargeError } from './item-size.ts';
 import { createModel } from './model.ts';
 
 /** The model bound to this function's table: created once per container. */
@@ -11,12 +11,6 @@ export const model = createModel({ table: tableName, client: documentClient });
 /** How long a stored idempotent response is honoured. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-type PutParams = { Item: Record<string, unknown>; TableName: string; ConditionExpression?: string } & Record<
-  string,
-  unknown
->;
-
 export interface LookupEntry {
   kind: LookupKind;
   value: string;
@@ -24,8 +18,22 @@ export interface LookupEntry {
 
 /** A write must see a referenced record live (e.g. a contact's company), checked inside the same transaction. */
 export interface ReferenceCheck {
-  key: Record<string, unknown>;
+  entity: 'contact' | 'company';
+  /** The referenced record's ElectroDB key, e.g. `{ tenantId, companyId }`. */
+  key: Record<string, string>;
   error: DomainError;
+}
+
+/** Lookup items to keep in step with a record: what it is indexed by before and after, and its summary then and now. */
+export interface LookupChange {
+  tenantId: string;
+  targetId: string;
+  next: LookupEntry[];
+  previous: LookupEntry[];
+  /** The small projection each lookup item carries (what lists served by lookups return). */
+  summary: unknown;
+  /** The summary the existing lookup items carry (the previous version's). */
+  previousSummary?: unknown;
 }
 
 export interface RecordWrite {
@@ -35,107 +43,142 @@ export interface RecordWrite {
   /** Absent: a create (the id must be new). Present: the stored version must still be this. */
   expectedVersion?: number;
   onVersionConflict: () => DomainError;
-  /** Lookup items to keep in step with the record: `next` are put (with a fresh copy), `previous - next` deleted. */
-  lookups?: { tenantId: string; targetId: string; next: LookupEntry[]; previous: LookupEntry[]; record: unknown };
+  lookups?: LookupChange;
   references?: ReferenceCheck[];
   idempotency?: { tenantId: string; key: string; requestHash: string; statusCode: number; response: unknown };
 }
 
+/** An ElectroDB write operation before it runs: its DynamoDB params, or its part of a transaction. */
+interface WriteOp {
+  params: () => { Item?: Record<string, unknown> } & Record<string, unknown>;
+  commit: () => unknown;
+  go: (options?: Record<string, unknown>) => Promise<{ rejected?: boolean }>;
+}
+type Where = (
+  fn: (attr: Record<string, unknown>, op: Record<string, (...args: unknown[]) => string>) => string,
+) => WriteOp;
+interface EntityOps {
+  put: (item: Record<string, unknown>) => WriteOp & { where: Where };
+  create: (item: Record<string, unknown>) => WriteOp;
+  delete: (key: Record<string, unknown>) => WriteOp;
+  check: (key: Record<string, unknown>) => { where: Where };
+}
+
+const entityOps = (name: keyof typeof model.entities) => model.entities[name] as unknown as EntityOps;
+
+/** The item exactly as DynamoDB will store it: attributes, keys and ElectroDB's markers (what its size is made of). */
+export function storedItem(entity: RecordWrite['entity'], item: Record<string, unknown>): Record<string, unknown> {
+  return entityOps(entity).put(item).params().Item ?? {};
+}
+
+const lookupId = (l: LookupEntry) => `${l.kind}\n${l.value}`;
+
+/**
+ * The lookup puts and deletes a change needs: values added are put; when the summary changed, every value is put
+ * (each item carries it); values removed are deleted. A write that changes neither touches no lookup.
+ */
+export function lookupDelta(change: LookupChange): { put: LookupEntry[]; remove: LookupEntry[] } {
+  const before = new Set(change.previous.map(lookupId));
+  const after = new Set(change.next.map(lookupId));
+  const summaryChanged = !isDeepStrictEqual(change.summary, change.previousSummary);
+  return {
+    put: change.next.filter((l) => summaryChanged || !before.has(lookupId(l))),
+    remove: change.previous.filter((l) => !after.has(lookupId(l))),
+  };
+}
+
 /**
  * Writes a record and everything that must change with it in one request: a conditional Put when it stands alone,
- * otherwise one TransactWriteItems (record + lookups + reference checks + idempotency record). A failed condition
- * becomes the domain error it means.
+ * otherwise one TransactWriteItems through ElectroDB's transaction API (record + changed lookups + reference checks
+ * + idempotency record). A failed condition becomes the domain error it means.
  */
 export async function writeRecord(write: RecordWrite): Promise<void> {
-  const entity = model.entities[write.entity] as unknown as {
-    put: (item: Record<string, unknown>) => { where: WhereFn; params: () => PutParams };
-    create: (item: Record<string, unknown>) => { params: () => PutParams };
-  };
-  const recordPut =
-    write.expectedVersion === undefined
-      ? entity.create(write.item).params()
-      : entity
-          .put(write.item)
-          .where((attr: Record<string, unknown>, op: { eq: (a: unknown, v: unknown) => string }) =>
-            op.eq(attr.version, write.expectedVersion),
-          )
-          .params();
+  const entity = entityOps(write.entity);
+  const expected = write.expectedVersion;
+  const recordOp =
+    expected === undefined
+      ? entity.create(write.item)
+      : entity.put(write.item).where((attr, op) => op.eq!(attr.version, expected));
+  // DynamoDB refuses items over 400 KB with a ValidationException (a 500): refuse them as the client's problem.
+  // Records have a much smaller cap of their own (shared/records/lifecycle.ts); this guards every other write.
+  const size = itemSize(recordOp.params().Item ?? {});
+  if (size > DYNAMODB_MAX_ITEM_BYTES) throw new RecordTooLargeError(write.entity, size, DYNAMODB_MAX_ITEM_BYTES, []);
 
-  const items: TransactItem[] = [{ Put: recordPut }];
+  const ops: WriteOp[] = [recordOp];
   const explain: Array<() => Error> = [write.onVersionConflict];
+  const interfered = () => new ConflictError('request.conflict', 'A concurrent change interfered; retry.');
 
   for (const check of write.references ?? []) {
-    items.push({
-      ConditionCheck: {
-        TableName: tableName,
-        Key: check.key,
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletedAt)',
-      },
-    });
+    ops.push(
+      entityOps(check.entity)
+        .check(check.key)
+        .where((attr, op) => `${op.exists!(attr.tenantId)} AND ${op.notExists!(attr.deletedAt)}`),
+    );
     explain.push(() => check.error);
   }
 
   if (write.lookups) {
-    const { tenantId, targetId, record } = write.lookups;
-    const nextKeys = new Set(write.lookups.next.map((l) => `${l.kind}\n${l.value}`));
-    for (const entry of write.lookups.next) {
-      items.push({ Put: model.entities.lookup.put({ tenantId, targetId, record, ...entry }).params() as PutParams });
-      explain.push(() => new ConflictError('request.conflict', 'A concurrent change interfered; retry.'));
+    const { tenantId, targetId, summary } = write.lookups;
+    const { put, remove } = lookupDelta(write.lookups);
+    for (const entry of put) {
+      ops.push(entityOps('lookup').put({ tenantId, targetId, summary, ...entry }));
+      explain.push(interfered);
     }
-    for (const entry of write.lookups.previous) {
-      if (nextKeys.has(`${entry.kind}\n${entry.value}`)) continue;
-      items.push({ Delete: model.entities.lookup.delete({ tenantId, targetId, ...entry }).params() });
-      explain.push(() => new ConflictError('request.conflict', 'A concurrent change interfered; retry.'));
+    for (const entry of remove) {
+      ops.push(entityOps('lookup').delete({ tenantId, targetId, ...entry }));
+      explain.push(interfered);
     }
   }
 
+  let replayIndex = -1;
   if (write.idempotency) {
     const { tenantId, key, requestHash, statusCode, response } = write.idempotency;
-    const now = new Date();
-    items.push({
-      Put: model.entities.idempotency
-        .create({
+    const now = Date.now();
+    const nowSeconds = Math.floor(now / 1000);
+    // A key is new unless an unexpired record holds it. TTL deletes expired records late (DynamoDB Local never), so
+    // an expired one may still be there: it is overwritten, and the key acts as new (see idempotency.ts).
+    ops.push(
+      entityOps('idempotency')
+        .put({
           tenantId,
           key,
           requestHash,
           statusCode,
           response,
-          createdAt: now.toISOString(),
-          expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+          createdAt: new Date(now).toISOString(),
+          expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
         })
-        .params() as PutParams,
-    });
+        .where((attr, op) => `${op.notExists!(attr.key)} OR ${op.lte!(attr.expiresAt, nowSeconds)}`),
+    );
+    replayIndex = ops.length - 1;
     explain.push(() => new IdempotentReplay(key));
   }
 
-  if (items.length > 100) throw new ValidationError('This change touches too many indexed values at once.');
+  if (ops.length > 100) throw new ValidationError('This change touches too many indexed values at once.');
 
-  try {
-    if (items.length === 1) {
-      await documentClient.send(new PutCommand(recordPut));
-    } else {
-      await documentClient.send(new TransactWriteCommand({ TransactItems: items }));
-    }
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw write.onVersionConflict();
-    if (error instanceof TransactionCanceledException) {
-      const reasons = error.CancellationReasons ?? [];
-      // An idempotency hit explains everything else that was cancelled with it.
-      const replayIndex = write.idempotency ? items.length - 1 : -1;
-      if (replayIndex >= 0 && reasons[replayIndex]?.Code === 'ConditionalCheckFailed') throw explain[replayIndex]!();
-      const failed = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
-      if (failed >= 0) throw explain[failed]!();
-      if (reasons.some((r) => r.Code === 'TransactionConflict')) {
-        throw new ConflictError('request.conflict', 'A concurrent change to the same record interfered; retry.');
-      }
-    }
-    throw error;
+  if (ops.length === 1) {
+    const result = await recordOp.go({ response: 'none', returnOnConditionCheckFailure: true });
+    if (result.rejected) throw write.onVersionConflict();
+    return;
   }
-}
 
-type WhereFn = (fn: (attr: Record<string, unknown>, op: { eq: (a: unknown, v: unknown) => string }) => string) => {
-  params: () => PutParams;
-};
+  const committed = ops.map((op) => op.commit());
+  const result = (await (
+    model.transaction.write as unknown as (fn: () => unknown[]) => {
+      go: () => Promise<{ canceled: boolean; data: Array<{ rejected: boolean; code: string }> }>;
+    }
+  )(() => committed).go()) as { canceled: boolean; data: Array<{ rejected: boolean; code: string }> };
+  if (!result.canceled) return;
+  const codes = result.data.map((r) => r.code);
+  // An idempotency hit explains everything else that was cancelled with it.
+  if (replayIndex >= 0 && codes[replayIndex] === 'ConditionalCheckFailed') throw explain[replayIndex]!();
+  const failed = codes.indexOf('ConditionalCheckFailed');
+  if (failed >= 0) throw explain[failed]!();
+  if (codes.includes('TransactionConflict')) {
+    throw new ConflictError('request.conflict', 'A concurrent change to the same record interfered; retry.');
+  }
+  throw new Error(`Transaction cancelled: ${codes.join(', ')}`);
+}
 
 /**
  * Cursors are ElectroDB's (base64url of the last key). We check a cursor belongs to the index partition being

@@ -331,7 +331,7 @@ describe('eventFromStreamRecord: companies and notes', () => {
 describe('eventFromStreamRecord: internal items', () => {
   it('publishes nothing for lookup items', () => {
     const lookup = model.entities.lookup
-      .put({ tenantId: TENANT, kind: 'contact.tag', value: 'vip', targetId: '01CONTACT', record: { id: '01CONTACT' } })
+      .put({ tenantId: TENANT, kind: 'contact.tag', value: 'vip', targetId: '01CONTACT', summary: { id: '01CONTACT' } })
       .params().Item;
     expect(eventFromStreamRecord(streamRecord('INSERT', undefined, lookup))).toBeUndefined();
     expect(eventFromStreamRecord(streamRecord('REMOVE', lookup, undefined))).toBeUndefined();

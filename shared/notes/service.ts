@@ -3,7 +3,7 @@ import { can } from '../auth/permissions.ts';
 import type { Principal } from '../auth/principal.ts';
 import { itemView } from '../db/item-view.ts';
 import { timelineIndex } from '../db/keys.ts';
-import { checkCursor, model, writeRecord } from '../db/store.ts';
+import { checkCursor, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { ForbiddenError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest } from '../http/request.ts';
 import type { Page, PageRequest } from '../records/lists.ts';
@@ -23,10 +23,16 @@ function timelineKeys(note: StoredNote): Record<string, string | undefined> {
   };
 }
 
-function subjectKey(tenantId: string, subjectType: NoteSubjectType, subjectId: string) {
+/** The note's subject as a reference the write checks (its ElectroDB key). */
+function subjectReference(
+  tenantId: string,
+  subjectType: NoteSubjectType,
+  subjectId: string,
+  error: NotFoundError,
+): ReferenceCheck {
   return subjectType === 'contact'
-    ? model.entities.contact.get({ tenantId, contactId: subjectId }).params().Key
-    : model.entities.company.get({ tenantId, companyId: subjectId }).params().Key;
+    ? { entity: 'contact' as const, key: { tenantId, contactId: subjectId }, error }
+    : { entity: 'company' as const, key: { tenantId, companyId: subjectId }, error };
 }
 
 /** The subject must exist and be live: checked inside the note's own write, so it is still one request. */
@@ -61,7 +67,7 @@ export async function createNote(
     item: { ...item, ...timelineKeys(note) },
     onVersionConflict: () => new PreconditionFailedError('note', note.noteId),
     references: [
-      { key: subjectKey(principal.tenantId, subjectType, subjectId), error: new NotFoundError(subjectType, subjectId) },
+      subjectReference(principal.tenantId, subjectType, subjectId, new NotFoundError(subjectType, subjectId)),
     ],
     ...(idempotency
       ? { idempotency: { tenantId: principal.tenantId, ...idempotency, statusCode: 201, response: view } }

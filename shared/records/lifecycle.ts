@@ -1,12 +1,24 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
 import { validateCustomFields } from '../custom-fields/service.ts';
-import { itemView } from '../db/item-view.ts';
-import { type LookupEntry, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
+import { itemSize, largestFields, RecordTooLargeError } from '../db/item-size.ts';
+import { isStorageOnly, itemView } from '../db/item-view.ts';
+import { type LookupEntry, model, type ReferenceCheck, storedItem, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest } from '../http/request.ts';
 import type { Page } from './lists.ts';
 import { changedFields, mergePatch } from './merge-patch.ts';
+
+/**
+ * The most a contact or company may take in DynamoDB (64 KiB), counted as DynamoDB counts item size: attribute names
+ * and values in UTF-8, keys and bookkeeping included. Creates and patches that would pass it are refused (413
+ * `record.too_large`); delete and restore may add their few bytes of trash bookkeeping. It keeps every item far from
+ * DynamoDB's 400 KB, and a transaction (record, idempotency record with the response, lookups) far from 4 MB.
+ */
+export const MAX_RECORD_BYTES = 64 * 1024;
+
+/** How many of the largest fields a too-large error names. */
+const LARGEST_FIELDS_SHOWN = 5;
 
 /** What the API shows of any record: its id, its fields and the audit trail. */
 export interface RecordView {
@@ -36,9 +48,20 @@ export interface RecordKind {
   derive(fields: Record<string, unknown>, previous?: Stored): Record<string, unknown>;
   keys(stored: Stored): Record<string, string | undefined>;
   lookups(stored: Stored): LookupEntry[];
+  /**
+   * The small projection each lookup item carries, and what lists served by lookups return. Bounded (ids, names,
+   * the primary email or domain): never a collection or free text without a limit. It holds no version or timestamp,
+   * so a patch of any other field leaves every lookup item as it is.
+   */
+  summary(stored: Stored): Record<string, unknown>;
   references(stored: Stored, previous: Stored | undefined): ReferenceCheck[];
   /** Empty collections the view always shows, so clients need no null checks. */
   defaults: Record<string, unknown>;
+}
+
+/** A summary without its unset fields: what lookup items store and compare (an absent field is not a change). */
+export function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
 
 export function toView(kind: Pick<RecordKind, 'idField' | 'defaults'>, stored: Stored): RecordView {
@@ -72,8 +95,28 @@ export async function getRecord(kind: RecordKind, principal: Principal, id: stri
   return toView(kind, stored);
 }
 
-function lookupRecord(kind: RecordKind, stored: Stored | undefined) {
-  return stored && !stored.deletedAt ? kind.lookups(stored) : [];
+const isLive = (stored: Stored | undefined): stored is Stored => stored !== undefined && !stored.deletedAt;
+
+/** Fields a client sets (not keys, bookkeeping or the audit trail): what a too-large error may name. */
+const AUDIT_FIELDS = new Set(['version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy', 'deletedAt']);
+
+/** Refuses a record that would take more than MAX_RECORD_BYTES as stored, naming its largest fields. */
+function checkRecordSize(kind: RecordKind, item: Record<string, unknown>): void {
+  const stored = storedItem(kind.entity, item);
+  const size = itemSize(stored);
+  if (size <= MAX_RECORD_BYTES) return;
+  const editable = (name: string) => name !== kind.idField && !isStorageOnly(name) && !AUDIT_FIELDS.has(name);
+  const largest = largestFields(stored, editable, ['customFields']).slice(0, LARGEST_FIELDS_SHOWN);
+  throw new RecordTooLargeError(
+    kind.entity,
+    size,
+    MAX_RECORD_BYTES,
+    largest.map(({ path, bytes }) => ({
+      field: `body.${path}`,
+      message: `Takes ${bytes} bytes; the whole ${kind.entity} would take ${size} of at most ${MAX_RECORD_BYTES} bytes.`,
+      code: 'too_large',
+    })),
+  );
 }
 
 /** Empty collections are the view's defaults, not data: never stored, so a no-op never shows up as a change. */
@@ -94,9 +137,11 @@ async function persist(
   previous: Stored | undefined,
   idempotency?: ApiRequest['idempotency'],
   statusCode = 200,
+  capped = false,
 ): Promise<RecordView> {
   const id = String(next[kind.idField]);
   const item = { ...next, ...kind.keys(next) };
+  if (capped) checkRecordSize(kind, item);
   const view = toView(kind, next);
   await writeRecord({
     entity: kind.entity,
@@ -109,9 +154,10 @@ async function persist(
     lookups: {
       tenantId: principal.tenantId,
       targetId: id,
-      next: lookupRecord(kind, next),
-      previous: lookupRecord(kind, previous),
-      record: view,
+      next: isLive(next) ? kind.lookups(next) : [],
+      previous: isLive(previous) ? kind.lookups(previous) : [],
+      summary: isLive(next) ? kind.summary(next) : undefined,
+      previousSummary: isLive(previous) ? kind.summary(previous) : undefined,
     },
     references: kind.references(next, previous),
     ...(idempotency
@@ -140,10 +186,13 @@ export async function createRecord(
     createdBy: principal.userId,
     updatedBy: principal.userId,
   };
-  return persist(kind, principal, stored, undefined, idempotency, 201);
+  return persist(kind, principal, stored, undefined, idempotency, 201, true);
 }
 
-/** Reads, checks If-Match, applies the merge patch and writes conditioned on the version read. */
+/**
+ * Reads, checks If-Match, applies the merge patch and writes conditioned on the version read. A patch that would make
+ * the record larger than MAX_RECORD_BYTES is refused and changes nothing.
+ */
 export async function patchRecord(
   kind: RecordKind,
   principal: Principal,
@@ -169,7 +218,7 @@ export async function patchRecord(
     updatedAt: new Date().toISOString(),
     updatedBy: principal.userId,
   };
-  return persist(kind, principal, next, previous);
+  return persist(kind, principal, next, previous, undefined, 200, true);
 }
 
 /** Soft delete: the record leaves every list and lookup but the trash and the sync feed, and can be restored. */

@@ -68,7 +68,10 @@ export async function queryIndex<T>(
   return { items: result.data as T[], nextCursor: result.cursor ?? null };
 }
 
-/** One Query on the lookup items of a value (an email, a phone, a tag, a domain): each carries the record. */
+/**
+ * One Query on the lookup items of a value (an email, a phone, a tag, a domain). Each carries its record's summary
+ * (the record kind's `summary` projection), which is what these lists return: GET the record for all of it.
+ */
 export async function queryLookup<T>(
   tenantId: string,
   kind: LookupKind,
@@ -80,5 +83,5 @@ export async function queryLookup<T>(
   const result = await model.entities.lookup.query
     .byValue({ tenantId, kind, value })
     .go({ limit: page.limit, cursor: page.cursor ?? null });
-  return { items: result.data.map((l) => l.record as T), nextCursor: result.cursor ?? null };
+  return { items: result.data.map((l) => l.summary as T), nextCursor: result.cursor ?? null };
 }

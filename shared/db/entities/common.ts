@@ -20,6 +20,12 @@ export type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5' | 'gsi6';
  * GSI keys are derived attributes (built in ../keys.ts, always starting with the tenant) rather than ElectroDB
  * composites: a record is left out of an index by leaving its key attributes unset, which ElectroDB's composite
  * keys cannot express for optional fields. Hidden: they never reach API responses.
+ *
+ * ElectroDB 3's index `condition` (sparse indexes) was tried and does not fit: with a condition defined, every put
+ * must carry every composite of that index, or ElectroDB throws IncompleteIndexCompositesAttributesProvided (checked
+ * with 3.9.3) - yet our sparse indexes are sparse because their composite is optional (a contact without owner,
+ * stage or company), so it would take sentinel values stored in records. And gsi4 moves a record between two
+ * partitions (name, trash), which one key template cannot express.
  */
 export function gsiKeyAttributes<const N extends GsiName>(names: readonly N[]) {
   const attributes: Record<string, { type: 'string'; hidden: true }> = {};

@@ -3,8 +3,11 @@ import { KEY_CASING, SERVICE } from './common.ts';
 
 /**
  * Index items for multi-valued attributes (a contact's emails, phones and tags; a company's domains and tags),
- * which a GSI cannot index. Each carries a copy of the record so "contacts tagged vip" or "who has this email" is
- * one Query. They are written in the same transaction as the record, so they never drift from it.
+ * which a GSI cannot index. Each carries a small, bounded summary of its record (id, names, primary email or domain,
+ * owner...; see `summary` of each record kind), never the record: a record with 40 indexed values would otherwise be
+ * stored 41 times and every write would rewrite all copies. "Contacts tagged vip" or "who has this email" is still
+ * one Query, answered with summaries. Lookups are written in the same transaction as the record (only those whose
+ * value was added, or all of them when the summary changed), so they never drift from it.
  */
 export const LOOKUP_KINDS = ['contact.email', 'contact.phone', 'contact.tag', 'company.domain', 'company.tag'] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
@@ -17,7 +20,7 @@ export const LookupEntity = new Entity(
       kind: { type: LOOKUP_KINDS, required: true },
       value: { type: 'string', required: true },
       targetId: { type: 'string', required: true },
-      record: { type: 'any', required: true },
+      summary: { type: 'any', required: true },
     },
     indexes: {
       byValue: {
