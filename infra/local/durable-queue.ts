@@ -80,7 +80,10 @@ export class DurableQueue<T> {
       }
       if (!name.endsWith('.json')) continue;
       try {
-        this.items.set(name.slice(0, -'.json'.length), JSON.parse(await readFile(file, 'utf8')) as T);
+        const id = name.slice(0, -'.json'.length);
+        this.items.set(id, JSON.parse(await readFile(file, 'utf8')) as T);
+        // New ids sort after the loaded ones, even within the same millisecond.
+        this.sequence = Math.max(this.sequence, Number(id.split('-')[1] ?? 0) + 1);
       } catch {
         // Cannot happen for a file renamed after fsync; keep it aside rather than drop it silently.
         await rename(file, `${file}.unreadable`).catch(() => undefined);
