@@ -83,7 +83,7 @@ export class DurableQueue<T> {
         const id = name.slice(0, -'.json'.length);
         this.items.set(id, JSON.parse(await readFile(file, 'utf8')) as T);
         // New ids sort after the loaded ones, even within the same millisecond.
-        this.sequence = Math.max(this.sequence, Number(id.split('-')[1] ?? 0) + 1);
+        this.sequence = Math.max(this.sequence, (Number.parseInt(id.split('-')[1] ?? '', 10) || 0) + 1);
       } catch {
         // Cannot happen for a file renamed after fsync; keep it aside rather than drop it silently.
         await rename(file, `${file}.unreadable`).catch(() => undefined);
