@@ -156,7 +156,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const stepFunctions = track(
       await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: options.waitTimeScale ?? 1, log }),
     );
-    const events = track(await LocalEventBridge.start({ resolver, invoker, executions: stepFunctions, log }));
+    // Accepted work (EventBridge target deliveries, async invocations) is journaled under the data dir when it persists.
+    const journal = (name: string) => (options.persist ? { dataDir: join(options.dataDir, name) } : {});
+    const events = track(
+      await LocalEventBridge.start({ resolver, invoker, executions: stepFunctions, log, ...journal('eventbridge') }),
+    );
     stepFunctions.setEventPutter(events);
     const scheduler = track(
       await LocalScheduler.start({
@@ -190,8 +194,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           POWERTOOLS_METRICS_DISABLED: 'true',
         },
         log,
+        ...journal('lambda'),
       }),
     );
+    // Deliveries accepted before a crash go out now that their targets run.
+    events.deliverPending();
 
     const streams = track(
       await LocalStreamPoller.start({

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -167,5 +167,41 @@ describe('the local stream poller', () => {
     await second.drained();
     await second.stop();
     expect(invoker.batches.flat()).toEqual(['before', 'while-stopped']);
+  });
+
+  it('moves the checkpoint only after a batch was handled: a crash mid-delivery delivers that batch again', async () => {
+    const { streamArn, tableName } = await freshTable('midway');
+    const dir = await mkdtemp(join(tmpdir(), 'streams-'));
+    dirs.push(dir);
+    const checkpoint = join(dir, 'checkpoints.json');
+    await put(tableName, 'handled');
+    const invoker = new RecordingInvoker(() => ({}));
+    const first = await poller({}, streamArn, invoker, checkpoint);
+    await first.drained();
+    await first.stop();
+    const saved = await readFile(checkpoint, 'utf8');
+
+    // The next batch hangs in its consumer when the process "crashes": the checkpoint must still be the old one.
+    await put(tableName, 'in-flight');
+    let release: () => void = () => {};
+    let started: () => void = () => {};
+    const invoked = new Promise<void>((resolve) => (started = resolve));
+    const hanging: Invoker = {
+      has: () => true,
+      invoke: () => {
+        started();
+        return new Promise((resolve) => (release = () => resolve({})));
+      },
+    };
+    const crashed = await poller({}, streamArn, hanging, checkpoint);
+    await invoked;
+    expect(await readFile(checkpoint, 'utf8')).toBe(saved);
+
+    const restarted = await poller({}, streamArn, invoker, checkpoint);
+    await restarted.drained();
+    await restarted.stop();
+    release();
+    await crashed.stop();
+    expect(invoker.batches.flat()).toEqual(['handled', 'in-flight']);
   });
 });

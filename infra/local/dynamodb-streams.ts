@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   DescribeStreamCommand,
@@ -102,7 +102,10 @@ function toLambdaRecord(record: StreamRecord, streamArn: string, region: string)
  * Polls DynamoDB Local's stream for a table and feeds each event source mapping as Lambda's poller would: records
  * in order, filtered by the mapping's filter criteria, in batches; partial batch failures and errors are retried
  * from the first failed record (bisecting when asked), and a batch that exhausts its retries goes to the on-failure
- * list. Checkpoints are persisted, so a restart neither loses nor repeats events.
+ * list. A shard's checkpoint advances only after its batch was handled: the consumer returned, and what it handed
+ * on is durable (PutEvents and async Lambda invocations journal their work before they answer). Checkpoints are
+ * written with fsync and a rename, so after a crash the poller resumes after the last handled batch: nothing is lost,
+ * and at most that batch is read again (at-least-once, as on AWS).
  */
 export class LocalStreamPoller implements LocalService {
   readonly name = 'dynamodb-streams';
@@ -212,8 +215,20 @@ export class LocalStreamPoller implements LocalService {
       shards: Object.fromEntries(this.checkpoints),
       finished: [...this.finishedShards],
     });
-    await writeFile(`${file}.tmp`, body);
+    const handle = await open(`${file}.tmp`, 'w');
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(`${file}.tmp`, file);
+    const dir = await open(dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   private async run(): Promise<void> {
@@ -251,8 +266,6 @@ export class LocalStreamPoller implements LocalService {
           }
           const result = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
           const records = result.Records ?? [];
-          iterators.set(id, result.NextShardIterator);
-          if (!result.NextShardIterator) this.finishedShards.add(id);
           if (records.length > 0) {
             read += records.length;
             this.inFlight++;
@@ -261,9 +274,13 @@ export class LocalStreamPoller implements LocalService {
             } finally {
               this.inFlight--;
             }
+            // Handled: only now may the checkpoint move past these records.
             this.checkpoints.set(id, records.at(-1)!.dynamodb!.SequenceNumber!);
             await this.saveCheckpoints();
           }
+          // The iterator advances with the checkpoint: a batch whose delivery threw is read again.
+          iterators.set(id, result.NextShardIterator);
+          if (!result.NextShardIterator) this.finishedShards.add(id);
         }
       } catch (error) {
         if (!this.stopped) this.opts.log(`dynamodb-streams: poll failed: ${(error as Error).message}`);

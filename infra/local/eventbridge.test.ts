@@ -1,4 +1,15 @@
-import { EventBridgeClient, ListRulesCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DescribeEventBusCommand,
+  DescribeRuleCommand,
+  EventBridgeClient,
+  ListEventBusesCommand,
+  ListRulesCommand,
+  PutEventsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type EventBridgeEvent, LocalEventBridge, selectPath, targetInput, transformInput } from './eventbridge.ts';
 import { TemplateResolver } from './template.ts';
@@ -331,7 +342,7 @@ describe('LocalEventBridge', () => {
   });
 
   it('answers unknown operations with an AWS-style 400', async () => {
-    await expect(client.send(new ListRulesCommand({}))).rejects.toMatchObject({
+    await expect(client.send(new DescribeEventBusCommand({}))).rejects.toMatchObject({
       name: 'UnknownOperationException',
       $metadata: { httpStatusCode: 400 },
     });
@@ -347,6 +358,178 @@ describe('LocalEventBridge', () => {
 
   it('times out waitForDelivery when nothing matches', async () => {
     await expect(bridge.waitForDelivery((d) => d.target === 'never', 50)).rejects.toThrow(/within 50 ms/);
+  });
+});
+
+describe('LocalEventBridge list APIs', () => {
+  it('answers ListEventBuses, ListRules and DescribeRule as the AWS CLI and SDK expect', async () => {
+    const buses = await client.send(new ListEventBusesCommand({}));
+    expect(buses.EventBuses).toEqual([
+      { Name: 'crm-events', Arn: 'arn:aws:events:us-east-1:000000000000:event-bus/crm-events' },
+      { Name: 'default', Arn: 'arn:aws:events:us-east-1:000000000000:event-bus/default' },
+    ]);
+    expect(buses.NextToken).toBeUndefined();
+    const prefixed = await client.send(new ListEventBusesCommand({ NamePrefix: 'crm' }));
+    expect(prefixed.EventBuses?.map((b) => b.Name)).toEqual(['crm-events']);
+
+    const crmRules = await client.send(new ListRulesCommand({ EventBusName: 'crm-events' }));
+    expect(crmRules.Rules?.map((r) => r.Name).sort()).toEqual([
+      'ContactCreatedRule',
+      'DisabledRule',
+      'FailingRule',
+      'ForwardedRule',
+      'deal-won',
+    ]);
+    const disabled = crmRules.Rules?.find((r) => r.Name === 'DisabledRule');
+    expect(disabled).toEqual({
+      Name: 'DisabledRule',
+      Arn: 'arn:aws:events:us-east-1:000000000000:rule/crm-events/DisabledRule',
+      EventBusName: 'crm-events',
+      State: 'DISABLED',
+      EventPattern: JSON.stringify({ source: ['crm.contacts'] }),
+    });
+    // Without a bus name: the default bus, scheduled rules included.
+    const defaultRules = await client.send(new ListRulesCommand({}));
+    expect(defaultRules.Rules?.map((r) => r.Name).sort()).toEqual(['DefaultBusRule', 'ForwardRule', 'NightlyRule']);
+    expect(defaultRules.Rules?.find((r) => r.Name === 'NightlyRule')).toMatchObject({
+      ScheduleExpression: 'rate(1 day)',
+      State: 'ENABLED',
+      EventBusName: 'default',
+    });
+    // Pagination with Limit and NextToken, and a name prefix; a bus given by its ARN.
+    const first = await client.send(new ListRulesCommand({ EventBusName: 'crm-events', Limit: 2 }));
+    expect(first.Rules).toHaveLength(2);
+    const rest = await client.send(
+      new ListRulesCommand({ EventBusName: 'crm-events', Limit: 100, NextToken: first.NextToken }),
+    );
+    expect([...(first.Rules ?? []), ...(rest.Rules ?? [])].map((r) => r.Name)).toEqual(
+      crmRules.Rules?.map((r) => r.Name),
+    );
+    expect(rest.NextToken).toBeUndefined();
+    const byArn = await client.send(
+      new ListRulesCommand({
+        EventBusName: 'arn:aws:events:us-east-1:000000000000:event-bus/crm-events',
+        NamePrefix: 'deal',
+      }),
+    );
+    expect(byArn.Rules?.map((r) => r.Name)).toEqual(['deal-won']);
+
+    const described = await client.send(new DescribeRuleCommand({ Name: 'deal-won', EventBusName: 'crm-events' }));
+    expect(described).toMatchObject({
+      Name: 'deal-won',
+      Arn: 'arn:aws:events:us-east-1:000000000000:rule/crm-events/deal-won',
+      EventBusName: 'crm-events',
+      State: 'ENABLED',
+      CreatedBy: '000000000000',
+    });
+    expect(JSON.parse(described.EventPattern ?? '')).toEqual({
+      source: ['crm.deals'],
+      detail: { stage: ['won'], amount: [{ numeric: ['>', 0] }] },
+    });
+  });
+
+  it('answers list errors as AWS does', async () => {
+    await expect(client.send(new ListRulesCommand({ EventBusName: 'nope' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: 'Event bus nope does not exist.',
+    });
+    await expect(client.send(new DescribeRuleCommand({ Name: 'deal-won' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: 'Rule deal-won does not exist on EventBus default.',
+    });
+    await expect(client.send(new ListRulesCommand({ Limit: 0 }))).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+    await expect(client.send(new ListRulesCommand({ NextToken: 'forged' }))).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+  });
+});
+
+describe('LocalEventBridge journal', () => {
+  // Inside the project's data dir, never the system temp dir.
+  const dataDir = join(import.meta.dirname, '..', '..', '.data', `test-eventbridge-${randomUUID().slice(0, 8)}`);
+  const journalFiles = () => readdirSync(join(dataDir, 'deliveries')).filter((f) => f.endsWith('.json'));
+
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps an accepted delivery on disk until it was delivered, and replays it after a crash', async () => {
+    // The first process "crashes" while its target call hangs: the delivery is still journaled.
+    let release: () => void = () => {};
+    const hanging: Invoker = {
+      has: (ref) => ref.includes(':function:'),
+      invoke: () => new Promise((resolve) => (release = () => resolve(undefined))),
+    };
+    const crashed = await LocalEventBridge.start({
+      resolver: new TemplateResolver(template),
+      invoker: hanging,
+      executions,
+      dataDir,
+      log: () => {},
+    });
+    const { eventIds } = await crashed.putEvents([{ Source: 'crm.default', DetailType: 'Ping', Detail: '{"n":7}' }]);
+    // Journaled before PutEvents answered.
+    const files = journalFiles();
+    expect(files).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(dataDir, 'deliveries', files[0]!), 'utf8'))).toMatchObject({
+      rule: 'arn:aws:events:us-east-1:000000000000:rule/DefaultBusRule',
+      target: 'Constant',
+      event: { id: eventIds[0], detail: { n: 7 } },
+    });
+
+    const restarted = await LocalEventBridge.start({
+      resolver: new TemplateResolver(template),
+      invoker,
+      executions,
+      dataDir,
+      log: () => {},
+    });
+    try {
+      expect(restarted.pendingDeliveries).toBe(1);
+      expect(restarted.deliverPending()).toBe(1);
+      const delivery = await restarted.waitForDelivery((d) => d.event.id === eventIds[0]);
+      expect(delivery).toMatchObject({ target: 'Constant', payload: { fixed: true } });
+      await restarted.idle();
+      expect(restarted.pendingDeliveries).toBe(0);
+      expect(journalFiles()).toEqual([]);
+      // Replayed once only.
+      expect(restarted.deliverPending()).toBe(0);
+    } finally {
+      await restarted.stop();
+      release();
+      await crashed.stop();
+    }
+    // The first process finishing late (a duplicate, as at-least-once allows) leaves the journal empty too.
+    expect(journalFiles()).toEqual([]);
+  });
+
+  it('journals dead letters of a target with a DeadLetterConfig', async () => {
+    const bridge = await LocalEventBridge.start({
+      resolver: new TemplateResolver(template),
+      invoker,
+      executions,
+      dataDir,
+      retryDelayMs: 1,
+      log: () => {},
+    });
+    try {
+      const { eventIds } = await bridge.putEvents([
+        { EventBusName: 'crm-events', Source: 'crm.fail', DetailType: 'Boom', Detail: '{}' },
+      ]);
+      await bridge.idle();
+      const letters = readFileSync(join(dataDir, 'dead-letters.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { event: { id: string }; deadLetterArn: string });
+      expect(letters.map((l) => [l.event.id, l.deadLetterArn])).toEqual([
+        [eventIds[0], 'arn:aws:sqs:us-east-1:000000000000:dlq'],
+      ]);
+      expect(journalFiles()).toEqual([]);
+    } finally {
+      await bridge.stop();
+    }
   });
 });
 

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { readRequestBody, sendAwsJson } from './aws-http.ts';
+import { DurableQueue, QueueFullError } from './durable-queue.ts';
 import { matchesPattern, validatePattern } from './event-pattern.ts';
 import type { TemplateResolver } from './template.ts';
 import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './types.ts';
@@ -10,6 +13,9 @@ import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './typ
  * A local Amazon EventBridge: buses and rules come from the synthesized template; PutEvents is served over the
  * JSON 1.1 protocol on 127.0.0.1 (so the AWS SDK works through AWS_ENDPOINT_URL_EVENTBRIDGE) and in-process.
  * Matching events are delivered asynchronously to Lambda functions, Step Functions state machines and other buses.
+ * Each accepted delivery is journaled (under `dataDir`) before PutEvents answers and removed only once it was
+ * delivered or dead-lettered, so a crash loses none: pending deliveries are replayed on the next start.
+ * ListRules, DescribeRule and ListEventBuses answer from the template, so `aws events list-rules` works too.
  */
 
 /** The event envelope EventBridge builds from a PutEvents entry. */
@@ -68,6 +74,27 @@ export interface LocalRule {
   targets: RuleTarget[];
 }
 
+/** A rule as ListRules and DescribeRule describe it (scheduled rules included). */
+export interface RuleDescription {
+  Name: string;
+  Arn: string;
+  EventBusName: string;
+  State: string;
+  EventPattern?: string;
+  ScheduleExpression?: string;
+  Description?: string;
+  RoleArn?: string;
+}
+
+/** A target delivery accepted and not yet finished, as kept in the journal. */
+interface QueuedDelivery {
+  /** The rule's ARN and the target's Id: looked up again when replayed. */
+  rule: string;
+  target: string;
+  event: EventBridgeEvent;
+  hops: number;
+}
+
 /** A successful delivery of an event to one target of one rule. */
 export interface Delivery {
   bus: string;
@@ -111,6 +138,8 @@ export interface LocalEventBridgeOptions {
   maxRetries?: number;
   /** How many recent events, deliveries and dead letters to keep. */
   historySize?: number;
+  /** Where accepted deliveries are journaled until done; without it they are kept in memory. */
+  dataDir?: string;
 }
 
 const MAX_ENTRIES = 10;
@@ -142,11 +171,14 @@ export class LocalEventBridge implements LocalService, EventPutter {
   private readonly server: Server;
   private url = '';
   private stopped = false;
+  private replayed = false;
 
   private constructor(
     private readonly options: LocalEventBridgeOptions,
     readonly buses: ReadonlySet<string>,
     readonly rules: readonly LocalRule[],
+    private readonly described: readonly RuleDescription[],
+    private readonly queue: DurableQueue<QueuedDelivery>,
   ) {
     this.log = options.log ?? ((msg) => console.log(`[eventbridge] ${msg}`));
     this.retryDelayMs = options.retryDelayMs ?? 200;
@@ -155,9 +187,16 @@ export class LocalEventBridge implements LocalService, EventPutter {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
+  /**
+   * Starts the endpoint. Deliveries a previous run accepted but did not finish wait for `deliverPending()`, so the
+   * caller can first start what they are delivered to.
+   */
   static async start(options: LocalEventBridgeOptions): Promise<LocalEventBridge> {
-    const { buses, rules } = readTemplate(options.resolver);
-    const bridge = new LocalEventBridge(options, buses, rules);
+    const { buses, rules, described } = readTemplate(options.resolver);
+    const queue = await DurableQueue.open<QueuedDelivery>(
+      options.dataDir ? { dir: join(options.dataDir, 'deliveries') } : {},
+    );
+    const bridge = new LocalEventBridge(options, buses, rules, described, queue);
     for (const rule of rules) {
       for (const target of rule.targets) {
         if (targetKind(target.Arn, options.invoker) === 'unsupported') {
@@ -180,15 +219,18 @@ export class LocalEventBridge implements LocalService, EventPutter {
 
   /** EventPutter: the in-process PutEvents; `eventIds` is aligned with `entries` ('' for a failed entry). */
   async putEvents(entries: PutEventsEntry[]): Promise<{ failedEntryCount: number; eventIds: string[] }> {
-    const response = this.put(entries);
+    const response = await this.put(entries);
     return {
       failedEntryCount: response.FailedEntryCount,
       eventIds: response.Entries.map((entry) => ('EventId' in entry ? entry.EventId : '')),
     };
   }
 
-  /** The PutEvents API: validates and routes every entry; deliveries run after it returns, as on AWS. */
-  put(entries: unknown): PutEventsResponse {
+  /**
+   * The PutEvents API: validates and routes every entry; the deliveries are journaled before it answers and run
+   * after, as on AWS.
+   */
+  async put(entries: unknown): Promise<PutEventsResponse> {
     if (this.stopped) throw new EventBridgeError('InternalException', 'the local EventBridge is stopped', 500);
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
       const count = Array.isArray(entries) ? entries.length : 0;
@@ -203,13 +245,75 @@ export class LocalEventBridge implements LocalService, EventPutter {
     if (size > MAX_REQUEST_BYTES) {
       throw new EventBridgeError('ValidationException', 'Total size of the entries in the request is over the limit.');
     }
-    const results = entries.map((entry): PutEventsResultEntry => {
-      const parsed = this.parseEntry(entry);
-      if ('ErrorCode' in parsed) return parsed;
-      this.publish(parsed.bus, parsed.event, 0);
-      return { EventId: parsed.event.id };
+    const parsed = entries.map((entry) => this.parseEntry(entry));
+    const accepted = parsed.filter((p): p is { bus: string; event: EventBridgeEvent } => !('ErrorCode' in p));
+    let throttled = false;
+    try {
+      await this.publish(accepted.flatMap(({ bus, event }) => this.route(bus, event, 0)));
+      for (const { bus, event } of accepted) remember(this.archive, { bus, event }, this.historySize);
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error;
+      this.log(`PutEvents throttled: ${error.message}`);
+      throttled = true;
+    }
+    const results = parsed.map((p): PutEventsResultEntry => {
+      if ('ErrorCode' in p) return p;
+      if (throttled) return { ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded.' };
+      return { EventId: p.event.id };
     });
     return { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results };
+  }
+
+  /** Starts the deliveries a previous run journaled and did not finish (once). */
+  deliverPending(): number {
+    if (this.replayed) return 0;
+    this.replayed = true;
+    const pending = this.queue.entries();
+    for (const [id, job] of pending) this.schedule(id, job);
+    if (pending.length > 0) this.log(`replaying ${pending.length} accepted delivery(ies)`);
+    return pending.length;
+  }
+
+  /** Deliveries accepted and not yet delivered or dead-lettered. */
+  get pendingDeliveries(): number {
+    return this.queue.size;
+  }
+
+  /** ListEventBuses: the default bus and the template's. */
+  listEventBuses(input: { NamePrefix?: unknown; NextToken?: unknown; Limit?: unknown }) {
+    const all = [...this.buses]
+      .sort()
+      .filter((name) => typeof input.NamePrefix !== 'string' || name.startsWith(input.NamePrefix))
+      .map((Name) => ({ Name, Arn: this.busArn(Name) }));
+    const { page, NextToken } = paginate(all, input);
+    return { EventBuses: page, ...(NextToken ? { NextToken } : {}) };
+  }
+
+  /** ListRules: the rules of one bus (default: the default bus), scheduled and disabled ones included. */
+  listRules(input: { EventBusName?: unknown; NamePrefix?: unknown; NextToken?: unknown; Limit?: unknown }) {
+    const bus = this.existingBus(input.EventBusName);
+    const all = this.described.filter(
+      (rule) =>
+        rule.EventBusName === bus && (typeof input.NamePrefix !== 'string' || rule.Name.startsWith(input.NamePrefix)),
+    );
+    const { page, NextToken } = paginate(all, input);
+    return { Rules: page, ...(NextToken ? { NextToken } : {}) };
+  }
+
+  /** DescribeRule: one rule of a bus by name. */
+  describeRule(input: { Name?: unknown; EventBusName?: unknown }) {
+    if (typeof input.Name !== 'string' || input.Name === '') {
+      throw new EventBridgeError(
+        'ValidationException',
+        "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
+      );
+    }
+    const bus = this.existingBus(input.EventBusName);
+    const rule = this.described.find((r) => r.EventBusName === bus && r.Name === input.Name);
+    if (!rule) {
+      throw new EventBridgeError('ResourceNotFoundException', `Rule ${input.Name} does not exist on EventBus ${bus}.`);
+    }
+    return { ...rule, CreatedBy: this.options.resolver.account };
   }
 
   /** The most recent events put on a bus (all buses when omitted), oldest first. */
@@ -307,16 +411,41 @@ export class LocalEventBridge implements LocalService, EventPutter {
     return { bus, event };
   }
 
-  /** Archives the event and schedules a delivery per target of every enabled rule of the bus that matches it. */
-  private publish(bus: string, event: EventBridgeEvent, hops: number): void {
-    remember(this.archive, { bus, event }, this.historySize);
+  /** One delivery per target of every enabled rule of the bus that matches the event. */
+  private route(bus: string, event: EventBridgeEvent, hops: number): QueuedDelivery[] {
+    const jobs: QueuedDelivery[] = [];
     for (const rule of this.rules) {
       if (rule.bus !== bus || !rule.enabled || !matchesPattern(rule.pattern, event)) continue;
       for (const target of rule.targets) {
-        const kind = targetKind(target.Arn, this.options.invoker);
-        if (kind !== 'unsupported') this.track(() => this.deliver(rule, target, kind, event, hops));
+        if (targetKind(target.Arn, this.options.invoker) !== 'unsupported') {
+          jobs.push({ rule: rule.arn, target: target.Id, event, hops });
+        }
       }
     }
+    return jobs;
+  }
+
+  /** Journals the deliveries (durable once this resolves), then schedules them. */
+  private async publish(jobs: QueuedDelivery[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const ids = await this.queue.add(jobs);
+    for (const [i, job] of jobs.entries()) this.schedule(ids[i] as string, job);
+  }
+
+  private schedule(id: string, job: QueuedDelivery): void {
+    const rule = this.rules.find((r) => r.arn === job.rule);
+    const target = rule?.targets.find((t) => t.Id === job.target);
+    const kind = target ? targetKind(target.Arn, this.options.invoker) : 'unsupported';
+    if (!rule || !target || kind === 'unsupported') {
+      this.log(`delivery to ${job.rule} / ${job.target} dropped: no such rule and target in the template any more`);
+      void this.queue.remove(id).catch((error: unknown) => this.log(`journal: ${errorText(error)}`));
+      return;
+    }
+    this.track(async () => {
+      const finished = await this.deliver(rule, target, kind, job.event, job.hops);
+      // Stopped mid-delivery: it stays journaled for the next start.
+      if (finished) await this.queue.remove(id);
+    });
   }
 
   private track(work: () => Promise<void>): void {
@@ -334,7 +463,7 @@ export class LocalEventBridge implements LocalService, EventPutter {
     kind: TargetKind,
     event: EventBridgeEvent,
     hops: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const base = { bus: rule.bus, rule: rule.name, ruleArn: rule.arn, target: target.Id, targetArn: target.Arn, event };
     const retries = Math.min(target.RetryPolicy?.MaximumRetryAttempts ?? this.maxRetries, this.maxRetries);
     const maxAgeMs = (target.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400) * 1000;
@@ -346,10 +475,12 @@ export class LocalEventBridge implements LocalService, EventPutter {
       // Bus targets get the event itself; other targets get the (possibly transformed) input.
       payload = kind === 'bus' ? event : targetInput(target, event, rule);
     } catch (error) {
-      return this.deadLetter({ ...base, payload, attempts, error: errorText(error) }, target);
+      await this.deadLetter({ ...base, payload, attempts, error: errorText(error) }, target);
+      return true;
     }
     while (attempts <= retries) {
       if (attempts > 0) {
+        if (this.stopped) return false;
         if (Date.now() - started > maxAgeMs) break;
         await sleep(this.retryDelayMs * 2 ** (attempts - 1));
       }
@@ -360,13 +491,15 @@ export class LocalEventBridge implements LocalService, EventPutter {
         remember(this.deliveries, delivery, this.historySize);
         this.log(`${rule.name} -> ${target.Id}: delivered ${event['detail-type']} (${event.id})`);
         this.notify(delivery);
-        return;
+        return true;
       } catch (error) {
         lastError = error;
         this.log(`${rule.name} -> ${target.Id}: attempt ${attempts} failed: ${errorText(error)}`);
       }
     }
-    this.deadLetter({ ...base, payload, attempts, error: errorText(lastError) }, target);
+    if (this.stopped) return false;
+    await this.deadLetter({ ...base, payload, attempts, error: errorText(lastError) }, target);
+    return true;
   }
 
   private async send(kind: TargetKind, arn: string, payload: unknown, event: EventBridgeEvent, hops: number) {
@@ -383,7 +516,8 @@ export class LocalEventBridge implements LocalService, EventPutter {
         if (!this.buses.has(bus)) throw new Error(`event bus ${bus} does not exist`);
         // Guards against rules that forward events around in a loop.
         if (hops >= MAX_BUS_HOPS) throw new Error(`event ${event.id} crossed ${MAX_BUS_HOPS} buses; dropped`);
-        this.publish(bus, event, hops + 1);
+        await this.publish(this.route(bus, event, hops + 1));
+        remember(this.archive, { bus, event }, this.historySize);
         return;
       }
       default:
@@ -391,10 +525,16 @@ export class LocalEventBridge implements LocalService, EventPutter {
     }
   }
 
-  private deadLetter(letter: DeadLetter, target: RuleTarget): void {
+  private async deadLetter(letter: DeadLetter, target: RuleTarget): Promise<void> {
     const deadLetterArn = target.DeadLetterConfig?.Arn;
     const where = deadLetterArn ? `dead-letter queue ${deadLetterArn}` : 'no dead-letter queue: dropped';
-    remember(this.deadLetters, deadLetterArn ? { ...letter, deadLetterArn } : letter, this.historySize);
+    const kept = deadLetterArn ? { ...letter, deadLetterArn } : letter;
+    remember(this.deadLetters, kept, this.historySize);
+    // The queue is not emulated: its messages are appended to a file beside the journal, so none is lost.
+    if (deadLetterArn && this.options.dataDir) {
+      await mkdir(this.options.dataDir, { recursive: true });
+      await appendFile(join(this.options.dataDir, 'dead-letters.jsonl'), `${JSON.stringify(kept)}\n`);
+    }
     this.log(
       `${letter.rule} -> ${letter.target}: gave up after ${letter.attempts} attempt(s) on ${letter.event.id}: ` +
         `${letter.error} (${where})`,
@@ -415,61 +555,126 @@ export class LocalEventBridge implements LocalService, EventPutter {
       const body = await readRequestBody(req, 4 * MAX_REQUEST_BYTES + 64 * 1024);
       if (body === undefined) throw new EventBridgeError('ValidationException', 'Request is too large.', 413);
       const operation = String(req.headers['x-amz-target'] ?? '');
-      if (req.method !== 'POST' || operation !== 'AWSEvents.PutEvents') {
+      const handler = req.method === 'POST' ? OPERATIONS[operation] : undefined;
+      if (!handler) {
         throw new EventBridgeError('UnknownOperationException', `Unknown operation ${operation || req.method}`);
       }
-      let input: { Entries?: unknown };
+      let input: Record<string, unknown>;
       try {
-        input = body ? (JSON.parse(body) as { Entries?: unknown }) : {};
+        input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
       } catch {
         throw new EventBridgeError('SerializationException', 'Request body is not valid JSON');
       }
-      sendAwsJson(res, 200, this.put(input?.Entries), { contentType: JSON_CONTENT_TYPE });
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+        throw new EventBridgeError('SerializationException', 'Request body must be a JSON object');
+      }
+      sendAwsJson(res, 200, await handler(this, input), { contentType: JSON_CONTENT_TYPE });
     } catch (error) {
       const e =
         error instanceof EventBridgeError ? error : new EventBridgeError('InternalException', errorText(error), 500);
-      if (e.status >= 500) this.log(`PutEvents failed: ${e.message}`);
+      if (e.status >= 500) this.log(`request failed: ${e.message}`);
       sendAwsJson(res, e.status, { __type: e.type, message: e.message }, { contentType: JSON_CONTENT_TYPE });
     }
   }
+
+  private existingBus(nameOrArn: unknown): string {
+    const bus = busName(typeof nameOrArn === 'string' && nameOrArn ? nameOrArn : 'default');
+    if (!this.buses.has(bus))
+      throw new EventBridgeError('ResourceNotFoundException', `Event bus ${bus} does not exist.`);
+    return bus;
+  }
+
+  private busArn(name: string): string {
+    return this.options.resolver.arn('events', `event-bus/${name}`);
+  }
+}
+
+/** The operations the endpoint serves (X-Amz-Target). */
+const OPERATIONS: Record<string, (bridge: LocalEventBridge, input: Record<string, unknown>) => unknown> = {
+  'AWSEvents.PutEvents': (bridge, input) => bridge.put(input.Entries),
+  'AWSEvents.ListEventBuses': (bridge, input) => bridge.listEventBuses(input),
+  'AWSEvents.ListRules': (bridge, input) => bridge.listRules(input),
+  'AWSEvents.DescribeRule': (bridge, input) => bridge.describeRule(input),
+};
+
+/** Limit (1-100) and an opaque NextToken, as the List APIs take them. */
+function paginate<T>(all: T[], input: { NextToken?: unknown; Limit?: unknown }): { page: T[]; NextToken?: string } {
+  const limit = input.Limit === undefined || input.Limit === null ? 100 : Number(input.Limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    throw new EventBridgeError(
+      'ValidationException',
+      "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value between 1 and 100",
+    );
+  }
+  let start = 0;
+  if (input.NextToken !== undefined && input.NextToken !== null) {
+    const decoded = /^o(\d+)$/.exec(Buffer.from(String(input.NextToken), 'base64url').toString('utf8'));
+    if (!decoded) throw new EventBridgeError('ValidationException', 'The NextToken is invalid.');
+    start = Number(decoded[1]);
+  }
+  const page = all.slice(start, start + limit);
+  const next = start + limit < all.length ? Buffer.from(`o${start + limit}`).toString('base64url') : undefined;
+  return { page, ...(next ? { NextToken: next } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Template
 
-function readTemplate(resolver: TemplateResolver): { buses: Set<string>; rules: LocalRule[] } {
+function readTemplate(resolver: TemplateResolver): {
+  buses: Set<string>;
+  rules: LocalRule[];
+  described: RuleDescription[];
+} {
   const included = (resource: { Condition?: string }) => !resource.Condition || resolver.condition(resource.Condition);
   const buses = new Set<string>(['default']);
   for (const [logicalId, resource] of resolver.resourcesOfType('AWS::Events::EventBus')) {
     if (included(resource)) buses.add(resolver.ref(logicalId));
   }
   const rules: LocalRule[] = [];
+  const described: RuleDescription[] = [];
   for (const [logicalId, resource] of resolver.resourcesOfType('AWS::Events::Rule')) {
     if (!included(resource)) continue;
     const props = resolver.properties(logicalId);
+    const bus = busName(typeof props.EventBusName === 'string' && props.EventBusName ? props.EventBusName : 'default');
+    // A bus the rule names but the template does not create exists outside the stack: accept events for it.
+    buses.add(bus);
+    const name = typeof props.Name === 'string' && props.Name ? props.Name : logicalId;
+    const arn = resolver.arn('events', bus === 'default' ? `rule/${name}` : `rule/${bus}/${name}`);
+    const state = props.State === undefined ? 'ENABLED' : String(props.State);
+    const pattern =
+      props.EventPattern === undefined
+        ? undefined
+        : typeof props.EventPattern === 'string'
+          ? JSON.parse(props.EventPattern)
+          : props.EventPattern;
+    described.push({
+      Name: name,
+      Arn: arn,
+      EventBusName: bus,
+      State: state,
+      ...(pattern !== undefined ? { EventPattern: JSON.stringify(pattern) } : {}),
+      ...(typeof props.ScheduleExpression === 'string' ? { ScheduleExpression: props.ScheduleExpression } : {}),
+      ...(typeof props.Description === 'string' ? { Description: props.Description } : {}),
+      ...(typeof props.RoleArn === 'string' ? { RoleArn: props.RoleArn } : {}),
+    });
     // Scheduled rules (ScheduleExpression, no EventPattern) are not event-driven: nothing to match here.
-    if (props.EventPattern === undefined) continue;
-    const pattern = typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
+    if (pattern === undefined) continue;
     try {
       validatePattern(pattern);
     } catch (error) {
       throw new Error(`AWS::Events::Rule ${logicalId}: ${errorText(error)}`);
     }
-    const bus = busName(typeof props.EventBusName === 'string' && props.EventBusName ? props.EventBusName : 'default');
-    // A bus the rule names but the template does not create exists outside the stack: accept events for it.
-    buses.add(bus);
-    const name = typeof props.Name === 'string' && props.Name ? props.Name : logicalId;
     rules.push({
       logicalId,
       name,
-      arn: resolver.arn('events', bus === 'default' ? `rule/${name}` : `rule/${bus}/${name}`),
+      arn,
       bus,
       pattern: pattern as Record<string, unknown>,
-      enabled: props.State === undefined || String(props.State).startsWith('ENABLED'),
+      enabled: state.startsWith('ENABLED'),
       targets: ((props.Targets ?? []) as RuleTarget[]).map((t) => ({ ...t, Id: String(t.Id), Arn: String(t.Arn) })),
     });
   }
-  return { buses, rules };
+  return { buses, rules, described };
 }
 
 /** A bus name from a name or an ARN (arn:aws:events:region:account:event-bus/name). */

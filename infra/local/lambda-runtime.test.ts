@@ -1,8 +1,11 @@
-import { existsSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthFixture } from '../../test/fixtures/fixture-stack.ts';
 import { LambdaError, LambdaRuntime } from './lambda-runtime.ts';
 import { TemplateResolver } from './template.ts';
+import type { CfnTemplate } from './types.ts';
 
 interface EchoBody {
   event: Record<string, unknown>;
@@ -15,6 +18,7 @@ interface EchoBody {
 
 let runtime: LambdaRuntime;
 let assemblyDir: string;
+let fixtureTemplate: CfnTemplate;
 const logs: string[] = [];
 const body = (result: unknown) => JSON.parse((result as { body: string }).body) as EchoBody;
 const idOf = (prefix: string) => runtime.functions().find((f) => f.logicalId.startsWith(prefix))!;
@@ -22,6 +26,7 @@ const idOf = (prefix: string) => runtime.functions().find((f) => f.logicalId.sta
 beforeAll(async () => {
   const fixture = synthFixture();
   assemblyDir = fixture.assemblyDir;
+  fixtureTemplate = fixture.template;
   runtime = await LambdaRuntime.start({
     resolver: new TemplateResolver(fixture.template),
     assemblyDir,
@@ -161,5 +166,142 @@ describe('LambdaRuntime', () => {
   it('forwards function logs', async () => {
     await runtime.invoke(idOf('EchoFn').name, {});
     expect(logs.some((l) => /REPORT RequestId: \S+ Duration: \d+ ms/.test(l))).toBe(true);
+  });
+});
+
+/** The fixture's template with some properties of the functions whose logical id starts with a prefix changed. */
+function withProperties(changes: Record<string, Record<string, unknown>>): TemplateResolver {
+  const template = structuredClone(fixtureTemplate);
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const prefix = Object.keys(changes).find((p) => id.startsWith(p));
+    if (prefix) resource.Properties = { ...resource.Properties, ...changes[prefix] };
+  }
+  return new TemplateResolver(template);
+}
+
+const sleep = (ms: number) => ({ queryStringParameters: { mode: 'sleep', ms: String(ms) } });
+
+describe('LambdaRuntime execution environments', () => {
+  let pooled: LambdaRuntime;
+  const poolLogs: string[] = [];
+  const echo = () => pooled.functions().find((f) => f.logicalId.startsWith('EchoFn'))!;
+
+  beforeAll(async () => {
+    pooled = await LambdaRuntime.start({
+      // Echo: two environments at most, and a 4 s timeout.
+      resolver: withProperties({ EchoFn: { ReservedConcurrentExecutions: 2, Timeout: 4 } }),
+      assemblyDir,
+      log: (m) => poolLogs.push(m),
+      asyncRetryDelayMs: 10,
+    });
+  });
+
+  afterAll(async () => {
+    await pooled?.stop();
+  });
+
+  it('reads the reserved concurrency, else the default cap', () => {
+    expect(echo().concurrency).toBe(2);
+    expect(pooled.functions().find((f) => f.logicalId.startsWith('OtherFn'))!.concurrency).toBe(10);
+  });
+
+  it('runs two concurrent invocations of a slow function on two workers', async () => {
+    const [a, b] = await Promise.all([pooled.invoke(echo().name, sleep(300)), pooled.invoke(echo().name, sleep(300))]);
+    expect(body(a).instanceId).not.toBe(body(b).instanceId);
+    // One invocation at a time per worker: each ran exactly one.
+    expect([body(a).invocations, body(b).invocations]).toEqual([1, 1]);
+    expect(pooled.workers(echo().name)).toBe(2);
+    // Both stay warm and are reused.
+    const c = body(await pooled.invoke(echo().name, {}));
+    expect([body(a).instanceId, body(b).instanceId]).toContain(c.instanceId);
+    expect(pooled.workers(echo().name)).toBe(2);
+  });
+
+  it('fails only the invocation that timed out; the other worker finishes its own', async () => {
+    const starts = () => poolLogs.filter((l) => l.includes(`[${echo().name}] START RequestId`)).length;
+    const before = starts();
+    let otherSettled = false;
+    const timingOut = pooled.invoke(echo().name, sleep(60_000)).catch((e: unknown) => ({ error: e, otherSettled }));
+    await vi.waitFor(() => expect(starts()).toBe(before + 1), { timeout: 10_000 });
+    // Started 2 s into the first one's 4 s; it runs 3 s, so it is still running when the first one times out.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const other = pooled.invoke(echo().name, sleep(3_000)).finally(() => {
+      otherSettled = true;
+    });
+    const failed = (await timingOut) as { error: LambdaError; otherSettled: boolean };
+    expect(failed.error).toMatchObject({ errorType: 'Sandbox.Timedout' });
+    expect(failed.otherSettled).toBe(false);
+    const result = body(await other);
+    expect(result.event).toMatchObject(sleep(3_000));
+    // Only the timed-out worker was replaced.
+    expect(pooled.workers(echo().name)).toBe(1);
+  }, 20_000);
+
+  it('holds the cap: a sync invoke beyond it is throttled, an async one waits for a free worker', async () => {
+    const reports = () => poolLogs.filter((l) => l.includes(`[${echo().name}] REPORT`)).length;
+    const before = reports();
+    const busy = [pooled.invoke(echo().name, sleep(1_000)), pooled.invoke(echo().name, sleep(1_000))];
+    const error = await pooled.invoke(echo().name, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LambdaError);
+    expect(error).toMatchObject({ errorType: 'TooManyRequestsException' });
+    await expect(pooled.invoke(echo().arn, { queued: true }, 'Event')).resolves.toBeUndefined();
+    expect(pooled.pendingAsync).toBe(1);
+    expect(pooled.workers(echo().name)).toBe(2);
+    await Promise.all(busy);
+    await pooled.asyncIdle();
+    expect(pooled.pendingAsync).toBe(0);
+    expect(reports()).toBe(before + 3);
+    expect(pooled.workers(echo().name)).toBe(2);
+  });
+});
+
+describe('LambdaRuntime async queue', () => {
+  // Inside the project's data dir, never the system temp dir.
+  const dataDir = join(import.meta.dirname, '..', '..', '.data', `test-lambda-${randomUUID().slice(0, 8)}`);
+  const queued = () => readdirSync(join(dataDir, 'async-invocations')).filter((f) => f.endsWith('.json'));
+
+  afterAll(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps an accepted async invocation on disk until it ran, across a restart', async () => {
+    // Reserved concurrency 0: every invocation is throttled, so the accepted one can only wait.
+    const first = await LambdaRuntime.start({
+      resolver: withProperties({ ThrowFn: { ReservedConcurrentExecutions: 0 } }),
+      assemblyDir,
+      dataDir,
+      log: () => {},
+    });
+    const thrower = first.functions().find((f) => f.logicalId.startsWith('ThrowFn'))!;
+    await expect(first.invoke(thrower.name, {})).rejects.toMatchObject({ errorType: 'TooManyRequestsException' });
+    await expect(first.invoke(thrower.arn, { order: 7 }, 'Event')).resolves.toBeUndefined();
+    expect(queued()).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(dataDir, 'async-invocations', queued()[0]!), 'utf8'))).toMatchObject({
+      functionName: thrower.name,
+      event: { order: 7 },
+    });
+    await first.stop();
+    expect(queued()).toHaveLength(1);
+
+    const second = await LambdaRuntime.start({
+      resolver: new TemplateResolver(fixtureTemplate),
+      assemblyDir,
+      dataDir,
+      log: () => {},
+      asyncRetryDelayMs: 10,
+    });
+    try {
+      await second.asyncIdle();
+      // It ran (and failed, as this function does) with its retries, then went to the on-failure destination.
+      expect(second.asyncFailures).toMatchObject([{ functionName: thrower.name, event: { order: 7 }, attempts: 2 }]);
+      const onFailure = readFileSync(join(dataDir, 'on-failure.jsonl'), 'utf8').trim().split('\n');
+      expect(onFailure.map((line) => JSON.parse(line))).toMatchObject([
+        { event: { order: 7 }, destination: expect.stringMatching(/ThrowFailures/) },
+      ]);
+      expect(queued()).toEqual([]);
+    } finally {
+      await second.stop();
+    }
   });
 });

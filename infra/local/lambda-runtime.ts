@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { DurableQueue, QueueFullError } from './durable-queue.ts';
 import type { TemplateResolver } from './template.ts';
 import type { InvocationType, Invoker, LocalService } from './types.ts';
 
@@ -18,6 +20,8 @@ export interface LocalFunction {
   runtime: string;
   timeoutSeconds: number;
   memorySize: number;
+  /** How many invocations may run at once: ReservedConcurrentExecutions, else the runtime's default cap. */
+  concurrency: number;
   /** The template's resolved Environment.Variables (without the runtime's own variables). */
   environment: Record<string, string>;
 }
@@ -47,6 +51,23 @@ export interface LambdaRuntimeOptions {
   log?: (message: string) => void;
   /** Delay before the first async retry (doubling after); Lambda waits minutes, which locally only hides errors. */
   asyncRetryDelayMs?: number;
+  /**
+   * Where accepted async invocations are kept until they ran (or went to their on-failure destination), so a crash
+   * loses none; without it they are kept in memory.
+   */
+  dataDir?: string;
+  /**
+   * Execution environments per function without ReservedConcurrentExecutions (default: CRM_LAMBDA_CONCURRENCY, else
+   * 10). Beyond it a sync invoke is throttled and async invocations wait in their queue.
+   */
+  defaultConcurrency?: number;
+}
+
+/** An async invocation accepted and not yet finished, as kept in the queue. */
+interface QueuedInvocation {
+  functionName: string;
+  invokedArn: string;
+  event: unknown;
 }
 
 /** A failed invocation, carrying the error payload Lambda's Invoke API would return (FunctionError: Unhandled). */
@@ -74,6 +95,7 @@ export class LambdaError extends Error {
 
 // Lambda's synchronous invocation payload limits (request and response).
 const MAX_SYNC_PAYLOAD = 6 * 1024 * 1024;
+const MAX_ASYNC_PAYLOAD = 1024 * 1024;
 // Lambda gives on-demand init its own 10 s, apart from the function timeout.
 const INIT_TIMEOUT_MS = 10_000;
 
@@ -173,11 +195,15 @@ interface Pending {
   started: number;
 }
 
-/** One warm "container": a worker with the function's module loaded. */
+/**
+ * One execution environment: a worker with the function's module loaded. Like Lambda's, it runs one invocation at a
+ * time (`busy` from the moment a slot is taken until the invocation settles).
+ */
 class Container {
   readonly pending = new Map<string, Pending>();
   readonly ready: Promise<void>;
   dead = false;
+  busy = false;
 
   constructor(
     readonly worker: Worker,
@@ -188,17 +214,31 @@ class Container {
   }
 }
 
+/** Lambda's throttling error (HTTP 429 on the Invoke API). */
+export function throttled(functionName: string): LambdaError {
+  return new LambdaError(
+    {
+      errorType: 'TooManyRequestsException',
+      errorMessage: `Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: ${functionName})`,
+    },
+    functionName,
+  );
+}
+
 /**
- * The local Lambda service: runs each `AWS::Lambda::Function` of the template in its own worker thread, with its own
- * environment, so module-level config is isolated per function. Workers are created on first invoke and kept warm.
- * One worker serves all of a function's concurrent invocations (local traffic is light); a timeout or crash recycles
- * the worker, failing whatever else it was running.
+ * The local Lambda service: runs each `AWS::Lambda::Function` of the template in worker threads, with its own
+ * environment, so module-level config is isolated per function. As Lambda's execution environments, a worker runs
+ * one invocation at a time and is kept warm; a function gets up to its reserved concurrency of them (or the default
+ * cap). Beyond it a sync invoke is throttled (TooManyRequestsException) and async invocations wait. A timeout or
+ * crash replaces only that worker, failing only its own invocation. Accepted async invocations are journaled under
+ * `dataDir` and replayed after a restart.
  */
 export class LambdaRuntime implements Invoker, LocalService {
   readonly name = 'lambda';
   private readonly byLogicalId = new Map<string, LocalFunction>();
   private readonly byName = new Map<string, LocalFunction>();
-  private readonly containers = new Map<string, Container>();
+  /** The execution environments of each function (by logical id). */
+  private readonly pools = new Map<string, Container[]>();
   private readonly log: (message: string) => void;
   private stopped = false;
   /** Async invocations that failed every attempt, as sent to their on-failure destination (kept for inspection). */
@@ -206,15 +246,24 @@ export class LambdaRuntime implements Invoker, LocalService {
   private readonly asyncConfig = new Map<string, AsyncInvokeConfig>();
   /** opts.environment plus what updateEnvironment() changed since. */
   private extraEnvironment: Record<string, string>;
+  /** In-memory state of queued async invocations: attempts so far, and when the next one may start. */
+  private readonly asyncState = new Map<string, { attempts: number; notBefore: number; running: boolean }>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly asyncWaiters = new Set<() => void>();
 
-  private constructor(private readonly opts: LambdaRuntimeOptions) {
+  private constructor(
+    private readonly opts: LambdaRuntimeOptions,
+    private readonly queue: DurableQueue<QueuedInvocation>,
+  ) {
     this.log = opts.log ?? ((m) => process.stdout.write(`${m}\n`));
     this.extraEnvironment = { ...opts.environment };
+    const defaultConcurrency = opts.defaultConcurrency ?? (Number(process.env.CRM_LAMBDA_CONCURRENCY) || 10);
     const { resolver } = opts;
     for (const [logicalId, resource] of resolver.resourcesOfType('AWS::Lambda::Function')) {
       const props = resolver.properties(logicalId);
       const variables = ((props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
         {}) as Record<string, unknown>;
+      const reserved = props.ReservedConcurrentExecutions;
       const fn: LocalFunction = {
         logicalId,
         name: resolver.ref(logicalId),
@@ -224,6 +273,7 @@ export class LambdaRuntime implements Invoker, LocalService {
         runtime: String(props.Runtime ?? ''),
         timeoutSeconds: Number(props.Timeout ?? 3),
         memorySize: Number(props.MemorySize ?? 128),
+        concurrency: reserved === undefined || reserved === null ? defaultConcurrency : Number(reserved),
         environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
       };
       this.byLogicalId.set(logicalId, fn);
@@ -243,8 +293,15 @@ export class LambdaRuntime implements Invoker, LocalService {
     }
   }
 
+  /** Starts the runtime; async invocations a previous run accepted but did not finish are run again. */
   static async start(opts: LambdaRuntimeOptions): Promise<LambdaRuntime> {
-    return new LambdaRuntime(opts);
+    const queue = await DurableQueue.open<QueuedInvocation>(
+      opts.dataDir ? { dir: join(opts.dataDir, 'async-invocations') } : {},
+    );
+    const runtime = new LambdaRuntime(opts, queue);
+    if (queue.size > 0) runtime.log(`lambda: replaying ${queue.size} accepted async invocation(s)`);
+    runtime.pump();
+    return runtime;
   }
 
   /**
@@ -253,11 +310,11 @@ export class LambdaRuntime implements Invoker, LocalService {
    */
   async updateEnvironment(variables: Record<string, string>): Promise<void> {
     this.extraEnvironment = { ...this.extraEnvironment, ...variables };
-    const retiring = [...new Set(this.containers.values())];
-    this.containers.clear();
+    const retiring = [...this.pools.values()].flat();
+    this.pools.clear();
     await Promise.all(
       retiring.map(async (container) => {
-        while (container.pending.size > 0) await new Promise((r) => setTimeout(r, 10));
+        while (container.busy && !container.dead) await new Promise((r) => setTimeout(r, 10));
         container.dead = true;
         await container.worker.terminate().catch(() => undefined);
       }),
@@ -267,6 +324,22 @@ export class LambdaRuntime implements Invoker, LocalService {
   /** Every function of the template. */
   functions(): LocalFunction[] {
     return [...this.byLogicalId.values()];
+  }
+
+  /** How many execution environments a function has now (busy or warm). */
+  workers(functionRef: string): number {
+    const fn = this.lookup(functionRef);
+    return fn ? (this.pools.get(fn.logicalId) ?? []).filter((c) => !c.dead).length : 0;
+  }
+
+  /** Async invocations accepted and not yet finished (queued, running or waiting for a retry). */
+  get pendingAsync(): number {
+    return this.queue.size;
+  }
+
+  /** Resolves once no async invocation is pending. */
+  async asyncIdle(): Promise<void> {
+    while (this.queue.size > 0) await new Promise<void>((resolve) => this.asyncWaiters.add(resolve));
   }
 
   has(functionRef: string): boolean {
@@ -301,61 +374,176 @@ export class LambdaRuntime implements Invoker, LocalService {
     }
     const invokedArn = functionRef.startsWith('arn:') ? functionRef : fn.arn;
     if (invocationType === 'Event') {
-      // Accepted at once, as Lambda answers 202; retried and then sent to the on-failure destination in the background.
-      void this.runAsync(fn, event, invokedArn);
+      // Accepted (Lambda answers 202) once it is on disk; it runs when a worker is free, is retried per the
+      // EventInvokeConfig, then goes to the on-failure destination. Kept across a stop or a crash.
+      const payload = JSON.stringify(event ?? null);
+      if (Buffer.byteLength(payload) > MAX_ASYNC_PAYLOAD) {
+        throw new LambdaError({
+          errorType: 'RequestEntityTooLargeException',
+          errorMessage: `Request must be smaller than ${MAX_ASYNC_PAYLOAD} bytes for the InvokeAsync operation`,
+        });
+      }
+      try {
+        await this.queue.add([{ functionName: fn.name, invokedArn, event }]);
+      } catch (error) {
+        if (error instanceof QueueFullError) throw throttled(fn.name);
+        throw error;
+      }
+      this.pump();
       return undefined;
     }
-    return this.run(fn, event, invokedArn);
+    if (this.stopped) throw new Error('local Lambda runtime is stopped');
+    const container = this.acquire(fn);
+    if (!container) throw throttled(fn.name);
+    try {
+      return await this.run(fn, container, event, invokedArn);
+    } finally {
+      this.release(container);
+    }
   }
 
-  /** Lambda's asynchronous invocation: the first attempt, then EventInvokeConfig's retries, then on-failure. */
-  private async runAsync(fn: LocalFunction, event: unknown, invokedArn: string): Promise<void> {
-    const config = this.asyncConfig.get(fn.name) ?? { maximumRetryAttempts: 2 };
-    let delay = this.opts.asyncRetryDelayMs ?? 1_000;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.run(fn, event, invokedArn);
-        return;
-      } catch (error) {
-        const e =
-          error instanceof LambdaError ? error : new LambdaError({ errorType: 'Error', errorMessage: String(error) });
-        this.log(`[${fn.name}] async invocation failed (attempt ${attempt}): ${e.errorType}: ${e.errorMessage}`);
-        if (attempt > config.maximumRetryAttempts || this.stopped) {
-          this.asyncFailures.push({
-            functionName: fn.name,
-            event,
-            attempts: attempt,
-            error: { errorType: e.errorType, errorMessage: e.errorMessage },
-            ...(config.onFailure ? { destination: config.onFailure } : {}),
-          });
-          this.log(
-            `[${fn.name}] gave up after ${attempt} attempts; on-failure destination: ${config.onFailure ?? '(none)'}`,
-          );
-          return;
-        }
-        await new Promise((r) => setTimeout(r, delay));
-        delay *= 2;
+  /** Starts every queued async invocation whose function has a free worker and whose retry delay has passed. */
+  private pump(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const [id, item] of this.queue.entries()) {
+      let state = this.asyncState.get(id);
+      if (!state) {
+        state = { attempts: 0, notBefore: 0, running: false };
+        this.asyncState.set(id, state);
       }
+      if (state.running || state.notBefore > now) continue;
+      const fn = this.lookup(item.functionName);
+      if (!fn) {
+        this.log(`[${item.functionName}] async invocation dropped: the function is no longer in the template`);
+        this.settle(this.finishAsync(id));
+        continue;
+      }
+      let container: Container | undefined;
+      try {
+        container = this.acquire(fn);
+      } catch (error) {
+        // The code is missing: count it as a failed attempt, like an init failure.
+        state.running = true;
+        this.settle(this.asyncAttemptDone(id, fn, item, error));
+        continue;
+      }
+      if (!container) continue;
+      state.running = true;
+      const acquired = container;
+      this.settle(
+        this.run(fn, acquired, item.event, item.invokedArn).then(
+          () => {
+            this.release(acquired);
+            return this.finishAsync(id);
+          },
+          (error: unknown) => {
+            this.release(acquired);
+            return this.asyncAttemptDone(id, fn, item, error);
+          },
+        ),
+      );
     }
+  }
+
+  private settle(work: Promise<void>): void {
+    work.catch((error: unknown) => this.log(`lambda: async invocation bookkeeping failed: ${String(error)}`));
+  }
+
+  /** Lambda's asynchronous retries: EventInvokeConfig's MaximumRetryAttempts, then the on-failure destination. */
+  private async asyncAttemptDone(id: string, fn: LocalFunction, item: QueuedInvocation, error: unknown) {
+    const state = this.asyncState.get(id);
+    if (!state) return;
+    state.running = false;
+    // Stopping kills running workers: that invocation stays queued for the next start.
+    if (this.stopped) return;
+    state.attempts++;
+    const config = this.asyncConfig.get(fn.name) ?? { maximumRetryAttempts: 2 };
+    const e =
+      error instanceof LambdaError ? error : new LambdaError({ errorType: 'Error', errorMessage: String(error) });
+    this.log(`[${fn.name}] async invocation failed (attempt ${state.attempts}): ${e.errorType}: ${e.errorMessage}`);
+    if (state.attempts > config.maximumRetryAttempts) {
+      const failure: AsyncFailure = {
+        functionName: fn.name,
+        event: item.event,
+        attempts: state.attempts,
+        error: { errorType: e.errorType, errorMessage: e.errorMessage },
+        ...(config.onFailure ? { destination: config.onFailure } : {}),
+      };
+      this.asyncFailures.push(failure);
+      if (this.asyncFailures.length > 1000) this.asyncFailures.shift();
+      this.log(
+        `[${fn.name}] gave up after ${state.attempts} attempts; on-failure destination: ${config.onFailure ?? '(none)'}`,
+      );
+      // The destination is not emulated: its messages are appended to a file beside the queue, so none is lost.
+      if (this.queue.dir) {
+        await mkdir(this.queue.dir, { recursive: true });
+        await appendFile(join(this.queue.dir, '..', 'on-failure.jsonl'), `${JSON.stringify(failure)}\n`);
+      }
+      await this.finishAsync(id);
+      return;
+    }
+    const delay = (this.opts.asyncRetryDelayMs ?? 1_000) * 2 ** (state.attempts - 1);
+    state.notBefore = Date.now() + delay;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.pump();
+    }, delay);
+    this.retryTimers.add(timer);
+  }
+
+  private async finishAsync(id: string): Promise<void> {
+    this.asyncState.delete(id);
+    await this.queue.remove(id);
+    if (this.queue.size > 0) return;
+    for (const waiter of this.asyncWaiters) waiter();
+    this.asyncWaiters.clear();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    const all = [...this.containers.values()];
-    this.containers.clear();
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    const all = [...this.pools.values()].flat();
+    this.pools.clear();
     await Promise.all(
       all.map((c) => this.kill(c, { errorType: 'Runtime.ExitError', errorMessage: 'local Lambda runtime stopped' })),
     );
   }
 
-  private async run(fn: LocalFunction, event: unknown, invokedFunctionArn: string): Promise<unknown> {
-    if (this.stopped) throw new Error('local Lambda runtime is stopped');
+  /** A free worker of the function (warm, else a new one within its concurrency), marked busy; none: throttled. */
+  private acquire(fn: LocalFunction): Container | undefined {
     if (!fn.runtime.startsWith('nodejs')) {
       throw new LambdaError({
         errorType: 'Runtime.Unsupported',
         errorMessage: `${fn.name}: runtime ${fn.runtime || '(none)'} is not supported by the local runtime`,
       });
     }
+    const pool = this.pools.get(fn.logicalId) ?? [];
+    this.pools.set(fn.logicalId, pool);
+    // Most recently used first, as Lambda reuses the warmest environment.
+    const idle = pool.findLast((c) => !c.dead && !c.busy);
+    const container = idle ?? (pool.length < fn.concurrency ? this.container(fn, pool) : undefined);
+    if (container) container.busy = true;
+    return container;
+  }
+
+  private release(container: Container): void {
+    container.busy = false;
+    // Move it to the end: the warmest.
+    for (const pool of this.pools.values()) {
+      const at = pool.indexOf(container);
+      if (at >= 0 && !container.dead) pool.push(...pool.splice(at, 1));
+    }
+    this.pump();
+  }
+
+  private async run(
+    fn: LocalFunction,
+    container: Container,
+    event: unknown,
+    invokedFunctionArn: string,
+  ): Promise<unknown> {
     const payload = JSON.stringify(event ?? null);
     if (Buffer.byteLength(payload) > MAX_SYNC_PAYLOAD) {
       throw new LambdaError({
@@ -363,7 +551,6 @@ export class LambdaRuntime implements Invoker, LocalService {
         errorMessage: `Request must be smaller than ${MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation`,
       });
     }
-    const container = this.container(fn);
     await container.ready;
     if (container.dead) {
       throw new LambdaError({ errorType: 'Runtime.ExitError', errorMessage: 'container stopped before invoke' });
@@ -371,6 +558,7 @@ export class LambdaRuntime implements Invoker, LocalService {
     const requestId = randomUUID();
     const started = Date.now();
     const deadline = started + fn.timeoutSeconds * 1000;
+    this.log(`[${fn.name}] START RequestId: ${requestId} Version: $LATEST`);
     const json = await new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => this.timedOut(fn, container, requestId), fn.timeoutSeconds * 1000);
       container.pending.set(requestId, { resolve, reject, timer, started });
@@ -379,10 +567,8 @@ export class LambdaRuntime implements Invoker, LocalService {
     return JSON.parse(json as string);
   }
 
-  /** The function's warm container, or a fresh one (cold start). */
-  private container(fn: LocalFunction): Container {
-    const existing = this.containers.get(fn.logicalId);
-    if (existing && !existing.dead) return existing;
+  /** A fresh execution environment (cold start), added to the function's pool. */
+  private container(fn: LocalFunction, pool: Container[]): Container {
     if (!existsSync(fn.assetPath)) {
       throw new LambdaError({
         errorType: 'Runtime.ImportModuleError',
@@ -499,7 +685,7 @@ export class LambdaRuntime implements Invoker, LocalService {
       settleReady(new LambdaError(payload, fn.name));
       this.fail(container, payload);
     });
-    this.containers.set(fn.logicalId, container);
+    pool.push(container);
     return container;
   }
 
@@ -511,10 +697,10 @@ export class LambdaRuntime implements Invoker, LocalService {
     const errorMessage = `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`;
     this.log(`[${fn.name}] ${errorMessage}`);
     pending.reject(new LambdaError({ errorType: 'Sandbox.Timedout', errorMessage }, fn.name));
-    // The timed-out code may still be running: recycle the container, as Lambda does.
+    // The timed-out code may still be running: replace this worker (and only this one), as Lambda does.
     void this.kill(container, {
       errorType: 'Runtime.ExitError',
-      errorMessage: 'container recycled after another invocation timed out',
+      errorMessage: 'container recycled after its invocation timed out',
     });
   }
 
@@ -526,7 +712,10 @@ export class LambdaRuntime implements Invoker, LocalService {
 
   private fail(container: Container, error: { errorType: string; errorMessage: string; trace?: string[] }): void {
     container.dead = true;
-    for (const [logicalId, c] of this.containers) if (c === container) this.containers.delete(logicalId);
+    for (const pool of this.pools.values()) {
+      const at = pool.indexOf(container);
+      if (at >= 0) pool.splice(at, 1);
+    }
     for (const [requestId, pending] of container.pending) {
       clearTimeout(pending.timer);
       pending.reject(new LambdaError(error));

@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { persistentAssemblyDir } from '../infra/local/cloud.ts';
+import { freePort } from '../infra/local/dynamodb-local.ts';
+import { makeContact } from './support/factories.ts';
+
+/**
+ * A crash loses nothing AWS would keep: `npm start`, 4 clients creating contacts, `kill -9` of the whole process
+ * group mid-traffic, `npm start` again on the same data dir; every acknowledged create gets its `created` history
+ * entry (the stream checkpoint, the EventBridge target queue and the async Lambda queue all survive the crash).
+ */
+const PROJECT_ROOT = join(import.meta.dirname, '..');
+// Inside the project's own data dir, so the test leaves nothing in the system temp dir.
+const dataDir = join(PROJECT_ROOT, '.data', `test-crash-${randomUUID().slice(0, 8)}`);
+const groups: ChildProcess[] = [];
+
+interface Started {
+  child: ChildProcess;
+  apiUrl: string;
+  token: string;
+}
+
+/** Runs `npm start` as its own process group (so one signal reaches npm, tsx, node and the DynamoDB Local JVM). */
+async function npmStart(env: Record<string, string>): Promise<Started> {
+  const child = spawn('npm', ['start'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  groups.push(child);
+  let output = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 150_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const api = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output);
+      const token = /\n\n(eyJ[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(output);
+      if (api && token) {
+        clearTimeout(timer);
+        resolve({ child, apiUrl: api[1]!, token: token[1]! });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+/** `kill -9` of the process group; resolves once the group leader is gone and no member is left. */
+async function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  const gone = child.exitCode !== null || child.signalCode !== null;
+  const exited = gone ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // already gone
+  }
+  await exited;
+  // The other members (tsx's node, the JVM) die with the same signal; wait until none is left.
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-child.pid!, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`process group ${child.pid} still alive`);
+}
+
+afterAll(async () => {
+  for (const child of groups) await killGroup(child).catch(() => undefined);
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(persistentAssemblyDir(dataDir), { recursive: true, force: true });
+}, 60_000);
+
+describe('a crash of the local cloud', () => {
+  it('loses no acknowledged write: after kill -9 and a restart, every created contact has its history', async () => {
+    const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
+    const env = { CRM_DATA_DIR: dataDir, PORT: String(port), SMTP_PORT: String(smtp), SES_PORT: String(ses) };
+
+    const first = await npmStart(env);
+    const acknowledged: string[] = [];
+    let stop = false;
+    const client = async () => {
+      while (!stop) {
+        try {
+          const res = await fetch(`${first.apiUrl}/v1/contacts`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(makeContact()),
+          });
+          if (res.status === 201) acknowledged.push(((await res.json()) as { id: string }).id);
+          else await res.body?.cancel();
+        } catch {
+          // the process died under us: this request was never acknowledged
+          return;
+        }
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    await new Promise((r) => setTimeout(r, 3_000));
+    await killGroup(first.child);
+    stop = true;
+    await Promise.all(clients);
+    expect(acknowledged.length).toBeGreaterThan(0);
+
+    const second = await npmStart(env);
+    const missing = new Set(acknowledged);
+    const deadline = Date.now() + 60_000;
+    while (missing.size > 0 && Date.now() < deadline) {
+      for (const id of [...missing]) {
+        const res = await fetch(`${second.apiUrl}/v1/contacts/${id}/history`, {
+          headers: { authorization: `Bearer ${second.token}` },
+        });
+        expect(res.status).toBe(200);
+        const { items } = (await res.json()) as { items: Array<{ action: string; version: number }> };
+        if (items.some((entry) => entry.action === 'created')) missing.delete(id);
+      }
+      if (missing.size > 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect({ acknowledged: acknowledged.length, withoutHistory: [...missing] }).toEqual({
+      acknowledged: acknowledged.length,
+      withoutHistory: [],
+    });
+
+    await killGroup(second.child);
+  }, 400_000);
+});
