@@ -256,6 +256,33 @@ describe('LambdaRuntime execution environments', () => {
   });
 });
 
+describe('LambdaRuntime local cap (no reserved concurrency)', () => {
+  let capped: LambdaRuntime;
+  const echo = () => capped.functions().find((f) => f.logicalId.startsWith('EchoFn'))!;
+
+  beforeAll(async () => {
+    capped = await LambdaRuntime.start({
+      resolver: withProperties({}),
+      assemblyDir,
+      log: () => {},
+      defaultConcurrency: 2,
+    });
+  });
+
+  afterAll(async () => {
+    await capped?.stop();
+  });
+
+  it('queues a sync invoke beyond the local pool instead of throttling it, then runs it on a freed worker', async () => {
+    expect(echo()).toMatchObject({ concurrency: 2, reserved: false });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => capped.invoke(echo().name, sleep(200 + n))));
+    // Five answers, none throttled, from at most two execution environments.
+    expect(results.map((r) => body(r).event)).toEqual([1, 2, 3, 4, 5].map((n) => sleep(200 + n)));
+    expect(new Set(results.map((r) => body(r).instanceId)).size).toBe(2);
+    expect(capped.workers(echo().name)).toBe(2);
+  });
+});
+
 describe('LambdaRuntime async queue', () => {
   // Inside the project's data dir, never the system temp dir.
   const dataDir = join(import.meta.dirname, '..', '..', '.data', `test-lambda-${randomUUID().slice(0, 8)}`);

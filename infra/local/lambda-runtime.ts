@@ -22,6 +22,8 @@ export interface LocalFunction {
   memorySize: number;
   /** How many invocations may run at once: ReservedConcurrentExecutions, else the runtime's default cap. */
   concurrency: number;
+  /** Whether `concurrency` is the template's ReservedConcurrentExecutions (beyond it Lambda throttles). */
+  reserved: boolean;
   /** The template's resolved Environment.Variables (without the runtime's own variables). */
   environment: Record<string, string>;
 }
@@ -58,7 +60,8 @@ export interface LambdaRuntimeOptions {
   dataDir?: string;
   /**
    * Execution environments per function without ReservedConcurrentExecutions (default: CRM_LAMBDA_CONCURRENCY, else
-   * 10). Beyond it a sync invoke is throttled and async invocations wait in their queue.
+   * 10). This bounds the local machine's memory, not the function: beyond it invocations wait for a free worker (an
+   * AWS account's concurrency is far larger), while beyond a reserved concurrency a sync invoke is throttled.
    */
   defaultConcurrency?: number;
 }
@@ -250,6 +253,11 @@ export class LambdaRuntime implements Invoker, LocalService {
   private readonly asyncState = new Map<string, { attempts: number; notBefore: number; running: boolean }>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly asyncWaiters = new Set<() => void>();
+  /** Sync invocations waiting for a worker of a function at its local cap, first come first served. */
+  private readonly workerWaiters = new Map<
+    string,
+    Array<{ resolve: (c: Container) => void; reject: (e: Error) => void }>
+  >();
 
   private constructor(
     private readonly opts: LambdaRuntimeOptions,
@@ -274,6 +282,7 @@ export class LambdaRuntime implements Invoker, LocalService {
         timeoutSeconds: Number(props.Timeout ?? 3),
         memorySize: Number(props.MemorySize ?? 128),
         concurrency: reserved === undefined || reserved === null ? defaultConcurrency : Number(reserved),
+        reserved: reserved !== undefined && reserved !== null,
         environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
       };
       this.byLogicalId.set(logicalId, fn);
@@ -393,8 +402,11 @@ export class LambdaRuntime implements Invoker, LocalService {
       return undefined;
     }
     if (this.stopped) throw new Error('local Lambda runtime is stopped');
-    const container = this.acquire(fn);
-    if (!container) throw throttled(fn.name);
+    let container = this.acquire(fn);
+    if (!container) {
+      if (fn.reserved) throw throttled(fn.name);
+      container = await this.waitForWorker(fn);
+    }
     try {
       return await this.run(fn, container, event, invokedArn);
     } finally {
@@ -502,6 +514,10 @@ export class LambdaRuntime implements Invoker, LocalService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiting of this.workerWaiters.values()) {
+      for (const waiter of waiting) waiter.reject(new Error('local Lambda runtime is stopped'));
+    }
+    this.workerWaiters.clear();
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     const all = [...this.pools.values()].flat();
@@ -528,8 +544,32 @@ export class LambdaRuntime implements Invoker, LocalService {
     return container;
   }
 
+  /** Waits for a worker of a function at its local cap (not a reserved concurrency): the local pool is a memory bound. */
+  private waitForWorker(fn: LocalFunction): Promise<Container> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.workerWaiters.get(fn.logicalId) ?? [];
+      waiting.push({ resolve, reject });
+      this.workerWaiters.set(fn.logicalId, waiting);
+    });
+  }
+
   private release(container: Container): void {
+    // A sync invocation waiting for this function's pool takes the worker as it is (still busy).
+    for (const [logicalId, pool] of this.pools) {
+      if (!pool.includes(container) || container.dead) continue;
+      const waiter = this.workerWaiters.get(logicalId)?.shift();
+      if (waiter) return waiter.resolve(container);
+    }
     container.busy = false;
+    // A worker that died (timeout, crash) is replaced for whoever waits.
+    for (const [logicalId, waiting] of this.workerWaiters) {
+      const fn = this.byLogicalId.get(logicalId);
+      while (fn && waiting.length > 0) {
+        const next = this.acquire(fn);
+        if (!next) break;
+        waiting.shift()!.resolve(next);
+      }
+    }
     // Move it to the end: the warmest.
     for (const pool of this.pools.values()) {
       const at = pool.indexOf(container);
