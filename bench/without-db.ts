@@ -28,6 +28,11 @@ export async function sectionWithoutDatabase(
     ...profile.withoutDatabase,
   };
   const region = cloud.resolver.region;
+  // What the local Lambda runtime adds to every function's environment (each service's AWS_ENDPOINT_URL_*), so any
+  // other AWS call the handler makes is recorded against the local service too. Not part of its public interface:
+  // if it moves, the handler's own environment plus DynamoDB still runs, and an unrecorded call fails loudly.
+  const runtimeEnvironment = (cloud.lambda as unknown as { extraEnvironment?: Record<string, string> })
+    .extraEnvironment;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     // As the local Lambda runtime gives the function, but with DynamoDB Local directly (the recorded calls).
@@ -35,6 +40,7 @@ export async function sectionWithoutDatabase(
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SESSION_TOKEN: 'local',
     AWS_EC2_METADATA_DISABLED: 'true',
+    ...runtimeEnvironment,
     ...fn.environment,
     AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamo.endpoint,
     AWS_REGION: region,
