@@ -127,7 +127,8 @@ export async function sectionListScaling(
       const apiRequest = proxy.takeSamples().Query;
       const raw = await rawQuery(ctx.viaProxy, t.tenantId, page.startKey);
       const rawRequest = proxy.takeSamples().Query;
-      const sameRequest = JSON.stringify(canonical(apiRequest)) === JSON.stringify(canonical(rawRequest));
+      const sameRequest =
+        apiRequest !== undefined && JSON.stringify(canonical(apiRequest)) === JSON.stringify(canonical(rawRequest));
       const apiIds = api.items.map((c) => c.id).join(',');
       const rawIds = (raw.Items ?? []).map((c) => String(c.contactId)).join(',');
       const sameItems = api.items.length === PAGE && apiIds === rawIds;
