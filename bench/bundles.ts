@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { PROJECT_ROOT } from '../infra/constructs/crm-function.ts';
 import type { LocalFunction } from '../infra/local/lambda-runtime.ts';
@@ -18,6 +19,8 @@ export interface BundleMeasure {
   logicalId: string;
   entry: string;
   bytes: number;
+  /** The bundle gzipped (zlib's default level): roughly what the deployment package weighs. */
+  gzipBytes: number;
   initMs: number[];
   initMedianMs: number;
   /** The @aws-sdk packages the bundle imports (external: Lambda's runtime provides them). */
@@ -95,6 +98,7 @@ export async function measureBundle(fn: LocalFunction, region: string, runs: num
     logicalId: fn.logicalId,
     entry: entryOf(fn),
     bytes: statSync(file).size,
+    gzipBytes: gzipSync(readFileSync(file)).length,
     initMs,
     initMedianMs: median(initMs),
     sdkPackages: sdkPackages.sort(),

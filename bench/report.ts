@@ -15,5 +15,3 @@ function format(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   return Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
-
-export const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');

@@ -1,0 +1,291 @@
+/**
+ * The shape of bench/results/latest.json, how several runs fold into it (per figure: the median and the min/max over
+ * the runs) and how the goals are judged from it. Pure functions: the README generator and its test use them too.
+ */
+
+export const PAGE_KINDS = ['first', 'next', 'middle'] as const;
+export type PageKind = (typeof PAGE_KINDS)[number];
+export const TENANT_KEYS = ['small', 'large'] as const;
+export type TenantKey = (typeof TENANT_KEYS)[number];
+export const THROUGHPUT_OPS = ['create', 'get', 'list'] as const;
+export type ThroughputOp = (typeof THROUGHPUT_OPS)[number];
+
+export interface Goals {
+  /** API throughput at least this share of the raw DynamoDB request's. */
+  apiVsRaw: number;
+  /** The API's own added cost per list page (API minus raw Query of the page), large tenant over small, at most this. */
+  listAddedCostRatio: number;
+  /** Minified bundle size, bytes. */
+  bundleBytes: number;
+  /** Tenant B's error rate while tenant A runs at 10x its quota. */
+  quotaNeighbourErrorRate: number;
+}
+
+export interface Latency {
+  samples: number;
+  p50Ms: number;
+  p95Ms: number;
+}
+
+export interface LoadFigure {
+  ops: number;
+  errors: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface CpuSplit {
+  mainMs: number;
+  lambdaMs: number;
+  nodeOtherMs: number;
+  dynamoMs: number;
+  totalMs: number;
+}
+
+export interface ThroughputFigure {
+  api: LoadFigure;
+  /** The function's own duration per invoke (the runtime's REPORT line, whole ms). */
+  inLambdaP50Ms: number;
+  raw: LoadFigure;
+  /** API req/s over raw req/s. */
+  ratio: number;
+  cpuMsPerRequest?: { api: CpuSplit; raw: CpuSplit };
+}
+
+export interface WithoutDatabaseFigure {
+  calls: number;
+  /** Wall time per call, mean and median, in microseconds. */
+  wallUsPerCall: number;
+  p50Us: number;
+  /** CPU time of the process per call (all its threads: JS, GC): the cost a core pays. */
+  cpuUsPerCall: number;
+  callsPerSecondPerCore: number;
+}
+
+export interface RequestCountFigure {
+  /** What the call is expected to send, in order (the goal). */
+  expected: string[];
+  calls: number;
+  perCall: number;
+  minPerCall: number;
+  maxPerCall: number;
+  /** Requests seen over all calls, by DynamoDB operation. */
+  operations: Record<string, number>;
+  /** ElectroDB entities the requests carried. */
+  entities: string[];
+  /** Every call sent exactly the expected requests. */
+  asExpected: boolean;
+  /** The API's request has the same shape as the raw one of the throughput section (create, get, list only). */
+  sameAsRaw?: boolean;
+}
+
+export interface PageFigure {
+  api: Latency;
+  raw: Latency;
+  /** The API's own cost on this page: the median over rounds of API minus raw Query (measured back to back). */
+  addedP50Ms: number;
+}
+
+export interface ListTenantFigure {
+  contacts: number;
+  seedSeconds: number;
+  pages: Record<PageKind, PageFigure>;
+}
+
+export interface BundleFigure {
+  entry: string;
+  bytes: number;
+  gzipBytes: number;
+  /** Module init in a fresh process (median of this run's init runs). */
+  initMs: number;
+  /** Importing only the @aws-sdk packages the bundle imports. */
+  sdkInitMs: number;
+}
+
+export interface QuotaFigure {
+  /** Share of tenant A's requests refused or failed while it ran at 10x its quota (mostly 429s, as intended). */
+  tenantAErrorRate: number;
+  /** Share of tenant B's requests that failed meanwhile, at its normal rate: the goal is 0. */
+  tenantBErrorRate: number;
+}
+
+/** Everything one run of the suite measures. */
+export interface RunFigures {
+  startupSeconds: number;
+  throughput: Record<ThroughputOp, ThroughputFigure>;
+  /** Through HTTP but never reaching DynamoDB (a path parameter refused by validation): the HTTP + Lambda floor. */
+  httpNoDynamo: LoadFigure;
+  coldFirstCallMs: Record<ThroughputOp, number>;
+  buildMsPerCreate: number;
+  withoutDatabase: Record<ThroughputOp, WithoutDatabaseFigure>;
+  requestsPerCall: Record<string, RequestCountFigure>;
+  listScaling: {
+    tenants: Record<TenantKey, ListTenantFigure>;
+    /** addedP50Ms of the large tenant over the small one's, per page kind. */
+    addedRatio: Record<PageKind, number | null>;
+    /** The API's Query of each page was the raw Query (same key condition, limit, start key) and gave the same items. */
+    samePage: boolean;
+  };
+  bundles: Record<string, BundleFigure>;
+  largestBundle: {
+    function: string;
+    entry: string;
+    outputBytes: number;
+    packages: Array<{ name: string; bytes: number }>;
+  };
+  tenantQuota?: QuotaFigure;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  values: number[];
+}
+
+/** A run's figures with every number replaced by its spread over the runs. */
+export type Aggregated<T> = T extends number
+  ? Spread
+  : T extends string | boolean | null | undefined
+    ? T
+    : T extends Array<infer U>
+      ? Array<Aggregated<U>>
+      : { [K in keyof T]: Aggregated<T[K]> };
+
+export interface Machine {
+  cores: number;
+  model: string;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+}
+
+export interface Latest {
+  schema: 2;
+  commit: { sha: string; dirty: boolean };
+  date: string;
+  machine: Machine;
+  runs: number;
+  /** --quick: small sizes, for developing the bench; not reference figures. */
+  quick: boolean;
+  durationSeconds: number;
+  config: Record<string, unknown>;
+  goals: Goals;
+  figures: Aggregated<RunFigures>;
+  verdicts: Verdict[];
+  notes: string[];
+  problems: string[];
+}
+
+export function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const roundTo = (value: number, digits = 4) => {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+};
+
+/**
+ * Folds runs into one: numbers become their spread, booleans hold only if they held in every run, strings and arrays
+ * are taken element by element; objects by key (a key missing from some runs is folded over the runs that have it).
+ * Non-finite numbers (a ratio with nothing to divide by) are left out of the spread; with none left it is null.
+ */
+export function aggregate<T>(runs: T[]): Aggregated<T> {
+  const present = runs.filter((r) => r !== undefined && r !== null);
+  const first = present[0];
+  if (first === undefined) return runs[0] as Aggregated<T>;
+  if (typeof first === 'number') {
+    const values = (present as number[]).filter((v) => Number.isFinite(v));
+    if (values.length === 0) return null as Aggregated<T>;
+    return {
+      median: roundTo(medianOf(values)),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      values,
+    } as Aggregated<T>;
+  }
+  if (typeof first === 'boolean') return present.every(Boolean) as Aggregated<T>;
+  if (typeof first === 'string') {
+    const distinct = [...new Set(present as string[])];
+    return distinct.join(' | ') as Aggregated<T>;
+  }
+  if (Array.isArray(first)) {
+    const length = Math.max(...(present as unknown[][]).map((a) => a.length));
+    return Array.from({ length }, (_, i) => aggregate((present as unknown[][]).map((a) => a[i]))) as Aggregated<T>;
+  }
+  const keys: string[] = [];
+  for (const run of present as Array<Record<string, unknown>>) {
+    for (const key of Object.keys(run)) if (!keys.includes(key)) keys.push(key);
+  }
+  return Object.fromEntries(
+    keys.map((key) => [key, aggregate((present as Array<Record<string, unknown>>).map((r) => r[key]))]),
+  ) as Aggregated<T>;
+}
+
+/** The large tenant's added cost over the small one's; null when the small one's is too small to divide by. */
+export function addedRatio(small: number, large: number): number | null {
+  if (!(small > 0.05) || !Number.isFinite(large)) return null;
+  return roundTo(large / small, 3);
+}
+
+export interface Verdict {
+  goal: string;
+  value: string;
+  pass: boolean;
+}
+
+const n = (s: Spread | null | undefined) => s?.median ?? Number.NaN;
+
+/** Every goal, judged on the medians over the runs. */
+export function verdicts(figures: Aggregated<RunFigures>, goals: Goals): Verdict[] {
+  const out: Verdict[] = [];
+  for (const op of THROUGHPUT_OPS) {
+    const t = figures.throughput[op];
+    out.push({
+      goal: `${op}: API throughput >= ${goals.apiVsRaw} x raw`,
+      value: String(n(t.ratio)),
+      pass: n(t.ratio) >= goals.apiVsRaw && n(t.api.errors) === 0,
+    });
+  }
+  for (const [op, r] of Object.entries(figures.requestsPerCall)) {
+    out.push({
+      goal: `${op}: DynamoDB requests = ${r.expected.join(' + ')}`,
+      value: String(n(r.perCall)),
+      pass: r.asExpected,
+    });
+  }
+  for (const kind of PAGE_KINDS) {
+    const ratio = figures.listScaling.addedRatio[kind] as Spread | null;
+    out.push({
+      goal: `list ${kind} page: API added cost large/small <= ${goals.listAddedCostRatio}`,
+      value: ratio ? String(ratio.median) : 'n/a',
+      pass: ratio !== null && ratio.median <= goals.listAddedCostRatio,
+    });
+  }
+  out.push({
+    goal: 'list: API and raw Query read the same pages',
+    value: String(figures.listScaling.samePage),
+    pass: figures.listScaling.samePage,
+  });
+  for (const [name, b] of Object.entries(figures.bundles)) {
+    out.push({
+      goal: `${name}: bundle < ${goals.bundleBytes / 1024} KiB`,
+      value: String(n(b.bytes)),
+      pass: n(b.bytes) < goals.bundleBytes,
+    });
+  }
+  if (figures.tenantQuota) {
+    const rate = n(figures.tenantQuota.tenantBErrorRate);
+    out.push({
+      goal: `tenant B error rate while tenant A runs at 10x its quota = ${goals.quotaNeighbourErrorRate}`,
+      value: String(rate),
+      // The worst run counts: one failed request of tenant B's is a miss.
+      pass: figures.tenantQuota.tenantBErrorRate.max <= goals.quotaNeighbourErrorRate,
+    });
+  }
+  return out;
+}
