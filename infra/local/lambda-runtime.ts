@@ -558,7 +558,10 @@ export class LambdaRuntime implements Invoker, LocalService {
     for (const [logicalId, pool] of this.pools) {
       if (!pool.includes(container) || container.dead) continue;
       const waiter = this.workerWaiters.get(logicalId)?.shift();
-      if (waiter) return waiter.resolve(container);
+      if (waiter) {
+        waiter.resolve(container);
+        return;
+      }
     }
     container.busy = false;
     // A worker that died (timeout, crash) is replaced for whoever waits.
