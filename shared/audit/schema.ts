@@ -7,7 +7,13 @@ export const AuditEntry = z
     action: z.enum(['created', 'updated', 'deleted', 'restored']),
     actorId: z.string().optional(),
     occurredAt: Timestamp,
-    changes: z.record(z.string(), z.object({ old: z.unknown().optional(), new: z.unknown().optional() })),
+    changes: z.record(z.string(), z.object({ old: z.unknown().optional(), new: z.unknown().optional() })).meta({
+      description:
+        'Changed fields with their full old and new values. A value too large for the history entry itself (over ' +
+        'about 300 KB with the rest of the change) is shown as a reference instead: ' +
+        '`{ "$claimCheck": { "schemaVersion": 1, "key": "...", "bytes": 123456, "sha256": "...", "pointer": "/..." } }` ' +
+        '(an object no record value can be), naming the stored copy an operator can retrieve.',
+    }),
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntryView = z.infer<typeof AuditEntry>;
