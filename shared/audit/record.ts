@@ -28,7 +28,9 @@ interface Slot {
 /**
  * The changes as a history entry keeps them: every claim-checked value read back from S3, so the history shows full
  * old and new values. Only if that entry would pass DynamoDB's item limit do the largest values stay references
- * (`{ "$claimCheck": ... }`, which the history read shows without the bucket; see schema.ts).
+ * (`{ "$claimCheck": ... }`, which the history read shows without the bucket; see schema.ts), and if even that is
+ * not enough (only possible for thousands of changed fields, whose whole detail was claimed), `changes` itself is a
+ * reference into the claimed detail.
  */
 export async function historyChanges(
   store: ClaimCheckStore,
@@ -69,8 +71,10 @@ export async function historyChanges(
     changes[slot.field]![slot.side] = slot.ref;
     size -= gain;
   }
-  if (size > budget) throw new Error(`history entry of ${detail.entityId} v${detail.version} cannot be bounded`);
-  return changes;
+  if (size <= budget) return changes;
+  // Thousands of small changed fields (the whole detail was claimed): the changes themselves stay a reference.
+  if (wholeDetail) return { $claimCheck: { ...wholeDetail, pointer: '/changes' } } as unknown as Changes;
+  throw new Error(`history entry of ${detail.entityId} v${detail.version} cannot be bounded`);
 }
 
 /**

@@ -12,7 +12,8 @@ export const AuditEntry = z
         'Changed fields with their full old and new values. A value too large for the history entry itself (over ' +
         'about 300 KB with the rest of the change) is shown as a reference instead: ' +
         '`{ "$claimCheck": { "schemaVersion": 1, "key": "...", "bytes": 123456, "sha256": "...", "pointer": "/..." } }` ' +
-        '(an object no record value can be), naming the stored copy an operator can retrieve.',
+        '(an object no record value can be), naming the stored copy an operator can retrieve. If a change has so ' +
+        'many fields that even their references would not fit, `changes` itself is such a reference.',
     }),
   })
   .meta({ id: 'AuditEntry' });

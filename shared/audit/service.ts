@@ -38,6 +38,7 @@ function historyView(changes: AuditEntryView['changes']): AuditEntryView['change
     const { bucket: _bucket, ...reference } = value.$claimCheck;
     return { $claimCheck: reference };
   };
+  if (isClaimCheck(changes)) return view(changes) as AuditEntryView['changes'];
   const result: AuditEntryView['changes'] = {};
   for (const [field, change] of Object.entries(changes)) {
     result[field] = {
