@@ -102,6 +102,11 @@ export const EmailReceived = z.object({
   text: z.string().max(MAIL_LIMITS.textBytes).optional(),
   /** Fields shortened or lists cut to the bounds above; read the raw message for the rest. */
   truncated: z.array(z.string()).optional(),
+  /**
+   * The message could not be parsed (e.g. more than 2 MiB of headers): only the SMTP envelope is described (sender
+   * and accepted recipients); the raw message in S3 is all there is.
+   */
+  unparsed: z.literal(true).optional(),
   receivedAt: z.iso.datetime({ offset: true }),
 });
 export type EmailReceivedDetail = z.infer<typeof EmailReceived>;

@@ -31,7 +31,7 @@ const eventBridge = tracer.captureAWSv3Client(new EventBridgeClient({}));
 async function receive(event: SESEvent): Promise<void> {
   const { EVENT_BUS_NAME, INBOUND_BUCKET, INBOUND_PREFIX } = configured();
   for (const record of event.Records) {
-    const { messageId, timestamp } = record.ses.mail;
+    const { messageId, timestamp, source } = record.ses.mail;
     const key = `${INBOUND_PREFIX}${messageId}`;
     const object = await s3.send(new GetObjectCommand({ Bucket: INBOUND_BUCKET, Key: key }));
     const raw = await object.Body!.transformToByteArray();
@@ -40,13 +40,18 @@ async function receive(event: SESEvent): Promise<void> {
       key,
       messageId,
       receivedAt: new Date(timestamp).toISOString(),
+      envelope: { from: source, to: record.ses.receipt.recipients },
     });
     const result = await eventBridge.send(new PutEventsCommand({ Entries: [toEntry(mailEvent, EVENT_BUS_NAME)] }));
     if (result.FailedEntryCount) throw new Error(`bus rejected email.received: ${JSON.stringify(result.Entries)}`);
-    const truncated = (mailEvent.detail as { truncated?: string[] }).truncated;
-    logger.info('inbound email published', { messageId, ...(truncated ? { truncated } : {}) });
+    const { truncated, unparsed } = mailEvent.detail as { truncated?: string[]; unparsed?: true };
+    logger.info('inbound email published', {
+      messageId,
+      ...(truncated ? { truncated } : {}),
+      ...(unparsed ? { unparsed } : {}),
+    });
     metrics.addMetric('InboundEmailsPublished', MetricUnit.Count, 1);
-    if (truncated) metrics.addMetric('InboundEmailsTruncated', MetricUnit.Count, 1);
+    if (truncated || unparsed) metrics.addMetric('InboundEmailsBounded', MetricUnit.Count, 1);
   }
 }
 

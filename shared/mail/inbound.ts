@@ -1,4 +1,4 @@
-import PostalMime from 'postal-mime';
+import PostalMime, { type Email } from 'postal-mime';
 import { type CatalogEvent, catalogEvent, type EmailReceivedDetail, MAIL_LIMITS } from '../../events/catalog.ts';
 import { EVENT_BUDGET_BYTES, entrySize } from '../events/bounds.ts';
 
@@ -22,6 +22,16 @@ export function truncateToBytes(text: string, maxBytes: number): string {
   return text.slice(0, end);
 }
 
+export interface MessageLocation {
+  bucket: string;
+  key: string;
+  /** SES's id of the message (the object key's last part), used when the message has no Message-ID. */
+  messageId: string;
+  receivedAt: string;
+  /** The SMTP envelope SES accepted: described instead when the message cannot be parsed. */
+  envelope?: { from: string; to: string[] };
+}
+
 const splitIds = (value: string | undefined) => (value ? value.split(/\s+/).filter(Boolean) : []);
 
 /**
@@ -32,25 +42,48 @@ const splitIds = (value: string | undefined) => (value ? value.split(/\s+/).filt
  * recent ones. Fields that lost anything are named in `truncated`; the raw message stays in S3, referenced by `s3`.
  * The event always fits EventBridge's entry limit.
  */
-export async function emailReceivedEvent(
-  raw: Uint8Array | string,
-  location: { bucket: string; key: string; messageId: string; receivedAt: string },
-): Promise<CatalogEvent> {
-  const mail = await PostalMime.parse(raw);
+export async function emailReceivedEvent(raw: Uint8Array | string, location: MessageLocation): Promise<CatalogEvent> {
   const truncated = new Set<string>();
   const bounded = (field: string, value: string, maxBytes: number) => {
     const cut = truncateToBytes(value, maxBytes);
     if (cut !== value) truncated.add(field);
     return cut;
   };
-  const addresses = (field: string, list: typeof mail.to) => {
-    const all = (list ?? [])
-      .flatMap((a) => ('group' in a && a.group ? a.group.map((g) => g.address) : [a.address]))
-      .filter((a): a is string => Boolean(a));
+  const boundedList = (field: string, all: string[]) => {
     const fitting = all.filter((a) => jsonStringBytes(a) <= MAIL_LIMITS.addressBytes);
     if (fitting.length > MAIL_LIMITS.addresses || fitting.length < all.length) truncated.add(field);
     return fitting.slice(0, MAIL_LIMITS.addresses);
   };
+
+  let mail: Email;
+  try {
+    mail = await PostalMime.parse(raw);
+  } catch {
+    // postal-mime refuses what it cannot take safely (over 2 MiB of headers, MIME nested too deep): describe the
+    // envelope SES accepted, so the message still reaches consumers, who find the rest in S3.
+    const sender = location.envelope?.from ?? '';
+    const unparsed: EmailReceivedDetail = {
+      schemaVersion: 1,
+      messageId: bounded('messageId', location.messageId, MAIL_LIMITS.headerBytes),
+      s3: { bucket: location.bucket, key: location.key },
+      from: { address: jsonStringBytes(sender) <= MAIL_LIMITS.addressBytes ? sender : '' },
+      to: boundedList('to', location.envelope?.to ?? []),
+      cc: [],
+      subject: '',
+      references: [],
+      unparsed: true,
+      receivedAt: location.receivedAt,
+    };
+    if (truncated.size > 0) unparsed.truncated = [...truncated].sort();
+    return checked(catalogEvent('email.received', unparsed));
+  }
+  const addresses = (field: string, list: typeof mail.to) =>
+    boundedList(
+      field,
+      (list ?? [])
+        .flatMap((a) => ('group' in a && a.group ? a.group.map((g) => g.address) : [a.address]))
+        .filter((a): a is string => Boolean(a)),
+    );
   const references = splitIds(mail.references);
   // An address too long to be real is left out, never cut into another address.
   const fromAddress = mail.from?.address ?? '';
@@ -79,9 +112,12 @@ export async function emailReceivedEvent(
   if (references.length > MAIL_LIMITS.references) truncated.add('references');
   if (truncated.size > 0) detail.truncated = [...truncated].sort();
 
-  const event = catalogEvent('email.received', detail);
-  // The limits above keep the entry near 100 KB at most; checked, so a change of limits cannot break publishing.
+  return checked(catalogEvent('email.received', detail));
+}
+
+/** The limits keep the entry near 100 KB at most; checked, so a change of limits cannot break publishing. */
+function checked(event: CatalogEvent): CatalogEvent {
   const size = entrySize({ Source: event.source, DetailType: event.detailType, Detail: JSON.stringify(event.detail) });
-  if (size > EVENT_BUDGET_BYTES) throw new Error(`email.received of ${detail.messageId} is ${size} bytes`);
+  if (size > EVENT_BUDGET_BYTES) throw new Error(`email.received is ${size} bytes, over the event budget`);
   return event;
 }
