@@ -18,7 +18,9 @@ export interface CrmClaimCheckProps {
 /**
  * The claim-check bucket: values too large for an event (EventBridge's 256 KB entry limit) are stored here by the
  * stream publisher and read back by consumers. Objects expire 30 days after the bus archive's retention, so every
- * archived event can still be replayed with its values; the audit trail copies values into the history as it goes.
+ * archived event can still be replayed with its values. The audit trail copies values into the history as it goes;
+ * only a change too large for one history item (beyond what the stored-record cap allows) keeps a reference there,
+ * readable for the same period.
  */
 export class CrmClaimCheck extends Construct {
   readonly bucket: Bucket;
@@ -39,9 +41,9 @@ export class CrmClaimCheck extends Construct {
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
-        'Claim checks are short-lived copies of table items, written only by the stream publisher and read only by ' +
-        'event consumers, each through its own role; like the table, access is audited with CloudTrail data events. ' +
-        'Server access logs would need another bucket that itself goes unlogged.',
+        'Claim checks are transient copies of table items that expire, written only by the stream publisher role ' +
+        'and read only by event consumer roles; as for the table itself, object-level access is audited with ' +
+        'CloudTrail data events rather than server access logs.',
     });
   }
 
