@@ -134,15 +134,15 @@ describe('the audit trail with claim checks', () => {
   });
 
   it('with many small claimed values, resolves as many as the entry can hold and references the rest', async () => {
-    // 70 values of 5 KB: the event claims some of them; resolved, they would pass the entry's budget.
-    const fields = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`f${i}`, { new: 'v'.repeat(5000) }]));
+    // 90 values of 5 KB: the event claims some of them; resolved, they would pass the entry's budget.
+    const fields = Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`f${i}`, { new: 'v'.repeat(5000) }]));
     const event = await boundRecordChange(changeEvent('01AUDIT4', 1, fields), claimChecks.store);
     expect(event.detail).toHaveProperty('changes');
     await handler(delivered(event), context);
     const [entry] = await historyOf('01AUDIT4');
-    expect(Object.keys(entry!.changes)).toHaveLength(70);
+    expect(Object.keys(entry!.changes)).toHaveLength(90);
     const values = Object.values(entry!.changes).map((c) => c.new);
-    expect(values.filter((v) => v === 'v'.repeat(5000)).length).toBeGreaterThan(50);
+    expect(values.filter((v) => v === 'v'.repeat(5000)).length).toBeGreaterThan(60);
     const referenced = values.filter((v) => typeof v === 'object') as Array<{ $claimCheck: { key: string } }>;
     expect(referenced.length).toBeGreaterThan(0);
     expect(referenced[0]!.$claimCheck.key).toMatch(/^events\/acme\/contact\/01AUDIT4\/1\/created\/changes\/f\d+\/new$/);

@@ -4,16 +4,33 @@ import {
   type ClaimCheckStore,
   completeDetail,
   isClaimCheck,
-  jsonBytes,
   jsonPointer,
   resolveClaimCheck,
 } from '../events/claim-check.ts';
+import { HISTORY_CHANGES_BUDGET_BYTES } from './schema.ts';
 
 /**
- * What the changes of one history entry may take (as JSON): DynamoDB items end at 400 KB, and the entry's other
- * attributes and DynamoDB's own per-element accounting need far less than the rest.
+ * The size of a value as DynamoDB counts it (UTF-8 strings, about one byte per two digits of a number, one byte for
+ * a boolean or null, three bytes per list or map plus one per element, map member names like attribute names).
  */
-export const HISTORY_CHANGES_BUDGET_BYTES = 300 * 1024;
+export function dynamoBytes(value: unknown): number {
+  if (value === undefined) return 0;
+  if (value === null || typeof value === 'boolean') return 1;
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number') {
+    const digits = Math.abs(value).toExponential().replace(/e.*$/, '').replace('.', '').replace(/0+$/, '');
+    return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
+  }
+  if (Array.isArray(value)) return value.reduce((sum: number, element) => sum + 1 + dynamoBytes(element), 3);
+  if (typeof value === 'object') {
+    let size = 3;
+    for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
+      if (member !== undefined) size += 1 + Buffer.byteLength(name, 'utf8') + dynamoBytes(member);
+    }
+    return size;
+  }
+  return 0;
+}
 
 type Changes = Record<string, { old?: unknown; new?: unknown }>;
 
@@ -49,24 +66,24 @@ export async function historyChanges(
         const value = change[side];
         if (isClaimCheck(value)) {
           entry[side] = await resolveClaimCheck(store, value.$claimCheck);
-          slots.push({ field, side, bytes: jsonBytes(entry[side]), ref: value });
+          slots.push({ field, side, bytes: dynamoBytes(entry[side]), ref: value });
         } else {
           entry[side] = value;
           const ref = wholeDetail
             ? { $claimCheck: { ...wholeDetail, pointer: jsonPointer(['changes', field, side]) } }
             : undefined;
-          slots.push({ field, side, bytes: jsonBytes(value), ...(ref ? { ref } : {}) });
+          slots.push({ field, side, bytes: dynamoBytes(value), ...(ref ? { ref } : {}) });
         }
       }
       changes[field] = entry;
     }),
   );
 
-  let size = jsonBytes(changes);
+  let size = dynamoBytes(changes);
   if (size <= budget) return changes;
   for (const slot of slots.filter((s) => s.ref).sort((a, b) => b.bytes - a.bytes)) {
     if (size <= budget) break;
-    const gain = slot.bytes - jsonBytes(slot.ref);
+    const gain = slot.bytes - dynamoBytes(slot.ref);
     if (gain <= 0) break;
     changes[slot.field]![slot.side] = slot.ref;
     size -= gain;
