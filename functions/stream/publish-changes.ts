@@ -38,8 +38,14 @@ async function publish(event: DynamoDBStreamEvent): Promise<DynamoDBBatchRespons
     eventBusName,
     store,
     putEvents: (entries) => eventBridge.send(new PutEventsCommand({ Entries: entries })),
-    onRejected: (entry) => logger.warn('event rejected by the bus; retrying from it', { entry }),
-    onError: (error) => logger.error('publishing failed; retrying from the first unsent record', { error }),
+    onRejected: (entry) => {
+      logger.warn('event rejected by the bus; retrying from it', { entry });
+      metrics.addMetric('PublishRetries', MetricUnit.Count, 1);
+    },
+    onError: (error) => {
+      logger.error('publishing failed; retrying from the first unsent record', { error });
+      metrics.addMetric('PublishRetries', MetricUnit.Count, 1);
+    },
     onPublished: ({ events, claimChecks, wholeDetails }) => {
       metrics.addMetric('EventsPublished', MetricUnit.Count, events);
       metrics.addMetric('ClaimCheckedValues', MetricUnit.Count, claimChecks);
