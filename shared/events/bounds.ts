@@ -1,4 +1,4 @@
-import type { CatalogEvent, ClaimCheck, CompleteRecordChange } from '../../events/catalog.ts';
+import { type CatalogEvent, type ClaimCheck, type CompleteRecordChange, catalogEvent } from '../../events/catalog.ts';
 import { type ClaimCheckStore, claimCheckKey, claimCheckRef, jsonBytes, serialized } from './claim-check.ts';
 
 /** EventBridge's limit for the entries of one PutEvents request (and so for one entry). */
@@ -76,25 +76,25 @@ export async function boundRecordChange(
       path,
     });
 
-  const candidates: Candidate[] = [{ path: ['record'], value: detail.record, bytes: jsonBytes(detail.record) }];
+  const candidate = (path: string[], value: unknown): Candidate => ({ path, value, bytes: jsonBytes(value) });
+  const candidates = [candidate(['record'], detail.record)];
   for (const [field, change] of Object.entries(detail.changes)) {
     for (const side of ['old', 'new'] as const) {
-      if (side in change) candidates.push({ path: ['changes', field, side], value: change[side], bytes: 0 });
+      if (side in change) candidates.push(candidate(['changes', field, side], change[side]));
     }
   }
-  for (const c of candidates) if (c.bytes === 0) c.bytes = jsonBytes(c.value);
   candidates.sort((a, b) => b.bytes - a.bytes);
 
   // Substituting a value's JSON by its reference's changes the detail's JSON by exactly the difference.
   let size = overhead + jsonBytes(detail);
   const claimed: Array<Candidate & { body: Uint8Array; ref: ClaimCheck }> = [];
-  for (const candidate of candidates) {
-    if (candidate.bytes <= CLAIM_CHECK_THRESHOLD_BYTES && size <= budget) break;
-    const body = serialized(candidate.value);
-    const ref = claimCheckRef(store.bucket, key(candidate.path), body);
-    const gain = candidate.bytes - jsonBytes(ref);
+  for (const next of candidates) {
+    if (next.bytes <= CLAIM_CHECK_THRESHOLD_BYTES && size <= budget) break;
+    const body = serialized(next.value);
+    const ref = claimCheckRef(store.bucket, key(next.path), body);
+    const gain = next.bytes - jsonBytes(ref);
     if (gain <= 0) break;
-    claimed.push({ ...candidate, body, ref });
+    claimed.push({ ...next, body, ref });
     size -= gain;
   }
 
@@ -119,8 +119,9 @@ export async function boundRecordChange(
     if (overhead + jsonBytes(claimedDetail) > budget) {
       throw new Error(`event ${event.detailType} of ${detail.entityId} cannot be bounded (changed field names alone)`);
     }
-    return { ...event, detail: claimedDetail };
+    return catalogEvent(event.detailType, claimedDetail as never);
   }
   await Promise.all(claimed.map(({ ref, body }) => store.put(ref.$claimCheck.key, body)));
-  return { ...event, detail: bounded };
+  // Validated again: what reaches the bus is always on the catalog.
+  return claimed.length > 0 ? catalogEvent(event.detailType, bounded as never) : event;
 }
