@@ -291,6 +291,7 @@ describe('functions', () => {
     const publisher = props(logicalId(stack.events.publisher.function));
     expect(publisher).toMatchObject({ MemorySize: 512, Timeout: 60 });
     expect(publisher.Environment.Variables.EVENT_BUS_NAME).toEqual(bus);
+    expect(publisher.Environment.Variables.CLAIM_CHECK_BUCKET).toEqual({ Ref: logicalId(stack.claimCheck.bucket) });
     const inbound = props(logicalId(stack.mail.inbound.function));
     expect(inbound.Environment.Variables).toMatchObject({
       EVENT_BUS_NAME: bus,
@@ -351,6 +352,28 @@ describe('iam', () => {
     expect(streamRead.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'StreamArn'] });
     const put = statements.filter((s) => actionsOf(s).includes('events:PutEvents'));
     expect(put.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] }]);
+  });
+
+  const claimChecks = () => ({
+    'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.claimCheck.bucket), 'Arn'] }, '/events/*']],
+  });
+  const s3Statements = (fn: Parameters<typeof statementsOf>[0]) =>
+    statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+
+  it('lets the publisher only write claim checks, and the audit trail only read them', () => {
+    expect(s3Statements(stack.events.publisher)).toEqual([
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: claimChecks() },
+    ]);
+    expect(s3Statements(stack.auditTrail.consumer)).toEqual([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: claimChecks() },
+    ]);
+    // Nobody else touches the claim-check bucket.
+    const bucket = logicalId(stack.claimCheck.bucket);
+    const others = crmFunctions().filter(({ name }) => name !== 'publisher' && name !== 'audit-trail');
+    for (const { name, fn } of others) {
+      expect(JSON.stringify(statementsOf(fn)), name).not.toContain(bucket);
+      expect(props(logicalId(fn.function)).Environment.Variables.CLAIM_CHECK_BUCKET, name).toBeUndefined();
+    }
   });
 
   it('lets the audit trail only put items into the table itself', () => {
@@ -465,6 +488,41 @@ describe('audit trail', () => {
     });
     const env = props(logicalId(stack.auditTrail.consumer.function)).Environment.Variables;
     expect(env.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
+    expect(env.CLAIM_CHECK_BUCKET).toEqual({ Ref: logicalId(stack.claimCheck.bucket) });
+  });
+});
+
+describe('claim checks', () => {
+  it('keep large event values in a private, encrypted, TLS-only bucket that outlives the bus archive', () => {
+    const id = logicalId(stack.claimCheck.bucket);
+    const bucket = resources[id]!;
+    expect(bucket).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const p = props(id);
+    expect(p.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    expect(p.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(p.VersioningConfiguration).toBeUndefined();
+    expect(p.BucketName).toBeUndefined();
+    const [rule] = p.LifecycleConfiguration.Rules;
+    expect(rule).toMatchObject({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
+    const archiveId = ofType('AWS::Events::Archive')[0]![0];
+    // A replayed archived event still finds its claim checks.
+    expect(rule.ExpirationInDays).toBeGreaterThan(props(archiveId).RetentionDays);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.hasOutput('ClaimCheckBucketName', { Value: { Ref: id } });
   });
 });
 

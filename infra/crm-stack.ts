@@ -3,8 +3,9 @@ import type { Construct } from 'constructs';
 import { CrmApi, type ThrottleSettings } from './constructs/api.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
+import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
-import { CrmEvents } from './constructs/events.ts';
+import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmMail } from './constructs/mail.ts';
 
 export interface CrmStackProps extends StackProps {
@@ -29,13 +30,19 @@ export class CrmStack extends Stack {
   readonly events: CrmEvents;
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
+  readonly claimCheck: CrmClaimCheck;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
     this.data = new CrmData(this, 'Data');
     this.auth = new CrmAuth(this, 'Auth');
-    this.events = new CrmEvents(this, 'Events', { table: this.data.table });
-    this.auditTrail = new CrmAuditTrail(this, 'AuditTrail', { bus: this.events.bus, table: this.data.table });
+    this.claimCheck = new CrmClaimCheck(this, 'ClaimCheck', { archiveRetention: ARCHIVE_RETENTION });
+    this.events = new CrmEvents(this, 'Events', { table: this.data.table, claimCheck: this.claimCheck });
+    this.auditTrail = new CrmAuditTrail(this, 'AuditTrail', {
+      bus: this.events.bus,
+      table: this.data.table,
+      claimCheck: this.claimCheck,
+    });
     this.api = new CrmApi(this, 'Api', {
       data: this.data,
       issuerUrl: this.auth.issuerUrl,
@@ -56,6 +63,7 @@ export class CrmStack extends Stack {
     output('EventBusName', this.events.bus.eventBusName, 'EventBridge bus carrying CRM domain events');
     output('TableName', this.data.table.tableName, 'The single DynamoDB table');
     output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
+    output('ClaimCheckBucketName', this.claimCheck.bucket.bucketName, 'Values too large for an event (prefix events/)');
     if (props.senderEmail) output('SenderEmail', props.senderEmail, 'SENDER_EMAIL: the verified outbound sender');
   }
 }

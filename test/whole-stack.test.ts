@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
@@ -9,6 +11,8 @@ import { api, eventually, startTestCloud } from './support/local-cloud.ts';
  * EventBridge rules and targets, SMTP inbound, all from the synthesized CDK template. */
 let cloud: LocalCloud;
 let admin: ReturnType<typeof api>;
+
+type HistoryEntry = { version: number; changes: Record<string, { old?: unknown; new?: unknown }> };
 
 beforeAll(async () => {
   cloud = await startTestCloud();
@@ -100,6 +104,111 @@ describe('events through the stream', () => {
       changes: { lifecycleStage: { old: 'lead', new: 'customer' } },
     });
     expect(history[1]).toMatchObject({ version: 1, action: 'created' });
+  });
+
+  it('every version of a contact grown as large as the API allows reaches /history with its old and new values', {
+    timeout: 180_000,
+  }, async () => {
+    const big = api(cloud, await cloud.token({ tenantId: 'bigtenant', roles: ['admin'], userId: 'bob' }));
+    const keys = Array.from({ length: 100 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    const defined = await big('PUT', '/v1/custom-fields/contact', {
+      fields: keys.map((key) => ({ key, label: key, type: 'text' })),
+    });
+    expect(defined.status).toBe(200);
+    const created = await big('POST', '/v1/contacts', makeContact({ firstName: 'Large' }));
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const value = (key: string, round: number) =>
+      `${key}:${round}:`.padEnd(2000, String.fromCharCode(97 + (round % 26)));
+    // Each PATCH stays under the 64 KiB body limit; the record grows until the stored-record cap (if any) refuses.
+    const versions: Array<{ version: number; customFields: Record<string, string> }> = [];
+    let grown = 0;
+    let round = 0;
+    while (grown < keys.length) {
+      round += 1;
+      const batch = keys.slice(grown, grown + 25);
+      const patched = await big('PATCH', `/v1/contacts/${id}`, {
+        customFields: Object.fromEntries(batch.map((k) => [k, value(k, round)])),
+      });
+      if (patched.status === 413 || patched.status === 422) break;
+      expect(patched.status, patched.text.slice(0, 300)).toBe(200);
+      versions.push({ version: patched.body.version, customFields: patched.body.customFields });
+      grown += batch.length;
+    }
+    expect(grown).toBeGreaterThanOrEqual(25);
+    // Then rewrite the largest allowed record several times: every change carries large old and new values.
+    for (let again = 0; again < 3; again++) {
+      round += 1;
+      const rewritten = await big('PATCH', `/v1/contacts/${id}`, {
+        customFields: Object.fromEntries(keys.slice(0, 25).map((k) => [k, value(k, round)])),
+      });
+      expect(rewritten.status, rewritten.text.slice(0, 300)).toBe(200);
+      versions.push({ version: rewritten.body.version, customFields: rewritten.body.customFields });
+    }
+
+    const last = versions.at(-1)!.version;
+    // Pages of history end at DynamoDB's 1 MB per Query, so a large record's history spans several pages.
+    const allHistory = async () => {
+      const items: Array<{ version: number }> = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+        const res = await big('GET', `/v1/contacts/${id}/history?limit=100${query}`);
+        expect(res.status).toBe(200);
+        items.push(...res.body.items);
+        cursor = res.body.nextCursor;
+      } while (cursor);
+      return items;
+    };
+    const history = await eventually(async () => {
+      const items = await allHistory();
+      return items.length === last ? items : undefined;
+    }, 60_000);
+    expect(history.map((h: { version: number }) => h.version)).toEqual(
+      Array.from({ length: last }, (_, i) => last - i),
+    );
+    // Full old and new values; only a change too large for one history item (over 380 KB, which a record within
+    // the stored-record cap never reaches) may keep a value as a reference to its copy in the claim-check bucket.
+    const [bucketId] = cloud.resolver
+      .resourcesOfType('AWS::S3::Bucket')
+      .map(([logicalId]) => logicalId)
+      .filter((logicalId) => logicalId.startsWith('ClaimCheck'));
+    const bucket = cloud.resolver.ref(bucketId!);
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: cloud.s3.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const fullValue = async (value: unknown) => {
+      const reference = (value as { $claimCheck?: { key: string; sha256: string } }).$claimCheck;
+      if (!reference) return value;
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reference.key }));
+      const body = await object.Body!.transformToByteArray();
+      expect(createHash('sha256').update(body).digest('hex')).toBe(reference.sha256);
+      return JSON.parse(Buffer.from(body).toString('utf8'));
+    };
+    const byVersion = new Map(history.map((h) => [h.version, h as unknown as HistoryEntry]));
+    let previous: Record<string, string> = {};
+    for (const { version, customFields } of versions) {
+      const change = byVersion.get(version)!.changes.customFields!;
+      const fits = JSON.stringify(previous).length + JSON.stringify(customFields).length < 300 * 1024;
+      if (fits) expect(change.new, `v${version}`).toEqual(customFields);
+      expect(await fullValue(change.new), `v${version}`).toEqual(customFields);
+      if (Object.keys(previous).length > 0) {
+        if (fits) expect(change.old, `v${version}`).toEqual(previous);
+        expect(await fullValue(change.old), `v${version}`).toEqual(previous);
+      }
+      previous = customFields;
+    }
+
+    // The large values travelled as claim checks through the claim-check bucket of the local S3.
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `events/bigtenant/contact/${id}/${last}/updated/` }),
+    );
+    s3.destroy();
+    expect(listed.Contents?.map((o) => o.Key)).toContain(
+      `events/bigtenant/contact/${id}/${last}/updated/changes/customFields/new`,
+    );
   });
 
   it('inbound mail over SMTP is stored and published as email.received', async () => {

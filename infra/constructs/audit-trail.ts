@@ -6,6 +6,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
+import type { CrmClaimCheck } from './claim-check.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 
@@ -23,6 +24,8 @@ export function auditedEvents(): { source: string[]; detailType: DetailType[] } 
 export interface CrmAuditTrailProps {
   bus: IEventBus;
   table: ITable;
+  /** Claim-checked values of change events are read back from here into the history. */
+  claimCheck: CrmClaimCheck;
 }
 
 /**
@@ -51,6 +54,7 @@ export class CrmAuditTrail extends Construct {
     this.consumer.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.table.tableArn] }),
     );
+    props.claimCheck.grantRead(this.consumer);
     // EventBridge invokes asynchronously: handler errors are retried by Lambda, then sent here.
     this.consumer.function.configureAsyncInvoke({
       retryAttempts: 2,

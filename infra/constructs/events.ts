@@ -5,6 +5,7 @@ import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import type { CrmClaimCheck } from './claim-check.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 
@@ -17,8 +18,13 @@ export function publishedEntitiesFilter(): Record<string, unknown> {
   return { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] };
 }
 
+/** How long the bus archive keeps events for replay (claim checks outlive it, see claim-check.ts). */
+export const ARCHIVE_RETENTION = Duration.days(90);
+
 export interface CrmEventsProps {
   table: ITable;
+  /** Where the publisher stores values too large for an event. */
+  claimCheck: CrmClaimCheck;
 }
 
 /**
@@ -37,7 +43,7 @@ export class CrmEvents extends Construct {
     this.bus.archive('Archive', {
       description: 'Every CRM event of this account, for replay',
       eventPattern: { account: [stack.account] },
-      retention: Duration.days(90),
+      retention: ARCHIVE_RETENTION,
     });
 
     this.publisher = new CrmFunction(this, 'PublishChanges', {
@@ -49,6 +55,7 @@ export class CrmEvents extends Construct {
       environment: { EVENT_BUS_NAME: this.bus.eventBusName },
     });
     this.bus.grantPutEventsTo(this.publisher.role);
+    props.claimCheck.grantWrite(this.publisher);
 
     this.failures = new FailureQueue(this, 'PublishFailures', {
       description: 'stream batches the publisher gave up on; their events are missing from the bus until replayed',

@@ -1,25 +1,8 @@
-import type { RecordChangedDetail } from '../../events/catalog.ts';
 import type { Principal } from '../auth/principal.ts';
 import { checkCursor, model } from '../db/store.ts';
+import { isClaimCheck } from '../events/claim-check.ts';
 import type { Page, PageRequest } from '../records/lists.ts';
 import type { AuditEntryView } from './schema.ts';
-
-/** Records one change event; idempotent, because the item is keyed by the version the change produced. */
-export async function recordChange(detailType: string, detail: RecordChangedDetail): Promise<void> {
-  await model.entities.auditEntry
-    .put({
-      tenantId: detail.tenantId,
-      entity: detail.entity,
-      entityId: detail.entityId,
-      seq: String(detail.version).padStart(12, '0'),
-      version: detail.version,
-      action: detailType.split('.')[1] ?? 'updated',
-      ...(detail.actorId ? { actorId: detail.actorId } : {}),
-      occurredAt: detail.occurredAt,
-      changes: detail.changes,
-    })
-    .go();
-}
 
 /** A record's change history, newest first: one Query. */
 export async function history(
@@ -39,8 +22,29 @@ export async function history(
       action: action as AuditEntryView['action'],
       ...(actorId ? { actorId } : {}),
       occurredAt,
-      changes: changes as AuditEntryView['changes'],
+      changes: historyView(changes as AuditEntryView['changes']),
     })),
     nextCursor: result.cursor ?? null,
   };
+}
+
+/**
+ * A value the history item could not hold (see historyChanges in record.ts) is shown as its reference without the
+ * bucket, a deployment detail: `{ "$claimCheck": { schemaVersion, key, bytes, sha256, pointer? } }`.
+ */
+function historyView(changes: AuditEntryView['changes']): AuditEntryView['changes'] {
+  const view = (value: unknown) => {
+    if (!isClaimCheck(value)) return value;
+    const { bucket: _bucket, ...reference } = value.$claimCheck;
+    return { $claimCheck: reference };
+  };
+  if (isClaimCheck(changes)) return view(changes) as AuditEntryView['changes'];
+  const result: AuditEntryView['changes'] = {};
+  for (const [field, change] of Object.entries(changes)) {
+    result[field] = {
+      ...('old' in change ? { old: view(change.old) } : {}),
+      ...('new' in change ? { new: view(change.new) } : {}),
+    };
+  }
+  return result;
 }

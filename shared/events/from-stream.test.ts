@@ -3,9 +3,26 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CATALOG, type CatalogEvent } from '../../events/catalog.ts';
+import { CATALOG, type CatalogEvent, type ClaimCheck } from '../../events/catalog.ts';
 import { companyKeys, contactKeys, timelineIndex } from '../db/keys.ts';
 import { createModel } from '../db/model.ts';
+import {
+  boundRecordChange,
+  CLAIM_CHECK_THRESHOLD_BYTES,
+  EVENT_BUDGET_BYTES,
+  entrySize,
+  PUT_EVENTS_MAX_BYTES,
+} from './bounds.ts';
+import {
+  ClaimCheckError,
+  type ClaimCheckStore,
+  claim,
+  claimCheckKey,
+  isClaimCheck,
+  jsonBytes,
+  resolveClaimCheck,
+  resolveClaimChecks,
+} from './claim-check.ts';
 import { eventFromStreamRecord } from './from-stream.ts';
 
 // Only used to render items exactly as ElectroDB stores them (params()); nothing is sent.
@@ -120,6 +137,7 @@ function expectValid(event: CatalogEvent | undefined, detailType: keyof typeof C
   expect(event!.source).toBe(CATALOG[detailType].source);
   expect(CATALOG[detailType].schema.parse(event!.detail)).toEqual(event!.detail);
   return event!.detail as {
+    schemaVersion: number;
     tenantId: string;
     entity: string;
     entityId: string;
@@ -141,7 +159,7 @@ describe('eventFromStreamRecord: contacts', () => {
     const item = storedContact();
     const detail = expectValid(eventFromStreamRecord(streamRecord('INSERT', undefined, item)), 'contact.created');
     expect(detail).toMatchObject({
-      schemaVersion: 1,
+      schemaVersion: 2,
       tenantId: TENANT,
       entity: 'contact',
       entityId: '01CONTACT',
@@ -379,5 +397,184 @@ describe('eventFromStreamRecord: internal items', () => {
       eventFromStreamRecord(streamRecord('INSERT', undefined, { pk: 'x', sk: 'y', tenantId: TENANT })),
     ).toBeUndefined();
     expect(eventFromStreamRecord({ eventName: 'INSERT', dynamodb: {} } as DynamoDBRecord)).toBeUndefined();
+  });
+});
+
+/** Claim checks kept in memory: the S3 store is exercised against the local S3 in publisher.test.ts. */
+function memoryStore(bucket = 'claim-checks'): ClaimCheckStore & { objects: Map<string, Uint8Array>; puts: string[] } {
+  const objects = new Map<string, Uint8Array>();
+  const puts: string[] = [];
+  return {
+    bucket,
+    objects,
+    puts,
+    async put(key, body) {
+      puts.push(key);
+      objects.set(key, body);
+    },
+    async get(key) {
+      const body = objects.get(key);
+      if (!body) throw new Error(`NoSuchKey ${key}`);
+      return body;
+    },
+  };
+}
+
+const sizeOf = (event: CatalogEvent) =>
+  entrySize({ Source: event.source, DetailType: event.detailType, Detail: JSON.stringify(event.detail) });
+
+const refOf = (value: unknown) => {
+  expect(isClaimCheck(value), JSON.stringify(value)?.slice(0, 200)).toBe(true);
+  return (value as ClaimCheck).$claimCheck;
+};
+
+describe('bounded change events (claim checks)', () => {
+  const key = (...path: string[]) =>
+    claimCheckKey({ tenantId: TENANT, entity: 'contact', entityId: '01CONTACT', version: 2, action: 'updated', path });
+
+  it('stores a 200 KB value and the record aside, and the event stays far under the limit', async () => {
+    const big = 'é'.repeat(100_000); // 200 KB of UTF-8
+    const before = storedContact({ customFields: { tier: 'gold' } });
+    const after = storedContact({ customFields: { tier: 'gold', bio: big }, version: 2, updatedAt: T1 });
+    const event = eventFromStreamRecord(streamRecord('MODIFY', before, after))!;
+    expect(sizeOf(event)).toBeGreaterThan(PUT_EVENTS_MAX_BYTES);
+
+    const store = memoryStore();
+    const bounded = await boundRecordChange(event, store);
+    expect(sizeOf(bounded)).toBeLessThanOrEqual(EVENT_BUDGET_BYTES);
+    const detail = expectValid(bounded, 'contact.updated');
+    expect(detail.schemaVersion).toBe(2);
+    // Small values stay inline; the large new value and the record are references with deterministic keys.
+    expect(detail.changes.customFields!.old).toEqual({ tier: 'gold' });
+    expect(detail.changes.version).toEqual({ old: 1, new: 2 });
+    const value = refOf(detail.changes.customFields!.new);
+    expect(value).toMatchObject({
+      schemaVersion: 1,
+      bucket: 'claim-checks',
+      key: key('changes', 'customFields', 'new'),
+    });
+    expect(value.bytes).toBe(Buffer.byteLength(JSON.stringify({ tier: 'gold', bio: big })));
+    expect(value.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(refOf(detail.record).key).toBe(key('record'));
+    expect([...store.objects.keys()].sort()).toEqual([key('changes', 'customFields', 'new'), key('record')].sort());
+
+    // The shared helper gives consumers the event as it was before bounding.
+    expect(await resolveClaimChecks(store, detail as never)).toEqual(event.detail);
+  });
+
+  it('keeps a value of exactly the threshold inline and claims one byte more', async () => {
+    const at = 'a'.repeat(CLAIM_CHECK_THRESHOLD_BYTES - 2); // JSON adds the two quotes
+    const over = 'a'.repeat(CLAIM_CHECK_THRESHOLD_BYTES - 1);
+    const before = storedContact();
+    const bound = async (jobTitle: string) =>
+      expectValid(
+        await boundRecordChange(
+          eventFromStreamRecord(
+            streamRecord('MODIFY', before, storedContact({ jobTitle, version: 2, updatedAt: T1 })),
+          )!,
+          memoryStore(),
+        ),
+        'contact.updated',
+      );
+    expect(jsonBytes(at)).toBe(CLAIM_CHECK_THRESHOLD_BYTES);
+    expect((await bound(at)).changes.jobTitle).toEqual({ old: 'Analyst', new: at });
+    expect(jsonBytes(over)).toBe(CLAIM_CHECK_THRESHOLD_BYTES + 1);
+    const claimed = await bound(over);
+    expect(claimed.changes.jobTitle!.old).toBe('Analyst');
+    expect(refOf(claimed.changes.jobTitle!.new).bytes).toBe(CLAIM_CHECK_THRESHOLD_BYTES + 1);
+  });
+
+  it('with many fields changed at once, claims the largest until the event fits and keeps small ones inline', async () => {
+    const fields: Item = {};
+    // 40 fields of 20-30 KB each: every one under the threshold, 2 MB together (old and new).
+    for (let i = 0; i < 40; i++) fields[`field${i}`] = `${i}`.padEnd(20_000 + i * 250, 'x');
+    // Raw attributes beside the entity's (the mapping publishes every non-storage attribute of the item).
+    const before = {
+      ...storedContact(),
+      ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, `${v}-old`])),
+    };
+    const after = { ...storedContact({ lastName: 'King', version: 2, updatedAt: T1 }), ...fields };
+    const event = eventFromStreamRecord(streamRecord('MODIFY', before, after))!;
+    expect(sizeOf(event)).toBeGreaterThan(2_000_000);
+
+    const store = memoryStore();
+    const bounded = await boundRecordChange(event, store);
+    expect(sizeOf(bounded)).toBeLessThanOrEqual(EVENT_BUDGET_BYTES);
+    const detail = expectValid(bounded, 'contact.updated');
+    expect(detail.changes.lastName).toEqual({ old: 'Lovelace', new: 'King' });
+    expect(detail.changes.version).toEqual({ old: 1, new: 2 });
+    const claimed = Object.values(detail.changes)
+      .flatMap((c) => [c.old, c.new])
+      .filter(isClaimCheck);
+    const inline = Object.values(detail.changes)
+      .flatMap((c) => [c.old, c.new])
+      .filter((v) => !isClaimCheck(v));
+    expect(claimed.length).toBeGreaterThan(0);
+    // Largest first: no inline value is larger than a claimed one.
+    const smallestClaimed = Math.min(...claimed.map((c) => c.$claimCheck.bytes));
+    for (const value of inline) expect(jsonBytes(value)).toBeLessThanOrEqual(smallestClaimed);
+    expect(await resolveClaimChecks(store, detail as never)).toEqual(event.detail);
+  });
+
+  it('claims the whole detail when even references do not fit, keeping who, when, what and the field names', async () => {
+    const fields: Item = {};
+    for (let i = 0; i < 3000; i++) fields[`f${i}`] = 'v'.repeat(150);
+    const created = { ...storedContact(), ...fields };
+    const event = eventFromStreamRecord(streamRecord('INSERT', undefined, created))!;
+    const store = memoryStore();
+    const bounded = await boundRecordChange(event, store);
+    expect(sizeOf(bounded)).toBeLessThanOrEqual(EVENT_BUDGET_BYTES);
+    const detail = CATALOG['contact.created'].schema.parse(bounded.detail) as Record<string, unknown>;
+    expect(detail).toMatchObject({ schemaVersion: 2, tenantId: TENANT, entityId: '01CONTACT', version: 1 });
+    expect(detail).not.toHaveProperty('changes');
+    expect(detail.changedFields).toEqual(Object.keys((event.detail as { changes: object }).changes));
+    expect((detail.$claimCheck as { key: string }).key).toBe(
+      claimCheckKey({
+        tenantId: TENANT,
+        entity: 'contact',
+        entityId: '01CONTACT',
+        version: 1,
+        action: 'created',
+        path: ['detail'],
+      }),
+    );
+    expect(store.puts).toHaveLength(1);
+    expect(await resolveClaimChecks(store, detail as never)).toEqual(event.detail);
+  });
+
+  it('writes the same objects at the same keys when a batch is retried', async () => {
+    const before = storedContact();
+    const after = storedContact({ jobTitle: 'x'.repeat(50_000), version: 2, updatedAt: T1 });
+    const record = streamRecord('MODIFY', before, after);
+    const first = memoryStore();
+    const second = memoryStore();
+    const a = await boundRecordChange(eventFromStreamRecord(record)!, first);
+    const b = await boundRecordChange(eventFromStreamRecord(record)!, second);
+    expect(b).toEqual(a);
+    expect([...second.objects.entries()]).toEqual([...first.objects.entries()]);
+  });
+
+  it('leaves small events untouched and writes nothing', async () => {
+    const event = eventFromStreamRecord(streamRecord('INSERT', undefined, storedContact()))!;
+    const store = memoryStore();
+    expect(await boundRecordChange(event, store)).toEqual(event);
+    expect(store.puts).toEqual([]);
+  });
+
+  it('resolves only references to its own bucket whose object matches size and hash', async () => {
+    const store = memoryStore();
+    const ref = (await claim(store, 'events/acme/x', { a: 1 })).$claimCheck;
+    expect(await resolveClaimCheck(store, ref)).toEqual({ a: 1 });
+    expect(await resolveClaimCheck(store, { ...ref, pointer: '/a' })).toBe(1);
+    await expect(resolveClaimCheck(store, { ...ref, bucket: 'someone-elses' })).rejects.toThrow(ClaimCheckError);
+    store.objects.set(ref.key, new TextEncoder().encode('{"a":2}'));
+    await expect(resolveClaimCheck(store, ref)).rejects.toThrow(/does not match/);
+    await expect(resolveClaimCheck(store, { ...ref, pointer: '/b' })).rejects.toThrow(ClaimCheckError);
+  });
+
+  it('never mistakes a record value for a claim check', () => {
+    expect(isClaimCheck({ $claimCheck: { bucket: 'b' } })).toBe(false);
+    expect(isClaimCheck({ tier: 'gold' })).toBe(false);
+    expect(isClaimCheck('$claimCheck')).toBe(false);
   });
 });

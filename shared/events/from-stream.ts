@@ -30,8 +30,9 @@ function action(oldItem: Item | undefined, newItem: Item | undefined): 'created'
 }
 
 /**
- * The explicit mapping from a table change to a catalog event. Returns undefined for items that are not published
- * (lookups, idempotency records, settings) and for writes that changed nothing visible.
+ * The explicit mapping from a table change to a catalog event, with every value inline (the publisher then bounds it
+ * with `boundRecordChange`, shared/events/bounds.ts). Returns undefined for items that are not published (lookups,
+ * idempotency records, settings) and for writes that changed nothing visible.
  */
 export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | undefined {
   const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
@@ -51,7 +52,7 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
   if (!(detailType in CATALOG)) return undefined;
 
   return catalogEvent(detailType as DetailType, {
-    schemaVersion: 1,
+    schemaVersion: 2,
     tenantId: String(current.tenantId),
     entity: entity as 'contact',
     entityId: String(current[ID_FIELD[entity]!]),
