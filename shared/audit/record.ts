@@ -1,4 +1,5 @@
 import type { ClaimCheck, RecordChangedDetail } from '../../events/catalog.ts';
+import { valueSize as dynamoBytes } from '../db/item-size.ts';
 import { model } from '../db/store.ts';
 import {
   type ClaimCheckStore,
@@ -8,29 +9,6 @@ import {
   resolveClaimCheck,
 } from '../events/claim-check.ts';
 import { HISTORY_CHANGES_BUDGET_BYTES } from './schema.ts';
-
-/**
- * The size of a value as DynamoDB counts it (UTF-8 strings, about one byte per two digits of a number, one byte for
- * a boolean or null, three bytes per list or map plus one per element, map member names like attribute names).
- */
-export function dynamoBytes(value: unknown): number {
-  if (value === undefined) return 0;
-  if (value === null || typeof value === 'boolean') return 1;
-  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
-  if (typeof value === 'number') {
-    const digits = Math.abs(value).toExponential().replace(/e.*$/, '').replace('.', '').replace(/0+$/, '');
-    return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
-  }
-  if (Array.isArray(value)) return value.reduce((sum: number, element) => sum + 1 + dynamoBytes(element), 3);
-  if (typeof value === 'object') {
-    let size = 3;
-    for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
-      if (member !== undefined) size += 1 + Buffer.byteLength(name, 'utf8') + dynamoBytes(member);
-    }
-    return size;
-  }
-  return 0;
-}
 
 type Changes = Record<string, { old?: unknown; new?: unknown }>;
 
