@@ -1,10 +1,11 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { CATALOG, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 
@@ -15,6 +16,32 @@ const ENTITY_ATTRIBUTE = '__edb_e__';
 export function publishedEntitiesFilter(): Record<string, unknown> {
   const entity = { [ENTITY_ATTRIBUTE]: { S: [...PUBLISHED_ENTITIES] } };
   return { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] };
+}
+
+/** The catalog events the stream publisher puts: every detail-type of the published entities. */
+export function publishedDetailTypes(): DetailType[] {
+  return (Object.keys(CATALOG) as DetailType[]).filter((type) =>
+    PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)),
+  );
+}
+
+/**
+ * Lets a producer put only its own catalog events on the bus: PutEvents conditioned on `events:source` and
+ * `events:detail-type` (every entry of a call must match), so no producer can forge another's events.
+ */
+export function grantPutCatalogEvents(bus: IEventBus, producer: IGrantable, detailTypes: readonly DetailType[]): void {
+  const sources = [...new Set(detailTypes.map((type) => CATALOG[type].source))].sort();
+  producer.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [bus.eventBusArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'events:source': sources, 'events:detail-type': [...detailTypes].sort() },
+        // ForAllValues holds for an empty set: insist that the call names a source.
+        Null: { 'events:source': 'false' },
+      },
+    }),
+  );
 }
 
 export interface CrmEventsProps {
@@ -48,7 +75,7 @@ export class CrmEvents extends Construct {
       timeout: Duration.seconds(60),
       environment: { EVENT_BUS_NAME: this.bus.eventBusName },
     });
-    this.bus.grantPutEventsTo(this.publisher.role);
+    grantPutCatalogEvents(this.bus, this.publisher.role, publishedDetailTypes());
 
     this.failures = new FailureQueue(this, 'PublishFailures', {
       description: 'stream batches the publisher gave up on; their events are missing from the bus until replayed',
