@@ -4,6 +4,7 @@ import { CrmApi, type ThrottleSettings } from './constructs/api.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmData } from './constructs/data.ts';
+import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { CrmEvents } from './constructs/events.ts';
 import { CrmMail } from './constructs/mail.ts';
 
@@ -16,6 +17,8 @@ export interface CrmStackProps extends StackProps {
   senderEmail?: string;
   /** Inbound recipients of the SES receipt rule; when given, the stack also activates its receipt rule set. */
   inboundRecipients?: string[];
+  /** Edge protection: CloudFront in front of the API with this CLOUDFRONT-scope web ACL (from the us-east-1 stack). */
+  edge?: { webAclArn: string };
 }
 
 /**
@@ -29,6 +32,7 @@ export class CrmStack extends Stack {
   readonly events: CrmEvents;
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
+  readonly edge?: CrmEdgeDistribution;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -49,6 +53,10 @@ export class CrmStack extends Stack {
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
 
+    if (props.edge) {
+      this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });
+    }
+
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.stage.url, 'Base URL of the CRM HTTP API');
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool of CRM users');
@@ -56,6 +64,10 @@ export class CrmStack extends Stack {
     output('EventBusName', this.events.bus.eventBusName, 'EventBridge bus carrying CRM domain events');
     output('TableName', this.data.table.tableName, 'The single DynamoDB table');
     output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
+    if (this.edge) {
+      const url = `https://${this.edge.distribution.distributionDomainName}`;
+      output('EdgeApiUrl', url, 'The API behind CloudFront and AWS WAF: give clients this URL');
+    }
     if (props.senderEmail) output('SenderEmail', props.senderEmail, 'SENDER_EMAIL: the verified outbound sender');
   }
 }

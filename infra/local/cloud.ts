@@ -138,7 +138,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     started.push({ name: 'assembly', stop: () => rm(outdir, { recursive: true, force: true }) });
   }
   try {
-    const { template, assemblyDir } = await synthesize({ outdir, bundle: true });
+    // The local cloud runs the default template: edge protection (CloudFront, WAF in us-east-1) has no local part.
+    const { template, assemblyDir } = await synthesize({ outdir, bundle: true, context: { edgeProtection: false } });
     const resolver = new TemplateResolver(template);
 
     const dynamo = track(
