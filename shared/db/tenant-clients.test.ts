@@ -23,7 +23,10 @@ function fakeSts(clock: { now: number }, validMs = 3_600_000) {
       expiration: new Date(clock.now + validMs),
     };
   };
-  return { calls, assume, setFailing: (value: boolean) => void (fail = value) };
+  const setFailing = (value: boolean) => {
+    fail = value;
+  };
+  return { calls, assume, setFailing };
 }
 
 const cacheWith = (clock: { now: number }, sts: ReturnType<typeof fakeSts>, maxTenants = 100) =>
