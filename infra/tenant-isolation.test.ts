@@ -41,7 +41,7 @@ beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'tenant-isolation-test-'));
   const built = createCrmApp({ outdir, bundle: false });
   stack = built.stack;
-  built.app.synth();
+  // Synthesis also runs the cdk-nag checks, as `cdk synth` does.
   const template = built.app.synth().getStackByName(stack.stackName).template as CfnTemplate;
   // Concrete ARNs, as in a real account: the table's is arn:aws:dynamodb:eu-west-1:123456789012:table/<name>.
   resolver = new TemplateResolver(template, { account: ACCOUNT, region: REGION });
