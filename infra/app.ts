@@ -3,10 +3,19 @@ import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import * as z from 'zod';
+import { CrmEdgeStack } from './constructs/edge.ts';
 import { CrmStack } from './crm-stack.ts';
 
 /** The stack's construct id, which is also its CloudFormation stack name. */
 export const STACK_ID = 'CrmStack';
+/** The us-east-1 stack of the web ACL, with `-c edgeProtection=true`. */
+export const EDGE_STACK_ID = 'CrmEdge';
+
+/** `-c flag=true` arrives as a string, cdk.json may hold a boolean: accept both, nothing else. */
+const flag = z.preprocess(
+  (value) => (value === 'true' ? true : value === 'false' ? false : value),
+  z.boolean({ error: 'must be true or false' }),
+);
 
 /** `-c key=a,b` arrives as a string, cdk.json may hold an array: accept both. */
 const list = <T extends z.ZodType<string>>(item: T) =>
@@ -42,6 +51,10 @@ export const crmContextSchema = z.object({
   inboundRecipients: list(recipient).optional(),
   throttleRateLimit: z.coerce.number().int().positive().max(10_000).default(100),
   throttleBurstLimit: z.coerce.number().int().positive().max(5_000).default(200),
+  /** CloudFront + AWS WAF in front of the API (a second stack in us-east-1). */
+  edgeProtection: flag.default(false),
+  /** WAF rate-based rule: requests per source address per 5 minutes (WAF accepts 10 to 2e9). */
+  edgeRateLimit: z.coerce.number().int().min(10).max(2_000_000_000).default(1000),
 });
 export type CrmContext = z.infer<typeof crmContextSchema>;
 
@@ -58,10 +71,35 @@ export function readCrmContext(app: App): CrmContext {
   return parsed.data;
 }
 
-/** Adds the CRM stack and the cdk-nag AwsSolutions checks to an app: what `cdk synth` and synthesize() both build. */
-export function buildCrmApp(app: App): CrmStack {
+/**
+ * Adds the CRM stack and the cdk-nag AwsSolutions checks to an app: what `cdk synth` and synthesize() both build.
+ * With edgeProtection, also the us-east-1 web ACL stack; both then need a concrete region (cross-region references),
+ * which the CDK CLI provides from the AWS profile as CDK_DEFAULT_REGION.
+ */
+export function buildCrmApp(app: App, env: NodeJS.ProcessEnv = process.env): CrmStack {
   const context = readCrmContext(app);
+  let edge: { webAclArn: string } | undefined;
+  let placement = {};
+  if (context.edgeProtection) {
+    const region = env.CDK_DEFAULT_REGION;
+    if (!region) {
+      throw new Error(
+        'edgeProtection needs the target region: run cdk with an AWS profile or region configured (CDK_DEFAULT_REGION).',
+      );
+    }
+    const account = env.CDK_DEFAULT_ACCOUNT;
+    const edgeStack = new CrmEdgeStack(app, EDGE_STACK_ID, {
+      description: 'CRM API edge protection: AWS WAF web ACL (CLOUDFRONT scope) for the CloudFront distribution',
+      env: { region: 'us-east-1', ...(account ? { account } : {}) },
+      crossRegionReferences: true,
+      rateLimit: context.edgeRateLimit,
+    });
+    edge = { webAclArn: edgeStack.webAcl.webAcl.attrArn };
+    placement = { env: { region, ...(account ? { account } : {}) }, crossRegionReferences: true };
+  }
   const stack = new CrmStack(app, STACK_ID, {
+    ...placement,
+    ...(edge ? { edge } : {}),
     description: 'Serverless CRM backend: HTTP API, DynamoDB single table, EventBridge events, SES inbound mail',
     allowedOrigins: context.allowedOrigins,
     throttle: { rateLimit: context.throttleRateLimit, burstLimit: context.throttleBurstLimit },

@@ -10,7 +10,8 @@ import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
-import { TABLE_REQUEST_ACTIONS } from './constructs/data.ts';
+import { tenantKeyPolicyPatterns } from '../shared/db/tenant-keys.ts';
+import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
 import type { CfnResource } from './local/types.ts';
 import { createCrmApp } from './synth.ts';
@@ -323,14 +324,88 @@ describe('iam', () => {
     for (const [id] of ofType('AWS::IAM::Role')) expect(props(id).ManagedPolicyArns, id).toBeUndefined();
   });
 
-  it('lets API functions do exactly the request actions on the table and its indexes', () => {
-    for (const group of FUNCTION_GROUPS.filter((g) => g !== 'docs')) {
-      const data = statementsOf(stack.api.functions[group]).filter((s) =>
-        actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+  const dataGroups = FUNCTION_GROUPS.filter((g) => g !== 'docs') as Array<keyof typeof GROUP_TABLE_ACCESS>;
+  const tenantRoleOf = (group: keyof typeof GROUP_TABLE_ACCESS) => stack.api.tenantRoles[group]!.role;
+
+  it('gives API functions no table access of their own, only their tenant role to assume with a tag', () => {
+    expect(Object.keys(stack.api.tenantRoles).sort()).toEqual([...dataGroups].sort());
+    for (const group of dataGroups) {
+      const fn = stack.api.functions[group];
+      const statements = statementsOf(fn);
+      expect(
+        statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:')),
+        group,
+      ).toEqual([]);
+      const assume = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+      const roleArn = { 'Fn::GetAtt': [logicalId(tenantRoleOf(group)), 'Arn'] };
+      expect(assume, group).toEqual([
+        { Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: roleArn },
+      ]);
+      expect(props(logicalId(fn.function)).Environment.Variables.TENANT_ROLE_ARN, group).toEqual(roleArn);
+    }
+  });
+
+  it("trusts only the group's function, for sessions tagged with a tenant and nothing else", () => {
+    for (const group of dataGroups) {
+      const trust = props(logicalId(tenantRoleOf(group))).AssumeRolePolicyDocument.Statement as Array<
+        Statement & { Principal: unknown }
+      >;
+      expect(trust, group).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { AWS: { 'Fn::GetAtt': [logicalId(stack.api.functions[group].role), 'Arn'] } },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Condition: {
+            StringLike: { 'aws:RequestTag/tenantId': '?*' },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': ['tenantId'] },
+          },
+        },
+      ]);
+      expect(props(logicalId(tenantRoleOf(group))).MaxSessionDuration, group).toBe(3600);
+    }
+  });
+
+  it("lets each tenant role do exactly its group's actions, only on the tenant's table and index keys", () => {
+    const patterns = tenantKeyPolicyPatterns();
+    for (const group of dataGroups) {
+      const access = GROUP_TABLE_ACCESS[group];
+      const [policy, ...others] = props(logicalId(tenantRoleOf(group))).Policies as Array<{
+        PolicyDocument: { Statement: Array<Statement & { Sid: string }> };
+      }>;
+      expect(others, group).toEqual([]);
+      const bySid = Object.fromEntries(policy!.PolicyDocument.Statement.map((st) => [st.Sid, st]));
+      const tableActions = [...access.items, ...(access.queryTable ? ['Query'] : [])].map((a) => `dynamodb:${a}`);
+      const list = (value: unknown) => (Array.isArray(value) ? value : [value]);
+      const { Action: itemActions, ...items } = bySid.TenantItems!;
+      expect(list(itemActions).sort(), group).toEqual(tableActions.sort());
+      expect(items, group).toEqual({
+        Sid: 'TenantItems',
+        Effect: 'Allow',
+        Resource: tableArn(),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [patterns.table] } },
+      });
+      const indexArn = (index: string) => ({ 'Fn::Join': ['', [tableArn(), `/index/${index}`]] });
+      if (access.queryIndexes.length > 0) {
+        expect(bySid.TenantIndexQueries, group).toMatchObject({
+          Effect: 'Allow',
+          Action: 'dynamodb:Query',
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [patterns.index] } },
+        });
+        expect(list(bySid.TenantIndexQueries!.Resource), group).toEqual(access.queryIndexes.map(indexArn));
+      } else {
+        expect(bySid.TenantIndexQueries, group).toBeUndefined();
+      }
+      expect(bySid.DenyUntaggedSessions, group).toMatchObject({
+        Effect: 'Deny',
+        Condition: { Null: { 'aws:PrincipalTag/tenantId': 'true' } },
+      });
+      expect(Object.keys(bySid).sort(), group).toEqual(
+        [
+          'DenyUntaggedSessions',
+          'TenantItems',
+          ...(access.queryIndexes.length > 0 ? ['TenantIndexQueries'] : []),
+        ].sort(),
       );
-      expect(data, group).toHaveLength(1);
-      expect([...actionsOf(data[0]!)].sort(), group).toEqual([...TABLE_REQUEST_ACTIONS].sort());
-      expect(data[0]!.Resource, group).toEqual([tableArn(), { 'Fn::Join': ['', [tableArn(), '/index/*']] }]);
     }
   });
 
@@ -339,7 +414,7 @@ describe('iam', () => {
     expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
   });
 
-  it('lets the stream publisher read the stream and put events on its bus, but not write the table', () => {
+  it("lets the stream publisher read the stream and put only its entities' events on its bus, not write the table", () => {
     const statements = statementsOf(stack.events.publisher);
     const dynamo = statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
     expect(dynamo.sort()).toEqual([
@@ -351,7 +426,21 @@ describe('iam', () => {
     const streamRead = statements.find((s) => actionsOf(s).includes('dynamodb:GetRecords'))!;
     expect(streamRead.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'StreamArn'] });
     const put = statements.filter((s) => actionsOf(s).includes('events:PutEvents'));
-    expect(put.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] }]);
+    const published = Object.keys(CATALOG).filter((t) => PUBLISHED_ENTITIES.some((e) => t.startsWith(`${e}.`)));
+    expect(put).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] },
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'events:source': ['crm.companies', 'crm.contacts', 'crm.notes'],
+            'events:detail-type': published.sort(),
+          },
+          Null: { 'events:source': 'false' },
+        },
+      },
+    ]);
   });
 
   const claimChecks = () => ({
@@ -392,7 +481,7 @@ describe('iam', () => {
     });
   });
 
-  it('lets the inbound mail function read only inbound/ objects and put events on the bus', () => {
+  it('lets the inbound mail function read only inbound/ objects and put only email.received on the bus', () => {
     const statements = statementsOf(stack.mail.inbound);
     const s3 = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     expect(s3).toEqual([
@@ -402,7 +491,17 @@ describe('iam', () => {
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.mail.bucket), 'Arn'] }, '/inbound/*']] },
       },
     ]);
-    expect(statements.flatMap(actionsOf)).toContain('events:PutEvents');
+    expect(statements.filter((s) => actionsOf(s).includes('events:PutEvents'))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] },
+        Condition: {
+          'ForAllValues:StringEquals': { 'events:source': ['crm.mail'], 'events:detail-type': ['email.received'] },
+          Null: { 'events:source': 'false' },
+        },
+      },
+    ]);
     expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
   });
 });

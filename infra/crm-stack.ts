@@ -5,6 +5,7 @@ import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
+import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmMail } from './constructs/mail.ts';
 
@@ -17,6 +18,8 @@ export interface CrmStackProps extends StackProps {
   senderEmail?: string;
   /** Inbound recipients of the SES receipt rule; when given, the stack also activates its receipt rule set. */
   inboundRecipients?: string[];
+  /** Edge protection: CloudFront in front of the API with this CLOUDFRONT-scope web ACL (from the us-east-1 stack). */
+  edge?: { webAclArn: string };
 }
 
 /**
@@ -31,6 +34,7 @@ export class CrmStack extends Stack {
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
   readonly claimCheck: CrmClaimCheck;
+  readonly edge?: CrmEdgeDistribution;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -56,6 +60,10 @@ export class CrmStack extends Stack {
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
 
+    if (props.edge) {
+      this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });
+    }
+
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.stage.url, 'Base URL of the CRM HTTP API');
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool of CRM users');
@@ -64,6 +72,10 @@ export class CrmStack extends Stack {
     output('TableName', this.data.table.tableName, 'The single DynamoDB table');
     output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
     output('ClaimCheckBucketName', this.claimCheck.bucket.bucketName, 'Values too large for an event (prefix events/)');
+    if (this.edge) {
+      const url = `https://${this.edge.distribution.distributionDomainName}`;
+      output('EdgeApiUrl', url, 'The API behind CloudFront and AWS WAF: give clients this URL');
+    }
     if (props.senderEmail) output('SenderEmail', props.senderEmail, 'SENDER_EMAIL: the verified outbound sender');
   }
 }

@@ -17,6 +17,7 @@ import { FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
 import { routes } from '../../shared/api/routes.ts';
 import { CrmFunction } from './crm-function.ts';
 import type { CrmData } from './data.ts';
+import { GROUP_TABLE_ACCESS, TenantAccessRole } from './tenant-access.ts';
 
 /** Handler module of each function group. */
 export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
@@ -26,9 +27,6 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   customFields: 'functions/http/custom-fields.ts',
   docs: 'functions/http/docs.ts',
 };
-
-/** Groups that serve no data (the API description), so they get no table access at all. */
-const STATELESS_GROUPS: ReadonlySet<FunctionGroup> = new Set(['docs']);
 
 export interface ThrottleSettings {
   rateLimit: number;
@@ -68,6 +66,8 @@ export class CrmApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly functions: Record<FunctionGroup, CrmFunction>;
+  /** Per data-serving group: the role its function assumes per tenant for every table call of a request. */
+  readonly tenantRoles: Partial<Record<FunctionGroup, TenantAccessRole>> = {};
 
   constructor(scope: Construct, id: string, props: CrmApiProps) {
     super(scope, id);
@@ -139,9 +139,14 @@ export class CrmApi extends Construct {
     }
   }
 
-  /** The function of one route group: API-sized, with table access unless it serves no data. */
+  /**
+   * The function of one route group: API-sized. A group that serves data gets no table access of its own, only its
+   * tenant-access role to assume per request (the role allows just that group's actions on the tenant's keys).
+   */
   private groupFunction(group: FunctionGroup, data: CrmData): CrmFunction {
-    const stateless = STATELESS_GROUPS.has(group);
+    // Groups that serve no data (the API description) get no table access at all.
+    const access = group === 'docs' ? undefined : GROUP_TABLE_ACCESS[group];
+    const stateless = access === undefined;
     const fn = new CrmFunction(this, `${group[0]!.toUpperCase()}${group.slice(1)}Function`, {
       entry: GROUP_ENTRIES[group],
       serviceName: group,
@@ -152,7 +157,14 @@ export class CrmApi extends Construct {
       // The reference page's static files (Redoc) are served from the bundle directory.
       ...(group === 'docs' ? { afterBundling: docsAssetCopyCommands } : {}),
     });
-    if (!stateless) data.grantRequestAccess(fn);
+    if (access) {
+      this.tenantRoles[group] = new TenantAccessRole(this, `${group[0]!.toUpperCase()}${group.slice(1)}TenantAccess`, {
+        table: data.table,
+        access,
+        assumedBy: fn,
+        description: `CRM API ${group} routes, as one tenant (session tag tenantId): that tenant's keys only`,
+      });
+    }
     return fn;
   }
 }

@@ -2,7 +2,6 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   AttributeType,
   BillingMode,
-  type CfnTable,
   ProjectionType,
   StreamViewType,
   Table,
@@ -10,20 +9,6 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { deriveTableDesign } from '../../shared/db/table.ts';
-import { type CrmFunction, nagArnOf } from './crm-function.ts';
-
-/**
- * What request paths may do: single-item reads and writes (TransactWriteItems is authorized per item action) and
- * Query. Never Scan, never batch or table-level operations.
- */
-export const TABLE_REQUEST_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:Query',
-] as const;
 
 /**
  * The single table, with keys and GSIs derived from the ElectroDB entities (never retyped here). Its stream feeds
@@ -55,15 +40,5 @@ export class CrmData extends Construct {
         projectionType: ProjectionType.ALL,
       });
     }
-  }
-
-  /** The request-path actions on the table and its indexes (table.grant covers `index/*` when there are GSIs). */
-  grantRequestAccess(fn: CrmFunction): void {
-    this.table.grant(fn.role, ...TABLE_REQUEST_ACTIONS);
-    fn.acknowledgeWildcardResource(
-      `${nagArnOf(this.table.node.defaultChild as CfnTable)}/index/*`,
-      'Query on any GSI of this one table (GSIs are derived from the entities and change with them); item actions ' +
-        'apply to the table itself.',
-    );
   }
 }

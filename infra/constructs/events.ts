@@ -1,10 +1,11 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { CATALOG, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
@@ -20,6 +21,32 @@ export function publishedEntitiesFilter(): Record<string, unknown> {
 
 /** How long the bus archive keeps events for replay (claim checks outlive it, see claim-check.ts). */
 export const ARCHIVE_RETENTION = Duration.days(90);
+
+/** The catalog events the stream publisher puts: every detail-type of the published entities. */
+export function publishedDetailTypes(): DetailType[] {
+  return (Object.keys(CATALOG) as DetailType[]).filter((type) =>
+    PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)),
+  );
+}
+
+/**
+ * Lets a producer put only its own catalog events on the bus: PutEvents conditioned on `events:source` and
+ * `events:detail-type` (every entry of a call must match), so no producer can forge another's events.
+ */
+export function grantPutCatalogEvents(bus: IEventBus, producer: IGrantable, detailTypes: readonly DetailType[]): void {
+  const sources = [...new Set(detailTypes.map((type) => CATALOG[type].source))].sort();
+  producer.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [bus.eventBusArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'events:source': sources, 'events:detail-type': [...detailTypes].sort() },
+        // ForAllValues holds for an empty set: insist that the call names a source.
+        Null: { 'events:source': 'false' },
+      },
+    }),
+  );
+}
 
 export interface CrmEventsProps {
   table: ITable;
@@ -54,7 +81,7 @@ export class CrmEvents extends Construct {
       timeout: Duration.seconds(60),
       environment: { EVENT_BUS_NAME: this.bus.eventBusName },
     });
-    this.bus.grantPutEventsTo(this.publisher.role);
+    grantPutCatalogEvents(this.bus, this.publisher.role, publishedDetailTypes());
     props.claimCheck.grantWrite(this.publisher);
 
     this.failures = new FailureQueue(this, 'PublishFailures', {

@@ -9,6 +9,7 @@ import { Lambda, LambdaInvocationType, S3 } from 'aws-cdk-lib/aws-ses-actions';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { CrmFunction, nagArnOf } from './crm-function.ts';
+import { grantPutCatalogEvents } from './events.ts';
 import { FailureQueue } from './failure-queue.ts';
 
 /** Where SES stores raw inbound messages; the inbound function reads `${INBOUND_PREFIX}${messageId}`. */
@@ -86,7 +87,7 @@ export class CrmMail extends Construct {
     this.inbound.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [inboundObjects] }),
     );
-    props.bus.grantPutEventsTo(this.inbound.role);
+    grantPutCatalogEvents(props.bus, this.inbound.role, ['email.received']);
     this.inbound.acknowledgeWildcardResource(
       `${nagArnOf(this.bucket.node.defaultChild as CfnBucket)}/${INBOUND_PREFIX}*`,
       'Reads any stored inbound message (object keys are SES message ids), under the inbound/ prefix only.',

@@ -20,6 +20,7 @@ import { LocalScheduler } from './scheduler.ts';
 import { LocalSes } from './ses.ts';
 import { LocalSmtpInbound } from './smtp-inbound.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
+import { LocalSts } from './sts.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, Invoker, LocalService } from './types.ts';
 
@@ -57,6 +58,8 @@ export interface LocalCloud {
   ses: LocalSes;
   s3: LocalS3;
   smtp: LocalSmtpInbound;
+  /** Issues the API functions' tenant-scoped sessions (AssumeRole with the tenantId tag) and records them. */
+  sts: LocalSts;
   /** Mints a dev token for the API (a Cognito-shaped ID token signed by the local issuer). */
   token(options: { tenantId: string; roles: string[]; userId?: string; email?: string }): Promise<string>;
   stop(): Promise<void>;
@@ -135,7 +138,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     started.push({ name: 'assembly', stop: () => rm(outdir, { recursive: true, force: true }) });
   }
   try {
-    const { template, assemblyDir } = await synthesize({ outdir, bundle: true });
+    // The local cloud runs the default template: edge protection (CloudFront, WAF in us-east-1) has no local part.
+    const { template, assemblyDir } = await synthesize({ outdir, bundle: true, context: { edgeProtection: false } });
     const resolver = new TemplateResolver(template);
 
     const dynamo = track(
@@ -173,6 +177,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }),
     );
 
+    // Tenant-scoped credentials: API functions assume their tenant-access role per tenant (DynamoDB Local ignores
+    // credentials, so the policies themselves are proven by infra/tenant-isolation.test.ts).
+    const sts = track(await LocalSts.start({ resolver, log }));
+
     runtime = track(
       await LambdaRuntime.start({
         resolver,
@@ -187,6 +195,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           AWS_ENDPOINT_URL_S3: s3.endpoint,
           AWS_ENDPOINT_URL_SESV2: ses.endpoint,
           AWS_ENDPOINT_URL_SES: ses.endpoint,
+          AWS_ENDPOINT_URL_STS: sts.endpoint,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
           POWERTOOLS_DEV: 'true',
@@ -257,6 +266,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       ses,
       s3,
       smtp,
+      sts,
       token: ({ tenantId, roles, userId, email }) =>
         issuer.mint({
           tenantId,

@@ -66,12 +66,19 @@ describe('principalFromClaims', () => {
     ['with a space', 'a b'],
     ['with a slash', 'a/b'],
     ['with a dot', 'a.b'],
+    ['with an IAM wildcard *', 'acme*'],
+    ['with an IAM wildcard ?', 'acm?'],
+    ['with a $ (IAM policy variables)', 'acme$'],
+    ['with braces', 'a{x}'],
+    ['with a trailing newline', 'acme\n'],
+    ['with a non-ASCII letter', 'acmé'],
     ['not a string', 42],
     ['an array', ['acme']],
   ])('refuses a tenant id that is %s with 401', (_name, tenantId) => {
     const error = refusal({ ...valid, 'custom:tenantId': tenantId });
     expect(error).toBeInstanceOf(DomainError);
     expect(error).toMatchObject({ status: 401, code: 'auth.unauthorized' });
+    expect((error as Error).message).toMatch(/custom:tenantId must be 1 to 64 letters, digits/);
   });
 
   it.each<[string, unknown]>([

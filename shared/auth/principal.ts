@@ -9,8 +9,17 @@ export interface Principal {
   roles: Role[];
 }
 
-/** Tenant ids become part of every key, so they are restricted to a safe alphabet. */
-const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Tenant ids become part of every key and of the tenant's IAM session tag, which the tenant-access policies match
+ * with `dynamodb:LeadingKeys` patterns (`$crm#tenantId_<t>#*`, `<t>#*`). So they are restricted to an alphabet that
+ * contains neither a key separator (`#`) nor anything IAM reads specially (`*`, `?`, `$`, `{`, `}`), and that is a
+ * valid session tag value and role session name.
+ */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isTenantId(value: unknown): value is string {
+  return typeof value === 'string' && TENANT_ID_PATTERN.test(value);
+}
 
 /**
  * API Gateway HTTP APIs pass JWT claims as strings; an array claim such as `cognito:groups` arrives as
@@ -39,8 +48,10 @@ export function principalFromClaims(claims: Record<string, unknown> | undefined)
   if (!claims) throw new UnauthorizedError();
   const tenantId = claims['custom:tenantId'];
   const userId = claims.sub;
-  if (typeof tenantId !== 'string' || !TENANT_ID.test(tenantId)) {
-    throw new UnauthorizedError('The token carries no valid tenant.');
+  if (!isTenantId(tenantId)) {
+    throw new UnauthorizedError(
+      "The token carries no valid tenant: custom:tenantId must be 1 to 64 letters, digits, '_' or '-'.",
+    );
   }
   if (typeof userId !== 'string' || userId.length === 0) throw new UnauthorizedError('The token carries no subject.');
   const roles = parseListClaim(claims['cognito:groups']).filter(isRole);

@@ -9,6 +9,7 @@ import { routeKey } from '../api/route.ts';
 import { can } from '../auth/permissions.ts';
 import { type Principal, principalFromClaims } from '../auth/principal.ts';
 import type { StoredResponse } from '../db/idempotency.ts';
+import { runAsTenant } from '../db/tenant-context.ts';
 import {
   DomainError,
   ForbiddenError,
@@ -71,10 +72,12 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
       const request = parseRequest(route, event, requestId);
       logger.appendKeys({ operation: route.operationId, tenantId: request.principal.tenantId });
       try {
-        return toHttp(await implementations[route.operationId]!(request));
+        return toHttp(
+          await runAsTenant(request.principal.tenantId, () => implementations[route.operationId]!(request)),
+        );
       } catch (error) {
         if (error instanceof IdempotentReplay && request.idempotency) {
-          return await replay(request, options);
+          return await runAsTenant(request.principal.tenantId, () => replay(request, options));
         }
         throw error;
       }

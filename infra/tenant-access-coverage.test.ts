@@ -1,0 +1,260 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import type { CfnResource as CfnConstruct } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FunctionGroup, routeKey } from '../shared/api/route.ts';
+import { routes } from '../shared/api/routes.ts';
+import { makeCompany, makeContact, makeNote, uniqueTenant } from '../test/support/factories.ts';
+import { apiClient, type TestResponse } from '../test/support/http-event.ts';
+import { useFreshTable } from '../test/support/table.ts';
+import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
+import type { CrmStack } from './crm-stack.ts';
+import { TemplateResolver } from './local/template.ts';
+import type { CfnTemplate } from './local/types.ts';
+import { createCrmApp } from './synth.ts';
+
+/**
+ * Least privilege, checked against what the handlers really do: every operation of every data-serving group is run
+ * against DynamoDB Local through a proxy that records each call as IAM sees it (action, table or index, leading
+ * key). Each recorded call must be allowed by the group's generated tenant-access policy for the caller's tenant, and
+ * the policy must grant nothing the handlers never use.
+ */
+
+type Group = keyof typeof GROUP_TABLE_ACCESS;
+interface IamCall {
+  action: string;
+  /** 'table' or the index name. */
+  on: string;
+  leadingKey: string;
+}
+
+const ACCOUNT = '123456789012';
+const calls: IamCall[] = [];
+let proxy: Server;
+let outdir: string;
+let stack: CrmStack;
+let resolver: TemplateResolver;
+const handlers = {} as Record<Group, Parameters<typeof apiClient>[0]>;
+
+/** What IAM authorizes for one DynamoDB API call (a transaction is authorized item by item). */
+function iamCallsOf(target: string, body: Record<string, unknown>): IamCall[] {
+  const pkOf = (item: unknown) => ((item as Record<string, { S?: string }>)?.pk?.S ?? '') as string;
+  switch (target) {
+    case 'GetItem':
+    case 'DeleteItem':
+    case 'UpdateItem':
+      return [{ action: target, on: 'table', leadingKey: pkOf(body.Key) }];
+    case 'PutItem':
+      return [{ action: target, on: 'table', leadingKey: pkOf(body.Item) }];
+    case 'Query': {
+      const index = body.IndexName as string | undefined;
+      const keyName = index ? `${index}pk` : 'pk';
+      const names = (body.ExpressionAttributeNames ?? {}) as Record<string, string>;
+      const values = (body.ExpressionAttributeValues ?? {}) as Record<string, { S?: string }>;
+      let leadingKey = '';
+      for (const [, name, value] of String(body.KeyConditionExpression).matchAll(/([#\w]+)\s*=\s*(:\w+)/g)) {
+        if ((names[name!] ?? name) === keyName) leadingKey = values[value!]?.S ?? '';
+      }
+      return [{ action: 'Query', on: index ?? 'table', leadingKey }];
+    }
+    case 'TransactWriteItems':
+      return (body.TransactItems as Array<Record<string, { Key?: unknown; Item?: unknown }>>).map((entry) => {
+        const [kind, part] = Object.entries(entry)[0]!;
+        const action = {
+          Put: 'PutItem',
+          Delete: 'DeleteItem',
+          Update: 'UpdateItem',
+          ConditionCheck: 'ConditionCheckItem',
+        }[kind];
+        return { action: action ?? kind, on: 'table', leadingKey: pkOf(part.Key ?? part.Item) };
+      });
+    default:
+      return [{ action: target, on: 'table', leadingKey: '' }];
+  }
+}
+
+beforeAll(async () => {
+  const { endpoint } = await useFreshTable('crm-coverage');
+  const upstream = new URL(endpoint);
+  proxy = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const target = String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop()!;
+      calls.push(...iamCallsOf(target, JSON.parse(raw.toString('utf8') || '{}')));
+      const forward = request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.end(raw);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  handlers.contacts = (await import('../functions/http/contacts.ts')).handler;
+  handlers.companies = (await import('../functions/http/companies.ts')).handler;
+  handlers.notes = (await import('../functions/http/notes.ts')).handler;
+  handlers.customFields = (await import('../functions/http/custom-fields.ts')).handler;
+
+  process.env.CDK_VALIDATION = 'false';
+  outdir = mkdtempSync(join(tmpdir(), 'tenant-access-coverage-'));
+  const built = createCrmApp({ outdir, bundle: false });
+  stack = built.stack;
+  resolver = new TemplateResolver(built.app.synth().getStackByName(stack.stackName).template as CfnTemplate, {
+    account: ACCOUNT,
+    region: 'eu-west-1',
+  });
+});
+
+afterAll(async () => {
+  proxy.closeAllConnections();
+  await new Promise((resolve) => proxy.close(resolve));
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+const tenant = uniqueTenant('cov');
+const used = {} as Record<Group, IamCall[]>;
+const exercised = new Set<string>();
+
+/** Runs requests as `group`'s handler for the tenant, records the calls they made, and checks each succeeded. */
+async function as(group: Group, run: (call: ReturnType<typeof apiClient>) => Promise<void>): Promise<void> {
+  const client = apiClient(handlers[group], { tenantId: tenant, roles: ['admin'], userId: 'u1' });
+  const recording: ReturnType<typeof apiClient> = async (method, url, options) => {
+    const res: TestResponse = await client(method, url, options);
+    expect(res.status, `${method} ${url}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+    const path = url.split('?')[0]!;
+    const route = routes.find(
+      (r) => r.method === method && new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path),
+    );
+    exercised.add(routeKey(route!));
+    return res;
+  };
+  const start = calls.length;
+  await run(recording);
+  used[group] = [...(used[group] ?? []), ...calls.slice(start)];
+}
+
+describe('each group does only what its tenant-access role allows, and needs all of it', () => {
+  it('runs every operation of every data-serving group', async () => {
+    let companyId = '';
+    await as('customFields', async (call) => {
+      const fields = [{ key: 'tier', label: 'Tier', type: 'select', options: ['gold', 'silver'] }];
+      await call('PUT', '/v1/custom-fields/contact', { body: { fields } });
+      await call('PUT', '/v1/custom-fields/company', { body: { fields } });
+      await call('GET', '/v1/custom-fields/contact');
+    });
+    await as('companies', async (call) => {
+      const body = makeCompany({ ownerId: 'owner-1', tags: ['vip'], customFields: { tier: 'gold' } });
+      const created = await call('POST', '/v1/companies', { body, headers: { 'idempotency-key': 'co-1' } });
+      await call('POST', '/v1/companies', { body, headers: { 'idempotency-key': 'co-1' } });
+      companyId = created.body.id;
+      const domain = created.body.domains[0];
+      for (const query of ['', '?ownerId=owner-1', '?tag=vip', `?domain=${domain}`, '?q=analytical', '?inTrash=true']) {
+        await call('GET', `/v1/companies${query}`);
+      }
+      await call('GET', `/v1/companies?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+      await call('GET', `/v1/companies/${companyId}`);
+      await call('PATCH', `/v1/companies/${companyId}`, {
+        body: { tags: ['partner'], domains: ['other.example'] },
+        headers: { 'if-match': '"1"' },
+      });
+      await call('GET', `/v1/companies/${companyId}/contacts`);
+      await call('GET', `/v1/companies/${companyId}/history`);
+      await call('GET', `/v1/companies/${companyId}/timeline`);
+      await call('DELETE', `/v1/companies/${companyId}`);
+      await call('POST', `/v1/companies/${companyId}/restore`);
+    });
+    let contactId = '';
+    await as('contacts', async (call) => {
+      const body = makeContact({ companyId, ownerId: 'owner-1', tags: ['vip'], customFields: { tier: 'gold' } });
+      const created = await call('POST', '/v1/contacts', { body, headers: { 'idempotency-key': 'c-1' } });
+      await call('POST', '/v1/contacts', { body, headers: { 'idempotency-key': 'c-1' } });
+      contactId = created.body.id;
+      const email = encodeURIComponent(created.body.emails[0]);
+      const phone = encodeURIComponent(created.body.phones[0]);
+      const filters = ['', '?ownerId=owner-1', '?lifecycleStage=lead', `?companyId=${companyId}`, '?tag=vip'];
+      for (const query of [...filters, `?email=${email}`, `?phone=${phone}`, '?q=ada', '?inTrash=true']) {
+        await call('GET', `/v1/contacts${query}`);
+      }
+      await call('GET', `/v1/contacts?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+      await call('GET', `/v1/contacts/${contactId}`);
+      await call('PATCH', `/v1/contacts/${contactId}`, { body: { tags: ['other'] }, headers: { 'if-match': '"1"' } });
+      await call('GET', `/v1/contacts/${contactId}/history`);
+      await call('GET', `/v1/contacts/${contactId}/timeline`);
+      await call('DELETE', `/v1/contacts/${contactId}`);
+      await call('POST', `/v1/contacts/${contactId}/restore`);
+    });
+    await as('notes', async (call) => {
+      const onContact = await call('POST', `/v1/contacts/${contactId}/notes`, {
+        body: makeNote(),
+        headers: { 'idempotency-key': 'n-1' },
+      });
+      await call('POST', `/v1/companies/${companyId}/notes`, { body: makeNote() });
+      await call('GET', `/v1/contacts/${contactId}/notes`);
+      await call('GET', `/v1/companies/${companyId}/notes`);
+      await call('GET', `/v1/notes/${onContact.body.id}`);
+      await call('PATCH', `/v1/notes/${onContact.body.id}`, { body: makeNote() });
+      await call('DELETE', `/v1/notes/${onContact.body.id}`);
+    });
+
+    const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);
+    expect([...exercised].sort()).toEqual(dataRoutes.sort());
+  });
+
+  it.each(Object.keys(GROUP_TABLE_ACCESS) as Group[])(
+    '%s: every call it made is allowed to its tenant, and it used every action and index it is granted',
+    async (group) => {
+      const recorded = used[group] ?? [];
+      expect(recorded.length, group).toBeGreaterThan(0);
+      const role = stack.api.tenantRoles[group]!.role;
+      const roleId = stack.getLogicalId(role.node.defaultChild as CfnConstruct);
+      const policies = (resolver.properties(roleId).Policies as Array<{ PolicyDocument: unknown }>).map((p, i) => ({
+        name: `p${i}`,
+        policy: p.PolicyDocument,
+      }));
+      const tableArn = resolver.getAtt(stack.getLogicalId(stack.data.table.node.defaultChild as CfnConstruct), 'Arn');
+      const distinct = [...new Map(recorded.map((c) => [JSON.stringify(c), c])).values()];
+      for (const call of distinct) {
+        expect(call.leadingKey, JSON.stringify(call)).not.toBe('');
+        const result = await runSimulation(
+          {
+            identityPolicies: policies,
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
+            request: {
+              principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${group}/tenant-${tenant}`,
+              action: `dynamodb:${call.action}`,
+              resource: {
+                accountId: ACCOUNT,
+                resource: call.on === 'table' ? tableArn : `${tableArn}/index/${call.on}`,
+              },
+              contextVariables: { 'aws:PrincipalTag/tenantId': tenant, 'dynamodb:LeadingKeys': [call.leadingKey] },
+            },
+          },
+          {},
+        );
+        expect(
+          result.resultType === 'error' ? JSON.stringify(result.errors) : result.overallResult,
+          JSON.stringify(call),
+        ).toBe('Allowed');
+      }
+      const access = GROUP_TABLE_ACCESS[group];
+      const onTable = [...new Set(distinct.filter((c) => c.on === 'table').map((c) => c.action))].sort();
+      expect(onTable, `${group}: table actions used`).toEqual(
+        [...access.items, ...(access.queryTable ? ['Query'] : [])].sort(),
+      );
+      const indexes = [...new Set(distinct.filter((c) => c.on !== 'table').map((c) => c.on))].sort();
+      expect(indexes, `${group}: indexes queried`).toEqual([...access.queryIndexes].sort());
+    },
+  );
+});

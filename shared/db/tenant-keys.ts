@@ -1,0 +1,63 @@
+import { entities } from './model.ts';
+
+/** The session tag that carries the tenant into IAM (`aws:PrincipalTag/tenantId`). */
+export const TENANT_TAG = 'tenantId';
+
+/**
+ * The leading-key prefixes that belong to one tenant, as `dynamodb:LeadingKeys` patterns: every table partition key
+ * (ElectroDB builds `$crm#tenantId_<t>#...` for every entity) and every GSI partition key (`<t>#...`, built in
+ * ./keys.ts). The trailing `#` matters: tenant `acme`'s patterns do not match tenant `acme2`'s keys.
+ */
+export interface TenantKeyPatterns {
+  table: string;
+  index: string;
+}
+
+const MARKER = 'TENANTMARKER';
+
+/** The part of every entity's table partition key before the tenant id, derived from the entities themselves. */
+function tablePrefixBeforeTenant(): string {
+  const prefixes = new Set<string>();
+  for (const entity of Object.values(entities)) {
+    const indexes = entity.schema.indexes as unknown as Record<
+      string,
+      { index?: string; pk: { composite: string[] }; sk: { composite: string[] } }
+    >;
+    const primary = Object.values(indexes).find((index) => !index.index);
+    if (!primary) throw new Error(`${entity.schema.model.entity} has no primary index`);
+    if (primary.pk.composite[0] !== 'tenantId') {
+      throw new Error(`${entity.schema.model.entity}: the table partition key must start with tenantId`);
+    }
+    const facets: Record<string, string> = {};
+    for (const attribute of [...primary.pk.composite, ...primary.sk.composite]) facets[attribute] = 'x';
+    facets.tenantId = MARKER;
+    const get = entity.get as unknown as (f: Record<string, string>) => {
+      params: (o: { table: string }) => { Key: { pk: string } };
+    };
+    const pk = get.call(entity, facets).params({ table: 'probe' }).Key.pk;
+    const at = pk.indexOf(`${MARKER}#`);
+    if (at < 0) throw new Error(`${entity.schema.model.entity}: no '#' after the tenant in its partition key ${pk}`);
+    prefixes.add(pk.slice(0, at));
+  }
+  if (prefixes.size !== 1) throw new Error(`entities disagree on the table key prefix: ${[...prefixes].join(', ')}`);
+  return [...prefixes][0]!;
+}
+
+let tablePrefix: string | undefined;
+
+/** The patterns for a tenant id, or for an IAM policy variable such as `${aws:PrincipalTag/tenantId}`. */
+export function tenantKeyPatterns(tenant: string): TenantKeyPatterns {
+  tablePrefix ??= tablePrefixBeforeTenant();
+  return { table: `${tablePrefix}${tenant}#*`, index: `${tenant}#*` };
+}
+
+/**
+ * The same patterns as IAM policy text: the tenant is the session's tag, and a literal `$` is written `${$}`, so
+ * `$crm#...` can never be read as the start of a policy variable.
+ */
+export function tenantKeyPolicyPatterns(): TenantKeyPatterns {
+  const variable = `\${aws:PrincipalTag/${TENANT_TAG}}`;
+  const { table, index } = tenantKeyPatterns(variable);
+  const literalDollars = (text: string) => text.replace(/\$(?!\{aws:)/g, `\${$}`);
+  return { table: literalDollars(table), index: literalDollars(index) };
+}
