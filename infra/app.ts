@@ -42,6 +42,8 @@ export const crmContextSchema = z.object({
   inboundRecipients: list(recipient).optional(),
   throttleRateLimit: z.coerce.number().int().positive().max(10_000).default(100),
   throttleBurstLimit: z.coerce.number().int().positive().max(5_000).default(200),
+  /** Requests per second per tenant (a 10-second window: 500 requests by default), beside the stage throttle. */
+  tenantRateLimit: z.coerce.number().positive().max(100_000).default(50),
 });
 export type CrmContext = z.infer<typeof crmContextSchema>;
 
@@ -65,6 +67,7 @@ export function buildCrmApp(app: App): CrmStack {
     description: 'Serverless CRM backend: HTTP API, DynamoDB single table, EventBridge events, SES inbound mail',
     allowedOrigins: context.allowedOrigins,
     throttle: { rateLimit: context.throttleRateLimit, burstLimit: context.throttleBurstLimit },
+    tenantRateLimit: context.tenantRateLimit,
     ...(context.senderEmail ? { senderEmail: context.senderEmail } : {}),
     ...(context.inboundRecipients ? { inboundRecipients: context.inboundRecipients } : {}),
   });

@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
@@ -24,7 +25,16 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   companies: 'functions/http/companies.ts',
   notes: 'functions/http/notes.ts',
   customFields: 'functions/http/custom-fields.ts',
+  settings: 'functions/http/settings.ts',
   docs: 'functions/http/docs.ts',
+};
+
+/**
+ * Groups whose table access is narrower than the request-path default: settings reads and puts one item and leases
+ * quota (UpdateItem), on the table only (no index).
+ */
+const GROUP_TABLE_ACTIONS: Partial<Record<FunctionGroup, string[]>> = {
+  settings: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 };
 
 /** Groups that serve no data (the API description), so they get no table access at all. */
@@ -42,6 +52,8 @@ export interface CrmApiProps {
   audience: string;
   allowedOrigins: string[];
   throttle: ThrottleSettings;
+  /** Per-tenant request quota in requests per second (TENANT_RATE_LIMIT; see shared/quota). */
+  tenantRateLimit: number;
 }
 
 /** What every access log line records (JSON, one object per request). */
@@ -72,7 +84,7 @@ export class CrmApi extends Construct {
   constructor(scope: Construct, id: string, props: CrmApiProps) {
     super(scope, id);
     this.functions = Object.fromEntries(
-      FUNCTION_GROUPS.map((group) => [group, this.groupFunction(group, props.data)]),
+      FUNCTION_GROUPS.map((group) => [group, this.groupFunction(group, props)]),
     ) as Record<FunctionGroup, CrmFunction>;
 
     this.api = new HttpApi(this, 'HttpApi', {
@@ -80,8 +92,8 @@ export class CrmApi extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: props.allowedOrigins,
-        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
-        exposeHeaders: ['etag', 'location', 'idempotent-replayed'],
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
+        exposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
         allowMethods: [
           CorsHttpMethod.GET,
           CorsHttpMethod.POST,
@@ -140,7 +152,7 @@ export class CrmApi extends Construct {
   }
 
   /** The function of one route group: API-sized, with table access unless it serves no data. */
-  private groupFunction(group: FunctionGroup, data: CrmData): CrmFunction {
+  private groupFunction(group: FunctionGroup, { data, tenantRateLimit }: CrmApiProps): CrmFunction {
     const stateless = STATELESS_GROUPS.has(group);
     const fn = new CrmFunction(this, `${group[0]!.toUpperCase()}${group.slice(1)}Function`, {
       entry: GROUP_ENTRIES[group],
@@ -148,11 +160,13 @@ export class CrmApi extends Construct {
       description: `CRM API: ${group} routes`,
       memorySize: 1024,
       timeout: Duration.seconds(10),
-      environment: stateless ? {} : { TABLE_NAME: data.table.tableName },
+      environment: stateless ? {} : { TABLE_NAME: data.table.tableName, TENANT_RATE_LIMIT: String(tenantRateLimit) },
       // The reference page's static files (Redoc) are served from the bundle directory.
       ...(group === 'docs' ? { afterBundling: docsAssetCopyCommands } : {}),
     });
-    if (!stateless) data.grantRequestAccess(fn);
+    const actions = GROUP_TABLE_ACTIONS[group];
+    if (actions) fn.role.addToPolicy(new PolicyStatement({ actions, resources: [data.table.tableArn] }));
+    else if (!stateless) data.grantRequestAccess(fn);
     return fn;
   }
 }

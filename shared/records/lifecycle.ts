@@ -4,7 +4,7 @@ import { validateCustomFields } from '../custom-fields/service.ts';
 import { itemView } from '../db/item-view.ts';
 import { type LookupEntry, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
-import type { ApiRequest } from '../http/request.ts';
+import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import type { Page } from './lists.ts';
 import { changedFields, mergePatch } from './merge-patch.ts';
 
@@ -149,11 +149,11 @@ export async function patchRecord(
   principal: Principal,
   id: string,
   patch: Record<string, unknown>,
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<RecordView> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous || previous.deletedAt) throw notFound(kind, id);
-  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   await validateCustomFields(principal.tenantId, kind.entity, patch.customFields as Record<string, unknown>);
   const current = toView(kind, previous);
   const { id: _id, version, createdAt, updatedAt, createdBy, updatedBy, ...editable } = current;
@@ -177,11 +177,11 @@ export async function deleteRecord(
   kind: RecordKind,
   principal: Principal,
   id: string,
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<void> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous || previous.deletedAt) throw notFound(kind, id);
-  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   const now = new Date().toISOString();
   await persist(
     kind,
@@ -202,13 +202,13 @@ export async function restoreRecord(
   kind: RecordKind,
   principal: Principal,
   id: string,
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<RecordView> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous) throw notFound(kind, id);
   if (!previous.deletedAt)
     throw new DomainError(409, `${kind.entity}.not_deleted`, `${kind.entity} ${id} is not in the trash.`);
-  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   const { deletedAt: _d, deletedBy: _b, ...rest } = previous;
   return persist(
     kind,
