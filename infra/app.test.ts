@@ -15,6 +15,7 @@ describe('context parameters', () => {
       allowedOrigins: ['http://localhost:3000'],
       throttleRateLimit: 100,
       throttleBurstLimit: 200,
+      tenantRateLimit: 50,
     });
   });
 
@@ -25,6 +26,7 @@ describe('context parameters', () => {
       senderEmail: 'crm@example.com',
       throttleRateLimit: '20',
       throttleBurstLimit: 40,
+      tenantRateLimit: '2.5',
     });
     expect(context).toEqual({
       allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
@@ -32,6 +34,7 @@ describe('context parameters', () => {
       senderEmail: 'crm@example.com',
       throttleRateLimit: 20,
       throttleBurstLimit: 40,
+      tenantRateLimit: 2.5,
     });
     expect(contextOf({ allowedOrigins: ['https://a.example.com'] }).allowedOrigins).toEqual(['https://a.example.com']);
   });
@@ -44,6 +47,7 @@ describe('context parameters', () => {
         inboundRecipients: 'support@',
         throttleRateLimit: '-1',
         throttleBurstLimit: 'lots',
+        tenantRateLimit: '0',
       });
     expect(read).toThrow(/invalid CDK context/);
     for (const name of [
@@ -52,6 +56,7 @@ describe('context parameters', () => {
       'inboundRecipients',
       'throttleRateLimit',
       'throttleBurstLimit',
+      'tenantRateLimit',
     ]) {
       expect(read).toThrow(new RegExp(`${name}(\\.\\d+)?:`));
     }

@@ -21,6 +21,7 @@ const CONTEXT = {
   senderEmail: 'crm@example.com',
   throttleRateLimit: '50',
   throttleBurstLimit: '80',
+  tenantRateLimit: '25',
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk the template JSON freely; expect() checks the shapes.
@@ -224,8 +225,8 @@ describe('api', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
-        AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
-        ExposeHeaders: ['etag', 'location', 'idempotent-replayed'],
+        AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
+        ExposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
         AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         MaxAge: 3600,
       },
@@ -283,6 +284,9 @@ describe('functions', () => {
       expect(p.Environment.Variables.POWERTOOLS_SERVICE_NAME, group).toBe(group);
       if (group === 'docs') expect(p.Environment.Variables.TABLE_NAME).toBeUndefined();
       else expect(p.Environment.Variables.TABLE_NAME, group).toEqual(table);
+      // The per-tenant quota, from context tenantRateLimit.
+      if (group === 'docs') expect(p.Environment.Variables.TENANT_RATE_LIMIT).toBeUndefined();
+      else expect(p.Environment.Variables.TENANT_RATE_LIMIT, group).toBe('25');
     }
   });
 
@@ -323,7 +327,7 @@ describe('iam', () => {
   });
 
   it('lets API functions do exactly the request actions on the table and its indexes', () => {
-    for (const group of FUNCTION_GROUPS.filter((g) => g !== 'docs')) {
+    for (const group of FUNCTION_GROUPS.filter((g) => g !== 'docs' && g !== 'settings')) {
       const data = statementsOf(stack.api.functions[group]).filter((s) =>
         actionsOf(s).some((a) => a.startsWith('dynamodb:')),
       );
@@ -331,6 +335,15 @@ describe('iam', () => {
       expect([...actionsOf(data[0]!)].sort(), group).toEqual([...TABLE_REQUEST_ACTIONS].sort());
       expect(data[0]!.Resource, group).toEqual([tableArn(), { 'Fn::Join': ['', [tableArn(), '/index/*']] }]);
     }
+  });
+
+  it('lets the settings function only get and put its item and lease quota, on the table and no index', () => {
+    const data = statementsOf(stack.api.functions.settings).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(data).toHaveLength(1);
+    expect([...actionsOf(data[0]!)].sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(data[0]!.Resource).toEqual(tableArn());
   });
 
   it('gives the docs function no table access', () => {
