@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { uniqueTenant } from '../../test/support/factories.ts';
 import { useFreshTable } from '../../test/support/table.ts';
+import { quotaConfigSchema } from './config.ts';
 
 type QuotaModule = typeof import('./quota.ts');
 let quota: QuotaModule;
@@ -127,10 +128,10 @@ describe('TenantQuota', () => {
   });
 
   it('reads its configuration lazily from the environment, with defaults of 50 requests/s and a 10 s window', () => {
-    expect(quota.quotaConfigSchema.parse({})).toEqual({ TENANT_RATE_LIMIT: 50, TENANT_QUOTA_WINDOW_SECONDS: 10 });
-    expect(quota.quotaConfigSchema.parse({ TENANT_RATE_LIMIT: '2.5' }).TENANT_RATE_LIMIT).toBe(2.5);
-    expect(quota.quotaConfigSchema.safeParse({ TENANT_RATE_LIMIT: '0' }).success).toBe(false);
-    expect(quota.quotaConfigSchema.safeParse({ TENANT_RATE_LIMIT: 'lots' }).success).toBe(false);
+    expect(quotaConfigSchema.parse({})).toEqual({ TENANT_RATE_LIMIT: 50, TENANT_QUOTA_WINDOW_SECONDS: 10 });
+    expect(quotaConfigSchema.parse({ TENANT_RATE_LIMIT: '2.5' }).TENANT_RATE_LIMIT).toBe(2.5);
+    expect(quotaConfigSchema.safeParse({ TENANT_RATE_LIMIT: '0' }).success).toBe(false);
+    expect(quotaConfigSchema.safeParse({ TENANT_RATE_LIMIT: 'lots' }).success).toBe(false);
     const q = new quota.TenantQuota({ ratePerSecond: 50, windowSeconds: 10 });
     expect(q.limit).toBe(500);
     expect(q.leaseSize).toBe(10);

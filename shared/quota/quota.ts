@@ -1,10 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { lazyConfig } from '../config.ts';
 import { documentClient } from '../db/client.ts';
 import { model } from '../db/store.ts';
 import { logger } from '../observability.ts';
+import { quotaConfigSchema } from './config.ts';
 
 /**
  * Per-tenant request quota: a fixed window of `windowSeconds` holds `ratePerSecond × windowSeconds` requests per
@@ -167,13 +167,6 @@ export const dynamoLeaseStore: LeaseStore = {
     return -1;
   },
 };
-
-export const quotaConfigSchema = z.object({
-  /** Requests per second per tenant (CDK context `tenantRateLimit`). */
-  TENANT_RATE_LIMIT: z.coerce.number().positive().max(1_000_000).default(50),
-  /** The fixed window, in seconds: the burst a tenant may spend at once is rate × window. */
-  TENANT_QUOTA_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
-});
 
 const quotaConfig = lazyConfig(quotaConfigSchema);
 let shared: TenantQuota | undefined;
