@@ -3,9 +3,11 @@
  * rate, both through the local cloud's HTTP API at the same time. The point: A is refused (429, Retry-After) once its
  * window's quota is spent and B's error rate stays 0. For `npm run bench` (bench/run.ts calls measureTenantQuota).
  *
- * The cloud must run with a modest `tenantRateLimit` (the default, 50 req/s, or lower on a small machine) and a stage
- * throttle well above A's offered rate (e.g. bench/run.ts's 10,000 req/s): otherwise the stage throttle, which all
- * tenants share, refuses B too, and that is reported separately as `stageThrottled`. Requests are paced open-loop
+ * The quota is the cloud's (`tenantRateLimit`), or `quotaRps` when given: then the API functions are reconfigured for
+ * the measurement and put back afterwards, as Lambda's UpdateFunctionConfiguration would (running containers are
+ * retired, the next invocation reads the new value), so the other bench sections can run with the quota raised out of
+ * their way. The stage throttle must be well above A's offered rate (e.g. bench/run.ts's 10,000 req/s): otherwise
+ * it, shared by all tenants, refuses B too; that is reported separately as `stageThrottled`. Requests are paced open-loop
  * (a fixed schedule, not "as fast as responses come back"); when `maxInFlight` requests are outstanding the next
  * ones are skipped and counted in `skipped`, so `achievedRps` says what was really offered.
  */
@@ -16,6 +18,8 @@ import { quotaConfigSchema } from '../shared/quota/config.ts';
 import { round } from './load.ts';
 
 export interface QuotaBenchOptions {
+  /** The per-tenant quota (requests per second) to measure with; default: the cloud's own (`tenantRateLimit`). */
+  quotaRps?: number;
   /** How long both tenants send; default 12 s (more than one 10 s window, so A also meets a window change). */
   durationMs?: number;
   /** A's offered rate as a multiple of the quota rate; default 10. */
@@ -75,7 +79,27 @@ export async function measureTenantQuota(
   cloud: LocalCloud,
   options: QuotaBenchOptions = {},
 ): Promise<QuotaBenchResult> {
-  const { quotaRps, windowSeconds } = quotaOf(cloud);
+  if (options.quotaRps === undefined) return measure(cloud, quotaOf(cloud), options);
+  const configured = quotaOf(cloud);
+  const functions = cloud.lambda.functions().filter((fn) => 'TENANT_RATE_LIMIT' in fn.environment);
+  const saved = functions.map((fn) => fn.environment.TENANT_RATE_LIMIT!);
+  for (const fn of functions) fn.environment.TENANT_RATE_LIMIT = String(options.quotaRps);
+  await cloud.lambda.updateEnvironment({});
+  try {
+    return await measure(cloud, { ...configured, quotaRps: options.quotaRps }, options);
+  } finally {
+    functions.forEach((fn, i) => {
+      fn.environment.TENANT_RATE_LIMIT = saved[i]!;
+    });
+    await cloud.lambda.updateEnvironment({});
+  }
+}
+
+async function measure(
+  cloud: LocalCloud,
+  { quotaRps, windowSeconds }: { quotaRps: number; windowSeconds: number },
+  options: QuotaBenchOptions,
+): Promise<QuotaBenchResult> {
   const durationMs = options.durationMs ?? 12_000;
   const maxInFlight = options.maxInFlight ?? 64;
   const run = randomUUID().slice(0, 8);

@@ -1,8 +1,8 @@
 import * as z from 'zod';
 
 /**
- * Reads and validates environment configuration once, at module load, and fails fast with every problem named.
- * Handlers import the typed result; they never read `process.env` themselves.
+ * Reads and validates environment configuration and fails fast with every problem named. Handlers import the typed
+ * result; they never read `process.env` themselves. Prefer `lazyConfig` (below) so that reading happens on first use.
  */
 export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const parsed = schema.safeParse(env);
