@@ -2,7 +2,7 @@
  * Conditional requests (RFC 9110 §13) through the real handlers, against DynamoDB Local: If-Match with `*`, lists,
  * weak and unknown tags on writes; If-None-Match on reads (304).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeContact, makeNote, uniqueTenant } from '../../test/support/factories.ts';
 import { apiClient } from '../../test/support/http-event.ts';
 import { useFreshTable } from '../../test/support/table.ts';
@@ -168,6 +168,50 @@ describe('If-None-Match on reads', () => {
     expect(res.headers.etag).toBe('"1"');
     const fields = await customFields('GET', '/v1/custom-fields/contact', { headers: { 'if-none-match': '"0"' } });
     expect(fields.status).toBe(304);
+  });
+});
+
+/** Lines the handler wrote to stdout and stderr (Powertools' logs, warnings and EMF metrics) while `run` ran. */
+async function outputOf(run: () => Promise<unknown>): Promise<string[]> {
+  const lines: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  };
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+  ];
+  try {
+    await run();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return lines;
+}
+
+describe('Powertools middleware', () => {
+  it('publishes no metrics (and no "no metrics" warning) for a request that needs none; logs carry the Lambda context', async () => {
+    const served = await outputOf(() => contacts('GET', '/v1/contacts'));
+    expect(served.filter((l) => l.includes('"_aws"') || l.includes('No application metrics'))).toEqual([]);
+    const refused = await outputOf(() => contacts('GET', '/v1/contacts?limit=0'));
+    const log = refused
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'request refused');
+    expect(log).toMatchObject({
+      function_name: 'test',
+      function_request_id: 'test',
+      operation: 'listContacts',
+      status: 400,
+    });
+    // Keys appended for one invocation do not leak into the next.
+    const next = await outputOf(() => contacts('GET', '/v1/contacts/01ARZ3NDEKTSV4RRFFQ69G5FAV'));
+    const notFound = next
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'request refused');
+    expect(notFound).toMatchObject({ operation: 'getContact', status: 404 });
   });
 });
 

@@ -50,6 +50,21 @@ describe('per-tenant request quota', () => {
     expect(refused.headers['retry-after']).toBe('45');
     expect(refused.body).toMatchObject({ status: 429, code: 'request.quota_exceeded', title: 'Too Many Requests' });
 
+    // Each refusal is counted as a metric (EMF on stdout, flushed by logMetrics after the invocation).
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      return true;
+    });
+    try {
+      expect((await a('GET', '/v1/contacts')).status).toBe(429);
+    } finally {
+      write.mockRestore();
+    }
+    const emf = lines.map((l) => JSON.parse(l)).filter((l) => l._aws);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ TenantQuotaExceeded: 1, _aws: { CloudWatchMetrics: [{ Namespace: 'CRM' }] } });
+
     // Refused too: writes, and requests that would fail anyway (every authenticated request counts).
     expect((await a('POST', '/v1/contacts', { body: makeContact() })).status).toBe(429);
     expect((await a('GET', '/v1/contacts/not%23valid')).status).toBe(429);
