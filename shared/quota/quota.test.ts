@@ -137,3 +137,17 @@ describe('TenantQuota', () => {
     expect(q.leaseSize).toBe(10);
   });
 });
+
+describe('tenant-first keys', () => {
+  it('the quota window and settings items live under `$crm#tenantId_<t>#`, as tenant-scoped credentials require', async () => {
+    const { QuotaWindowEntity } = await import('../db/entities/quota-window.ts');
+    const { TenantSettingsEntity } = await import('../db/entities/settings.ts');
+    const quotaKey = QuotaWindowEntity.get({ tenantId: 'acme', windowStart: 1_796_040_000 }).params({ table: 't' });
+    const settingsKey = TenantSettingsEntity.get({ tenantId: 'acme' }).params({ table: 't' });
+    for (const { Key } of [quotaKey, settingsKey]) expect(Key.pk.startsWith('$crm#tenantId_acme#')).toBe(true);
+    // Tenant `acme` never reaches tenant `acme2`'s items by prefix.
+    expect(
+      TenantSettingsEntity.get({ tenantId: 'acme2' }).params({ table: 't' }).Key.pk.startsWith('$crm#tenantId_acme#'),
+    ).toBe(false);
+  });
+});
