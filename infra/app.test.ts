@@ -21,6 +21,7 @@ describe('context parameters', () => {
       throttleBurstLimit: 200,
       edgeProtection: false,
       edgeRateLimit: 1000,
+      tenantRateLimit: 50,
     });
   });
 
@@ -33,6 +34,7 @@ describe('context parameters', () => {
       throttleBurstLimit: 40,
       edgeProtection: 'true',
       edgeRateLimit: '500',
+      tenantRateLimit: '2.5',
     });
     expect(context).toEqual({
       allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
@@ -42,6 +44,7 @@ describe('context parameters', () => {
       throttleBurstLimit: 40,
       edgeProtection: true,
       edgeRateLimit: 500,
+      tenantRateLimit: 2.5,
     });
     expect(contextOf({ edgeProtection: true }).edgeProtection).toBe(true);
     expect(contextOf({ edgeProtection: 'false' }).edgeProtection).toBe(false);
@@ -58,6 +61,7 @@ describe('context parameters', () => {
         throttleBurstLimit: 'lots',
         edgeProtection: 'yes',
         edgeRateLimit: '5',
+        tenantRateLimit: '0',
       });
     expect(read).toThrow(/invalid CDK context/);
     for (const name of [
@@ -68,6 +72,7 @@ describe('context parameters', () => {
       'throttleBurstLimit',
       'edgeProtection',
       'edgeRateLimit',
+      'tenantRateLimit',
     ]) {
       expect(read).toThrow(new RegExp(`${name}(\\.\\d+)?:`));
     }

@@ -55,6 +55,8 @@ export const crmContextSchema = z.object({
   edgeProtection: flag.default(false),
   /** WAF rate-based rule: requests per source address per 5 minutes (WAF accepts 10 to 2e9). */
   edgeRateLimit: z.coerce.number().int().min(10).max(2_000_000_000).default(1000),
+  /** Requests per second per tenant (a 10-second window: 500 requests by default), beside the stage throttle. */
+  tenantRateLimit: z.coerce.number().positive().max(100_000).default(50),
 });
 export type CrmContext = z.infer<typeof crmContextSchema>;
 
@@ -103,6 +105,7 @@ export function buildCrmApp(app: App, env: NodeJS.ProcessEnv = process.env): Crm
     description: 'Serverless CRM backend: HTTP API, DynamoDB single table, EventBridge events, SES inbound mail',
     allowedOrigins: context.allowedOrigins,
     throttle: { rateLimit: context.throttleRateLimit, burstLimit: context.throttleBurstLimit },
+    tenantRateLimit: context.tenantRateLimit,
     ...(context.senderEmail ? { senderEmail: context.senderEmail } : {}),
     ...(context.inboundRecipients ? { inboundRecipients: context.inboundRecipients } : {}),
   });

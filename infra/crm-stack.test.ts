@@ -22,6 +22,7 @@ const CONTEXT = {
   senderEmail: 'crm@example.com',
   throttleRateLimit: '50',
   throttleBurstLimit: '80',
+  tenantRateLimit: '25',
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk the template JSON freely; expect() checks the shapes.
@@ -225,8 +226,8 @@ describe('api', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
-        AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
-        ExposeHeaders: ['etag', 'location', 'idempotent-replayed'],
+        AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
+        ExposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
         AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         MaxAge: 3600,
       },
@@ -284,6 +285,9 @@ describe('functions', () => {
       expect(p.Environment.Variables.POWERTOOLS_SERVICE_NAME, group).toBe(group);
       if (group === 'docs') expect(p.Environment.Variables.TABLE_NAME).toBeUndefined();
       else expect(p.Environment.Variables.TABLE_NAME, group).toEqual(table);
+      // The per-tenant quota, from context tenantRateLimit.
+      if (group === 'docs') expect(p.Environment.Variables.TENANT_RATE_LIMIT).toBeUndefined();
+      else expect(p.Environment.Variables.TENANT_RATE_LIMIT, group).toBe('25');
     }
   });
 

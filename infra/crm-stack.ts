@@ -14,6 +14,8 @@ export interface CrmStackProps extends StackProps {
   allowedOrigins: string[];
   /** Stage-wide API throttling (requests per second, and burst). */
   throttle: ThrottleSettings;
+  /** Per-tenant request quota (requests per second per tenant), beside the stage throttle. */
+  tenantRateLimit: number;
   /** Outbound sender address: verified as an SES identity and exported as SENDER_EMAIL. */
   senderEmail?: string;
   /** Inbound recipients of the SES receipt rule; when given, the stack also activates its receipt rule set. */
@@ -53,6 +55,7 @@ export class CrmStack extends Stack {
       audience: this.auth.client.userPoolClientId,
       allowedOrigins: props.allowedOrigins,
       throttle: props.throttle,
+      tenantRateLimit: props.tenantRateLimit,
     });
     this.mail = new CrmMail(this, 'Mail', {
       bus: this.events.bus,

@@ -1,8 +1,8 @@
 import * as z from 'zod';
 
 /**
- * Reads and validates environment configuration once, at module load, and fails fast with every problem named.
- * Handlers import the typed result; they never read `process.env` themselves.
+ * Reads and validates environment configuration and fails fast with every problem named. Handlers import the typed
+ * result; they never read `process.env` themselves. Prefer `lazyConfig` (below) so that reading happens on first use.
  */
 export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const parsed = schema.safeParse(env);
@@ -14,3 +14,20 @@ export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 }
 
 export const tableConfigSchema = z.object({ TABLE_NAME: z.string().min(1) });
+
+/**
+ * Configuration read on first use rather than at module load: a module can be imported (by a function that never
+ * calls it, or by a test before it sets the environment) without its variables, and a problem names itself where
+ * it matters. The value is kept for the container's lifetime.
+ */
+export function lazyConfig<S extends z.ZodType>(schema: S, env: () => NodeJS.ProcessEnv = () => process.env) {
+  let value: z.infer<S> | undefined;
+  let read = false;
+  return (): z.infer<S> => {
+    if (!read) {
+      value = readConfig(schema, env());
+      read = true;
+    }
+    return value as z.infer<S>;
+  };
+}

@@ -57,6 +57,17 @@ export class PreconditionRequiredError extends DomainError {
   }
 }
 
+export class TooManyRequestsError extends DomainError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      429,
+      'request.quota_exceeded',
+      `Your organisation's request quota for this period is spent; retry in ${retryAfterSeconds} s.`,
+      { retryAfterSeconds },
+    );
+  }
+}
+
 export class ConflictError extends DomainError {
   constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
     super(409, code, message, extra);

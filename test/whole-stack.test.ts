@@ -46,6 +46,26 @@ describe('the API over HTTP', () => {
     expect(listed.body.items.map((c: { id: string }) => c.id)).toEqual([id]);
   });
 
+  it('answers conditional requests over HTTP: 304 on a current If-None-Match, 428 once the tenant requires If-Match', async () => {
+    const created = await admin('POST', '/v1/contacts', makeContact());
+    const id = created.body.id;
+    const notModified = await admin('GET', `/v1/contacts/${id}`, undefined, { 'if-none-match': '"1"' });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get('etag')).toBe('"1"');
+    expect(notModified.text).toBe('');
+    const weak = await admin('PATCH', `/v1/contacts/${id}`, { jobTitle: 'X' }, { 'if-match': 'W/"1"' });
+    expect(weak.status).toBe(412);
+    const owner = api(cloud, await cloud.token({ tenantId: 'strict', roles: ['admin'] }));
+    const settings = await owner('PATCH', '/v1/settings', { requireIfMatch: true });
+    expect(settings.status).toBe(200);
+    expect(settings.headers.get('etag')).toBe('"1"');
+    const contact = await owner('POST', '/v1/contacts', makeContact());
+    const required = await owner('PATCH', `/v1/contacts/${contact.body.id}`, { jobTitle: 'X' });
+    // The contacts function caches settings for up to 30 s, but had not read this tenant's yet.
+    expect(required.status).toBe(428);
+    expect(required.body.code).toBe('request.precondition_required');
+  });
+
   it('keeps tenants apart and enforces roles', async () => {
     const created = await admin('POST', '/v1/companies', makeCompany());
     const other = api(cloud, await cloud.token({ tenantId: 'globex', roles: ['admin'] }));

@@ -254,12 +254,14 @@ describe('companies: update, concurrency, delete and restore', () => {
     const bad = await companies('PATCH', `/v1/companies/${id}`, { body: { name: null } });
     expect(bad.status).toBe(400);
     expect(fieldsOf(bad)).toContain('body.name');
+    // If-Match uses strong comparison: a weak tag never matches, even the current version's (RFC 9110 13.1.1).
     const weak = await companies('PATCH', `/v1/companies/${id}`, {
       body: { industry: 'Weak' },
       headers: { 'if-match': 'W/"2"' },
     });
-    expect(weak.status).toBe(200);
-    expect(weak.body.version).toBe(3);
+    expect(weak.status).toBe(412);
+    expect(weak.body.code).toBe('company.version_mismatch');
+    expect((await companies('GET', `/v1/companies/${id}`)).body.version).toBe(2);
   });
 
   it('clears a single address field with null, as a merge patch should', async () => {

@@ -4,6 +4,7 @@ import * as companies from '../../shared/companies/service.ts';
 import { contactsOfCompany } from '../../shared/contacts/view.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
+import { tenantGuards } from '../../shared/http/tenant-guards.ts';
 import { timeline } from '../../shared/timeline/service.ts';
 
 export const handler = httpApi(
@@ -52,5 +53,5 @@ export const handler = httpApi(
       body: await timeline(principal, 'company', params.companyId, query),
     }),
   },
-  { findIdempotentResponse },
+  { findIdempotentResponse, guards: tenantGuards },
 );

@@ -3,6 +3,7 @@ import { history } from '../../shared/audit/service.ts';
 import * as contacts from '../../shared/contacts/service.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
+import { tenantGuards } from '../../shared/http/tenant-guards.ts';
 import { timeline } from '../../shared/timeline/service.ts';
 
 export const handler = httpApi(
@@ -47,5 +48,5 @@ export const handler = httpApi(
       body: await timeline(principal, 'contact', params.contactId, query),
     }),
   },
-  { findIdempotentResponse },
+  { findIdempotentResponse, guards: tenantGuards },
 );

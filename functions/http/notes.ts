@@ -1,6 +1,7 @@
 import { routes } from '../../shared/api/routes.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
+import { tenantGuards } from '../../shared/http/tenant-guards.ts';
 import * as notes from '../../shared/notes/service.ts';
 
 export const handler = httpApi(
@@ -36,5 +37,5 @@ export const handler = httpApi(
       return { status: 204 };
     },
   },
-  { findIdempotentResponse },
+  { findIdempotentResponse, guards: tenantGuards },
 );

@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
@@ -25,6 +26,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   companies: 'functions/http/companies.ts',
   notes: 'functions/http/notes.ts',
   customFields: 'functions/http/custom-fields.ts',
+  settings: 'functions/http/settings.ts',
   docs: 'functions/http/docs.ts',
 };
 
@@ -40,6 +42,8 @@ export interface CrmApiProps {
   audience: string;
   allowedOrigins: string[];
   throttle: ThrottleSettings;
+  /** Per-tenant request quota in requests per second (TENANT_RATE_LIMIT; see shared/quota). */
+  tenantRateLimit: number;
 }
 
 /** What every access log line records (JSON, one object per request). */
@@ -72,7 +76,7 @@ export class CrmApi extends Construct {
   constructor(scope: Construct, id: string, props: CrmApiProps) {
     super(scope, id);
     this.functions = Object.fromEntries(
-      FUNCTION_GROUPS.map((group) => [group, this.groupFunction(group, props.data)]),
+      FUNCTION_GROUPS.map((group) => [group, this.groupFunction(group, props)]),
     ) as Record<FunctionGroup, CrmFunction>;
 
     this.api = new HttpApi(this, 'HttpApi', {
@@ -80,8 +84,8 @@ export class CrmApi extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: props.allowedOrigins,
-        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
-        exposeHeaders: ['etag', 'location', 'idempotent-replayed'],
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
+        exposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
         allowMethods: [
           CorsHttpMethod.GET,
           CorsHttpMethod.POST,
@@ -143,7 +147,7 @@ export class CrmApi extends Construct {
    * The function of one route group: API-sized. A group that serves data gets no table access of its own, only its
    * tenant-access role to assume per request (the role allows just that group's actions on the tenant's keys).
    */
-  private groupFunction(group: FunctionGroup, data: CrmData): CrmFunction {
+  private groupFunction(group: FunctionGroup, { data, tenantRateLimit }: CrmApiProps): CrmFunction {
     // Groups that serve no data (the API description) get no table access at all.
     const access = group === 'docs' ? undefined : GROUP_TABLE_ACCESS[group];
     const stateless = access === undefined;
@@ -153,7 +157,7 @@ export class CrmApi extends Construct {
       description: `CRM API: ${group} routes`,
       memorySize: 1024,
       timeout: Duration.seconds(10),
-      environment: stateless ? {} : { TABLE_NAME: data.table.tableName },
+      environment: stateless ? {} : { TABLE_NAME: data.table.tableName, TENANT_RATE_LIMIT: String(tenantRateLimit) },
       // The reference page's static files (Redoc) are served from the bundle directory.
       ...(group === 'docs' ? { afterBundling: docsAssetCopyCommands } : {}),
     });

@@ -29,6 +29,7 @@ export interface TableAccess {
 
 /**
  * Exactly what each data-serving group's handlers do (see shared/<module>/service.ts): a read is GetItem or Query,
+ * every request also leases its tenant's quota (UpdateItem, shared/quota) and reads its settings (GetItem);
  * a write a conditional PutItem or a transaction of Put (record, lookups, idempotency record), Delete (lookups that
  * went away) and ConditionCheck (referenced records). Keep in step with the services; infra/tenant-isolation.test.ts
  * proves each action is confined to the caller's tenant.
@@ -37,26 +38,32 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
   // Contacts: lookups (emails, phones, tags) and history on the table; owner, stage, company, name/trash, sync and
   // timeline indexes; a contact's company is a ConditionCheck; the custom-field schema is a GetItem.
   contacts: {
-    items: ['GetItem', 'PutItem', 'DeleteItem', 'ConditionCheckItem'],
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
     queryTable: true,
     queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi6'],
   },
   // Companies: lookups (domains, tags) and history on the table; owner, name/trash, sync, timeline, and a company's
   // contacts (gsi3). No references.
   companies: {
-    items: ['GetItem', 'PutItem', 'DeleteItem'],
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     queryTable: true,
     queryIndexes: ['gsi1', 'gsi3', 'gsi4', 'gsi5', 'gsi6'],
   },
   // Notes: soft delete is a Put; the subject is a ConditionCheck; lists are the timeline index narrowed to notes.
   notes: {
-    items: ['GetItem', 'PutItem', 'ConditionCheckItem'],
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'],
     queryTable: false,
     queryIndexes: ['gsi6'],
   },
   // Custom-field schemas: one item per entity type.
   customFields: {
-    items: ['GetItem', 'PutItem'],
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: [],
+  },
+  // Tenant settings: one item, read and replaced.
+  settings: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
     queryTable: false,
     queryIndexes: [],
   },

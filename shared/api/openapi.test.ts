@@ -142,6 +142,36 @@ describe('buildOpenApi', () => {
     expect(op('listContacts').responses['200']).not.toHaveProperty('headers');
   });
 
+  it('documents conditional reads (If-None-Match, 304), required If-Match (428) and the quota (429, Retry-After)', () => {
+    for (const operationId of ['getContact', 'getCompany', 'getNote', 'getCustomFields', 'getSettings']) {
+      expect(
+        parameters(operationId).map((p) => p.name),
+        operationId,
+      ).toContain('If-None-Match');
+      expect(op(operationId).responses['304'], operationId).toMatchObject({ headers: { ETag: expect.anything() } });
+      expect(op(operationId).responses['304']).not.toHaveProperty('content');
+      expect(Object.keys(op(operationId).responses), operationId).toContain('400');
+    }
+    for (const operationId of ['listContacts', 'contactHistory', 'getOpenApi', 'patchContact', 'createContact']) {
+      expect(
+        parameters(operationId).map((p) => p.name),
+        operationId,
+      ).not.toContain('If-None-Match');
+      expect(op(operationId).responses, operationId).not.toHaveProperty('304');
+    }
+    for (const route of routes as readonly RouteDefinition[]) {
+      expect('428' in op(route.operationId).responses, route.operationId).toBe(Boolean(route.conditional));
+    }
+    const tooMany = doc.components.responses.TooManyRequests as { headers: Record<string, unknown>; content: object };
+    expect(tooMany.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
+    expect(tooMany.content).toHaveProperty('application/problem+json');
+    expect(doc.components.headers).toHaveProperty('RetryAfter');
+    expect(op('patchSettings').requestBody).toEqual({
+      required: true,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/SettingsPatch' } } },
+    });
+  });
+
   it('takes request bodies as application/json and documents success content', () => {
     expect(op('createContact').requestBody).toEqual({
       required: true,
@@ -194,8 +224,10 @@ describe('buildOpenApi', () => {
         if (Number(status) < 400) continue;
         const resolved = resolveRef(doc, response.$ref as string) as { content: Record<string, { schema: unknown }> };
         const problem = resolved.content['application/problem+json'];
-        // 429 comes from API Gateway's throttling, before any function runs: its own {message} body.
+        // 429 comes from the tenant quota (problem+json) or from API Gateway's throttling, before any function
+        // runs: its own {message} body.
         if (status === '429') expect(resolved.content).toHaveProperty('application/json');
+        if (status === '429') expect(problem?.schema).toEqual({ $ref: '#/components/schemas/Problem' });
         else
           expect(problem?.schema, `${operation.operationId} ${status}`).toEqual({
             $ref: '#/components/schemas/Problem',
@@ -204,7 +236,7 @@ describe('buildOpenApi', () => {
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['429', '500']));
     }
     expect(Object.keys(op('patchContact').responses).sort()).toEqual(
-      ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500'].sort(),
+      ['200', '400', '401', '403', '404', '409', '412', '413', '415', '428', '429', '500'].sort(),
     );
     expect(Object.keys(op('createContact').responses)).toEqual(expect.arrayContaining(['413', '415', '422']));
     expect(Object.keys(op('getOpenApi').responses).sort()).toEqual(['200', '429', '500']);

@@ -40,6 +40,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   Companies: 'Organisations and their contacts.',
   Notes: 'Notes on contacts and companies; they appear on the timelines.',
   'Custom fields': 'Per-tenant field definitions that contact and company `customFields` are checked against.',
+  Settings: "Your organisation's settings, e.g. whether updates and deletes must carry If-Match.",
   Meta: 'This description of the API (public, no token needed).',
 };
 
@@ -50,8 +51,14 @@ const DESCRIPTION = `The CRM's HTTP API. JSON in camelCase under \`/v1\`.
 - **Pagination**: \`limit\` and \`cursor\` in, \`items\` and \`nextCursor\` out (null on the last page).
 - **Idempotency**: send \`Idempotency-Key\` on creating POSTs; a retry with the same key and body replays the first
   response (\`Idempotent-Replayed: true\`).
-- **Concurrency**: records carry their \`version\` as \`ETag\`; send it back as \`If-Match\` on PATCH, DELETE and
-  restore to get 412 instead of overwriting someone else's change.
+- **Concurrency**: records carry their \`version\` as a strong \`ETag\`; send it back as \`If-Match\` on PATCH, DELETE
+  and restore to get 412 instead of overwriting someone else's change (RFC 9110: \`*\` or a list of tags; a weak tag
+  never matches; a tag naming no current version is 412, only a malformed header 400). An organisation can require
+  If-Match (\`PATCH /v1/settings\` \`{"requireIfMatch": true}\`): without it those operations answer 428.
+- **Caching**: send the ETag you hold as \`If-None-Match\` on a GET of a record: 304 Not Modified, no body, when it
+  is still current.
+- **Quota**: each organisation may make \`tenantRateLimit\` requests per second (a fixed 10-second window, so bursts
+  up to 10× that are fine); beyond it, 429 problem+json with \`Retry-After\` (seconds) until the window ends.
 - **Errors**: \`application/problem+json\` (RFC 9457) with a stable \`code\` and, for invalid input, \`fieldErrors\`.`;
 
 /** RFC 9457 problem details as shared/http/problem.ts emits them (hand-written: no zod registry id to collide). */
@@ -116,7 +123,10 @@ const ERROR_RESPONSES: Record<number, { name: string; response: Json }> = {
   },
   412: {
     name: 'PreconditionFailed',
-    response: { description: 'If-Match does not match the current version.', content: problemContent },
+    response: {
+      description: 'If-Match names no current version (a stale, unknown or weak tag).',
+      content: problemContent,
+    },
   },
   413: {
     name: 'ContentTooLarge',
@@ -137,11 +147,20 @@ const ERROR_RESPONSES: Record<number, { name: string; response: Json }> = {
   },
   428: {
     name: 'PreconditionRequired',
-    response: { description: 'This operation requires If-Match.', content: problemContent },
+    response: {
+      description: 'Your organisation requires If-Match on this operation (settings `requireIfMatch`).',
+      content: problemContent,
+    },
   },
   429: {
     name: 'TooManyRequests',
-    response: { description: 'Throttled by API Gateway; retry with backoff.', content: gatewayContent },
+    response: {
+      description:
+        "Your organisation's request quota for the current window is spent (problem+json, `Retry-After` in " +
+        'seconds), or the API stage is throttled (API Gateway answers `{"message":"Too Many Requests"}`).',
+      headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
+      content: { ...problemContent, ...gatewayContent },
+    },
   },
   500: {
     name: 'InternalServerError',
@@ -167,15 +186,29 @@ const HEADER_PARAMETERS = {
     in: 'header',
     required: false,
     description:
-      'The ETag of the version you read, e.g. `"3"`: the change is refused with 412 if the record changed since. ' +
-      '`*` or no header: no check.',
-    schema: { type: 'string', pattern: '^\\s*(?:\\*|(?:W/)?"\\d{1,15}")\\s*$' },
+      'The ETag of the version you read, e.g. `"3"` (or a list, `"3", "4"`): the change is refused with 412 unless ' +
+      'one of them is the current version, compared strongly (a weak `W/"3"` never matches). `*`: any current ' +
+      'version. Required (428 without it) when your organisation set `requireIfMatch`.',
+    schema: { type: 'string', examples: ['"3"', '*'] },
+  },
+  IfNoneMatch: {
+    name: 'If-None-Match',
+    in: 'header',
+    required: false,
+    description:
+      'The ETag of the copy you hold (or a list; weak tags match too): 304 Not Modified, without a body, when it is ' +
+      'still the current version.',
+    schema: { type: 'string', examples: ['"3"'] },
   },
 };
 
 const RESPONSE_HEADERS = {
   ETag: { description: "The record's version, for If-Match.", schema: { type: 'string', examples: ['"3"'] } },
   Location: { description: 'Where the new record lives.', schema: { type: 'string' } },
+  RetryAfter: {
+    description: 'Seconds until the quota window ends and requests are served again.',
+    schema: { type: 'string', pattern: '^[0-9]+$', examples: ['7'] },
+  },
   IdempotentReplayed: {
     description: '`true` when this is the replayed response of an earlier request with the same Idempotency-Key.',
     schema: { type: 'string', enum: ['true'] },
@@ -199,6 +232,8 @@ export function buildOpenApi(table: readonly RouteDefinition[] = routes): OpenAp
     if (!tags.includes(route.tag)) tags.push(route.tag);
     const errors = errorStatuses(route);
     for (const status of errors) usedErrors.add(status);
+    const success = successResponse(route, schemas);
+    const revalidates = answersNotModified(route, success);
 
     const operation: OpenApiOperation = {
       operationId: route.operationId,
@@ -211,9 +246,11 @@ export function buildOpenApi(table: readonly RouteDefinition[] = routes): OpenAp
         ...objectParameters(route, 'query', schemas),
         ...(route.idempotent ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : []),
         ...(route.conditional ? [{ $ref: '#/components/parameters/IfMatch' }] : []),
+        ...(revalidates ? [{ $ref: '#/components/parameters/IfNoneMatch' }] : []),
       ],
       responses: {
-        [String(route.response.status)]: successResponse(route, schemas),
+        [String(route.response.status)]: success,
+        ...(revalidates ? { '304': NOT_MODIFIED } : {}),
         ...Object.fromEntries(
           errors.map((status) => [String(status), { $ref: `#/components/responses/${ERROR_RESPONSES[status]!.name}` }]),
         ),
@@ -272,8 +309,12 @@ export function buildOpenApi(table: readonly RouteDefinition[] = routes): OpenAp
 
 /** Which problem responses a route can produce, from what it declares. */
 export function errorStatuses(route: RouteDefinition): number[] {
-  const validated = Boolean(route.params || route.query || route.body || route.idempotent || route.conditional);
   const isPublic = route.permission === 'public';
+  // Authenticated reads also parse If-None-Match, which can be malformed.
+  const readsConditionally = route.method === 'GET' && !isPublic;
+  const validated = Boolean(
+    route.params || route.query || route.body || route.idempotent || route.conditional || readsConditionally,
+  );
   const statuses = [
     validated && 400,
     !isPublic && 401,
@@ -284,10 +325,22 @@ export function errorStatuses(route: RouteDefinition): number[] {
     route.body && 413,
     route.body && 415,
     route.idempotent && 422,
+    route.conditional && 428,
     429,
     500,
   ];
   return statuses.filter((s): s is number => typeof s === 'number');
+}
+
+const NOT_MODIFIED: Json = {
+  description: 'If-None-Match names the current version: your copy is current. No body.',
+  headers: { ETag: { $ref: '#/components/headers/ETag' } },
+};
+
+/** Authenticated reads of one versioned record (their 200 carries an ETag) honour If-None-Match. */
+function answersNotModified(route: RouteDefinition, success: Json): boolean {
+  const headers = success.headers as Json | undefined;
+  return route.method === 'GET' && route.permission !== 'public' && headers?.ETag !== undefined;
 }
 
 function describe(route: RouteDefinition): string {

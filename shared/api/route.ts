@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.ts';
 
 /** The Lambda functions HTTP routes are grouped into: one function (and one IAM role) per group. */
-export const FUNCTION_GROUPS = ['contacts', 'companies', 'notes', 'customFields', 'docs'] as const;
+export const FUNCTION_GROUPS = ['contacts', 'companies', 'notes', 'customFields', 'settings', 'docs'] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -30,7 +30,10 @@ export interface RouteDefinition {
   response: { status: number; schema?: z.ZodType; description: string; contentType?: string };
   /** POST that honours Idempotency-Key. */
   idempotent?: boolean;
-  /** Accepts If-Match (PATCH/DELETE/restore) and returns ETag. */
+  /**
+   * Accepts If-Match (PATCH/DELETE/restore) and returns ETag; 412 when it does not match, 428 without it when the
+   * tenant's settings require it.
+   */
   conditional?: boolean;
 }
 

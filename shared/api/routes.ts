@@ -18,6 +18,7 @@ import {
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
+import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
 
@@ -361,6 +362,30 @@ export const routes = defineRoutes([
     params: CustomFieldParams,
     body: CustomFieldSchemaPut,
     response: { status: 200, schema: CustomFieldSchema, description: 'The new definitions.' },
+    conditional: true,
+  },
+  // Tenant settings
+  {
+    operationId: 'getSettings',
+    method: 'GET',
+    path: '/v1/settings',
+    group: 'settings',
+    permission: 'settings:read',
+    tag: 'Settings',
+    summary: "Your organisation's settings",
+    response: { status: 200, schema: Settings, description: 'The settings, with their version as ETag.' },
+  },
+  {
+    operationId: 'patchSettings',
+    method: 'PATCH',
+    path: '/v1/settings',
+    group: 'settings',
+    permission: 'settings:manage',
+    tag: 'Settings',
+    summary: "Change your organisation's settings (JSON merge patch)",
+    description: 'Other API functions see a change within 30 seconds (they cache the settings briefly).',
+    body: SettingsPatch,
+    response: { status: 200, schema: Settings, description: 'The updated settings.' },
     conditional: true,
   },
   // API description (public)

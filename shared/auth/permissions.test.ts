@@ -5,7 +5,7 @@ import { can, isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, typ
 /** The intended matrix, written out independently of the implementation. */
 const EXPECTED: Record<Role, Permission[]> = {
   admin: [...PERMISSIONS],
-  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage'),
+  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage' && p !== 'settings:manage'),
   sales: [
     'contacts:read',
     'contacts:write',
@@ -14,8 +14,17 @@ const EXPECTED: Record<Role, Permission[]> = {
     'notes:read',
     'notes:write',
     'customFields:read',
+    'settings:read',
   ],
-  support: ['contacts:read', 'contacts:write', 'companies:read', 'notes:read', 'notes:write', 'customFields:read'],
+  support: [
+    'contacts:read',
+    'contacts:write',
+    'companies:read',
+    'notes:read',
+    'notes:write',
+    'customFields:read',
+    'settings:read',
+  ],
   marketing: [
     'contacts:read',
     'contacts:write',
@@ -23,8 +32,9 @@ const EXPECTED: Record<Role, Permission[]> = {
     'companies:write',
     'notes:read',
     'customFields:read',
+    'settings:read',
   ],
-  readonly: ['contacts:read', 'companies:read', 'notes:read', 'customFields:read'],
+  readonly: ['contacts:read', 'companies:read', 'notes:read', 'customFields:read', 'settings:read'],
 };
 
 const WRITES = PERMISSIONS.filter((p) => !p.endsWith(':read'));
@@ -55,6 +65,10 @@ describe('role matrix', () => {
 
   it('only admin may manage custom fields', () => {
     expect(ROLES.filter((r) => can([r], 'customFields:manage'))).toEqual(['admin']);
+  });
+
+  it('only admin may change the settings', () => {
+    expect(ROLES.filter((r) => can([r], 'settings:manage'))).toEqual(['admin']);
   });
 
   it('only admin and manager may delete or moderate', () => {

@@ -18,14 +18,17 @@ export const PERMISSIONS = [
   'notes:moderate',
   'customFields:read',
   'customFields:manage',
+  /** Read the tenant's settings (every role: clients learn whether If-Match is required). */
+  'settings:read',
+  'settings:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READ: Permission[] = ['contacts:read', 'companies:read', 'notes:read', 'customFields:read'];
+const READ: Permission[] = ['contacts:read', 'companies:read', 'notes:read', 'customFields:read', 'settings:read'];
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage'),
+  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage' && p !== 'settings:manage'),
   sales: [...READ, 'contacts:write', 'companies:write', 'notes:write'],
   support: [...READ, 'contacts:write', 'notes:write'],
   marketing: [...READ, 'contacts:write', 'companies:write'],

@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.ts';
 import { companyIndex, companyKeys, sortableName } from '../db/keys.ts';
-import type { ApiRequest } from '../http/request.ts';
+import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
 import type {
@@ -43,13 +43,13 @@ export const createCompany = async (p: Principal, input: CompanyCreateInput, ide
 
 export const getCompany = async (p: Principal, id: string) => asCompany(await lifecycle.getRecord(companyKind, p, id));
 
-export const patchCompany = async (p: Principal, id: string, patch: CompanyPatchInput, ifMatch?: number) =>
+export const patchCompany = async (p: Principal, id: string, patch: CompanyPatchInput, ifMatch?: VersionPrecondition) =>
   asCompany(await lifecycle.patchRecord(companyKind, p, id, patch, ifMatch));
 
-export const deleteCompany = (p: Principal, id: string, ifMatch?: number) =>
+export const deleteCompany = (p: Principal, id: string, ifMatch?: VersionPrecondition) =>
   lifecycle.deleteRecord(companyKind, p, id, ifMatch);
 
-export const restoreCompany = async (p: Principal, id: string, ifMatch?: number) =>
+export const restoreCompany = async (p: Principal, id: string, ifMatch?: VersionPrecondition) =>
   asCompany(await lifecycle.restoreRecord(companyKind, p, id, ifMatch));
 
 const FILTERS = ['ownerId', 'tag', 'domain', 'q', 'updatedSince', 'inTrash'] as const;

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
 import { ValidationError } from '../errors.ts';
-import type { ApiRequest } from '../http/request.ts';
+import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
 import { normalizePhoneQuery, normalizePhones } from './phones.ts';
@@ -88,13 +88,13 @@ export const createContact = async (p: Principal, input: ContactCreateInput, ide
 
 export const getContact = async (p: Principal, id: string) => asContact(await lifecycle.getRecord(contactKind, p, id));
 
-export const patchContact = async (p: Principal, id: string, patch: ContactPatchInput, ifMatch?: number) =>
+export const patchContact = async (p: Principal, id: string, patch: ContactPatchInput, ifMatch?: VersionPrecondition) =>
   asContact(await lifecycle.patchRecord(contactKind, p, id, patch, ifMatch));
 
-export const deleteContact = (p: Principal, id: string, ifMatch?: number) =>
+export const deleteContact = (p: Principal, id: string, ifMatch?: VersionPrecondition) =>
   lifecycle.deleteRecord(contactKind, p, id, ifMatch);
 
-export const restoreContact = async (p: Principal, id: string, ifMatch?: number) =>
+export const restoreContact = async (p: Principal, id: string, ifMatch?: VersionPrecondition) =>
   asContact(await lifecycle.restoreRecord(contactKind, p, id, ifMatch));
 
 const FILTERS = [

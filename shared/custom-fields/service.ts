@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import { model, writeRecord } from '../db/store.ts';
 import { type FieldError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import type { VersionPrecondition } from '../http/request.ts';
 import type { CustomFieldDefinition, CustomFieldEntityType, CustomFieldSchemaView } from './schema.ts';
 
 /**
@@ -31,10 +32,10 @@ export async function putCustomFieldSchema(
   principal: Principal,
   entityType: CustomFieldEntityType,
   fields: CustomFieldDefinition[],
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<CustomFieldSchemaView> {
   const current = await getCustomFieldSchema(principal.tenantId, entityType);
-  if (ifMatch !== undefined && ifMatch !== current.version) {
+  if (ifMatch && !ifMatch.matches(current.version)) {
     throw new PreconditionFailedError('customFieldSchema', entityType);
   }
   const now = new Date().toISOString();

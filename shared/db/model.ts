@@ -6,6 +6,8 @@ import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
 import { IdempotencyEntity } from './entities/idempotency.ts';
 import { LookupEntity } from './entities/lookup.ts';
 import { NoteEntity } from './entities/note.ts';
+import { QuotaWindowEntity } from './entities/quota-window.ts';
+import { TenantSettingsEntity } from './entities/settings.ts';
 
 /** Every entity of the single table. The table's key schema and GSIs are derived from these (see table.ts). */
 export const entities = {
@@ -16,6 +18,8 @@ export const entities = {
   idempotency: IdempotencyEntity,
   customFieldSchema: CustomFieldSchemaEntity,
   auditEntry: AuditEntryEntity,
+  tenantSettings: TenantSettingsEntity,
+  quotaWindow: QuotaWindowEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
@@ -16,12 +18,15 @@ import {
   IdempotencyKeyReusedError,
   IdempotentReplay,
   PayloadTooLargeError,
+  PreconditionRequiredError,
+  TooManyRequestsError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.ts';
-import { logger, metrics } from '../observability.ts';
+import { logger, metrics, tracer } from '../observability.ts';
+import { etagOf, parseIfMatch, parseIfNoneMatch, type VersionPrecondition } from './conditional.ts';
 import { fieldErrorsFrom, problemResponse, toProblem } from './problem.ts';
-import { type ApiRequest, type ApiResponse, etagOf } from './request.ts';
+import type { ApiRequest, ApiResponse } from './request.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -41,9 +46,19 @@ export type Operations<Routes extends readonly RouteDefinition[], G extends Func
   [R in Extract<Routes[number], { group: G }> as R['operationId']]: (req: RouteRequest<R>) => Promise<ApiResponse>;
 };
 
+/** Per-tenant checks that need the table; given by every group with authenticated routes (see tenant-guards.ts). */
+export interface TenantGuards {
+  /** Spends one request of the tenant's quota, or says when to retry. */
+  admit(tenantId: string): Promise<{ admitted: true } | { admitted: false; retryAfterSeconds: number }>;
+  /** Whether the tenant's settings require If-Match on conditional routes. */
+  requiresIfMatch(tenantId: string): Promise<boolean>;
+}
+
 export interface HttpApiOptions {
   /** Reads the stored first response of an Idempotency-Key (needed by groups with idempotent routes). */
   findIdempotentResponse?: (principal: Principal, key: string) => Promise<StoredResponse | undefined>;
+  /** Required when the group has any authenticated route: the quota and settings checks. */
+  guards?: TenantGuards;
 }
 
 /**
@@ -63,42 +78,72 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
   for (const route of byKey.values()) {
     if (!implementations[route.operationId]) throw new Error(`operation ${route.operationId} is not implemented`);
   }
+  const guards = options.guards;
+  if (!guards && [...byKey.values()].some((route) => route.permission !== 'public')) {
+    throw new Error(`function group ${group} serves authenticated routes: pass the tenant guards (quota, settings)`);
+  }
 
   const dispatch = async (event: HttpEvent): Promise<HttpResult> => {
     const requestId = event.requestContext?.requestId ?? 'unknown';
     const route = byKey.get(event.routeKey);
     try {
       if (!route) throw new DomainError(404, 'route.not_found', `No operation for ${event.routeKey}.`);
-      const request = parseRequest(route, event, requestId);
-      logger.appendKeys({ operation: route.operationId, tenantId: request.principal.tenantId });
-      try {
-        return toHttp(
-          await runAsTenant(request.principal.tenantId, () => implementations[route.operationId]!(request)),
-        );
-      } catch (error) {
-        if (error instanceof IdempotentReplay && request.idempotency) {
-          return await runAsTenant(request.principal.tenantId, () => replay(request, options));
+      const principal =
+        route.permission === 'public'
+          ? { tenantId: '', userId: '', roles: [] }
+          : principalFromClaims(event.requestContext?.authorizer?.jwt?.claims);
+      const handle = async (): Promise<HttpResult> => {
+        const { request, ifNoneMatch } = await parseRequest(route, event, requestId, principal, guards);
+        try {
+          const response = await implementations[route.operationId]!(request);
+          if (ifNoneMatch && isCurrent(response, ifNoneMatch)) return notModified(response);
+          return toHttp(response);
+        } catch (error) {
+          if (error instanceof IdempotentReplay && request.idempotency) return await replay(request, options);
+          throw error;
         }
-        throw error;
-      }
+      };
+      // Every table call of an authenticated request (quota, settings, the operation, a replay) goes out with the
+      // tenant's scoped credentials: the second wall of tenant isolation.
+      return principal.tenantId ? await runAsTenant(principal.tenantId, handle) : await handle();
     } catch (error) {
       const problem = toProblem(error, requestId);
+      const headers: Record<string, string> = {};
       if (problem.status >= 500) {
         logger.error('request failed', { error: error as Error, operation: route?.operationId });
         if (route) metrics.addDimension('operation', route.operationId);
-        // Published only when there is something to count: an EMF line per request would be noise and cost.
         metrics.addMetric('ServerError', MetricUnit.Count, 1);
-        metrics.publishStoredMetrics();
       } else {
         logger.info('request refused', { status: problem.status, code: problem.code });
       }
-      return problemResponse(problem);
-    } finally {
-      logger.resetKeys();
+      if (error instanceof TooManyRequestsError) {
+        headers['retry-after'] = String(error.retryAfterSeconds);
+        // No tenant dimension (one metric per tenant would cost per tenant); the log line above names it.
+        metrics.addMetric('TenantQuotaExceeded', MetricUnit.Count, 1);
+      }
+      return problemResponse(problem, headers);
     }
   };
 
-  return middy<HttpEvent, HttpResult>().use(injectLambdaContext(logger)).handler(dispatch);
+  // Logs carry the Lambda context and are reset between invocations; metrics are flushed after each invocation
+  // (only what was recorded: server errors and quota refusals, so most requests publish nothing); traces get a
+  // subsegment per invocation (off outside Lambda and in the local cloud, which sets POWERTOOLS_TRACE_ENABLED=false).
+  return middy<HttpEvent, HttpResult>()
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(dispatch);
+}
+
+/** A read answered from the client's copy: If-None-Match names the current version (weak comparison). */
+function isCurrent(response: ApiResponse, ifNoneMatch: VersionPrecondition): boolean {
+  return response.status === 200 && response.version !== undefined && ifNoneMatch.matches(response.version);
+}
+
+/** 304 carries what the 200 would have in its headers (ETag, Cache-Control) and no body (RFC 9110 §15.4.5). */
+function notModified(response: ApiResponse): HttpResult {
+  const { 'content-type': _type, ...headers } = toHttp({ ...response, body: undefined, raw: undefined }).headers ?? {};
+  return { statusCode: 304, headers };
 }
 
 async function replay(request: ApiRequest, options: HttpApiOptions): Promise<HttpResult> {
@@ -137,12 +182,23 @@ function header(event: HttpEvent, name: string): string | undefined {
   return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
 }
 
-function parseRequest(route: RouteDefinition, event: HttpEvent, requestId: string): ApiRequest {
-  const principal =
-    route.permission === 'public'
-      ? { tenantId: '', userId: '', roles: [] }
-      : principalFromClaims(event.requestContext?.authorizer?.jwt?.claims);
-  if (route.permission !== 'public' && !can(principal.roles, route.permission)) throw new ForbiddenError();
+/**
+ * Authenticates, spends quota, authorises, validates and reads the conditional headers, in that order: every
+ * authenticated request counts against its tenant's quota, whatever becomes of it.
+ */
+async function parseRequest(
+  route: RouteDefinition,
+  event: HttpEvent,
+  requestId: string,
+  principal: Principal,
+  guards: TenantGuards | undefined,
+): Promise<{ request: ApiRequest; ifNoneMatch?: VersionPrecondition }> {
+  logger.appendKeys({ operation: route.operationId, tenantId: principal.tenantId });
+  if (route.permission !== 'public') {
+    const admission = await guards!.admit(principal.tenantId);
+    if (!admission.admitted) throw new TooManyRequestsError(admission.retryAfterSeconds);
+    if (!can(principal.roles, route.permission)) throw new ForbiddenError();
+  }
 
   const params = validate(route.params, event.pathParameters ?? {}, 'path');
   const query = validate(route.query, event.queryStringParameters ?? {}, 'query');
@@ -150,9 +206,14 @@ function parseRequest(route: RouteDefinition, event: HttpEvent, requestId: strin
   const body = route.body ? validate(route.body, rawBody, 'body') : undefined;
 
   const request: ApiRequest = { principal, params, query, body, requestId };
+  let ifNoneMatch: VersionPrecondition | undefined;
+  if (route.method === 'GET' && route.permission !== 'public') {
+    ifNoneMatch = parseIfNoneMatch(header(event, 'if-none-match'));
+  }
   if (route.conditional) {
     const ifMatch = parseIfMatch(header(event, 'if-match'));
     if (ifMatch !== undefined) request.ifMatch = ifMatch;
+    else if (await guards!.requiresIfMatch(principal.tenantId)) throw new PreconditionRequiredError();
   }
   if (route.idempotent) {
     const key = header(event, 'idempotency-key');
@@ -168,7 +229,7 @@ function parseRequest(route: RouteDefinition, event: HttpEvent, requestId: strin
       request.idempotency = { key, requestHash };
     }
   }
-  return request;
+  return ifNoneMatch ? { request, ifNoneMatch } : { request };
 }
 
 function validate(schema: z.ZodType | undefined, input: unknown, location: 'body' | 'query' | 'path'): never {
@@ -200,16 +261,4 @@ function readBody(route: RouteDefinition, event: HttpEvent): unknown {
       { field: 'body', message: (error as Error).message },
     ]);
   }
-}
-
-/** If-Match carries the ETag we issued: "3" (or W/"3"). `*` means any version, i.e. no check. */
-function parseIfMatch(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '*') return undefined;
-  const match = /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(value);
-  if (!match) {
-    throw new ValidationError('Invalid If-Match header.', [
-      { field: 'header.If-Match', message: 'Send the ETag from a previous response, e.g. "3".' },
-    ]);
-  }
-  return Number(match[1]);
 }

@@ -1,4 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
+import type { VersionPrecondition } from './conditional.ts';
+
+export { etagOf, type VersionPrecondition } from './conditional.ts';
 
 /** What an operation receives: already authenticated, authorised and validated. */
 export interface ApiRequest<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
@@ -6,8 +9,8 @@ export interface ApiRequest<P = Record<string, string>, Q = Record<string, unkno
   params: P;
   query: Q;
   body: B;
-  /** Parsed If-Match version, when the client sent one. */
-  ifMatch?: number;
+  /** The parsed If-Match header, when the client sent one: services ask it whether the version they read matches. */
+  ifMatch?: VersionPrecondition;
   /** Present on idempotent POSTs that carried an Idempotency-Key. */
   idempotency?: { key: string; requestHash: string };
   requestId: string;
@@ -22,5 +25,3 @@ export interface ApiResponse {
   /** Raw (non-JSON) body, e.g. the docs page. */
   raw?: { contentType: string; body: string };
 }
-
-export const etagOf = (version: number): string => `"${version}"`;

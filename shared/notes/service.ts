@@ -5,7 +5,7 @@ import { itemView } from '../db/item-view.ts';
 import { timelineIndex } from '../db/keys.ts';
 import { checkCursor, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { ForbiddenError, NotFoundError, PreconditionFailedError } from '../errors.ts';
-import type { ApiRequest } from '../http/request.ts';
+import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import type { Page, PageRequest } from '../records/lists.ts';
 import type { NoteCreateInput, NotePatchInput, NoteSubjectType, NoteView } from './schema.ts';
 
@@ -110,9 +110,14 @@ async function rewrite(principal: Principal, current: StoredNote, changes: Parti
   return toView(next);
 }
 
-export async function patchNote(principal: Principal, noteId: string, patch: NotePatchInput, ifMatch?: number) {
+export async function patchNote(
+  principal: Principal,
+  noteId: string,
+  patch: NotePatchInput,
+  ifMatch?: VersionPrecondition,
+) {
   const current = await readNote(principal, noteId);
-  if (ifMatch !== undefined && ifMatch !== current.version) throw new PreconditionFailedError('note', noteId);
+  if (ifMatch && !ifMatch.matches(current.version)) throw new PreconditionFailedError('note', noteId);
   assertMayEdit(principal, current);
   const changes: Partial<StoredNote> = { ...patch };
   if (patch.occurredAt) changes.occurredAt = new Date(patch.occurredAt).toISOString();
@@ -121,9 +126,9 @@ export async function patchNote(principal: Principal, noteId: string, patch: Not
   return rewrite(principal, current, changes);
 }
 
-export async function deleteNote(principal: Principal, noteId: string, ifMatch?: number): Promise<void> {
+export async function deleteNote(principal: Principal, noteId: string, ifMatch?: VersionPrecondition): Promise<void> {
   const current = await readNote(principal, noteId);
-  if (ifMatch !== undefined && ifMatch !== current.version) throw new PreconditionFailedError('note', noteId);
+  if (ifMatch && !ifMatch.matches(current.version)) throw new PreconditionFailedError('note', noteId);
   assertMayEdit(principal, current);
   const now = new Date().toISOString();
   await rewrite(principal, current, { deletedAt: now, deletedBy: principal.userId });

@@ -5,7 +5,7 @@ import { itemSize, largestFields, RecordTooLargeError } from '../db/item-size.ts
 import { isStorageOnly, itemView } from '../db/item-view.ts';
 import { type LookupEntry, model, type ReferenceCheck, storedItem, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
-import type { ApiRequest } from '../http/request.ts';
+import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import type { Page } from './lists.ts';
 import { changedFields, mergePatch } from './merge-patch.ts';
 
@@ -198,11 +198,11 @@ export async function patchRecord(
   principal: Principal,
   id: string,
   patch: Record<string, unknown>,
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<RecordView> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous || previous.deletedAt) throw notFound(kind, id);
-  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   await validateCustomFields(principal.tenantId, kind.entity, patch.customFields as Record<string, unknown>);
   const current = toView(kind, previous);
   const { id: _id, version, createdAt, updatedAt, createdBy, updatedBy, ...editable } = current;
@@ -226,11 +226,11 @@ export async function deleteRecord(
   kind: RecordKind,
   principal: Principal,
   id: string,
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<void> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous || previous.deletedAt) throw notFound(kind, id);
-  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   const now = new Date().toISOString();
   await persist(
     kind,
@@ -251,13 +251,13 @@ export async function restoreRecord(
   kind: RecordKind,
   principal: Principal,
   id: string,
-  ifMatch: number | undefined,
+  ifMatch: VersionPrecondition | undefined,
 ): Promise<RecordView> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous) throw notFound(kind, id);
   if (!previous.deletedAt)
     throw new DomainError(409, `${kind.entity}.not_deleted`, `${kind.entity} ${id} is not in the trash.`);
-  if (ifMatch !== undefined && ifMatch !== previous.version) throw new PreconditionFailedError(kind.entity, id);
+  if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   const { deletedAt: _d, deletedBy: _b, ...rest } = previous;
   return persist(
     kind,
