@@ -182,3 +182,8 @@ export function tenantQuota(): TenantQuota {
   }
   return shared;
 }
+
+/** Forgets this container's leases, as a new container would start (tests that play several functions in one process). */
+export function resetTenantQuota(): void {
+  shared = undefined;
+}
