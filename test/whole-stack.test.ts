@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
@@ -119,21 +120,51 @@ describe('events through the stream', () => {
       subject: 'Help with my order',
       text: expect.stringContaining('It did not arrive.'),
     });
+    // The raw message is stored in the inbound bucket: read it back through S3.
+    const s3 = new S3Client({
+      region: cloud.aws.region,
+      endpoint: cloud.aws.endpoints.AWS_ENDPOINT_URL_S3!,
+      credentials: cloud.aws,
+    });
+    try {
+      const stored: string[] = [];
+      for (const Bucket of cloud.s3.buckets) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket }));
+        for (const { Key } of listed.Contents ?? []) {
+          const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+          stored.push(await got.Body!.transformToString());
+        }
+      }
+      expect(stored.filter((raw) => raw.includes('Subject: Help with my order'))).toEqual([
+        expect.stringContaining('It did not arrive.'),
+      ]);
+    } finally {
+      s3.destroy();
+    }
   });
 });
 
 describe('shutdown', () => {
-  it('closes every port it opened', async () => {
-    const { port } = new URL(cloud.apiUrl);
-    await cloud.stop();
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect(Number(port), '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
+  it('closes every port it opened: API, SMTP, SES web UI and every AWS endpoint, DynamoDB Local included', async () => {
+    const urls = [
+      cloud.apiUrl,
+      cloud.sesWebUiUrl,
+      `smtp://127.0.0.1:${cloud.smtpPort}`,
+      ...Object.values(cloud.aws.endpoints),
+    ];
+    const ports = [...new Set(urls.map((url) => Number(new URL(url).port)))];
+    expect(ports.length).toBeGreaterThanOrEqual(7);
+    const refused = (port: number) =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(false);
+        });
+        socket.once('error', () => resolve(true));
       });
-      socket.once('error', () => resolve(true));
-    });
-    expect(refused).toBe(true);
+    for (const port of ports) expect(await refused(port), `port ${port} before stop`).toBe(false);
+    await cloud.stop();
+    for (const port of ports) expect(await refused(port), `port ${port} after stop`).toBe(true);
   });
 });
