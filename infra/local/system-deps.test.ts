@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   type CommandResult,
@@ -159,5 +162,12 @@ describe('system parts for npm start and npm test', () => {
     expect(ok).toBe(false);
     expect(ran).toBe(false);
     expect(log.join('\n')).toContain('sudo apt-get update && sudo apt-get install -y openjdk-17-jre-headless');
+  });
+
+  it('is what npm test runs first (pretest), and passes on this machine, which has run it', async () => {
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.pretest).toBe('node test/support/ensure-system-deps.ts');
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['test/support/ensure-system-deps.ts']);
+    expect(stdout + stderr).toBe('');
   });
 });
