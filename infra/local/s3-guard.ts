@@ -139,7 +139,7 @@ export function checkTarget(
   }
   const uploadId = single(query, 'uploadId');
   if (uploadId !== undefined && !UPLOAD_ID.test(uploadId)) {
-    throw new S3GuardError(400, 'NoSuchUpload', 'The specified upload does not exist.');
+    throw new S3GuardError(400, 'InvalidArgument', 'uploadId is malformed.');
   }
   const partNumber = single(query, 'partNumber');
   if (partNumber !== undefined && (!PART_NUMBER.test(partNumber) || Number(partNumber) > 10_000)) {
@@ -462,7 +462,13 @@ export class S3Guard {
             else res.destroy();
           });
           if (body) upstream.end(body);
-          else req.pipe(upstream);
+          else {
+            req.pipe(upstream);
+            // A client that goes away mid-upload must not leave s3rver waiting for the rest.
+            req.once('close', () => {
+              if (!req.complete) upstream.destroy();
+            });
+          }
         } catch (error) {
           const refused =
             error instanceof S3GuardError ? error : new S3GuardError(400, 'InvalidRequest', (error as Error).message);
