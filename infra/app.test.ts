@@ -11,7 +11,15 @@ import { MANAGED_RULE_GROUPS } from './constructs/edge.ts';
 import type { CfnTemplate } from './local/types.ts';
 import { createCrmApp, type SynthesizedStack, synthesize } from './synth.ts';
 
-const contextOf = (context: Record<string, unknown>) => readCrmContext(new App({ context }));
+/** An App without an outdir makes a `cdk.out*` folder in the temp dir and never removes it: give it one, then remove it. */
+const contextOf = (context: Record<string, unknown>) => {
+  const outdir = mkdtempSync(join(tmpdir(), 'crm-context-'));
+  try {
+    return readCrmContext(new App({ context, outdir }));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+};
 
 describe('context parameters', () => {
   it('default to a local origin and moderate throttling, with no mail addresses', () => {

@@ -1,23 +1,38 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { persistentAssemblyDir } from '../infra/local/cloud.ts';
+import { type LocalCloudFile, localCloudEnvPath, persistentAssemblyDir } from '../infra/local/cloud.ts';
 import { freePort } from '../infra/local/dynamodb-local.ts';
+import { localCloudInfoPath } from '../infra/local/issuer.ts';
 import { makeContact } from './support/factories.ts';
 
-/** `npm start` as a user runs it: a real process, data kept across restarts, Ctrl-C leaves nothing listening. */
+/**
+ * `npm start` as a user runs it: the real `npm start` command in its own process group, data kept across restarts,
+ * Ctrl-C (SIGINT to the whole group, as a terminal sends it) leaves nothing listening.
+ */
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 const children: ChildProcess[] = [];
 let dataDir = '';
 
-async function start(env: Record<string, string>): Promise<{ child: ChildProcess; apiUrl: string; token: string }> {
-  const child = spawn(TSX, ['infra/local/main.ts'], {
+interface Started {
+  child: ChildProcess;
+  apiUrl: string;
+  token: string;
+  output: () => string;
+}
+
+async function npmStart(env: Record<string, string>): Promise<Started> {
+  const child = spawn('npm', ['start'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so Ctrl-C can be sent to npm and everything under it at once.
+    detached: true,
   });
   children.push(child);
   let output = '';
@@ -30,9 +45,9 @@ async function start(env: Record<string, string>): Promise<{ child: ChildProcess
       output += chunk.toString();
       const api = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output);
       const token = /\n\n(eyJ[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(output);
-      if (api && token) {
+      if (api && token && output.includes('Ctrl-C stops everything.')) {
         clearTimeout(timer);
-        resolve({ child, apiUrl: api[1]!, token: token[1]! });
+        resolve({ child, apiUrl: api[1]!, token: token[1]!, output: () => output });
       }
     });
     child.once('exit', (code) => {
@@ -42,10 +57,22 @@ async function start(env: Record<string, string>): Promise<{ child: ChildProcess
   });
 }
 
-async function interrupt(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
-  return exited;
+/**
+ * Ctrl-C in the terminal: SIGINT to the whole process group (npm, tsx, the cloud, DynamoDB Local's JVM). Waits until
+ * every process of the group has exited, then checks the cloud said it stopped, and nothing failed while stopping.
+ */
+async function ctrlC(started: Started): Promise<void> {
+  const pgid = started.child.pid!;
+  const npmExited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    started.child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  process.kill(-pgid, 'SIGINT');
+  // npm itself ends on SIGINT (as in a terminal) or passes on its child's exit code.
+  const npm = await npmExited;
+  expect(npm.code === 0 || npm.signal === 'SIGINT', JSON.stringify(npm)).toBe(true);
+  await waitForExitOfGroup(pgid);
+  expect(started.output()).toContain('SIGINT: stopping the local cloud...');
+  expect(started.output()).not.toMatch(/stop failed/);
 }
 
 const portClosed = (port: number) =>
@@ -58,8 +85,49 @@ const portClosed = (port: number) =>
     socket.once('error', () => resolve(true));
   });
 
+/** Every port the running cloud printed or wrote: API, SMTP, SES web UI and each AWS endpoint (DynamoDB Local too). */
+function portsOf(file: LocalCloudFile, printed: string): number[] {
+  const urls = [file.apiUrl, file.issuerUrl, ...Object.values(file.aws.endpoints)];
+  const ports = urls.map((url) => Number(new URL(url).port));
+  for (const match of printed.matchAll(/(?:https?|smtp):\/\/127\.0\.0\.1:(\d+)/g)) ports.push(Number(match[1]));
+  return [...new Set(ports)].sort();
+}
+
+async function waitForExitOfGroup(pgid: number): Promise<void> {
+  // npm has exited; its children (tsx, node, java) may take a moment longer. Poll until the group is gone.
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`processes of group ${pgid} still running after Ctrl-C`);
+}
+
+/** KEY=value lines of the env file, as `export $(grep -v '^#' file)` would set them. */
+function parseEnvFile(text: string): Record<string, string> {
+  const entries = text
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const eq = line.indexOf('=');
+      return [line.slice(0, eq), line.slice(eq + 1)] as const;
+    });
+  return Object.fromEntries(entries);
+}
+
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const child of children) {
+    if (child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
   if (dataDir) {
     await rm(dataDir, { recursive: true, force: true });
     await rm(persistentAssemblyDir(dataDir), { recursive: true, force: true });
@@ -67,12 +135,56 @@ afterAll(async () => {
 });
 
 describe('npm start', () => {
-  it('keeps data across a restart, stops cleanly on Ctrl-C, and mints tokens with npm run token', async () => {
+  it('runs npm start: writes every AWS endpoint for the CLI and SDKs, keeps data across a restart, Ctrl-C closes every port it printed or wrote', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'crm-start-'));
     const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
-    const env = { CRM_DATA_DIR: dataDir, PORT: String(port), SMTP_PORT: String(smtp), SES_PORT: String(ses) };
+    // tsx keeps a folder in the temp dir: give the children one inside the data dir, removed with it.
+    const childTmp = join(dataDir, 'tmp');
+    await mkdir(childTmp);
+    const env = {
+      CRM_DATA_DIR: dataDir,
+      PORT: String(port),
+      SMTP_PORT: String(smtp),
+      SES_PORT: String(ses),
+      TMPDIR: childTmp,
+    };
 
-    const first = await start(env);
+    const first = await npmStart(env);
+
+    // The endpoint file and the printed lines agree, and name every local AWS service.
+    const file = JSON.parse(await readFile(localCloudInfoPath(dataDir), 'utf8')) as LocalCloudFile;
+    expect(Object.keys(file.aws.endpoints)).toEqual(
+      expect.arrayContaining([
+        'AWS_ENDPOINT_URL_DYNAMODB',
+        'AWS_ENDPOINT_URL_EVENTBRIDGE',
+        'AWS_ENDPOINT_URL_SFN',
+        'AWS_ENDPOINT_URL_SCHEDULER',
+        'AWS_ENDPOINT_URL_S3',
+        'AWS_ENDPOINT_URL_SESV2',
+      ]),
+    );
+    for (const url of Object.values(file.aws.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const envFile = parseEnvFile(await readFile(localCloudEnvPath(dataDir), 'utf8'));
+    expect(envFile).toEqual(file.environment);
+    for (const [name, value] of Object.entries(envFile)) expect(first.output()).toContain(`${name}=${value}`);
+
+    // With only what the file says, the SDK reaches the local DynamoDB and S3.
+    const config = {
+      region: envFile.AWS_REGION!,
+      credentials: { accessKeyId: envFile.AWS_ACCESS_KEY_ID!, secretAccessKey: envFile.AWS_SECRET_ACCESS_KEY! },
+    };
+    const dynamo = new DynamoDBClient({ ...config, endpoint: envFile.AWS_ENDPOINT_URL_DYNAMODB! });
+    const s3 = new S3Client({ ...config, endpoint: envFile.AWS_ENDPOINT_URL_S3! });
+    try {
+      const { TableNames } = await dynamo.send(new ListTablesCommand({}));
+      expect(TableNames?.length).toBeGreaterThan(0);
+      const { Buckets } = await s3.send(new ListBucketsCommand({}));
+      expect(Buckets?.length).toBeGreaterThan(0);
+    } finally {
+      dynamo.destroy();
+      s3.destroy();
+    }
+
     const created = await fetch(`${first.apiUrl}/v1/contacts`, {
       method: 'POST',
       headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' },
@@ -81,14 +193,17 @@ describe('npm start', () => {
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: string };
 
-    expect(await interrupt(first.child)).toBe(0);
-    for (const p of [port, smtp, ses]) expect(await portClosed(p)).toBe(true);
+    const ports = portsOf(file, first.output());
+    expect(ports).toEqual(expect.arrayContaining([port, smtp, ses]));
+    expect(ports.length).toBeGreaterThanOrEqual(7);
+    await ctrlC(first);
+    for (const p of ports) expect(await portClosed(p), `port ${p} still open after Ctrl-C`).toBe(true);
 
-    const second = await start(env);
+    const second = await npmStart(env);
     const { stdout } = await promisify(execFile)(
       TSX,
       ['infra/local/token-cli.ts', '--tenant', 'demo', '--roles', 'readonly', '--data-dir', dataDir],
-      { env: process.env },
+      { env: { ...process.env, TMPDIR: childTmp } },
     );
     const readonlyToken = stdout.trim().split('\n').at(-1)!;
     const got = await fetch(`${second.apiUrl}/v1/contacts/${id}`, {
@@ -103,7 +218,9 @@ describe('npm start', () => {
     });
     expect(denied.status).toBe(403);
 
-    expect(await interrupt(second.child)).toBe(0);
-    expect(await portClosed(port)).toBe(true);
+    const secondFile = JSON.parse(await readFile(localCloudInfoPath(dataDir), 'utf8')) as LocalCloudFile;
+    const secondPorts = portsOf(secondFile, second.output());
+    await ctrlC(second);
+    for (const p of secondPorts) expect(await portClosed(p), `port ${p} still open after Ctrl-C`).toBe(true);
   }, 400_000);
 });

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
 import { makeCompany, makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
+import { accepts, loopbackOnly } from './support/net.ts';
 
 /** The whole stack over real HTTP: API Gateway emulation, JWT authorizer, Lambda workers, DynamoDB Local, stream,
  * EventBridge rules and targets, SMTP inbound, all from the synthesized CDK template. */
@@ -248,21 +248,53 @@ describe('events through the stream', () => {
       subject: 'Help with my order',
       text: expect.stringContaining('It did not arrive.'),
     });
+    // The raw message is stored in the inbound bucket: read it back through S3.
+    const s3 = new S3Client({
+      region: cloud.aws.region,
+      endpoint: cloud.aws.endpoints.AWS_ENDPOINT_URL_S3!,
+      credentials: cloud.aws,
+    });
+    try {
+      const stored: string[] = [];
+      for (const Bucket of cloud.s3.buckets) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket }));
+        for (const { Key } of listed.Contents ?? []) {
+          const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+          stored.push(await got.Body!.transformToString());
+        }
+      }
+      expect(stored.filter((raw) => raw.includes('Subject: Help with my order'))).toEqual([
+        expect.stringContaining('It did not arrive.'),
+      ]);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+/** Every port the cloud opened for clients: API, SMTP, SES web UI and each AWS endpoint (DynamoDB Local's too). */
+const portsOf = (c: LocalCloud) => {
+  const urls = [c.apiUrl, c.sesWebUiUrl, `smtp://127.0.0.1:${c.smtpPort}`, ...Object.values(c.aws.endpoints)];
+  return [...new Set(urls.map((url) => Number(new URL(url).port)))];
+};
+
+describe('network', () => {
+  it('every server listens on 127.0.0.1 only, except DynamoDB Local, which has no such option', async () => {
+    const dynamoPort = Number(new URL(cloud.dynamo.endpoint).port);
+    const ports = portsOf(cloud).filter((port) => port !== dynamoPort);
+    expect(ports.length).toBeGreaterThanOrEqual(6);
+    for (const port of ports) expect(await loopbackOnly(port), `port ${port}`).toBe(true);
+    // Documented: it listens on every interface (hence its -cors allow-list), as this check shows.
+    expect(await loopbackOnly(dynamoPort)).toBe(false);
   });
 });
 
 describe('shutdown', () => {
-  it('closes every port it opened', async () => {
-    const { port } = new URL(cloud.apiUrl);
+  it('closes every port it opened: API, SMTP, SES web UI and every AWS endpoint, DynamoDB Local included', async () => {
+    const ports = portsOf(cloud);
+    expect(ports.length).toBeGreaterThanOrEqual(7);
+    for (const port of ports) expect(await accepts(port), `port ${port} before stop`).toBe(true);
     await cloud.stop();
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect(Number(port), '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(true));
-    });
-    expect(refused).toBe(true);
+    for (const port of ports) expect(await accepts(port), `port ${port} after stop`).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CreateTableCommand,
@@ -39,12 +39,57 @@ export interface LocalCloudOptions {
   log?: (line: string) => void;
 }
 
+/** How AWS tools reach the local cloud: region, credentials and one AWS_ENDPOINT_URL_<SERVICE> per local service. */
+export interface LocalAwsAccess {
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** `AWS_ENDPOINT_URL_<SERVICE>` → `http://127.0.0.1:PORT`, one per AWS service the local cloud runs. */
+  endpoints: Record<string, string>;
+}
+
+/** What `<dataDir>/local-cloud.json` holds: the API's coordinates (for `npm run token`) and the AWS access. */
+export interface LocalCloudFile extends LocalCloudInfo {
+  aws: LocalAwsAccess;
+  /** The same as environment variables, as written to `<dataDir>/local-cloud.env`. */
+  environment: Record<string, string>;
+}
+
+/** The environment variables that point the AWS CLI and SDKs at the local cloud. */
+export function awsEnvironment(aws: LocalAwsAccess): Record<string, string> {
+  return {
+    AWS_REGION: aws.region,
+    AWS_DEFAULT_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+    ...aws.endpoints,
+  };
+}
+
+export function localCloudEnvPath(dataDir: string): string {
+  return join(dataDir, 'local-cloud.env');
+}
+
+/** `<dataDir>/local-cloud.json` and `<dataDir>/local-cloud.env` (KEY=value lines), each written whole or not at all. */
+async function writeLocalCloudFiles(dataDir: string, file: LocalCloudFile): Promise<void> {
+  await writeLocalCloudInfo(dataDir, file);
+  const target = localCloudEnvPath(dataDir);
+  const lines = Object.entries(file.environment).map(([name, value]) => `${name}=${value}`);
+  await writeFile(
+    `${target}.tmp`,
+    `# The local cloud's AWS endpoints, written by npm start. Use: export $(grep -v '^#' ${target})\n${lines.join('\n')}\n`,
+  );
+  await rename(`${target}.tmp`, target);
+}
+
 export interface LocalCloud {
   apiUrl: string;
   docsUrl: string;
   smtpPort: number;
   sesWebUiUrl: string;
-  info: LocalCloudInfo;
+  info: LocalCloudFile;
+  /** Region, credentials and the AWS_ENDPOINT_URL_<SERVICE> of every local AWS service. */
+  aws: LocalAwsAccess;
   template: CfnTemplate;
   resolver: TemplateResolver;
   issuer: LocalIssuer;
@@ -111,8 +156,9 @@ export function persistentAssemblyDir(dataDir: string): string {
  * The local cloud: synthesizes the CDK app (bundling with local esbuild) and runs that template on this machine:
  * DynamoDB Local with its stream feeding the template's event source mappings, Lambda functions in worker threads,
  * the HTTP API with its JWT authorizer, EventBridge rules, Step Functions, Scheduler, SES and S3. Handlers reach
- * every service through the SDK's standard AWS_ENDPOINT_URL_* variables. Every server binds 127.0.0.1 except
- * DynamoDB Local, which cannot (it listens on a random high port that nothing else uses).
+ * every service through the SDK's standard AWS_ENDPOINT_URL_* variables, which are also written to
+ * `<dataDir>/local-cloud.json` and `<dataDir>/local-cloud.env` for the AWS CLI. Every server binds 127.0.0.1 except
+ * DynamoDB Local, which cannot (it gets a random high port and a CORS allow-list of only its own origin).
  */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const log = options.log ?? (() => {});
@@ -123,10 +169,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     started.push(service);
     return service;
   };
-  const stopAll = async () => {
-    for (const service of started.reverse()) {
-      await service.stop().catch((error: Error) => log(`${service.name}: stop failed: ${error.message}`));
-    }
+  // Every local AWS service registers here under its AWS_ENDPOINT_URL_<ID> names (the SDKs' and the CLI's service
+  // ids): functions get these variables, and npm start prints and writes them. A new service is one serve() call.
+  const endpoints: Record<string, string> = {};
+  const serve = <S extends LocalService>(service: S, ...ids: string[]): S => {
+    if (!service.endpoint) throw new Error(`${service.name} has no endpoint to serve`);
+    for (const id of ids) endpoints[`AWS_ENDPOINT_URL_${id}`] = service.endpoint;
+    return track(service);
+  };
+  // Stops in reverse start order, once: a second stop() waits for the first.
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      for (const service of [...started].reverse()) {
+        await service.stop().catch((error: Error) => log(`${service.name}: stop failed: ${error.message}`));
+      }
+    })();
+    return stopping;
   };
 
   // The assembly lives inside the project so bundles resolve @aws-sdk/* from node_modules, as Lambda's runtime
@@ -142,8 +201,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const { template, assemblyDir } = await synthesize({ outdir, bundle: true, context: { edgeProtection: false } });
     const resolver = new TemplateResolver(template);
 
-    const dynamo = track(
+    const dynamo = serve(
       await DynamoDbLocal.start(options.persist ? { dataDir: join(options.dataDir, 'dynamodb') } : {}),
+      'DYNAMODB',
+      // DynamoDB Local serves the stream API on the same port.
+      'DYNAMODB_STREAMS',
     );
     const tableLogicalId = single(resolver, 'AWS::DynamoDB::Table');
     const { TableName, streamArn } = await createTableFromTemplate(dynamo, resolver, tableLogicalId);
@@ -155,18 +217,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       has: (ref) => runtime?.has(ref) ?? false,
     };
 
-    const s3 = track(await LocalS3.start({ resolver, dataDir: options.dataDir, silent: true }));
-    const ses = track(await LocalSes.start({ port: options.sesPort ?? 0, log }));
-    const stepFunctions = track(
+    const s3 = serve(await LocalS3.start({ resolver, dataDir: options.dataDir, silent: true, log }), 'S3');
+    const ses = serve(await LocalSes.start({ port: options.sesPort ?? 0, log }), 'SESV2', 'SES');
+    const stepFunctions = serve(
       await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: options.waitTimeScale ?? 1, log }),
+      'SFN',
     );
     // Accepted work (EventBridge target deliveries, async invocations) is journaled under the data dir when it persists.
     const journal = (name: string) => (options.persist ? { dataDir: join(options.dataDir, name) } : {});
-    const events = track(
+    const events = serve(
       await LocalEventBridge.start({ resolver, invoker, executions: stepFunctions, log, ...journal('eventbridge') }),
+      'EVENTBRIDGE',
     );
     stepFunctions.setEventPutter(events);
-    const scheduler = track(
+    const scheduler = serve(
       await LocalScheduler.start({
         dataDir: options.dataDir,
         invoker,
@@ -175,27 +239,22 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         resolver,
         log,
       }),
+      'SCHEDULER',
     );
 
     // Tenant-scoped credentials: API functions assume their tenant-access role per tenant (DynamoDB Local ignores
     // credentials, so the policies themselves are proven by infra/tenant-isolation.test.ts).
-    const sts = track(await LocalSts.start({ resolver, log }));
+    const sts = serve(await LocalSts.start({ resolver, log }), 'STS');
 
     runtime = track(
       await LambdaRuntime.start({
         resolver,
         assemblyDir,
         environment: {
-          AWS_ENDPOINT_URL_DYNAMODB: options.functionDynamoEndpoint
-            ? await options.functionDynamoEndpoint(dynamo.endpoint)
-            : dynamo.endpoint,
-          AWS_ENDPOINT_URL_EVENTBRIDGE: events.endpoint,
-          AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint!,
-          AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint!,
-          AWS_ENDPOINT_URL_S3: s3.endpoint,
-          AWS_ENDPOINT_URL_SESV2: ses.endpoint,
-          AWS_ENDPOINT_URL_SES: ses.endpoint,
-          AWS_ENDPOINT_URL_STS: sts.endpoint,
+          ...endpoints,
+          ...(options.functionDynamoEndpoint
+            ? { AWS_ENDPOINT_URL_DYNAMODB: await options.functionDynamoEndpoint(dynamo.endpoint) }
+            : {}),
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
           POWERTOOLS_DEV: 'true',
@@ -239,13 +298,21 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const audience = String(
       ((resolver.properties(authorizer).JwtConfiguration as { Audience?: unknown[] }).Audience ?? [])[0] ?? '',
     );
-    const info: LocalCloudInfo = {
+    const aws: LocalAwsAccess = {
+      region: resolver.region,
+      accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+      secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+      endpoints: { ...endpoints },
+    };
+    const info: LocalCloudFile = {
       apiUrl: api.url,
       docsUrl: `${api.url}/docs`,
       issuerUrl: issuer.issuerUrl,
       audience,
+      aws,
+      environment: awsEnvironment(aws),
     };
-    await writeLocalCloudInfo(options.dataDir, info);
+    await writeLocalCloudFiles(options.dataDir, info);
 
     return {
       apiUrl: api.url,
@@ -253,6 +320,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       smtpPort: smtp.port,
       sesWebUiUrl: ses.webUiUrl,
       info,
+      aws,
       template,
       resolver,
       issuer,

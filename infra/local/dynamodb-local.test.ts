@@ -31,6 +31,33 @@ describe('DynamoDB Local', () => {
     await second.stop();
   }, 120_000);
 
+  it('cannot bind loopback only, so it allows CORS for its own origin alone: another origin gets no grant', async () => {
+    const dynamo = await DynamoDbLocal.start();
+    try {
+      const cmdline = (await readFile(`/proc/${dynamo.pid}/cmdline`, 'utf8')).split('\0');
+      expect(cmdline[cmdline.indexOf('-cors') + 1]).toBe(dynamo.endpoint);
+      // No perf-data folder in the system temp dir.
+      expect(cmdline).toContain('-XX:-UsePerfData');
+      const preflight = (origin: string) =>
+        fetch(dynamo.endpoint, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization,content-type,x-amz-date,x-amz-target',
+          },
+        });
+      for (const foreign of ['http://evil.example', 'http://localhost:3000', 'null']) {
+        const refused = await preflight(foreign);
+        expect(refused.headers.get('access-control-allow-origin'), foreign).toBeNull();
+      }
+      const own = await preflight(dynamo.endpoint);
+      expect(own.headers.get('access-control-allow-origin')).toBe(dynamo.endpoint);
+    } finally {
+      await dynamo.stop();
+    }
+  }, 120_000);
+
   it('says how to install Java when it is missing', async () => {
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';

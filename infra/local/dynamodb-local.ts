@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -10,6 +10,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import type { TableDesign } from '../../shared/db/table.ts';
+import { APT_PACKAGES, installCommand, MIN_JAVA, missingDeps, systemProbe } from './system-deps.ts';
 import type { LocalService } from './types.ts';
 
 /** Fake credentials: DynamoDB Local ignores them with -sharedDb, but the SDK insists on some. */
@@ -27,14 +28,12 @@ function jarDirectory(): string {
 }
 
 function assertJava(): void {
-  try {
-    execFileSync('java', ['-version'], { stdio: 'ignore' });
-  } catch {
-    throw new Error(
-      'DynamoDB Local needs Java 17 or newer, and `java` was not found on PATH. ' +
-        'Install it (Debian/Ubuntu: `sudo apt-get install -y openjdk-17-jre-headless`; macOS: `brew install openjdk@17`).',
-    );
-  }
+  if (missingDeps(systemProbe(), ['java']).length === 0) return;
+  const command = installCommand([APT_PACKAGES.java]);
+  throw new Error(
+    `DynamoDB Local needs Java ${MIN_JAVA} or newer, and \`java\` on PATH is missing or older. ` +
+      `Install it (Debian/Ubuntu: \`${command}\`; macOS: \`brew install openjdk@17\`).`,
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -49,8 +48,11 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Amazon DynamoDB Local, run from the jar with telemetry disabled. It cannot be told to bind 127.0.0.1 only (it
- * listens on all interfaces), which is why the local cloud picks a random high port and nothing else talks to it.
+ * Amazon DynamoDB Local, run from the jar with telemetry disabled. It has no option to bind 127.0.0.1 only (its Jetty
+ * server listens on every interface; `-help` lists no host option), so it gets a random high port and a `-cors`
+ * allow-list holding only its own origin: a web page from anywhere else gets no CORS grant, so a browser can neither
+ * send it DynamoDB requests (they need a preflight) nor read its answers. `-XX:-UsePerfData` keeps the JVM from
+ * leaving a perf-data folder in the system temp dir.
  */
 export class DynamoDbLocal implements LocalService {
   readonly name = 'dynamodb';
@@ -68,17 +70,21 @@ export class DynamoDbLocal implements LocalService {
     const dir = jarDirectory();
     const storage = options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory'];
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const endpoint = `http://127.0.0.1:${port}`;
     const child = spawn(
       'java',
       [
         `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
         '-Xms256m',
+        '-XX:-UsePerfData',
         '-jar',
         join(dir, 'DynamoDBLocal.jar'),
         '-port',
         String(port),
         '-sharedDb',
         '-disableTelemetry',
+        '-cors',
+        endpoint,
         ...storage,
       ],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -94,7 +100,6 @@ export class DynamoDbLocal implements LocalService {
     const killChild = () => child.kill('SIGKILL');
     process.once('exit', killChild);
     child.once('exit', () => process.off('exit', killChild));
-    const endpoint = `http://127.0.0.1:${port}`;
     const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     const instance = new DynamoDbLocal(child, endpoint, client);
     const deadline = Date.now() + 60_000;

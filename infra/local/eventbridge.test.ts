@@ -11,6 +11,7 @@ import {
   PutEventsCommand,
 } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loopbackOnly } from '../../test/support/net.ts';
 import { type EventBridgeEvent, LocalEventBridge, selectPath, targetInput, transformInput } from './eventbridge.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, ExecutionStarter, InvocationType, Invoker } from './types.ts';
@@ -180,8 +181,9 @@ const contactCreated = {
 };
 
 describe('LocalEventBridge', () => {
-  it('reads buses and rules from the template and listens on 127.0.0.1', () => {
+  it('reads buses and rules from the template and listens on 127.0.0.1', async () => {
     expect(bridge.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await loopbackOnly(Number(new URL(bridge.endpoint).port))).toBe(true);
     expect([...bridge.buses].sort()).toEqual(['crm-events', 'default']);
     expect(bridge.rules.map((r) => r.name)).not.toContain('NightlyRule'); // scheduled rules are not matched here
     const dealWon = bridge.rules.find((r) => r.name === 'deal-won');

@@ -7,7 +7,9 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalIssuer, readLocalCloudInfo, writeLocalCloudInfo } from './issuer.ts';
 
-const run = promisify(execFile);
+// tsx keeps a folder in the temp dir: give each run one of the test's own temp dirs, removed after.
+const run = (file: string, args: string[]) =>
+  promisify(execFile)(file, args, { env: { ...process.env, TMPDIR: tempDir() } });
 const root = join(import.meta.dirname, '..', '..');
 const dirs: string[] = [];
 const tempDir = () => {

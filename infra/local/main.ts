@@ -1,5 +1,7 @@
-import { resolve } from 'node:path';
-import { startLocalCloud } from './cloud.ts';
+import { relative, resolve } from 'node:path';
+import { localCloudEnvPath, startLocalCloud } from './cloud.ts';
+import { localCloudInfoPath } from './issuer.ts';
+import { ensureSystemDeps } from './system-deps.ts';
 
 /**
  * `npm start`: the whole CRM on this machine, state under .data/ (kept across restarts). Ctrl-C stops everything.
@@ -7,6 +9,9 @@ import { startLocalCloud } from './cloud.ts';
 const dataDir = resolve(process.env.CRM_DATA_DIR ?? '.data');
 const apiPort = Number(process.env.PORT ?? 4000);
 const verbose = process.argv.includes('--verbose');
+
+// DynamoDB Local runs on Java: install it when this machine allows, otherwise stop with the command to run.
+if (!ensureSystemDeps(['java'])) process.exit(1);
 
 console.log('Starting the local cloud (synthesizing the CDK app, starting DynamoDB Local)...');
 const cloud = await startLocalCloud({
@@ -17,6 +22,8 @@ const cloud = await startLocalCloud({
   sesPort: Number(process.env.SES_PORT ?? 8005),
   log: verbose ? (line) => console.log(line) : (line) => /fail|error|gave up/i.test(line) && console.error(line),
 });
+const shown = (file: string) => relative(process.cwd(), file) || file;
+const envFile = shown(localCloudEnvPath(dataDir));
 const token = await cloud.token({ tenantId: 'demo', roles: ['admin'], userId: 'dev-admin', email: 'admin@demo.local' });
 
 console.log(`
@@ -29,11 +36,18 @@ CRM local cloud is running.
   Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to the support address becomes email.received)
   Data       ${dataDir}
 
+AWS CLI and SDKs (also in ${shown(localCloudInfoPath(dataDir))}; load them with: export $(grep -v '^#' ${envFile})):
+
+${Object.entries(cloud.info.environment)
+  .map(([name, value]) => `  ${name}=${value}`)
+  .join('\n')}
+
 Dev token (tenant "demo", role admin, valid 8 hours; more with: npm run token -- --tenant T --roles sales):
 
 ${token}
 
 Try:  curl -H "authorization: Bearer $TOKEN" ${cloud.apiUrl}/v1/contacts
+      export $(grep -v '^#' ${envFile}) && aws dynamodb list-tables && aws s3 ls
 Ctrl-C stops everything.
 `);
 

@@ -1,5 +1,6 @@
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loopbackOnly } from '../../test/support/net.ts';
 import { LocalSes } from './ses.ts';
 
 describe('LocalSes', () => {
@@ -26,6 +27,7 @@ describe('LocalSes', () => {
 
   it('binds 127.0.0.1 and serves the web UI', async () => {
     expect(ses.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await loopbackOnly(Number(new URL(ses.endpoint).port))).toBe(true);
     const page = await fetch(ses.webUiUrl);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');

@@ -6,6 +6,7 @@ import type { SESEvent } from 'aws-lambda';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS } from './dynamodb-local.ts';
 import { LocalS3 } from './s3.ts';
 import { activeRules, LocalSmtpInbound, matchesRecipient } from './smtp-inbound.ts';
 import { TemplateResolver } from './template.ts';
@@ -139,7 +140,7 @@ describe('LocalSmtpInbound', () => {
       region: 'us-east-1',
       endpoint: s3.endpoint,
       forcePathStyle: true,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      credentials: LOCAL_CREDENTIALS,
     });
   });
 

@@ -11,6 +11,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopbackOnly } from '../../test/support/net.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, EventPutter, InvocationType, Invoker } from './types.ts';
@@ -199,6 +200,7 @@ describe('LocalStepFunctions', () => {
 
   it('binds 127.0.0.1 and lists the template state machines', async () => {
     expect(sfn.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await loopbackOnly(Number(new URL(sfn.endpoint).port))).toBe(true);
     expect(logs.filter((m) => /unsupported|invalid/.test(m))).toEqual([]);
     const { stateMachines } = await client.send(new ListStateMachinesCommand({}));
     expect(stateMachines?.map((m) => m.name).sort()).toEqual(['blocking', 'failing', 'main', 'parent']);

@@ -19,6 +19,10 @@ declare module 's3rver' {
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** Creates the configured buckets (run() does this before listening). */
+    configureBuckets(): Promise<void>;
+    /** Listens like http.Server#listen (a port, or a Unix socket path) and resolves with the server. */
+    listen(...args: unknown[]): Promise<import('node:http').Server>;
   }
   export default S3rver;
 }

@@ -1,14 +1,28 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalCloud, startLocalCloud } from '../../infra/local/cloud.ts';
 
-/** A throwaway local cloud (in-memory database, temp data dir) for whole-stack tests. */
+/** A throwaway local cloud (in-memory database, temp data dir) for whole-stack tests; stop() removes its data dir. */
 export async function startTestCloud(): Promise<LocalCloud> {
   const dataDir = await mkdtemp(join(tmpdir(), 'crm-cloud-'));
   // CRM_TEST_LOG=1 shows the local cloud's log (function output, deliveries) while debugging a test.
   const log = process.env.CRM_TEST_LOG ? (line: string) => console.log(line) : undefined;
-  return startLocalCloud({ dataDir, persist: false, waitTimeScale: 0, ...(log ? { log } : {}) });
+  let cloud: LocalCloud;
+  try {
+    cloud = await startLocalCloud({ dataDir, persist: false, waitTimeScale: 0, ...(log ? { log } : {}) });
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const stop = cloud.stop;
+  return {
+    ...cloud,
+    stop: async () => {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Polls until `check` returns a value (or the time runs out): for results that trail a write (events). */
