@@ -102,7 +102,7 @@ describe('tenant-scoped credentials', () => {
   it("uses the function's own credentials outside a tenant (stream and event consumers)", async () => {
     signedWith.length = 0;
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
-    await client.documentClient.send(new GetCommand({ TableName: client.tableName, Key: { pk: 'x', sk: 'y' } }));
+    await client.documentClient.send(new GetCommand({ TableName: client.tableName(), Key: { pk: 'x', sk: 'y' } }));
     expect(signedWith.map((c) => c.accessKey)).toEqual([process.env.AWS_ACCESS_KEY_ID]);
     expect(client.clientInUse()).toBe(client.documentClient);
     const scoped = await context.runAsTenant('gamma', async () => client.clientInUse());

@@ -2,16 +2,19 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { readConfig, tableConfigSchema } from '../config.ts';
+import { lazyConfig, readConfig, tableConfigSchema } from '../config.ts';
 import { tracer } from '../observability.ts';
 import { assumeTenantRoleWith, TenantClientCache } from './tenant-clients.ts';
 import { currentTenant } from './tenant-context.ts';
 
 /**
- * One client per container, created at module load (cold start) and reused. The endpoint comes from the SDK's
- * standard AWS_ENDPOINT_URL_DYNAMODB variable, which the local cloud sets: no "if local" here.
+ * One client per container, created at module load (cold start) and reused; configuration is read on first use. The
+ * endpoint comes from the SDK's standard AWS_ENDPOINT_URL_DYNAMODB variable, which the local cloud sets: no "if local".
  */
-export const tableName: string = readConfig(tableConfigSchema).TABLE_NAME;
+const tableConfig = lazyConfig(tableConfigSchema);
+
+/** The table's name (TABLE_NAME), read on first use. */
+export const tableName = (): string => tableConfig().TABLE_NAME;
 
 const translateConfig: TranslateConfig = {
   marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },

@@ -3,10 +3,20 @@ import { ConflictError, type DomainError, IdempotentReplay, ValidationError } fr
 import { documentClient, tableName } from './client.ts';
 import type { LookupKind } from './entities/lookup.ts';
 import { DYNAMODB_MAX_ITEM_BYTES, itemSize, RecordTooLargeError } from './item-size.ts';
-import { createModel } from './model.ts';
+import { type CrmModel, createModel } from './model.ts';
 
-/** The model bound to this function's table: created once per container. */
-export const model = createModel({ table: tableName, client: documentClient });
+let bound: CrmModel | undefined;
+
+/**
+ * The model bound to this function's table: created on first use (TABLE_NAME is read then, not when a module that
+ * imports this loads), then kept for the container's lifetime.
+ */
+export const model: CrmModel = new Proxy({} as CrmModel, {
+  get: (_target, property) => {
+    bound ??= createModel({ table: tableName(), client: documentClient });
+    return Reflect.get(bound, property);
+  },
+});
 
 /** How long a stored idempotent response is honoured. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;

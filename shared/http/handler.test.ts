@@ -7,6 +7,7 @@ import { makeContact, makeNote, uniqueTenant } from '../../test/support/factorie
 import { apiClient } from '../../test/support/http-event.ts';
 import { useFreshTable } from '../../test/support/table.ts';
 import { routes } from '../api/routes.ts';
+import { IdempotentReplay } from '../errors.ts';
 import { httpApi } from './handler.ts';
 
 type Client = ReturnType<typeof apiClient>;
@@ -223,5 +224,28 @@ describe('httpApi', () => {
         patchSettings: async () => ({ status: 200 }),
       }),
     ).toThrow(/tenant guards/);
+  });
+
+  it('a key that expires between the refused write and the replay read acts as a new key (no 500)', async () => {
+    let attempts = 0;
+    const operations = Object.fromEntries(
+      routes.filter((r) => r.group === 'contacts').map((r) => [r.operationId, async () => ({ status: 200 })]),
+    );
+    operations.createContact = async () => {
+      attempts++;
+      // First attempt: the idempotency record was still live when the write was refused...
+      if (attempts === 1) throw new IdempotentReplay('k-1');
+      return { status: 201, body: { id: 'new', version: 1 }, version: 1 };
+    };
+    const handler = httpApi(routes, 'contacts', operations as never, {
+      // ...and had expired by the time it was read back.
+      findIdempotentResponse: async () => undefined,
+      guards: { admit: async () => ({ admitted: true }), requiresIfMatch: async () => false },
+    });
+    const call = apiClient(handler as never, { tenantId: uniqueTenant('race'), roles: ['admin'], userId: 'u' });
+    const res = await call('POST', '/v1/contacts', { body: makeContact(), headers: { 'idempotency-key': 'k-1' } });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ id: 'new', version: 1 });
+    expect(attempts).toBe(2);
   });
 });

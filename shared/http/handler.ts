@@ -99,8 +99,11 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
           if (ifNoneMatch && isCurrent(response, ifNoneMatch)) return notModified(response);
           return toHttp(response);
         } catch (error) {
-          if (error instanceof IdempotentReplay && request.idempotency) return await replay(request, options);
-          throw error;
+          if (!(error instanceof IdempotentReplay && request.idempotency)) throw error;
+          const replayed = await replay(request, options);
+          if (replayed) return replayed;
+          // The key expired between the refused write and this read: it is a new key now, so the write goes ahead.
+          return toHttp(await implementations[route.operationId]!(request));
         }
       };
       // Every table call of an authenticated request (quota, settings, the operation, a replay) goes out with the
@@ -146,10 +149,13 @@ function notModified(response: ApiResponse): HttpResult {
   return { statusCode: 304, headers };
 }
 
-async function replay(request: ApiRequest, options: HttpApiOptions): Promise<HttpResult> {
+/** The first response of the request's Idempotency-Key; undefined once the key has expired. */
+async function replay(request: ApiRequest, options: HttpApiOptions): Promise<HttpResult | undefined> {
   const key = request.idempotency!.key;
-  const stored = await options.findIdempotentResponse?.(request.principal, key);
-  if (!stored) throw new Error(`Idempotency-Key ${key} raced but no stored response was found`);
+  if (!options.findIdempotentResponse)
+    throw new Error(`Idempotency-Key ${key} replayed by a group that cannot read it`);
+  const stored = await options.findIdempotentResponse(request.principal, key);
+  if (!stored) return undefined;
   if (stored.requestHash !== request.idempotency!.requestHash) throw new IdempotencyKeyReusedError();
   const body = stored.response as { version?: number };
   return toHttp({

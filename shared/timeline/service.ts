@@ -24,7 +24,7 @@ export async function timeline(
   const startKey = checkCursor(page.cursor, 'gsi6pk', partition);
   const result = await documentClient.send(
     new QueryCommand({
-      TableName: tableName,
+      TableName: tableName(),
       IndexName: 'gsi6',
       KeyConditionExpression: 'gsi6pk = :pk',
       ExpressionAttributeValues: { ':pk': partition },
