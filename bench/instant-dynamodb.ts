@@ -19,6 +19,11 @@ type Handle = (typeof NodeHttpHandler.prototype)['handle'];
  */
 export class InstantDynamoDB {
   private recording: Canned[] | undefined;
+  /**
+   * The tenant quota's lease (the handler's only UpdateItem) comes once per block of requests, not once per call, so
+   * it is kept apart from the calls' sequences and answered with the last lease recorded, whenever it comes.
+   */
+  private lease: Canned | undefined;
   private canned: Canned[] = [];
   private next = 0;
 
@@ -30,6 +35,10 @@ export class InstantDynamoDB {
     this.original = original;
     const fake = this;
     NodeHttpHandler.prototype.handle = async function (this: NodeHttpHandler, request, options) {
+      const isLease = String(request.headers['x-amz-target'] ?? '').endsWith('.UpdateItem');
+      if (isLease && !fake.recording && fake.lease) {
+        return { response: new HttpResponse({ ...fake.lease, body: new Uint8Array(fake.lease.body) }) };
+      }
       if (fake.recording) {
         const { response } = await original.call(this, request, options);
         const chunks: Buffer[] = [];
@@ -39,7 +48,8 @@ export class InstantDynamoDB {
           headers: { ...response.headers },
           body: Buffer.concat(chunks),
         };
-        fake.recording.push(canned);
+        if (isLease) fake.lease = canned;
+        else fake.recording.push(canned);
         return { response: new HttpResponse({ ...canned, body: new Uint8Array(canned.body) }) };
       }
       const canned = fake.canned[fake.next++];

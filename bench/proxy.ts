@@ -117,5 +117,7 @@ function safeJson(body: Buffer): unknown {
 function entitiesOf(body: Buffer): string[] {
   const found = new Set<string>();
   for (const m of body.toString('utf8').matchAll(/"__edb_e__":\{"S":"([^"]+)"\}/g)) found.add(m[1]!);
+  // Keys name their entity too (ElectroDB's sort key `$<entity>_<version>`): gets, updates and deletes carry no item.
+  for (const m of body.toString('utf8').matchAll(/"sk":\{"S":"\$([A-Za-z]+)_\d+"\}/g)) found.add(m[1]!);
   return [...found].sort();
 }

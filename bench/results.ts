@@ -74,8 +74,13 @@ export interface RequestCountFigure {
   operations: Record<string, number>;
   /** ElectroDB entities the requests carried. */
   entities: string[];
-  /** Every call sent exactly the expected requests. */
+  /** Every call sent exactly the expected requests (beside the tenant guards). */
   asExpected: boolean;
+  /**
+   * Requests of the per-tenant guards over all calls, not counted per call: the quota lease (one UpdateItem per block
+   * of requests) and the settings read (one GetItem per 30 s, for writes without If-Match).
+   */
+  guardRequests?: number;
   /** The API's request has the same shape as the raw one of the throughput section (create, get, list only). */
   sameAsRaw?: boolean;
 }
