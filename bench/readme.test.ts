@@ -42,7 +42,7 @@ describe('renderBench', () => {
       /\| +\| +50,000 \| +20 \(18–22\) \/ 40 \(36–44\) \| +16 \/ 32 \| +4 \| +0\.85 \(0\.77–0\.94\)× \| met +\|/,
     );
     expect(text).toMatch(
-      /\| patch +\| GetItem \+ TransactWriteItems \| +2 \| GetItem 1, TransactWriteItems 1 \| met +\|/,
+      /\| patch +\| GetItem \+ TransactWriteItems \| +2 \| GetItem 1, TransactWriteItems 1 \| +0 \| met +\|/,
     );
     expect(text).toMatch(/\| ApiContacts \| +517\.2 \| +137\.7 \| +360 \(324–396\) \| +145 \| \*\*missed\*\* \|/);
     expect(text).toContain('**Tenant quota**: not measured in this run.');
