@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
 import { freePort } from '../infra/local/dynamodb-local.ts';
 import { makeContact } from './support/factories.ts';
+import { npmStart as startNpm } from './support/npm-start.ts';
 
 /**
  * A crash loses nothing AWS would keep: `npm start`, 4 clients creating contacts, `kill -9` of the whole process
@@ -17,42 +18,7 @@ const PROJECT_ROOT = join(import.meta.dirname, '..');
 const dataDir = join(PROJECT_ROOT, '.data', `test-crash-${randomUUID().slice(0, 8)}`);
 const groups: ChildProcess[] = [];
 
-interface Started {
-  child: ChildProcess;
-  apiUrl: string;
-  token: string;
-}
-
-/** Runs `npm start` as its own process group (so one signal reaches npm, tsx, node and the DynamoDB Local JVM). */
-async function npmStart(env: Record<string, string>): Promise<Started> {
-  const child = spawn('npm', ['start'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  groups.push(child);
-  let output = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 150_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const api = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output);
-      const token = /\n\n(eyJ[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(output);
-      if (api && token) {
-        clearTimeout(timer);
-        resolve({ child, apiUrl: api[1]!, token: token[1]! });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited with ${code}:\n${output}`));
-    });
-  });
-}
+const npmStart = (env: Record<string, string>) => startNpm(env, groups);
 
 /** `kill -9` of the process group; resolves once the group leader is gone and no member is left. */
 async function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

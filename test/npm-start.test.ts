@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { type LocalCloudFile, localCloudEnvPath, persistentAssemblyDir } from '.
 import { freePort } from '../infra/local/dynamodb-local.ts';
 import { localCloudInfoPath } from '../infra/local/issuer.ts';
 import { makeContact } from './support/factories.ts';
+import { type NpmStarted, npmStart as startNpm } from './support/npm-start.ts';
 
 /**
  * `npm start` as a user runs it: the real `npm start` command in its own process group, data kept across restarts,
@@ -20,42 +21,8 @@ const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 const children: ChildProcess[] = [];
 let dataDir = '';
 
-interface Started {
-  child: ChildProcess;
-  apiUrl: string;
-  token: string;
-  output: () => string;
-}
-
-async function npmStart(env: Record<string, string>): Promise<Started> {
-  const child = spawn('npm', ['start'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so Ctrl-C can be sent to npm and everything under it at once.
-    detached: true,
-  });
-  children.push(child);
-  let output = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 150_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const api = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output);
-      const token = /\n\n(eyJ[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(output);
-      if (api && token && output.includes('Ctrl-C stops everything.')) {
-        clearTimeout(timer);
-        resolve({ child, apiUrl: api[1]!, token: token[1]!, output: () => output });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited with ${code}:\n${output}`));
-    });
-  });
-}
+type Started = NpmStarted;
+const npmStart = (env: Record<string, string>) => startNpm(env, children);
 
 /**
  * Ctrl-C in the terminal: SIGINT to the whole process group (npm, tsx, the cloud, DynamoDB Local's JVM). Waits until

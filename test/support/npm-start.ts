@@ -1,0 +1,48 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The project's root: `npm start` runs there, as a user types it. */
+export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+
+export interface NpmStarted {
+  child: ChildProcess;
+  apiUrl: string;
+  token: string;
+  /** Everything it printed so far. */
+  output: () => string;
+}
+
+/**
+ * Runs the real `npm start` in its own process group (so one signal reaches npm, tsx, node and the DynamoDB Local
+ * JVM, as a terminal's Ctrl-C does) and resolves once it has printed the API URL, the dev token and its ready line.
+ * The child is pushed to `children` first, so the caller can stop it even if start-up fails.
+ */
+export function npmStart(env: Record<string, string>, children: ChildProcess[]): Promise<NpmStarted> {
+  const child = spawn('npm', ['start'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  children.push(child);
+  let output = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 150_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const api = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output);
+      const token = /\n\n(eyJ[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(output);
+      if (api && token && output.includes('Ctrl-C stops everything.')) {
+        clearTimeout(timer);
+        resolve({ child, apiUrl: api[1]!, token: token[1]!, output: () => output });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}:\n${output}`));
+    });
+  });
+}
