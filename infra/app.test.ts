@@ -188,7 +188,14 @@ describe('edge protection (-c edgeProtection=true)', () => {
   };
 
   it('needs the target region, and says so', () => {
-    expect(() => buildCrmApp(new App({ context: { edgeProtection: 'true' } }), {})).toThrow(/CDK_DEFAULT_REGION/);
+    const outdir = mkdtempSync(join(tmpdir(), 'crm-edge-region-'));
+    try {
+      expect(() => buildCrmApp(new App({ context: { edgeProtection: 'true' }, outdir }), {})).toThrow(
+        /CDK_DEFAULT_REGION/,
+      );
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 
   it('is cdk-nag clean', () => {

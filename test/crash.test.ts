@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
@@ -52,7 +52,16 @@ afterAll(async () => {
 describe('a crash of the local cloud', () => {
   it('loses no acknowledged write: after kill -9 and a restart, every created contact has its history', async () => {
     const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
-    const env = { CRM_DATA_DIR: dataDir, PORT: String(port), SMTP_PORT: String(smtp), SES_PORT: String(ses) };
+    // tsx keeps a folder in the temp dir: the children get one inside the data dir, removed with it.
+    const childTmp = join(dataDir, 'tmp');
+    await mkdir(childTmp, { recursive: true });
+    const env = {
+      CRM_DATA_DIR: dataDir,
+      PORT: String(port),
+      SMTP_PORT: String(smtp),
+      SES_PORT: String(ses),
+      TMPDIR: childTmp,
+    };
 
     const first = await npmStart(env);
     const acknowledged: string[] = [];
