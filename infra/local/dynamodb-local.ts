@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   CreateTableCommand,
@@ -70,11 +71,17 @@ export class DynamoDbLocal implements LocalService {
     const dir = jarDirectory();
     const storage = options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory'];
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    // The JVM ignores TMPDIR and sqlite4java unpacks its native library into java.io.tmpdir on every start, never
+    // removing it: give the JVM a folder of its own (beside the data, or in this process's temp dir) and remove it.
+    const jvmTemp = options.dataDir ? join(options.dataDir, 'jvm-tmp') : mkdtempSync(join(tmpdir(), 'dynamodb-local-'));
+    rmSync(jvmTemp, { recursive: true, force: true });
+    mkdirSync(jvmTemp, { recursive: true });
     const endpoint = `http://127.0.0.1:${port}`;
     const child = spawn(
       'java',
       [
         `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+        `-Djava.io.tmpdir=${jvmTemp}`,
         '-Xms256m',
         '-XX:-UsePerfData',
         '-jar',
@@ -97,9 +104,15 @@ export class DynamoDbLocal implements LocalService {
       output += chunk.toString();
     });
     // The JVM must not outlive us: a parent that exits without stop() (a crash, an uncaught error) takes it along.
-    const killChild = () => child.kill('SIGKILL');
+    const killChild = () => {
+      child.kill('SIGKILL');
+      rmSync(jvmTemp, { recursive: true, force: true });
+    };
     process.once('exit', killChild);
-    child.once('exit', () => process.off('exit', killChild));
+    child.once('exit', () => {
+      process.off('exit', killChild);
+      rmSync(jvmTemp, { recursive: true, force: true });
+    });
     const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     const instance = new DynamoDbLocal(child, endpoint, client);
     const deadline = Date.now() + 60_000;
