@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 
 /** One structured logger and one metrics emitter per container (service name from POWERTOOLS_SERVICE_NAME). */
 export const logger = new Logger();
@@ -21,4 +20,3 @@ const metricsLogger = {
   error: (...args: unknown[]) => logger.error(String(args[0]), ...(args.slice(1) as [])),
 };
 export const metrics = new Metrics({ namespace: 'CRM', logger: metricsLogger });
-export const tracer = new Tracer();

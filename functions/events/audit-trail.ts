@@ -1,7 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
@@ -11,9 +10,9 @@ import { recordChange } from '../../shared/audit/record.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { ClaimCheckStore } from '../../shared/events/claim-check.ts';
 import { s3ClaimCheckStore } from '../../shared/events/s3-store.ts';
-import { logger, metrics, tracer } from '../../shared/observability.ts';
+import { logger, metrics } from '../../shared/observability.ts';
 
-const s3 = tracer.captureAWSv3Client(new S3Client({}));
+const s3 = new S3Client({});
 
 /** The claim-check store, configured on first use. */
 let store: ClaimCheckStore | undefined;
@@ -35,6 +34,5 @@ async function audit(event: EventBridgeEvent<string, unknown>): Promise<void> {
 }
 
 export const handler = middy(audit)
-  .use(captureLambdaHandler(tracer))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

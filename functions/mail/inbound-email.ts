@@ -1,7 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
@@ -10,7 +9,7 @@ import * as z from 'zod';
 import { readConfig } from '../../shared/config.ts';
 import { toEntry } from '../../shared/events/bounds.ts';
 import { emailReceivedEvent } from '../../shared/mail/inbound.ts';
-import { logger, metrics, tracer } from '../../shared/observability.ts';
+import { logger, metrics } from '../../shared/observability.ts';
 
 const configSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1),
@@ -20,8 +19,8 @@ const configSchema = z.object({
 let config: z.infer<typeof configSchema> | undefined;
 const configured = () => (config ??= readConfig(configSchema));
 
-const s3 = tracer.captureAWSv3Client(new S3Client({}));
-const eventBridge = tracer.captureAWSv3Client(new EventBridgeClient({}));
+const s3 = new S3Client({});
+const eventBridge = new EventBridgeClient({});
 
 /**
  * SES receipt rule action: the raw message is already in S3 (the rule's S3 action runs first). Parse it and put
@@ -55,7 +54,4 @@ async function receive(event: SESEvent): Promise<void> {
   }
 }
 
-export const handler = middy(receive)
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = middy(receive).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -1,7 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
@@ -11,12 +10,12 @@ import { readConfig } from '../../shared/config.ts';
 import type { ClaimCheckStore } from '../../shared/events/claim-check.ts';
 import { publishStreamRecords } from '../../shared/events/publisher.ts';
 import { s3ClaimCheckStore } from '../../shared/events/s3-store.ts';
-import { logger, metrics, tracer } from '../../shared/observability.ts';
+import { logger, metrics } from '../../shared/observability.ts';
 
 const configSchema = z.object({ EVENT_BUS_NAME: z.string().min(1), CLAIM_CHECK_BUCKET: z.string().min(1) });
 
-const eventBridge = tracer.captureAWSv3Client(new EventBridgeClient({}));
-const s3 = tracer.captureAWSv3Client(new S3Client({}));
+const eventBridge = new EventBridgeClient({});
+const s3 = new S3Client({});
 
 /** Configuration and the claim-check store, read on first use. */
 let setup: { eventBusName: string; store: ClaimCheckStore } | undefined;
@@ -54,7 +53,4 @@ async function publish(event: DynamoDBStreamEvent): Promise<DynamoDBBatchRespons
   });
 }
 
-export const handler = middy(publish)
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = middy(publish).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -260,8 +260,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           POWERTOOLS_DEV: 'true',
           POWERTOOLS_LOG_LEVEL: process.env.CRM_LOG_LEVEL ?? 'WARN',
           POWERTOOLS_METRICS_DISABLED: 'true',
-          // No X-Ray daemon and no trace header locally (Active tracing provides both in AWS): tracing off.
-          POWERTOOLS_TRACE_ENABLED: 'false',
         },
         log,
         ...journal('lambda'),

@@ -624,8 +624,6 @@ export class LambdaRuntime implements Invoker, LocalService {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_SESSION_TOKEN: 'local',
       AWS_EC2_METADATA_DISABLED: 'true',
-      // No X-Ray here: the functions' Tracer (Tracing ACTIVE in AWS) stays off instead of looking for a daemon.
-      POWERTOOLS_TRACE_ENABLED: 'false',
       ...this.extraEnvironment,
       ...fn.environment,
       AWS_REGION: this.opts.resolver.region,

@@ -3,7 +3,6 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { lazyConfig, readConfig, tableConfigSchema } from '../config.ts';
-import { tracer } from '../observability.ts';
 import { assumeTenantRoleWith, TenantClientCache } from './tenant-clients.ts';
 import { currentTenant } from './tenant-context.ts';
 
@@ -21,8 +20,8 @@ const translateConfig: TranslateConfig = {
 };
 
 /** The function's own credentials: what stream and event consumers (no tenant) use. */
-/** Traced in AWS (a subsegment per DynamoDB call under the handler's); unchanged where tracing is off. */
-export const dynamoClient = tracer.captureAWSv3Client(new DynamoDBClient({ maxAttempts: 3 }));
+/** The function's own credentials: what stream and event consumers (no tenant) use. */
+export const dynamoClient = new DynamoDBClient({ maxAttempts: 3 });
 
 /**
  * TENANT_ROLE_ARN: the tenant-access role of this function (API functions that serve tenant data). Its policy allows
@@ -49,9 +48,7 @@ function tenantClientCache(): TenantClientCache<DynamoDBDocumentClient> | null {
         createClient: (credentials) =>
           DynamoDBDocumentClient.from(
             // Same retries, and the same connection pool as the function's client: only the signature differs.
-            tracer.captureAWSv3Client(
-              new DynamoDBClient({ maxAttempts: 3, credentials, requestHandler: dynamoClient.config.requestHandler }),
-            ),
+            new DynamoDBClient({ maxAttempts: 3, credentials, requestHandler: dynamoClient.config.requestHandler }),
             translateConfig,
           ),
       })

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
@@ -23,7 +22,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.ts';
-import { logger, metrics, tracer } from '../observability.ts';
+import { logger, metrics } from '../observability.ts';
 import { etagOf, parseIfMatch, parseIfNoneMatch, type VersionPrecondition } from './conditional.ts';
 import { fieldErrorsFrom, problemResponse, toProblem } from './problem.ts';
 import type { ApiRequest, ApiResponse } from './request.ts';
@@ -129,10 +128,9 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
   };
 
   // Logs carry the Lambda context and are reset between invocations; metrics are flushed after each invocation
-  // (only what was recorded: server errors and quota refusals, so most requests publish nothing); traces get a
-  // subsegment per invocation (off outside Lambda and in the local cloud, which sets POWERTOOLS_TRACE_ENABLED=false).
+  // (only what was recorded: server errors and quota refusals, so most requests publish nothing). No Tracer: see
+  // infra/constructs/crm-function.ts on why tracing is off.
   return middy<HttpEvent, HttpResult>()
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler(dispatch);
