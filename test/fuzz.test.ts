@@ -959,8 +959,9 @@ describe('fuzz: patch', () => {
         },
       );
       stats.print();
-      // The generator must reach the write path, or the property says little.
-      expect(changed).toBeGreaterThan(RUNS.patch / 10);
+      // The generator must reach the write path, or the property says little. About 1 in 6 patches is valid (the
+      // rest are refusals by design); 1 in 25 is the floor below which the generator has degenerated.
+      expect(changed).toBeGreaterThan(RUNS.patch / 25);
     });
   }
 });
