@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
@@ -49,6 +49,24 @@ afterAll(async () => {
   await rm(persistentAssemblyDir(dataDir), { recursive: true, force: true });
 }, 60_000);
 
+/** Where an event can wait or end up in the local cloud's data dir, and what the restarted cloud said about an id. */
+async function diagnose(ids: string[], output: string): Promise<Record<string, unknown>> {
+  const read = async (path: string) => readFile(join(dataDir, path), 'utf8').catch(() => '');
+  const count = async (path: string) => (await readdir(join(dataDir, path)).catch(() => [])).length;
+  const mentioning = (text: string) => text.split('\n').filter((line) => ids.some((id) => line.includes(id)));
+  return {
+    pendingDeliveries: await count('eventbridge/deliveries'),
+    pendingAsyncInvocations: await count('lambda/async-invocations'),
+    deadLetters: mentioning(await read('eventbridge/dead-letters.jsonl')),
+    asyncFailures: mentioning(await read('lambda/on-failure.jsonl')),
+    streamCheckpoints: await read('streams/checkpoints.json'),
+    errorsLogged: output
+      .split('\n')
+      .filter((line) => /error|fail|throttl/i.test(line))
+      .slice(-20),
+  };
+}
+
 describe('a crash of the local cloud', () => {
   it('loses no acknowledged write: after kill -9 and a restart, every created contact has its history', async () => {
     const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
@@ -91,7 +109,7 @@ describe('a crash of the local cloud', () => {
 
     const second = await npmStart(env);
     const missing = new Set(acknowledged);
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     while (missing.size > 0 && Date.now() < deadline) {
       for (const id of [...missing]) {
         const res = await fetch(`${second.apiUrl}/v1/contacts/${id}/history`, {
@@ -103,10 +121,11 @@ describe('a crash of the local cloud', () => {
       }
       if (missing.size > 0) await new Promise((r) => setTimeout(r, 500));
     }
-    expect({ acknowledged: acknowledged.length, withoutHistory: [...missing] }).toEqual({
+    expect({
       acknowledged: acknowledged.length,
-      withoutHistory: [],
-    });
+      withoutHistory: [...missing],
+      ...(missing.size > 0 ? { diagnostics: await diagnose([...missing], second.output()) } : {}),
+    }).toEqual({ acknowledged: acknowledged.length, withoutHistory: [] });
 
     await killGroup(second.child);
   }, 400_000);
