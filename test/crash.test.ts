@@ -59,6 +59,7 @@ async function diagnose(ids: string[], output: string): Promise<Record<string, u
     pendingAsyncInvocations: await count('lambda/async-invocations'),
     deadLetters: mentioning(await read('eventbridge/dead-letters.jsonl')),
     asyncFailures: mentioning(await read('lambda/on-failure.jsonl')),
+    streamFailures: mentioning(await read('streams/on-failure.jsonl')),
     streamCheckpoints: await read('streams/checkpoints.json'),
     errorsLogged: output
       .split('\n')

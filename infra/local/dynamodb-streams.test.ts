@@ -144,12 +144,21 @@ describe('the local stream poller', () => {
       if (ids.includes('poison')) throw new Error('cannot handle poison');
       return {};
     });
-    const p = await poller({ BisectBatchOnFunctionError: true, MaximumRetryAttempts: 2 }, streamArn, invoker);
+    const dir = await mkdtemp(join(tmpdir(), 'streams-'));
+    dirs.push(dir);
+    const mapping = { BisectBatchOnFunctionError: true, MaximumRetryAttempts: 2 };
+    const p = await poller(mapping, streamArn, invoker, join(dir, 'checkpoints.json'));
     await p.drained();
     await p.stop();
     expect(invoker.batches.filter((b) => b.includes('a'))).toContainEqual(['a', 'b']);
     expect(p.failures).toHaveLength(1);
     expect(p.failures[0]!.records.map((r) => r.dynamodb?.Keys?.pk?.S)).toEqual(['poison']);
+    // Kept on disk, as the on-failure destination (SQS in AWS) keeps it.
+    const kept = (await readFile(join(dir, 'on-failure.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(kept.map((f) => f.records.map((r: DynamoDBRecord) => r.dynamodb?.Keys?.pk?.S))).toEqual([['poison']]);
   });
 
   it('resumes after a restart from its checkpoint, neither losing nor repeating records', async () => {

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { appendFile, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
@@ -330,10 +330,21 @@ export class LocalStreamPoller implements LocalService {
       }
     }
     if (attempt < mapping.maxRetries) {
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)));
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)));
       return this.deliverBatch(mapping, remaining, attempt + 1);
     }
     this.failures.push({ mapping: mapping.logicalId, records: remaining, error });
+    // What Lambda sends to the on-failure destination (an SQS queue in AWS, which keeps it) is kept on disk too,
+    // before the checkpoint moves past these records.
+    if (this.opts.checkpointFile) {
+      const line = JSON.stringify({
+        mapping: mapping.logicalId,
+        destination: mapping.onFailure,
+        error,
+        records: remaining,
+      });
+      await appendFile(join(dirname(this.opts.checkpointFile), 'on-failure.jsonl'), `${line}\n`);
+    }
     this.opts.log(
       `dynamodb-streams: ${mapping.logicalId} gave up on ${remaining.length} record(s) after ${attempt} retries ` +
         `(${error}); sent to on-failure destination ${mapping.onFailure ?? '(none)'}`,
