@@ -102,6 +102,10 @@ describe('a crash of the local cloud', () => {
       }
     };
     const clients = Array.from({ length: 4 }, client);
+    // 3 s of traffic, counted from the first acknowledgement: a loaded machine may take longer to serve the first
+    // (cold) request, and a crash before any write proves nothing.
+    const firstDeadline = Date.now() + 60_000;
+    while (acknowledged.length === 0 && Date.now() < firstDeadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 3_000));
     await killGroup(first.child);
     stop = true;

@@ -152,7 +152,7 @@ describe('LambdaRuntime', () => {
   it('accepts an Event invocation at once, retries it per EventInvokeConfig, then records the on-failure', async () => {
     const thrower = idOf('ThrowFn');
     await expect(runtime.invoke(thrower.arn, { order: 42 }, 'Event')).resolves.toBeUndefined();
-    await vi.waitFor(() => expect(runtime.asyncFailures).toHaveLength(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(runtime.asyncFailures).toHaveLength(1), { timeout: 45_000 });
     expect(runtime.asyncFailures[0]).toMatchObject({
       functionName: thrower.name,
       event: { order: 42 },
@@ -189,8 +189,8 @@ describe('LambdaRuntime execution environments', () => {
 
   beforeAll(async () => {
     pooled = await LambdaRuntime.start({
-      // Echo: two environments at most, and a 4 s timeout.
-      resolver: withProperties({ EchoFn: { ReservedConcurrentExecutions: 2, Timeout: 4 } }),
+      // Echo: two environments at most, and a 6 s timeout.
+      resolver: withProperties({ EchoFn: { ReservedConcurrentExecutions: 2, Timeout: 6 } }),
       assemblyDir,
       log: (m) => poolLogs.push(m),
       asyncRetryDelayMs: 10,
@@ -223,20 +223,21 @@ describe('LambdaRuntime execution environments', () => {
     const before = starts();
     let otherSettled = false;
     const timingOut = pooled.invoke(echo().name, sleep(60_000)).catch((e: unknown) => ({ error: e, otherSettled }));
-    await vi.waitFor(() => expect(starts()).toBe(before + 1), { timeout: 10_000 });
-    // Started 2 s into the first one's 4 s; it runs 3 s, so it is still running when the first one times out.
-    await new Promise((r) => setTimeout(r, 2_000));
-    const other = pooled.invoke(echo().name, sleep(3_000)).finally(() => {
+    await vi.waitFor(() => expect(starts()).toBe(before + 1), { timeout: 30_000 });
+    // Started 4 s into the first one's 6 s; it runs 5 s, so it is still running when the first one times out, with
+    // 3 s of margin for a loaded machine.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const other = pooled.invoke(echo().name, sleep(5_000)).finally(() => {
       otherSettled = true;
     });
     const failed = (await timingOut) as { error: LambdaError; otherSettled: boolean };
     expect(failed.error).toMatchObject({ errorType: 'Sandbox.Timedout' });
     expect(failed.otherSettled).toBe(false);
     const result = body(await other);
-    expect(result.event).toMatchObject(sleep(3_000));
+    expect(result.event).toMatchObject(sleep(5_000));
     // Only the timed-out worker was replaced.
     expect(pooled.workers(echo().name)).toBe(1);
-  }, 20_000);
+  }, 60_000);
 
   it('holds the cap: a sync invoke beyond it is throttled, an async one waits for a free worker', async () => {
     const reports = () => poolLogs.filter((l) => l.includes(`[${echo().name}] REPORT`)).length;
