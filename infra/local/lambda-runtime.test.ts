@@ -163,6 +163,19 @@ describe('LambdaRuntime', () => {
     expect(logs.filter((l) => l.includes('async invocation failed (attempt'))).toHaveLength(2);
   });
 
+  it('runs an async retry when its timer fires, whatever the wall clock says (a timer can fire before Date.now() is due)', async () => {
+    // Date.now() stands still while real timers fire: the strongest form of a timer firing "early".
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const before = runtime.asyncFailures.length;
+      await runtime.invoke(idOf('ThrowFn').arn, { order: 'clock stands still' }, 'Event');
+      await vi.waitFor(() => expect(runtime.asyncFailures).toHaveLength(before + 1), { timeout: 45_000 });
+      expect(runtime.asyncFailures.at(-1)).toMatchObject({ event: { order: 'clock stands still' }, attempts: 2 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('forwards function logs', async () => {
     await runtime.invoke(idOf('EchoFn').name, {});
     expect(logs.some((l) => /REPORT RequestId: \S+ Duration: \d+ ms/.test(l))).toBe(true);

@@ -499,6 +499,9 @@ export class LambdaRuntime implements Invoker, LocalService {
     state.notBefore = Date.now() + delay;
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
+      // Due now: a timer may fire a millisecond before Date.now() reaches notBefore, and pump() would then skip it
+      // with nothing left to wake it.
+      state.notBefore = 0;
       this.pump();
     }, delay);
     this.retryTimers.add(timer);
