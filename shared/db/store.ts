@@ -47,7 +47,7 @@ export interface LookupChange {
 }
 
 export interface RecordWrite {
-  entity: 'contact' | 'company' | 'note' | 'customFieldSchema';
+  entity: 'contact' | 'company' | 'note' | 'customFieldSchema' | 'tenantSettings';
   /** The whole item to store (attributes + derived GSI keys). */
   item: Record<string, unknown>;
   /** Absent: a create (the id must be new). Present: the stored version must still be this. */

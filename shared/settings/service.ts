@@ -1,8 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../auth/principal.ts';
-import { documentClient } from '../db/client.ts';
-import { model } from '../db/store.ts';
+import { model, writeRecord } from '../db/store.ts';
 import { PreconditionFailedError } from '../errors.ts';
 import type { VersionPrecondition } from '../http/request.ts';
 import { SETTINGS_DEFAULTS, type SettingsPatchInput, type SettingsView } from './schema.ts';
@@ -66,21 +63,12 @@ export async function patchSettings(
     createdBy: current.createdBy ?? principal.userId,
     updatedBy: principal.userId,
   };
-  const entity = model.entities.tenantSettings;
-  const item = { ...next, tenantId };
-  const put =
-    current.version === 0
-      ? entity.create(item).params()
-      : entity
-          .put(item)
-          .where((attr, op) => op.eq(attr.version, current.version))
-          .params();
-  try {
-    await documentClient.send(new PutCommand(put as PutCommandInput));
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw new PreconditionFailedError('settings', tenantId);
-    throw error;
-  }
+  await writeRecord({
+    entity: 'tenantSettings',
+    item: { ...next, tenantId },
+    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
+    onVersionConflict: () => new PreconditionFailedError('settings', tenantId),
+  });
   remember(tenantId, next);
   return next;
 }
