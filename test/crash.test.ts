@@ -1,19 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
-import { freePort } from '../infra/local/dynamodb-local.ts';
 import { makeContact } from './support/factories.ts';
-import { npmStart as startNpm } from './support/npm-start.ts';
+import { npmStartEnv, PROJECT_ROOT, npmStart as startNpm, waitForGroupExit } from './support/npm-start.ts';
 
 /**
  * A crash loses nothing AWS would keep: `npm start`, 4 clients creating contacts, `kill -9` of the whole process
  * group mid-traffic, `npm start` again on the same data dir; every acknowledged create gets its `created` history
  * entry (the stream checkpoint, the EventBridge target queue and the async Lambda queue all survive the crash).
  */
-const PROJECT_ROOT = join(import.meta.dirname, '..');
 // Inside the project's own data dir, so the test leaves nothing in the system temp dir.
 const dataDir = join(PROJECT_ROOT, '.data', `test-crash-${randomUUID().slice(0, 8)}`);
 const groups: ChildProcess[] = [];
@@ -30,17 +28,8 @@ async function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'
     // already gone
   }
   await exited;
-  // The other members (tsx's node, the JVM) die with the same signal; wait until none is left.
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(-child.pid!, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`process group ${child.pid} still alive`);
+  // The other members (tsx's node, the JVM) die with the same signal.
+  await waitForGroupExit(child.pid!, 20_000);
 }
 
 afterAll(async () => {
@@ -70,17 +59,7 @@ async function diagnose(ids: string[], output: string): Promise<Record<string, u
 
 describe('a crash of the local cloud', () => {
   it('loses no acknowledged write: after kill -9 and a restart, every created contact has its history', async () => {
-    const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
-    // tsx keeps a folder in the temp dir: the children get one inside the data dir, removed with it.
-    const childTmp = join(dataDir, 'tmp');
-    await mkdir(childTmp, { recursive: true });
-    const env = {
-      CRM_DATA_DIR: dataDir,
-      PORT: String(port),
-      SMTP_PORT: String(smtp),
-      SES_PORT: String(ses),
-      TMPDIR: childTmp,
-    };
+    const env = await npmStartEnv(dataDir);
 
     const first = await npmStart(env);
     const acknowledged: string[] = [];

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +8,9 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type LocalCloudFile, localCloudEnvPath, persistentAssemblyDir } from '../infra/local/cloud.ts';
-import { freePort } from '../infra/local/dynamodb-local.ts';
 import { localCloudInfoPath } from '../infra/local/issuer.ts';
 import { makeContact } from './support/factories.ts';
-import { type NpmStarted, npmStart as startNpm } from './support/npm-start.ts';
+import { type NpmStarted, npmStartEnv, npmStart as startNpm, waitForGroupExit } from './support/npm-start.ts';
 
 /**
  * `npm start` as a user runs it: the real `npm start` command in its own process group, data kept across restarts,
@@ -37,7 +36,8 @@ async function ctrlC(started: Started): Promise<void> {
   // npm itself ends on SIGINT (as in a terminal) or passes on its child's exit code.
   const npm = await npmExited;
   expect(npm.code === 0 || npm.signal === 'SIGINT', JSON.stringify(npm)).toBe(true);
-  await waitForExitOfGroup(pgid);
+  // npm has exited; its children (tsx, node, java) may take a moment longer.
+  await waitForGroupExit(pgid, 10_000);
   expect(started.output()).toContain('SIGINT: stopping the local cloud...');
   expect(started.output()).not.toMatch(/stop failed/);
 }
@@ -58,19 +58,6 @@ function portsOf(file: LocalCloudFile, printed: string): number[] {
   const ports = urls.map((url) => Number(new URL(url).port));
   for (const match of printed.matchAll(/(?:https?|smtp):\/\/127\.0\.0\.1:(\d+)/g)) ports.push(Number(match[1]));
   return [...new Set(ports)].sort();
-}
-
-async function waitForExitOfGroup(pgid: number): Promise<void> {
-  // npm has exited; its children (tsx, node, java) may take a moment longer. Poll until the group is gone.
-  for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(-pgid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`processes of group ${pgid} still running after Ctrl-C`);
 }
 
 /** KEY=value lines of the env file, as `export $(grep -v '^#' file)` would set them. */
@@ -104,17 +91,7 @@ afterAll(async () => {
 describe('npm start', () => {
   it('runs npm start: writes every AWS endpoint for the CLI and SDKs, keeps data across a restart, Ctrl-C closes every port it printed or wrote', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'crm-start-'));
-    const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
-    // tsx keeps a folder in the temp dir: give the children one inside the data dir, removed with it.
-    const childTmp = join(dataDir, 'tmp');
-    await mkdir(childTmp);
-    const env = {
-      CRM_DATA_DIR: dataDir,
-      PORT: String(port),
-      SMTP_PORT: String(smtp),
-      SES_PORT: String(ses),
-      TMPDIR: childTmp,
-    };
+    const env = await npmStartEnv(dataDir);
 
     const first = await npmStart(env);
 
@@ -161,7 +138,7 @@ describe('npm start', () => {
     const { id } = (await created.json()) as { id: string };
 
     const ports = portsOf(file, first.output());
-    expect(ports).toEqual(expect.arrayContaining([port, smtp, ses]));
+    expect(ports).toEqual(expect.arrayContaining([env.PORT, env.SMTP_PORT, env.SES_PORT].map(Number)));
     expect(ports.length).toBeGreaterThanOrEqual(7);
     await ctrlC(first);
     for (const p of ports) expect(await portClosed(p), `port ${p} still open after Ctrl-C`).toBe(true);
@@ -170,7 +147,7 @@ describe('npm start', () => {
     const { stdout } = await promisify(execFile)(
       TSX,
       ['infra/local/token-cli.ts', '--tenant', 'demo', '--roles', 'readonly', '--data-dir', dataDir],
-      { env: { ...process.env, TMPDIR: childTmp } },
+      { env: { ...process.env, TMPDIR: env.TMPDIR } },
     );
     const readonlyToken = stdout.trim().split('\n').at(-1)!;
     const got = await fetch(`${second.apiUrl}/v1/contacts/${id}`, {

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { freePort } from '../../infra/local/dynamodb-local.ts';
 
 /** The project's root: `npm start` runs there, as a user types it. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -45,4 +47,35 @@ export function npmStart(env: Record<string, string>, children: ChildProcess[]):
       reject(new Error(`npm start exited with ${code}:\n${output}`));
     });
   });
+}
+
+/**
+ * The environment for `npm start` on free ports with its data in `dataDir`. tsx keeps a folder in the temp dir, so
+ * the children get one inside the data dir (`<dataDir>/tmp`), removed with it.
+ */
+export async function npmStartEnv(dataDir: string): Promise<Record<string, string>> {
+  const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
+  const childTmp = join(dataDir, 'tmp');
+  await mkdir(childTmp, { recursive: true });
+  return {
+    CRM_DATA_DIR: dataDir,
+    PORT: String(port),
+    SMTP_PORT: String(smtp),
+    SES_PORT: String(ses),
+    TMPDIR: childTmp,
+  };
+}
+
+/** Resolves once no process of the group is left (npm's children: tsx, node, the JVM); throws after `timeoutMs`. */
+export async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`processes of group ${pgid} still running after ${timeoutMs} ms`);
 }
