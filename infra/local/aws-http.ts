@@ -3,6 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** HTTP plumbing shared by the local services that speak an AWS JSON protocol (EventBridge, Step Functions, ...). */
 
+/**
+ * Whether a request's Host header names this loopback server itself (127.0.0.1 or localhost, with its port): a web
+ * page that rebinds its own DNS name to 127.0.0.1 sends its own name, and is refused.
+ */
+export function isOwnHost(host: string | undefined, port: number): boolean {
+  const name = (host ?? '').toLowerCase();
+  return name === `127.0.0.1:${port}` || name === `localhost:${port}`;
+}
+
 /** The request body as text, or undefined when it exceeds `limitBytes` (the body is still drained, so a reply works). */
 export async function readRequestBody(
   req: IncomingMessage,

@@ -9,6 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { getCanonicalHeaders, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest, QueryParameterBag, SourceData } from '@smithy/types';
+import { isOwnHost } from './aws-http.ts';
 
 /**
  * A guard in front of the local S3 emulator (s3rver), which on its own accepts unsigned requests and builds file
@@ -158,9 +159,8 @@ export function checkTarget(
 
 /** Accepts only this server's own host names with its port: a rebound DNS name never matches. */
 export function checkHost(host: string | undefined, port: number): void {
-  const allowed = [`127.0.0.1:${port}`, `localhost:${port}`];
-  if (!host || !allowed.includes(host.toLowerCase())) {
-    throw new S3GuardError(400, 'InvalidHost', `This local S3 answers only to ${allowed.join(' or ')}.`);
+  if (!isOwnHost(host, port)) {
+    throw new S3GuardError(400, 'InvalidHost', `This local S3 answers only to 127.0.0.1:${port} or localhost:${port}.`);
   }
 }
 

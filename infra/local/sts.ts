@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readRequestBody } from './aws-http.ts';
+import { isOwnHost, readRequestBody } from './aws-http.ts';
 import type { TemplateResolver } from './template.ts';
 import type { LocalService } from './types.ts';
 
@@ -152,8 +152,7 @@ export class LocalSts implements LocalService {
     const requestId = randomUUID();
     try {
       // Only this machine's clients by name: a web page that rebinds a DNS name to 127.0.0.1 gets nothing.
-      const host = (req.headers.host ?? '').replace(/:\d+$/, '');
-      if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+      if (!isOwnHost(req.headers.host, (this.server.address() as AddressInfo).port)) {
         throw new StsError(403, 'AccessDenied', 'Requests must address this endpoint as 127.0.0.1 or localhost.');
       }
       if (req.method !== 'POST' && req.method !== 'GET') throw new StsError(405, 'InvalidAction', 'Use POST.');
