@@ -56,6 +56,11 @@ export interface RecordWrite {
   lookups?: LookupChange;
   references?: ReferenceCheck[];
   idempotency?: { tenantId: string; key: string; requestHash: string; statusCode: number; response: unknown };
+  /**
+   * A cap below DynamoDB's 400 KB on the item as stored (attributes, keys and ElectroDB's markers), with the error
+   * that names what to shorten; checked before anything is sent.
+   */
+  sizeLimit?: { bytes: number; tooLarge: (stored: Record<string, unknown>, size: number) => DomainError };
 }
 
 /** An ElectroDB write operation before it runs: its DynamoDB params, or its part of a transaction. */
@@ -75,11 +80,6 @@ interface EntityOps {
 }
 
 const entityOps = (name: keyof typeof model.entities) => model.entities[name] as unknown as EntityOps;
-
-/** The item exactly as DynamoDB will store it: attributes, keys and ElectroDB's markers (what its size is made of). */
-export function storedItem(entity: RecordWrite['entity'], item: Record<string, unknown>): Record<string, unknown> {
-  return entityOps(entity).put(item).params().Item ?? {};
-}
 
 const lookupId = (l: LookupEntry) => `${l.kind}\n${l.value}`;
 
@@ -111,7 +111,9 @@ export async function writeRecord(write: RecordWrite): Promise<void> {
       : entity.put(write.item).where((attr, op) => op.eq!(attr.version, expected));
   // DynamoDB refuses items over 400 KB with a ValidationException (a 500): refuse them as the client's problem.
   // Records have a much smaller cap of their own (shared/records/lifecycle.ts); this guards every other write.
-  const size = itemSize(recordOp.params().Item ?? {});
+  const stored = recordOp.params().Item ?? {};
+  const size = itemSize(stored);
+  if (write.sizeLimit && size > write.sizeLimit.bytes) throw write.sizeLimit.tooLarge(stored, size);
   if (size > DYNAMODB_MAX_ITEM_BYTES) throw new RecordTooLargeError(write.entity, size, DYNAMODB_MAX_ITEM_BYTES, []);
 
   const ops: WriteOp[] = [recordOp];

@@ -1,9 +1,9 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
 import { validateCustomFields } from '../custom-fields/service.ts';
-import { itemSize, largestFields, RecordTooLargeError } from '../db/item-size.ts';
+import { largestFields, RecordTooLargeError } from '../db/item-size.ts';
 import { isStorageOnly, itemView } from '../db/item-view.ts';
-import { type LookupEntry, model, type ReferenceCheck, storedItem, writeRecord } from '../db/store.ts';
+import { type LookupEntry, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import type { Page } from './lists.ts';
@@ -100,23 +100,22 @@ const isLive = (stored: Stored | undefined): stored is Stored => stored !== unde
 /** Fields a client sets (not keys, bookkeeping or the audit trail): what a too-large error may name. */
 const AUDIT_FIELDS = new Set(['version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy', 'deletedAt']);
 
-/** Refuses a record that would take more than MAX_RECORD_BYTES as stored, naming its largest fields. */
-function checkRecordSize(kind: RecordKind, item: Record<string, unknown>): void {
-  const stored = storedItem(kind.entity, item);
-  const size = itemSize(stored);
-  if (size <= MAX_RECORD_BYTES) return;
-  const editable = (name: string) => name !== kind.idField && !isStorageOnly(name) && !AUDIT_FIELDS.has(name);
-  const largest = largestFields(stored, editable, ['customFields']).slice(0, LARGEST_FIELDS_SHOWN);
-  throw new RecordTooLargeError(
-    kind.entity,
-    size,
-    MAX_RECORD_BYTES,
-    largest.map(({ path, bytes }) => ({
-      field: `body.${path}`,
-      message: `Takes ${bytes} bytes; the whole ${kind.entity} would take ${size} of at most ${MAX_RECORD_BYTES} bytes.`,
-      code: 'too_large',
-    })),
-  );
+/** The error for a record that would take more than MAX_RECORD_BYTES as stored, naming its largest fields. */
+function recordTooLarge(kind: RecordKind) {
+  return (stored: Record<string, unknown>, size: number): RecordTooLargeError => {
+    const editable = (name: string) => name !== kind.idField && !isStorageOnly(name) && !AUDIT_FIELDS.has(name);
+    const largest = largestFields(stored, editable, ['customFields']).slice(0, LARGEST_FIELDS_SHOWN);
+    return new RecordTooLargeError(
+      kind.entity,
+      size,
+      MAX_RECORD_BYTES,
+      largest.map(({ path, bytes }) => ({
+        field: `body.${path}`,
+        message: `Takes ${bytes} bytes; the whole ${kind.entity} would take ${size} of at most ${MAX_RECORD_BYTES} bytes.`,
+        code: 'too_large',
+      })),
+    );
+  };
 }
 
 /** Empty collections are the view's defaults, not data: never stored, so a no-op never shows up as a change. */
@@ -141,7 +140,6 @@ async function persist(
 ): Promise<RecordView> {
   const id = String(next[kind.idField]);
   const item = { ...next, ...kind.keys(next) };
-  if (capped) checkRecordSize(kind, item);
   const view = toView(kind, next);
   await writeRecord({
     entity: kind.entity,
@@ -160,6 +158,7 @@ async function persist(
       previousSummary: isLive(previous) ? kind.summary(previous) : undefined,
     },
     references: kind.references(next, previous),
+    ...(capped ? { sizeLimit: { bytes: MAX_RECORD_BYTES, tooLarge: recordTooLarge(kind) } } : {}),
     ...(idempotency
       ? { idempotency: { tenantId: principal.tenantId, ...idempotency, statusCode, response: view } }
       : {}),
