@@ -123,6 +123,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
     gsi4: [contactIndex.name(tenantId), contactIndex.trash(tenantId), companyIndex.name(tenantId)],
     gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId)],
     gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
+    gsi7: [`${tenantId}#contact#geo#u4pr`],
   };
 }
 

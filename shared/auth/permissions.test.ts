@@ -3,38 +3,42 @@ import { routes } from '../api/routes.ts';
 import { can, isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from './permissions.ts';
 
 /** The intended matrix, written out independently of the implementation. */
+const ALL_READS: Permission[] = [
+  'contacts:read',
+  'companies:read',
+  'duplicates:read',
+  'notes:read',
+  'customFields:read',
+  'settings:read',
+  'users:read',
+  'teams:read',
+  'leads:read',
+  'forms:read',
+  'scoring:read',
+  'products:read',
+  'pipelines:read',
+  'deals:read',
+  'activities:read',
+  'assignment:read',
+];
+
+/** The intended matrix, written out independently of the implementation. */
 const EXPECTED: Record<Role, Permission[]> = {
   admin: [...PERMISSIONS],
-  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage' && p !== 'settings:manage'),
+  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage' && p !== 'settings:manage' && p !== 'users:manage'),
   sales: [
-    'contacts:read',
+    ...ALL_READS,
     'contacts:write',
-    'companies:read',
     'companies:write',
-    'notes:read',
     'notes:write',
-    'customFields:read',
-    'settings:read',
+    'leads:write',
+    'leads:convert',
+    'deals:write',
+    'activities:write',
   ],
-  support: [
-    'contacts:read',
-    'contacts:write',
-    'companies:read',
-    'notes:read',
-    'notes:write',
-    'customFields:read',
-    'settings:read',
-  ],
-  marketing: [
-    'contacts:read',
-    'contacts:write',
-    'companies:read',
-    'companies:write',
-    'notes:read',
-    'customFields:read',
-    'settings:read',
-  ],
-  readonly: ['contacts:read', 'companies:read', 'notes:read', 'customFields:read', 'settings:read'],
+  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write'],
+  marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  readonly: ALL_READS,
 };
 
 const WRITES = PERMISSIONS.filter((p) => !p.endsWith(':read'));
@@ -67,12 +71,26 @@ describe('role matrix', () => {
     expect(ROLES.filter((r) => can([r], 'customFields:manage'))).toEqual(['admin']);
   });
 
-  it('only admin may change the settings', () => {
+  it('only admin may change the settings or manage users', () => {
     expect(ROLES.filter((r) => can([r], 'settings:manage'))).toEqual(['admin']);
+    expect(ROLES.filter((r) => can([r], 'users:manage'))).toEqual(['admin']);
   });
 
   it('only admin and manager may delete or moderate', () => {
-    for (const permission of ['contacts:delete', 'companies:delete', 'notes:moderate'] as const) {
+    for (const permission of [
+      'contacts:delete',
+      'companies:delete',
+      'notes:moderate',
+      'contacts:merge',
+      'companies:merge',
+      'leads:delete',
+      'deals:delete',
+      'activities:moderate',
+      'teams:manage',
+      'assignment:manage',
+      'products:manage',
+      'pipelines:manage',
+    ] as const) {
       expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager']);
     }
   });

@@ -9,9 +9,14 @@ export const PERMISSIONS = [
   'contacts:read',
   'contacts:write',
   'contacts:delete',
+  /** Merge duplicate contacts (the loser becomes a redirect). */
+  'contacts:merge',
   'companies:read',
   'companies:write',
   'companies:delete',
+  'companies:merge',
+  /** See duplicate candidates. */
+  'duplicates:read',
   'notes:read',
   'notes:write',
   /** Edit or delete notes written by someone else. */
@@ -21,17 +26,61 @@ export const PERMISSIONS = [
   /** Read the tenant's settings (every role: clients learn whether If-Match is required). */
   'settings:read',
   'settings:manage',
+  /** The workspace directory: users and teams. */
+  'users:read',
+  /** Invite, disable, enable users and change their roles (Cognito). */
+  'users:manage',
+  'teams:read',
+  /** Create teams, change members, availability and capacity. */
+  'teams:manage',
+  'leads:read',
+  'leads:write',
+  'leads:delete',
+  /** Convert a lead into a contact, a company and a deal. */
+  'leads:convert',
+  'forms:read',
+  /** Declare web-to-lead forms. */
+  'forms:manage',
+  'scoring:read',
+  /** Lead scoring rules. */
+  'scoring:manage',
+  'products:read',
+  'products:manage',
+  'pipelines:read',
+  'pipelines:manage',
+  'deals:read',
+  'deals:write',
+  'deals:delete',
+  'activities:read',
+  'activities:write',
+  /** Edit or delete activities owned by someone else. */
+  'activities:moderate',
+  'assignment:read',
+  /** Assignment rules and territories. */
+  'assignment:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READ: Permission[] = ['contacts:read', 'companies:read', 'notes:read', 'customFields:read', 'settings:read'];
+const READ: Permission[] = PERMISSIONS.filter((p) => p.endsWith(':read'));
+
+/** Administration only: the schema, the tenant's settings and who may sign in. */
+const ADMIN_ONLY: readonly Permission[] = ['customFields:manage', 'settings:manage', 'users:manage'];
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  manager: PERMISSIONS.filter((p) => p !== 'customFields:manage' && p !== 'settings:manage'),
-  sales: [...READ, 'contacts:write', 'companies:write', 'notes:write'],
-  support: [...READ, 'contacts:write', 'notes:write'],
-  marketing: [...READ, 'contacts:write', 'companies:write'],
+  manager: PERMISSIONS.filter((p) => !ADMIN_ONLY.includes(p)),
+  sales: [
+    ...READ,
+    'contacts:write',
+    'companies:write',
+    'notes:write',
+    'leads:write',
+    'leads:convert',
+    'deals:write',
+    'activities:write',
+  ],
+  support: [...READ, 'contacts:write', 'notes:write', 'activities:write'],
+  marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: READ,
 };
 

@@ -26,9 +26,12 @@ export interface LookupEntry {
   value: string;
 }
 
+/** Any entity of the table, by its name in the model (shared/db/model.ts). */
+export type EntityName = keyof CrmModel['entities'];
+
 /** A write must see a referenced record live (e.g. a contact's company), checked inside the same transaction. */
 export interface ReferenceCheck {
-  entity: 'contact' | 'company';
+  entity: EntityName;
   /** The referenced record's ElectroDB key, e.g. `{ tenantId, companyId }`. */
   key: Record<string, string>;
   error: DomainError;
@@ -46,8 +49,24 @@ export interface LookupChange {
   previousSummary?: unknown;
 }
 
+/**
+ * Any other item that must change in the same transaction as a record: a unique-key claim, a stage-history entry, a
+ * timeline link, a counter. `put` with `mustBeNew` fails if the item exists; with `expectedVersion`, unless its
+ * version is still that; `check` requires the item to exist and be live. Each names the error its failure means.
+ */
+export type ItemWrite =
+  | {
+      put: EntityName;
+      item: Record<string, unknown>;
+      mustBeNew?: boolean;
+      expectedVersion?: number;
+      onConflict: () => DomainError;
+    }
+  | { delete: EntityName; key: Record<string, unknown>; onConflict?: () => DomainError }
+  | { check: EntityName; key: Record<string, unknown>; error: DomainError };
+
 export interface RecordWrite {
-  entity: 'contact' | 'company' | 'note' | 'customFieldSchema' | 'tenantSettings';
+  entity: EntityName;
   /** The whole item to store (attributes + derived GSI keys). */
   item: Record<string, unknown>;
   /** Absent: a create (the id must be new). Present: the stored version must still be this. */
@@ -61,6 +80,8 @@ export interface RecordWrite {
    * that names what to shorten; checked before anything is sent.
    */
   sizeLimit?: { bytes: number; tooLarge: (stored: Record<string, unknown>, size: number) => DomainError };
+  /** Other items written in the same transaction (see ItemWrite). */
+  items?: ItemWrite[];
 }
 
 /** An ElectroDB write operation before it runs: its DynamoDB params, or its part of a transaction. */
@@ -103,6 +124,40 @@ export function lookupDelta(change: LookupChange): { put: LookupEntry[]; remove:
  * + idempotency record). A failed condition becomes the domain error it means.
  */
 export async function writeRecord(write: RecordWrite): Promise<void> {
+  return writeRecords([write]);
+}
+
+/** One planned operation of a transaction and the error its failed condition means. */
+interface PlannedOp {
+  op: WriteOp;
+  explain: () => Error;
+  replay?: boolean;
+}
+
+const interfered = () => new ConflictError('request.conflict', 'A concurrent change interfered; retry.');
+
+function planItemWrite(write: ItemWrite): PlannedOp {
+  if ('put' in write) {
+    const entity = entityOps(write.put);
+    const op = write.mustBeNew
+      ? entity.create(write.item)
+      : write.expectedVersion !== undefined
+        ? entity.put(write.item).where((attr, o) => o.eq!(attr.version, write.expectedVersion))
+        : entity.put(write.item);
+    return { op, explain: write.onConflict };
+  }
+  if ('delete' in write)
+    return { op: entityOps(write.delete).delete(write.key), explain: write.onConflict ?? interfered };
+  const op = entityOps(write.check)
+    .check(write.key)
+    // Live: it exists and, for entities with a trash, is not in it.
+    .where((attr, o) =>
+      attr.deletedAt ? `${o.exists!(attr.tenantId)} AND ${o.notExists!(attr.deletedAt)}` : o.exists!(attr.tenantId),
+    );
+  return { op: op as unknown as WriteOp, explain: () => write.error };
+}
+
+function planRecordWrite(write: RecordWrite): PlannedOp[] {
   const entity = entityOps(write.entity);
   const expected = write.expectedVersion;
   const recordOp =
@@ -116,41 +171,29 @@ export async function writeRecord(write: RecordWrite): Promise<void> {
   if (write.sizeLimit && size > write.sizeLimit.bytes) throw write.sizeLimit.tooLarge(stored, size);
   if (size > DYNAMODB_MAX_ITEM_BYTES) throw new RecordTooLargeError(write.entity, size, DYNAMODB_MAX_ITEM_BYTES, []);
 
-  const ops: WriteOp[] = [recordOp];
-  const explain: Array<() => Error> = [write.onVersionConflict];
-  const interfered = () => new ConflictError('request.conflict', 'A concurrent change interfered; retry.');
-
-  for (const check of write.references ?? []) {
-    ops.push(
-      entityOps(check.entity)
-        .check(check.key)
-        .where((attr, op) => `${op.exists!(attr.tenantId)} AND ${op.notExists!(attr.deletedAt)}`),
-    );
-    explain.push(() => check.error);
-  }
+  const planned: PlannedOp[] = [{ op: recordOp, explain: write.onVersionConflict }];
+  for (const check of write.references ?? []) planned.push(planItemWrite({ check: check.entity, ...check }));
 
   if (write.lookups) {
     const { tenantId, targetId, summary } = write.lookups;
     const { put, remove } = lookupDelta(write.lookups);
     for (const entry of put) {
-      ops.push(entityOps('lookup').put({ tenantId, targetId, summary, ...entry }));
-      explain.push(interfered);
+      planned.push({ op: entityOps('lookup').put({ tenantId, targetId, summary, ...entry }), explain: interfered });
     }
     for (const entry of remove) {
-      ops.push(entityOps('lookup').delete({ tenantId, targetId, ...entry }));
-      explain.push(interfered);
+      planned.push({ op: entityOps('lookup').delete({ tenantId, targetId, ...entry }), explain: interfered });
     }
   }
+  for (const item of write.items ?? []) planned.push(planItemWrite(item));
 
-  let replayIndex = -1;
   if (write.idempotency) {
     const { tenantId, key, requestHash, statusCode, response } = write.idempotency;
     const now = Date.now();
     const nowSeconds = Math.floor(now / 1000);
     // A key is new unless an unexpired record holds it. TTL deletes expired records late (DynamoDB Local never), so
     // an expired one may still be there: it is overwritten, and the key acts as new (see idempotency.ts).
-    ops.push(
-      entityOps('idempotency')
+    planned.push({
+      op: entityOps('idempotency')
         .put({
           tenantId,
           key,
@@ -161,20 +204,31 @@ export async function writeRecord(write: RecordWrite): Promise<void> {
           expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
         })
         .where((attr, op) => `${op.notExists!(attr.key)} OR ${op.lte!(attr.expiresAt, nowSeconds)}`),
-    );
-    replayIndex = ops.length - 1;
-    explain.push(() => new IdempotentReplay(key));
+      explain: () => new IdempotentReplay(key),
+      replay: true,
+    });
   }
+  return planned;
+}
 
-  if (ops.length > 100) throw new ValidationError('This change touches too many indexed values at once.');
+/**
+ * Writes records, and everything that must change with them, in one request: a conditional Put when it is a single
+ * item, otherwise one TransactWriteItems through ElectroDB's transaction API (records + changed lookups + reference
+ * checks + other items + idempotency records). A failed condition becomes the domain error it means. Several records
+ * in one call is how a lead conversion or a merge stays all-or-nothing.
+ */
+export async function writeRecords(writes: RecordWrite[], items: ItemWrite[] = []): Promise<void> {
+  const planned = [...writes.flatMap(planRecordWrite), ...items.map(planItemWrite)];
+  if (planned.length > 100) throw new ValidationError('This change touches too many indexed values at once.');
 
-  if (ops.length === 1) {
-    const result = await recordOp.go({ response: 'none', returnOnConditionCheckFailure: true });
-    if (result.rejected) throw write.onVersionConflict();
+  if (planned.length === 1) {
+    const only = planned[0]!;
+    const result = await only.op.go({ response: 'none', returnOnConditionCheckFailure: true });
+    if (result.rejected) throw only.explain();
     return;
   }
 
-  const committed = ops.map((op) => op.commit());
+  const committed = planned.map((p) => p.op.commit());
   const result = (await (
     model.transaction.write as unknown as (fn: () => unknown[]) => {
       go: () => Promise<{ canceled: boolean; data: Array<{ rejected: boolean; code: string }> }>;
@@ -183,9 +237,10 @@ export async function writeRecord(write: RecordWrite): Promise<void> {
   if (!result.canceled) return;
   const codes = result.data.map((r) => r.code);
   // An idempotency hit explains everything else that was cancelled with it.
-  if (replayIndex >= 0 && codes[replayIndex] === 'ConditionalCheckFailed') throw explain[replayIndex]!();
+  const replay = planned.findIndex((p, i) => p.replay && codes[i] === 'ConditionalCheckFailed');
+  if (replay >= 0) throw planned[replay]!.explain();
   const failed = codes.indexOf('ConditionalCheckFailed');
-  if (failed >= 0) throw explain[failed]!();
+  if (failed >= 0) throw planned[failed]!.explain();
   if (codes.includes('TransactionConflict')) {
     throw new ConflictError('request.conflict', 'A concurrent change to the same record interfered; retry.');
   }

@@ -14,7 +14,7 @@ export const auditAttributes = {
   updatedBy: { type: 'string' },
 } as const satisfies Record<string, Attribute>;
 
-export type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5' | 'gsi6';
+export type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5' | 'gsi6' | 'gsi7';
 
 /**
  * GSI keys are derived attributes (built in ../keys.ts, always starting with the tenant) rather than ElectroDB
