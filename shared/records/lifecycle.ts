@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import { validateCustomFields } from '../custom-fields/service.ts';
 import { largestFields, RecordTooLargeError } from '../db/item-size.ts';
 import { isStorageOnly, itemView } from '../db/item-view.ts';
-import { type LookupEntry, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
+import { type LookupEntry, model, type RecordWrite, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import type { Page } from './lists.ts';
@@ -129,7 +129,14 @@ function withoutEmpty(fields: Record<string, unknown>): Record<string, unknown> 
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-async function persist(
+/** A record write, planned but not sent: what writeRecords takes, and the view the caller answers with. */
+export interface PlannedRecordWrite {
+  write: RecordWrite;
+  view: RecordView;
+}
+
+/** Plans the write of `next` over `previous` (absent: a create) with its lookups, references and size cap. */
+export function planWrite(
   kind: RecordKind,
   principal: Principal,
   next: Stored,
@@ -137,11 +144,11 @@ async function persist(
   idempotency?: ApiRequest['idempotency'],
   statusCode = 200,
   capped = false,
-): Promise<RecordView> {
+): PlannedRecordWrite {
   const id = String(next[kind.idField]);
   const item = { ...next, ...kind.keys(next) };
   const view = toView(kind, next);
-  await writeRecord({
+  const write: RecordWrite = {
     entity: kind.entity,
     item,
     ...(previous ? { expectedVersion: previous.version } : {}),
@@ -162,7 +169,13 @@ async function persist(
     ...(idempotency
       ? { idempotency: { tenantId: principal.tenantId, ...idempotency, statusCode, response: view } }
       : {}),
-  });
+  };
+  return { write, view };
+}
+
+async function persist(...args: Parameters<typeof planWrite>): Promise<RecordView> {
+  const { write, view } = planWrite(...args);
+  await writeRecord(write);
   return view;
 }
 
@@ -172,6 +185,21 @@ export async function createRecord(
   fields: Record<string, unknown>,
   idempotency?: ApiRequest['idempotency'],
 ): Promise<RecordView> {
+  const { write, view } = await planCreate(kind, principal, fields, idempotency);
+  await writeRecord(write);
+  return view;
+}
+
+/**
+ * A create, planned but not sent (custom fields validated, id and audit fields set), so it can join other writes in
+ * one transaction (a lead conversion creates its contact, company and deal together).
+ */
+export async function planCreate(
+  kind: RecordKind,
+  principal: Principal,
+  fields: Record<string, unknown>,
+  idempotency?: ApiRequest['idempotency'],
+): Promise<PlannedRecordWrite> {
   await validateCustomFields(principal.tenantId, kind.entity, fields.customFields as Record<string, unknown>);
   const now = new Date().toISOString();
   const cleaned = mergePatch({}, fields);
@@ -185,7 +213,7 @@ export async function createRecord(
     createdBy: principal.userId,
     updatedBy: principal.userId,
   };
-  return persist(kind, principal, stored, undefined, idempotency, 201, true);
+  return planWrite(kind, principal, stored, undefined, idempotency, 201, true);
 }
 
 /**
