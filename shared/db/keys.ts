@@ -99,3 +99,16 @@ export const timelineIndex = {
   pk: (tenantId: string, subjectType: string, subjectId: string) => `${tenantId}#${subjectType}#${subjectId}#timeline`,
   sk: (occurredAt: string, entity: string, id: string) => `${occurredAt}#${entity}#${id}`,
 };
+
+/**
+ * The partitions every kind of record uses the same way (users, teams, leads, deals, products, activities follow
+ * contacts and companies): live records by owner on gsi1, by name on gsi4 (deleted ones in its trash partition),
+ * every change on gsi5 for delta sync. Sort keys: `<sortName>#<id>` (name, owner), `<deletedAt>#<id>` (trash),
+ * `<updatedAt>#<id>` (sync). Removing a user lists their open records from the owner partitions.
+ */
+export const recordIndex = {
+  owner: (tenantId: string, entity: string, ownerId: string) => `${tenantId}#${entity}#owner#${ownerId}`,
+  name: (tenantId: string, entity: string) => `${tenantId}#${entity}#name`,
+  trash: (tenantId: string, entity: string) => `${tenantId}#${entity}#trash`,
+  sync: (tenantId: string, entity: string) => `${tenantId}#${entity}#sync`,
+};

@@ -8,6 +8,8 @@ import { LookupEntity } from './entities/lookup.ts';
 import { NoteEntity } from './entities/note.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
+import { TeamEntity } from './entities/team.ts';
+import { UserEntity } from './entities/user.ts';
 
 /** Every entity of the single table. The table's key schema and GSIs are derived from these (see table.ts). */
 export const entities = {
@@ -20,6 +22,8 @@ export const entities = {
   auditEntry: AuditEntryEntity,
   tenantSettings: TenantSettingsEntity,
   quotaWindow: QuotaWindowEntity,
+  user: UserEntity,
+  team: TeamEntity,
 };
 
 export type CrmEntities = typeof entities;
