@@ -9,6 +9,7 @@ import { NoteEntity } from './entities/note.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
+import { TimelineLinkEntity } from './entities/timeline-link.ts';
 import { UserEntity } from './entities/user.ts';
 
 /** Every entity of the single table. The table's key schema and GSIs are derived from these (see table.ts). */
@@ -24,6 +25,7 @@ export const entities = {
   quotaWindow: QuotaWindowEntity,
   user: UserEntity,
   team: TeamEntity,
+  timelineLink: TimelineLinkEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -60,7 +60,8 @@ export type ItemWrite =
       item: Record<string, unknown>;
       mustBeNew?: boolean;
       expectedVersion?: number;
-      onConflict: () => DomainError;
+      /** What a failed condition means (required when the put has one). */
+      onConflict?: () => DomainError;
     }
   | { delete: EntityName; key: Record<string, unknown>; onConflict?: () => DomainError }
   | { check: EntityName; key: Record<string, unknown>; error: DomainError };
@@ -144,7 +145,7 @@ function planItemWrite(write: ItemWrite): PlannedOp {
       : write.expectedVersion !== undefined
         ? entity.put(write.item).where((attr, o) => o.eq!(attr.version, write.expectedVersion))
         : entity.put(write.item);
-    return { op, explain: write.onConflict };
+    return { op, explain: write.onConflict ?? interfered };
   }
   if ('delete' in write)
     return { op: entityOps(write.delete).delete(write.key), explain: write.onConflict ?? interfered };

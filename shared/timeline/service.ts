@@ -34,6 +34,11 @@ export async function timeline(
     }),
   );
   const items = (result.Items ?? []).map((item) => {
+    // A link item stands for something linked to several records: the entry is that item's, its data the summary.
+    if (item.__edb_e__ === 'timelineLink') {
+      const data = { id: item.entityId, ...(item.summary as Record<string, unknown>) };
+      return { type: String(item.entity), id: String(item.entityId), occurredAt: String(item.occurredAt), data };
+    }
     const type = String(item.__edb_e__);
     const idField = ENTRY_ID[type] ?? 'id';
     const data = itemView(item, idField);
