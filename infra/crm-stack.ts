@@ -56,6 +56,7 @@ export class CrmStack extends Stack {
       allowedOrigins: props.allowedOrigins,
       throttle: props.throttle,
       tenantRateLimit: props.tenantRateLimit,
+      userPool: this.auth.userPool,
     });
     this.mail = new CrmMail(this, 'Mail', {
       bus: this.events.bus,

@@ -10,11 +10,14 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
 import { FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
 import { routes } from '../../shared/api/routes.ts';
+import { COGNITO_ACTIONS } from '../../shared/users/identity.ts';
 import { CrmFunction } from './crm-function.ts';
 import type { CrmData } from './data.ts';
 import { GROUP_TABLE_ACCESS, TenantAccessRole } from './tenant-access.ts';
@@ -27,6 +30,8 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   customFields: 'functions/http/custom-fields.ts',
   settings: 'functions/http/settings.ts',
   docs: 'functions/http/docs.ts',
+  users: 'functions/http/users.ts',
+  teams: 'functions/http/teams.ts',
 };
 
 export interface ThrottleSettings {
@@ -43,6 +48,8 @@ export interface CrmApiProps {
   throttle: ThrottleSettings;
   /** Per-tenant request quota in requests per second (TENANT_RATE_LIMIT; see shared/quota). */
   tenantRateLimit: number;
+  /** The users' pool: the users group administers its identities (USER_POOL_ID). */
+  userPool: IUserPool;
 }
 
 /** What every access log line records (JSON, one object per request). */
@@ -146,7 +153,7 @@ export class CrmApi extends Construct {
    * The function of one route group: API-sized. A group that serves data gets no table access of its own, only its
    * tenant-access role to assume per request (the role allows just that group's actions on the tenant's keys).
    */
-  private groupFunction(group: FunctionGroup, { data, tenantRateLimit }: CrmApiProps): CrmFunction {
+  private groupFunction(group: FunctionGroup, { data, tenantRateLimit, userPool }: CrmApiProps): CrmFunction {
     // Groups that serve no data (the API description) get no table access at all.
     const access = group === 'docs' ? undefined : GROUP_TABLE_ACCESS[group];
     const stateless = access === undefined;
@@ -160,6 +167,17 @@ export class CrmApi extends Construct {
       // The reference page's static files (Redoc) are served from the bundle directory.
       ...(group === 'docs' ? { afterBundling: docsAssetCopyCommands } : {}),
     });
+    if (group === 'users') {
+      // Cognito's admin actions cannot be limited to a tenant by IAM: exactly the ones the service calls, on this
+      // pool only; shared/users/identity.ts checks each identity's custom:tenantId before changing it.
+      fn.function.addEnvironment('USER_POOL_ID', userPool.userPoolId);
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: COGNITO_ACTIONS.map((action) => `cognito-idp:${action}`),
+          resources: [userPool.userPoolArn],
+        }),
+      );
+    }
     if (access) {
       this.tenantRoles[group] = new TenantAccessRole(this, `${group[0]!.toUpperCase()}${group.slice(1)}TenantAccess`, {
         table: data.table,

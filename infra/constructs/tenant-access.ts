@@ -67,6 +67,19 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
+  // Users: profiles read and replaced (with the teams a removal leaves, in one transaction); lists by name/trash
+  // (gsi4) and status (gsi2); a user's open records on the owner partitions (gsi1).
+  users: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi1', 'gsi2', 'gsi4'],
+  },
+  // Teams: team items and the members' profiles replaced together; a lead is a ConditionCheck; lists by name (gsi4).
+  teams: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'],
+    queryTable: false,
+    queryIndexes: ['gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

@@ -9,6 +9,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PROJECT_ROOT } from '../constructs/crm-function.ts';
 import { synthesize } from '../synth.ts';
+import { LocalCognito } from './cognito.ts';
+import { mintUserToken } from './cognito-token.ts';
 import { DynamoDbLocal, freePort, LOCAL_CREDENTIALS } from './dynamodb-local.ts';
 import { LocalStreamPoller } from './dynamodb-streams.ts';
 import { LocalEventBridge } from './eventbridge.ts';
@@ -53,6 +55,8 @@ export interface LocalCloudFile extends LocalCloudInfo {
   aws: LocalAwsAccess;
   /** The same as environment variables, as written to `<dataDir>/local-cloud.env`. */
   environment: Record<string, string>;
+  /** The template's user pool, served by the local Cognito (`npm run token -- --user` reads its users). */
+  userPoolId: string;
 }
 
 /** The environment variables that point the AWS CLI and SDKs at the local cloud. */
@@ -105,8 +109,12 @@ export interface LocalCloud {
   smtp: LocalSmtpInbound;
   /** Issues the API functions' tenant-scoped sessions (AssumeRole with the tenantId tag) and records them. */
   sts: LocalSts;
+  /** The user pool's admin API (the users the workspace invites). */
+  cognito: LocalCognito;
   /** Mints a dev token for the API (a Cognito-shaped ID token signed by the local issuer). */
   token(options: { tenantId: string; roles: string[]; userId?: string; email?: string }): Promise<string>;
+  /** A token for a user of the local user pool (by id or email), with their groups; refused if unknown or disabled. */
+  userToken(options: { tenantId: string; user: string }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -245,6 +253,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     // Tenant-scoped credentials: API functions assume their tenant-access role per tenant (DynamoDB Local ignores
     // credentials, so the policies themselves are proven by infra/tenant-isolation.test.ts).
     const sts = serve(await LocalSts.start({ resolver, log }), 'STS');
+    // The user pool's admin actions (the users function invites, disables, sets groups), kept under the data dir.
+    const cognito = serve(
+      await LocalCognito.start({ resolver, dataDir: options.dataDir, log }),
+      'COGNITO_IDENTITY_PROVIDER',
+    );
+    const userPoolId = single(resolver, 'AWS::Cognito::UserPool');
 
     runtime = track(
       await LambdaRuntime.start({
@@ -309,6 +323,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       audience,
       aws,
       environment: awsEnvironment(aws),
+      userPoolId: resolver.ref(userPoolId),
     };
     await writeLocalCloudFiles(options.dataDir, info);
 
@@ -333,6 +348,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       s3,
       smtp,
       sts,
+      cognito,
+      userToken: ({ tenantId, user }) =>
+        mintUserToken({
+          issuer,
+          audience,
+          cognitoEndpoint: cognito.endpoint,
+          userPoolId: info.userPoolId,
+          tenantId,
+          user,
+          expiresIn: '8h',
+        }),
       token: ({ tenantId, roles, userId, email }) =>
         issuer.mint({
           tenantId,

@@ -121,6 +121,8 @@ export class TemplateResolver {
         return name;
       case 'AWS::Scheduler::ScheduleGroup.Arn':
         return this.arn('scheduler', `schedule-group/${name}`);
+      case 'AWS::Cognito::UserPool.Arn':
+        return this.arn('cognito-idp', `userpool/${name}`);
       default:
         return this.arn('local', `${logicalId}/${attribute}`);
     }

@@ -19,6 +19,8 @@ import {
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
+import { teamsRoutes } from '../teams/routes.ts';
+import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
 
@@ -420,6 +422,8 @@ export const routes = defineRoutes([
     params: z.object({ asset: z.string().regex(/^[a-z0-9.-]+$/) }),
     response: { status: 200, description: 'A static file.', contentType: 'application/octet-stream' },
   },
+  ...usersRoutes,
+  ...teamsRoutes,
 ]);
 
 export type Routes = typeof routes;

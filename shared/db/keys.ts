@@ -112,3 +112,49 @@ export const recordIndex = {
   trash: (tenantId: string, entity: string) => `${tenantId}#${entity}#trash`,
   sync: (tenantId: string, entity: string) => `${tenantId}#${entity}#sync`,
 };
+
+/** Users: by name and trash (gsi4) and delta sync (gsi5) through recordIndex; live users by status on gsi2. */
+export const userIndex = {
+  status: (tenantId: string, status: string) => `${tenantId}#user#status#${status}`,
+};
+
+export interface UserKeyInput {
+  tenantId: string;
+  userId: string;
+  sortName: string;
+  updatedAt: string;
+  status: string;
+  deletedAt?: string;
+}
+
+export function userKeys(u: UserKeyInput): Keys {
+  const live = !u.deletedAt;
+  const byName = `${u.sortName}#${u.userId}`;
+  return {
+    gsi2pk: live ? userIndex.status(u.tenantId, u.status) : undefined,
+    gsi2sk: live ? byName : undefined,
+    gsi4pk: live ? recordIndex.name(u.tenantId, 'user') : recordIndex.trash(u.tenantId, 'user'),
+    gsi4sk: live ? byName : `${u.deletedAt}#${u.userId}`,
+    gsi5pk: recordIndex.sync(u.tenantId, 'user'),
+    gsi5sk: `${u.updatedAt}#${u.userId}`,
+  };
+}
+
+export interface TeamKeyInput {
+  tenantId: string;
+  teamId: string;
+  sortName: string;
+  updatedAt: string;
+  deletedAt?: string;
+}
+
+/** Teams: by name and trash (gsi4) and delta sync (gsi5), through recordIndex. */
+export function teamKeys(t: TeamKeyInput): Keys {
+  const live = !t.deletedAt;
+  return {
+    gsi4pk: live ? recordIndex.name(t.tenantId, 'team') : recordIndex.trash(t.tenantId, 'team'),
+    gsi4sk: live ? `${t.sortName}#${t.teamId}` : `${t.deletedAt}#${t.teamId}`,
+    gsi5pk: recordIndex.sync(t.tenantId, 'team'),
+    gsi5sk: `${t.updatedAt}#${t.teamId}`,
+  };
+}

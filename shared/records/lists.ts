@@ -1,5 +1,5 @@
 import type { LookupKind } from '../db/entities/lookup.ts';
-import { checkCursor, model } from '../db/store.ts';
+import { checkCursor, type EntityName, model } from '../db/store.ts';
 import { ValidationError } from '../errors.ts';
 
 export interface Page<T> {
@@ -40,7 +40,7 @@ type IndexQueryBuilder = IndexQuery & {
 
 /** One Query on a GSI partition, optionally narrowed by a sort-key prefix or lower bound. */
 export async function queryIndex<T>(
-  entity: 'contact' | 'company',
+  entity: EntityName,
   index: GsiName,
   partition: string,
   page: PageRequest,

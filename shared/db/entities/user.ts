@@ -3,7 +3,8 @@ import { auditAttributes, gsiIndexes, gsiKeyAttributes, KEY_CASING, SERVICE } fr
 
 /**
  * A member of the tenant's workspace: the profile the CRM keeps beside the identity (Cognito in AWS, the local
- * issuer locally), under the same id (the token's `sub`). Roles are mirrored from the identity's groups.
+ * issuer locally), under the same id (the token's `sub`). Roles are mirrored from the identity's groups. Keys:
+ * live users by name (gsi4) and by status (gsi2), removed ones in the trash (gsi4), every change on gsi5.
  */
 export const UserEntity = new Entity(
   {
@@ -23,7 +24,7 @@ export const UserEntity = new Entity(
       /** Teams the user belongs to (the teams hold the membership details). */
       teamIds: { type: 'list', items: { type: 'string' } },
       sortName: { type: 'string', required: true },
-      ...gsiKeyAttributes(['gsi4', 'gsi5']),
+      ...gsiKeyAttributes(['gsi2', 'gsi4', 'gsi5']),
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },
     },
@@ -32,7 +33,7 @@ export const UserEntity = new Entity(
         pk: { field: 'pk', composite: ['tenantId', 'userId'], casing: KEY_CASING },
         sk: { field: 'sk', composite: [], casing: KEY_CASING },
       },
-      ...gsiIndexes(['gsi4', 'gsi5']),
+      ...gsiIndexes(['gsi2', 'gsi4', 'gsi5']),
     },
   },
   {},

@@ -1,0 +1,138 @@
+import { pageOf } from '../api/common-schemas.ts';
+import { defineRoutes } from '../api/route.ts';
+import {
+  Me,
+  OpenRecord,
+  OpenRecordsQuery,
+  User,
+  UserIdParams,
+  UserInvite,
+  UserListQuery,
+  UserPatch,
+  UserRemoval,
+} from './schema.ts';
+
+/** The workspace's users (Cognito identities and their profiles) and the caller's own view. */
+export const usersRoutes = defineRoutes([
+  {
+    operationId: 'inviteUser',
+    method: 'POST',
+    path: '/v1/users',
+    group: 'users',
+    permission: 'users:manage',
+    tag: 'Users',
+    summary: 'Invite a user',
+    description:
+      'Creates the sign-in identity (Cognito: the tenant is set on it and cannot change; Cognito mails a temporary ' +
+      'password), its groups (one per role) and the profile. An email already registered is 409 user.email_taken. ' +
+      'Repeating an invite whose profile write failed completes it.',
+    body: UserInvite,
+    response: { status: 201, schema: User, description: 'The invited user (status invited).' },
+    idempotent: true,
+  },
+  {
+    operationId: 'listUsers',
+    method: 'GET',
+    path: '/v1/users',
+    group: 'users',
+    permission: 'users:read',
+    tag: 'Users',
+    summary: 'List users by name',
+    description: 'One filter at a time: status, q (name prefix) or inTrash (removed users).',
+    query: UserListQuery,
+    response: { status: 200, schema: pageOf(User), description: 'A page of users.' },
+  },
+  {
+    operationId: 'getUser',
+    method: 'GET',
+    path: '/v1/users/{userId}',
+    group: 'users',
+    permission: 'users:read',
+    tag: 'Users',
+    summary: 'Get a user',
+    params: UserIdParams,
+    response: { status: 200, schema: User, description: 'The user, with its version as ETag.' },
+  },
+  {
+    operationId: 'patchUser',
+    method: 'PATCH',
+    path: '/v1/users/{userId}',
+    group: 'users',
+    permission: 'users:manage',
+    tag: 'Users',
+    summary: "Change a user's name, roles, time zone or working hours",
+    description:
+      'Roles change the Cognito groups first (they take effect with the next token), then the profile. ' +
+      'workingHours null clears them.',
+    params: UserIdParams,
+    body: UserPatch,
+    response: { status: 200, schema: User, description: 'The updated user.' },
+    conditional: true,
+  },
+  {
+    operationId: 'disableUser',
+    method: 'POST',
+    path: '/v1/users/{userId}/disable',
+    group: 'users',
+    permission: 'users:manage',
+    tag: 'Users',
+    summary: 'Stop a user from signing in',
+    description: 'Tokens already issued stay valid until they expire (at most an hour).',
+    params: UserIdParams,
+    response: { status: 200, schema: User, description: 'The user, status disabled.' },
+    conditional: true,
+  },
+  {
+    operationId: 'enableUser',
+    method: 'POST',
+    path: '/v1/users/{userId}/enable',
+    group: 'users',
+    permission: 'users:manage',
+    tag: 'Users',
+    summary: 'Let a disabled user sign in again',
+    params: UserIdParams,
+    response: { status: 200, schema: User, description: 'The user, status invited or active.' },
+    conditional: true,
+  },
+  {
+    operationId: 'removeUser',
+    method: 'DELETE',
+    path: '/v1/users/{userId}',
+    group: 'users',
+    permission: 'users:manage',
+    tag: 'Users',
+    summary: 'Remove a user',
+    description:
+      'Disables sign-in, moves the profile to the trash and takes the user out of every team. Nothing they own is ' +
+      'reassigned: the answer lists their open records (first page) for you to reassign.',
+    params: UserIdParams,
+    response: { status: 200, schema: UserRemoval, description: 'The removed user and what they still own.' },
+    conditional: true,
+  },
+  {
+    operationId: 'listUserOpenRecords',
+    method: 'GET',
+    path: '/v1/users/{userId}/open-records',
+    group: 'users',
+    permission: 'users:read',
+    tag: 'Users',
+    summary: "A user's open records, for reassignment",
+    description:
+      'Live contacts, companies, leads, deals and activities they own, kind by kind (each by name). Works for ' +
+      'removed users too.',
+    params: UserIdParams,
+    query: OpenRecordsQuery,
+    response: { status: 200, schema: pageOf(OpenRecord), description: 'A page of owned records.' },
+  },
+  {
+    operationId: 'getMe',
+    method: 'GET',
+    path: '/v1/me',
+    group: 'users',
+    permission: 'users:read',
+    tag: 'Users',
+    summary: 'Who am I',
+    description: "The caller's token identity and profile (source: token when they have no profile yet).",
+    response: { status: 200, schema: Me, description: 'The caller.' },
+  },
+]);
