@@ -36,3 +36,16 @@ export const uniqueTenant = (prefix = 't') => `${prefix}-${randomUUID().slice(0,
 export function makeNote(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { body: `Called about the renewal (${randomUUID().slice(0, 6)}).`, ...overrides };
 }
+
+/** A valid user invite body; override any field. */
+export function makeUser(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const n = randomUUID().slice(0, 8);
+  return {
+    email: `user.${n}@example.com`,
+    name: `Grace Hopper ${n}`,
+    roles: ['sales'],
+    timeZone: 'Europe/Paris',
+    workingHours: [{ day: 1, start: '09:00', end: '17:30' }],
+    ...overrides,
+  };
+}
