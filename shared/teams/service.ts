@@ -163,7 +163,7 @@ export async function patchTeam(
   if (patch.leadUserId === null) delete next.leadUserId;
   else if (patch.leadUserId !== undefined) next.leadUserId = patch.leadUserId;
   if (JSON.stringify(next) === JSON.stringify(current)) return toView(current);
-  const written = bumped(principal, current, next);
+  const written = bumped(principal, next, {});
   await writeRecords([
     {
       ...teamWrite(written, current.version),
