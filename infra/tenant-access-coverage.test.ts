@@ -8,7 +8,8 @@ import type { CfnResource as CfnConstruct } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionGroup, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
-import { makeCompany, makeContact, makeNote, uniqueTenant } from '../test/support/factories.ts';
+import { useLocalCognito } from '../test/support/cognito.ts';
+import { makeCompany, makeContact, makeNote, makeUser, uniqueTenant } from '../test/support/factories.ts';
 import { apiClient, type TestResponse } from '../test/support/http-event.ts';
 import { useFreshTable } from '../test/support/table.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
@@ -108,6 +109,9 @@ beforeAll(async () => {
   handlers.notes = (await import('../functions/http/notes.ts')).handler;
   handlers.customFields = (await import('../functions/http/custom-fields.ts')).handler;
   handlers.settings = (await import('../functions/http/settings.ts')).handler;
+  await useLocalCognito();
+  handlers.users = (await import('../functions/http/users.ts')).handler;
+  handlers.teams = (await import('../functions/http/teams.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -131,8 +135,12 @@ const used = {} as Record<Group, IamCall[]>;
 const exercised = new Set<string>();
 
 /** Runs requests as `group`'s handler for the tenant, records the calls they made, and checks each succeeded. */
-async function as(group: Group, run: (call: ReturnType<typeof apiClient>) => Promise<void>): Promise<void> {
-  const client = apiClient(handlers[group], { tenantId: tenant, roles: ['admin'], userId: 'u1' });
+async function as(
+  group: Group,
+  run: (call: ReturnType<typeof apiClient>) => Promise<void>,
+  userId = 'u1',
+): Promise<void> {
+  const client = apiClient(handlers[group], { tenantId: tenant, roles: ['admin'], userId });
   const recording: ReturnType<typeof apiClient> = async (method, url, options) => {
     const res: TestResponse = await client(method, url, options);
     expect(res.status, `${method} ${url}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
@@ -216,6 +224,46 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', `/v1/notes/${onContact.body.id}`);
       await call('PATCH', `/v1/notes/${onContact.body.id}`, { body: makeNote() });
       await call('DELETE', `/v1/notes/${onContact.body.id}`);
+    });
+
+    let userId = '';
+    await as('users', async (call) => {
+      const body = makeUser();
+      const created = await call('POST', '/v1/users', { body, headers: { 'idempotency-key': 'u-1' } });
+      await call('POST', '/v1/users', { body, headers: { 'idempotency-key': 'u-1' } });
+      userId = created.body.id;
+      for (const query of ['', '?status=invited', '?q=grace', '?inTrash=true']) await call('GET', `/v1/users${query}`);
+      await call('GET', `/v1/users/${userId}`);
+      await call('PATCH', `/v1/users/${userId}`, { body: { roles: ['manager'] }, headers: { 'if-match': '"1"' } });
+      await call('POST', `/v1/users/${userId}/disable`);
+      await call('POST', `/v1/users/${userId}/enable`);
+      await call('GET', `/v1/users/${userId}/open-records`);
+      await call('GET', '/v1/me');
+    });
+    let teamId = '';
+    await as('teams', async (call) => {
+      const body = { name: 'Coverage', leadUserId: userId };
+      teamId = (await call('POST', '/v1/teams', { body, headers: { 'idempotency-key': 't-1' } })).body.id;
+      await call('POST', '/v1/teams', { body, headers: { 'idempotency-key': 't-1' } });
+      await call('GET', '/v1/teams');
+      await call('GET', '/v1/teams?q=cov');
+      await call('GET', `/v1/teams/${teamId}`);
+      await call('PATCH', `/v1/teams/${teamId}`, { body: { description: 'All routes' } });
+      await call('POST', `/v1/teams/${teamId}/members`, { body: { userId } });
+      await call('PATCH', `/v1/teams/${teamId}/members/${userId}`, { body: { capacity: 5 } });
+      await call('DELETE', `/v1/teams/${teamId}/members/${userId}`);
+      await call('POST', `/v1/teams/${teamId}/members`, { body: { userId } });
+    });
+    await as(
+      'teams',
+      (call) => call('PUT', '/v1/me/availability', { body: { availability: 'away' } }).then(() => {}),
+      userId,
+    );
+    await as('users', async (call) => {
+      await call('DELETE', `/v1/users/${userId}`);
+    });
+    await as('teams', async (call) => {
+      await call('DELETE', `/v1/teams/${teamId}`);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

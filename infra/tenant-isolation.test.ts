@@ -8,7 +8,7 @@ import type { DetailType } from '../events/catalog.ts';
 import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
-import { companyIndex, contactIndex, timelineIndex } from '../shared/db/keys.ts';
+import { companyIndex, contactIndex, recordIndex, timelineIndex, userIndex } from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
@@ -111,17 +111,35 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.idempotency.get({ tenantId, key: 'idem-1' }).params()),
     pk(e.customFieldSchema.get({ tenantId, entityType: 'contact' }).params()),
     pk(e.auditEntry.get({ tenantId, entity: 'contact', entityId: '01HZCONTACT', seq: '000000000001' }).params()),
+    pk(e.user.get({ tenantId, userId: '5f0c1a2b-user' }).params()),
+    pk(e.team.get({ tenantId, teamId: '01HZTEAM' }).params()),
   ];
 }
 
 /** A partition key of each GSI, built by shared/db/keys.ts. */
 function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
   return {
-    gsi1: [contactIndex.owner(tenantId, 'user-1'), companyIndex.owner(tenantId, 'user-1')],
-    gsi2: [contactIndex.stage(tenantId, 'lead')],
+    gsi1: [
+      contactIndex.owner(tenantId, 'user-1'),
+      companyIndex.owner(tenantId, 'user-1'),
+      ...['lead', 'deal', 'activity'].map((kind) => recordIndex.owner(tenantId, kind, 'user-1')),
+    ],
+    gsi2: [contactIndex.stage(tenantId, 'lead'), userIndex.status(tenantId, 'invited')],
     gsi3: [contactIndex.company(tenantId, '01HZCOMPANY')],
-    gsi4: [contactIndex.name(tenantId), contactIndex.trash(tenantId), companyIndex.name(tenantId)],
-    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId)],
+    gsi4: [
+      contactIndex.name(tenantId),
+      contactIndex.trash(tenantId),
+      companyIndex.name(tenantId),
+      recordIndex.name(tenantId, 'user'),
+      recordIndex.trash(tenantId, 'user'),
+      recordIndex.name(tenantId, 'team'),
+    ],
+    gsi5: [
+      contactIndex.sync(tenantId),
+      companyIndex.sync(tenantId),
+      recordIndex.sync(tenantId, 'user'),
+      recordIndex.sync(tenantId, 'team'),
+    ],
     gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
     gsi7: [`${tenantId}#contact#geo#u4pr`],
   };
@@ -323,6 +341,37 @@ describe('events:PutEvents is limited to each producer\u2019s own events', () =>
       );
     }
     expect(await put(stack.auditTrail.consumer, ['crm.contacts'], ['contact.updated'])).toBe('ImplicitlyDenied');
+  });
+});
+
+describe('Cognito admin actions (not scopable to a tenant by IAM)', () => {
+  const poolArn = () => resolver.getAtt(logicalId(stack.auth.userPool), 'Arn');
+  const as = (group: (typeof FUNCTION_GROUPS)[number], action: string, resource = poolArn()) =>
+    decide({
+      policies: policiesOfRole(logicalId(stack.api.functions[group].role)),
+      principal: resolver.getAtt(logicalId(stack.api.functions[group].role), 'Arn'),
+      action: `cognito-idp:${action}`,
+      resource,
+      context: {},
+    });
+
+  it('the users function may do exactly the admin actions its service calls, on the pool only', async () => {
+    const { COGNITO_ACTIONS } = await import('../shared/users/identity.ts');
+    for (const action of COGNITO_ACTIONS) {
+      expect(await as('users', action), action).toBe('Allowed');
+      expect(await as('users', action, `arn:aws:cognito-idp:${REGION}:${ACCOUNT}:userpool/${REGION}_Other`)).toBe(
+        'ImplicitlyDenied',
+      );
+    }
+    for (const action of ['AdminDeleteUser', 'AdminSetUserPassword', 'AdminUpdateUserAttributes', 'ListUsers']) {
+      expect(await as('users', action), action).toBe('ImplicitlyDenied');
+    }
+  });
+
+  it('no other function may administer users', async () => {
+    for (const group of FUNCTION_GROUPS.filter((g) => g !== 'users')) {
+      expect(await as(group, 'AdminCreateUser'), group).toBe('ImplicitlyDenied');
+    }
   });
 });
 

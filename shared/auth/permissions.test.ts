@@ -130,10 +130,14 @@ describe('routes', () => {
     ]);
   });
 
-  it('no write operation is public or guarded by a read permission', () => {
+  /** Writes that change only the caller's own state, which every role that can see teams may do. */
+  const SELF_SERVICE = ['PUT /v1/me/availability'];
+
+  it('no write operation is public or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {
       const permission: string = route.permission;
-      if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
+      if (SELF_SERVICE.includes(`${route.method} ${route.path}`)) expect(route.path).toMatch(/^\/v1\/me\//);
+      else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
   });
 });
