@@ -65,7 +65,12 @@ function recordChange<E extends string>(entity: E) {
 export const ContactChanged = recordChange('contact');
 export const CompanyChanged = recordChange('company');
 export const NoteChanged = recordChange('note');
-export type RecordChangedDetail = z.infer<typeof ContactChanged | typeof CompanyChanged | typeof NoteChanged>;
+/** A workspace user's profile (roles, status, teams...): their history is the audit trail of who changed access. */
+export const UserChanged = recordChange('user');
+export const TeamChanged = recordChange('team');
+export type RecordChangedDetail = z.infer<
+  typeof ContactChanged | typeof CompanyChanged | typeof NoteChanged | typeof UserChanged | typeof TeamChanged
+>;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
 
@@ -123,13 +128,19 @@ export const CATALOG = {
   'note.created': { source: 'crm.notes', schema: NoteChanged },
   'note.updated': { source: 'crm.notes', schema: NoteChanged },
   'note.deleted': { source: 'crm.notes', schema: NoteChanged },
+  'user.created': { source: 'crm.users', schema: UserChanged },
+  'user.updated': { source: 'crm.users', schema: UserChanged },
+  'user.deleted': { source: 'crm.users', schema: UserChanged },
+  'team.created': { source: 'crm.teams', schema: TeamChanged },
+  'team.updated': { source: 'crm.teams', schema: TeamChanged },
+  'team.deleted': { source: 'crm.teams', schema: TeamChanged },
   'email.received': { source: 'crm.mail', schema: EmailReceived },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
 
 /** Entities whose stream changes become events; everything else in the table (lookups, idempotency) is internal. */
-export const PUBLISHED_ENTITIES = ['contact', 'company', 'note'] as const;
+export const PUBLISHED_ENTITIES = ['contact', 'company', 'note', 'user', 'team'] as const;
 
 export interface CatalogEvent {
   source: string;

@@ -438,7 +438,7 @@ describe('iam', () => {
         Resource: { 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] },
         Condition: {
           'ForAllValues:StringEquals': {
-            'events:source': ['crm.companies', 'crm.contacts', 'crm.notes'],
+            'events:source': [...new Set(published.map((t) => CATALOG[t as keyof typeof CATALOG].source))].sort(),
             'events:detail-type': published.sort(),
           },
           Null: { 'events:source': 'false' },
@@ -572,12 +572,12 @@ describe('events', () => {
 });
 
 describe('audit trail', () => {
-  it('routes every contact and company change event from the bus to its consumer', () => {
+  it('routes every contact, company and user change event from the bus to its consumer', () => {
     const rule = props(logicalId(stack.auditTrail.rule));
     expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
-    const types = Object.keys(CATALOG).filter((t) => t.startsWith('contact.') || t.startsWith('company.'));
+    const types = Object.keys(CATALOG).filter((t) => ['contact.', 'company.', 'user.'].some((e) => t.startsWith(e)));
     expect(rule.EventPattern['detail-type'].sort()).toEqual(types.sort());
-    expect(rule.EventPattern.source.sort()).toEqual(['crm.companies', 'crm.contacts']);
+    expect(rule.EventPattern.source.sort()).toEqual(['crm.companies', 'crm.contacts', 'crm.users']);
     const failures = { 'Fn::GetAtt': [logicalId(stack.auditTrail.failures.queue), 'Arn'] };
     expect(rule.Targets).toEqual([
       expect.objectContaining({

@@ -238,6 +238,7 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('POST', `/v1/users/${userId}/disable`);
       await call('POST', `/v1/users/${userId}/enable`);
       await call('GET', `/v1/users/${userId}/open-records`);
+      await call('GET', `/v1/users/${userId}/history`);
       await call('GET', '/v1/me');
     });
     let teamId = '';

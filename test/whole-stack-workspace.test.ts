@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../infra/constructs/crm-function.ts';
 import { type LocalCloud, localCloudEnvPath, startLocalCloud } from '../infra/local/cloud.ts';
 import { makeUser } from './support/factories.ts';
-import { api } from './support/local-cloud.ts';
+import { api, eventually } from './support/local-cloud.ts';
 
 /**
  * The workspace across the local cloud: an admin invites a user over HTTP (the users function calls the local
@@ -94,6 +94,18 @@ describe('invite → token → me → team → availability, over HTTP', () => {
     await admin('PATCH', `/v1/users/${userId}`, { roles: ['manager'] });
     const again = await tokenCli('--tenant', 'acme', '--user', userId);
     expect((await api(cloud, again.stdout.trim())('GET', '/v1/me')).body.roles).toEqual(['manager']);
+
+    // Who changed her access, from the stream through the bus to the audit trail.
+    const history = await eventually(async () => {
+      const res = await admin('GET', `/v1/users/${userId}/history`);
+      const roleChange = res.body.items.find((e: { changes: Record<string, unknown> }) => e.changes.roles);
+      return roleChange && res.body.items.some((e: { action: string }) => e.action === 'created') ? res : undefined;
+    }, 30_000);
+    expect(history.body.items[0]).toMatchObject({
+      action: 'updated',
+      actorId: 'founder',
+      changes: { roles: { old: ['sales'], new: ['manager'] } },
+    });
   });
 
   it('refuses a token for a disabled, unknown or other tenant’s user, with a clear message', async () => {

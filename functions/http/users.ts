@@ -1,4 +1,5 @@
 import { routes } from '../../shared/api/routes.ts';
+import { history } from '../../shared/audit/service.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
 import { tenantGuards } from '../../shared/http/tenant-guards.ts';
@@ -36,6 +37,10 @@ export const handler = httpApi(
     listUserOpenRecords: async ({ principal, params, query }) => ({
       status: 200,
       body: await users.openRecords(principal, params.userId, query),
+    }),
+    userHistory: async ({ principal, params, query }) => ({
+      status: 200,
+      body: await history(principal, 'user', params.userId, query),
     }),
     getMe: async ({ principal }) => ({ status: 200, body: await users.me(principal) }),
   },

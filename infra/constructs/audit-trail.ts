@@ -11,7 +11,7 @@ import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 
 /** Records with a history (GET .../history): every change event of these entities is audited. */
-export const AUDITED_ENTITIES = ['contact', 'company'] as const;
+export const AUDITED_ENTITIES = ['contact', 'company', 'user'] as const;
 
 /** The catalog's detail-types (and their sources) for the audited entities. */
 export function auditedEvents(): { source: string[]; detailType: DetailType[] } {

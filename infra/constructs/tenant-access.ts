@@ -68,10 +68,10 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryIndexes: [],
   },
   // Users: profiles read and replaced (with the teams a removal leaves, in one transaction); lists by name/trash
-  // (gsi4) and status (gsi2); a user's open records on the owner partitions (gsi1).
+  // (gsi4) and status (gsi2); a user's open records on the owner partitions (gsi1); history on the table.
   users: {
     items: ['GetItem', 'PutItem', 'UpdateItem'],
-    queryTable: false,
+    queryTable: true,
     queryIndexes: ['gsi1', 'gsi2', 'gsi4'],
   },
   // Teams: team items and the members' profiles replaced together; a lead is a ConditionCheck; lists by name (gsi4).

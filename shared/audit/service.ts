@@ -7,7 +7,7 @@ import type { AuditEntryView } from './schema.ts';
 /** A record's change history, newest first: one Query. */
 export async function history(
   principal: Principal,
-  entity: 'contact' | 'company',
+  entity: 'contact' | 'company' | 'user',
   entityId: string,
   page: PageRequest,
 ): Promise<Page<AuditEntryView>> {

@@ -5,7 +5,13 @@ import { CATALOG, type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_EN
 import { itemView } from '../db/item-view.ts';
 import { changedFields } from '../records/merge-patch.ts';
 
-const ID_FIELD: Record<string, string> = { contact: 'contactId', company: 'companyId', note: 'noteId' };
+const ID_FIELD: Record<string, string> = {
+  contact: 'contactId',
+  company: 'companyId',
+  note: 'noteId',
+  user: 'userId',
+  team: 'teamId',
+};
 
 type Item = Record<string, unknown>;
 

@@ -1,5 +1,6 @@
 import { pageOf } from '../api/common-schemas.ts';
 import { defineRoutes } from '../api/route.ts';
+import { AuditEntry } from '../audit/schema.ts';
 import {
   Me,
   OpenRecord,
@@ -123,6 +124,19 @@ export const usersRoutes = defineRoutes([
     params: UserIdParams,
     query: OpenRecordsQuery,
     response: { status: 200, schema: pageOf(OpenRecord), description: 'A page of owned records.' },
+  },
+  {
+    operationId: 'userHistory',
+    method: 'GET',
+    path: '/v1/users/{userId}/history',
+    group: 'users',
+    permission: 'users:read',
+    tag: 'Users',
+    summary: "A user's change history (roles, status, teams...), newest first",
+    description: 'Written from the change events by the audit trail, so it trails a write by a moment.',
+    params: UserIdParams,
+    query: OpenRecordsQuery,
+    response: { status: 200, schema: pageOf(AuditEntry), description: 'A page of changes with old and new values.' },
   },
   {
     operationId: 'getMe',
