@@ -4,7 +4,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CATALOG, type CatalogEvent, type ClaimCheck } from '../../events/catalog.ts';
-import { companyKeys, contactKeys, timelineIndex } from '../db/keys.ts';
+import { companyKeys, contactKeys, teamKeys, timelineIndex, userKeys } from '../db/keys.ts';
 import { createModel } from '../db/model.ts';
 import {
   boundRecordChange,
@@ -576,5 +576,56 @@ describe('bounded change events (claim checks)', () => {
     expect(isClaimCheck({ $claimCheck: { bucket: 'b' } })).toBe(false);
     expect(isClaimCheck({ tier: 'gold' })).toBe(false);
     expect(isClaimCheck('$claimCheck')).toBe(false);
+  });
+});
+
+describe('eventFromStreamRecord: users and teams', () => {
+  function storedUser(fields: Item = {}): Item {
+    const item: Item = {
+      tenantId: TENANT,
+      userId: '5f0c-user',
+      email: 'grace@example.com',
+      name: 'Grace Hopper',
+      roles: ['sales'],
+      timeZone: 'Europe/Paris',
+      status: 'invited',
+      teamIds: [],
+      sortName: 'grace hopper',
+      version: 1,
+      createdAt: T0,
+      updatedAt: T0,
+      createdBy: 'admin-1',
+      updatedBy: 'admin-1',
+      ...fields,
+    };
+    const keys = userKeys(item as unknown as Parameters<typeof userKeys>[0]);
+    return model.entities.user.put({ ...item, ...keys } as never).params().Item;
+  }
+
+  it('maps a role change to user.updated with old and new roles, and a removal to user.deleted', () => {
+    const before = storedUser();
+    const after = storedUser({ roles: ['manager'], version: 2, updatedAt: T1 });
+    const updated = expectValid(eventFromStreamRecord(streamRecord('MODIFY', before, after)), 'user.updated');
+    expect(updated).toMatchObject({ entity: 'user', entityId: '5f0c-user', actorId: 'admin-1' });
+    expect(updated.changes.roles).toEqual({ old: ['sales'], new: ['manager'] });
+    expectNoInternals(updated);
+    const removed = storedUser({ version: 3, status: 'disabled', deletedAt: T1, updatedAt: T1 });
+    expect(eventFromStreamRecord(streamRecord('MODIFY', after, removed))?.detailType).toBe('user.deleted');
+  });
+
+  it('maps a team INSERT to team.created', () => {
+    const item = {
+      tenantId: TENANT,
+      teamId: '01TEAM',
+      name: 'Inside',
+      members: [{ userId: 'u1', availability: 'available' }],
+      sortName: 'inside',
+      version: 1,
+      createdAt: T0,
+      updatedAt: T0,
+    };
+    const stored = model.entities.team.put({ ...item, ...teamKeys(item) } as never).params().Item;
+    const created = expectValid(eventFromStreamRecord(streamRecord('INSERT', undefined, stored)), 'team.created');
+    expect(created.record).toMatchObject({ id: '01TEAM', members: [{ userId: 'u1', availability: 'available' }] });
   });
 });
