@@ -136,6 +136,13 @@ describe('npm start', () => {
     });
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: string };
+    // A user invited now is still in the local user pool after the restart.
+    const invited = await fetch(`${first.apiUrl}/v1/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'kept@demo.example', name: 'Kept User', roles: ['support'] }),
+    });
+    expect(invited.status).toBe(201);
 
     const ports = portsOf(file, first.output());
     expect(ports).toEqual(expect.arrayContaining([env.PORT, env.SMTP_PORT, env.SES_PORT].map(Number)));
@@ -161,6 +168,15 @@ describe('npm start', () => {
       body: JSON.stringify(makeContact()),
     });
     expect(denied.status).toBe(403);
+    const userToken = await promisify(execFile)(
+      TSX,
+      ['infra/local/token-cli.ts', '--tenant', 'demo', '--user', 'kept@demo.example', '--data-dir', dataDir],
+      { env: { ...process.env, TMPDIR: env.TMPDIR } },
+    );
+    const me = await fetch(`${second.apiUrl}/v1/me`, {
+      headers: { authorization: `Bearer ${userToken.stdout.trim().split('\n').at(-1)!}` },
+    });
+    expect(await me.json()).toMatchObject({ email: 'kept@demo.example', roles: ['support'], source: 'profile' });
 
     const secondFile = JSON.parse(await readFile(localCloudInfoPath(dataDir), 'utf8')) as LocalCloudFile;
     const secondPorts = portsOf(secondFile, second.output());

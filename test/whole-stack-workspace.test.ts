@@ -76,7 +76,8 @@ describe('invite → token → me → team → availability, over HTTP', () => {
       email: 'ada@acme.example',
       roles: ['sales'],
       source: 'profile',
-      profile: { id: userId, status: 'invited', roles: ['sales'] },
+      // Her first call proves she signed in: invited → active.
+      profile: { id: userId, status: 'active', roles: ['sales'] },
     });
     // Her roles are her groups: sales cannot invite.
     expect((await ada('POST', '/v1/users', makeUser())).status).toBe(403);

@@ -374,6 +374,12 @@ describe('GET /v1/me', () => {
     });
     const user = await invite();
     const me = await usersAs(tenant, ['sales'], user.id)('GET', '/v1/me');
+    expect(me.body.profile).toMatchObject({ status: 'active', version: 2 });
+    expect((await usersAs(tenant, ['sales'], user.id)('GET', '/v1/me')).body.profile.version).toBe(2);
+    expect(me.body.profile.activatedAt).toBeDefined();
+    // Re-enabled after a disable, a user who has signed in is active again (not invited).
+    await usersAs(tenant)('POST', `/v1/users/${user.id}/disable`);
+    expect((await usersAs(tenant)('POST', `/v1/users/${user.id}/enable`)).body.status).toBe('active');
     expect(me.body).toMatchObject({
       id: user.id,
       email: user.email,

@@ -42,7 +42,7 @@ ${Object.entries(cloud.info.environment)
   .map(([name, value]) => `  ${name}=${value}`)
   .join('\n')}
 
-Dev token (tenant "demo", role admin, valid 8 hours; more with: npm run token -- --tenant T --roles sales):
+Dev token (tenant "demo", role admin, valid 8 hours; an invited user's: npm run token -- --tenant demo --user <email>):
 
 ${token}
 

@@ -77,9 +77,11 @@ export const User = z
     workingHours: WorkingHours.optional(),
     status: z.enum(USER_STATUSES).meta({
       description:
-        'invited (created, sign-in allowed), active, disabled (cannot sign in). Removed users have deletedAt.',
+        'invited (created, has not called the API yet), active (has: set by their first GET /v1/me), disabled ' +
+        '(cannot sign in). Removed users have deletedAt.',
     }),
     teamIds: z.array(z.string()),
+    activatedAt: Timestamp.optional().meta({ description: 'When they first called the API (GET /v1/me).' }),
     ...Audit,
   })
   .meta({ id: 'User' });

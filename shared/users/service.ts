@@ -206,12 +206,13 @@ export async function disableUser(principal: Principal, userId: string, ifMatch?
   return rewrite(principal, current, { ...current, status: 'disabled' });
 }
 
-/** Allows sign-in again: `active` once the user has signed in (Cognito CONFIRMED), else `invited`. */
+/** Allows sign-in again: `active` if the user has ever signed in (used the API, or Cognito CONFIRMED), else `invited`. */
 export async function enableUser(principal: Principal, userId: string, ifMatch?: VersionPrecondition) {
   const current = await readLive(principal, userId, ifMatch);
   const identity = await identityOf(principal.tenantId, userId);
   await setSignIn(identity, true);
-  return rewrite(principal, current, { ...current, status: identity.status === 'CONFIRMED' ? 'active' : 'invited' });
+  const signedIn = current.activatedAt !== undefined || identity.status === 'CONFIRMED';
+  return rewrite(principal, current, { ...current, status: signedIn ? 'active' : 'invited' });
 }
 
 /**
@@ -319,10 +320,20 @@ function decodeOpenCursor(tenantId: string, userId: string, cursor: string | und
   return { kind, key: checkCursor(decoded.key, 'gsi1pk', recordIndex.owner(tenantId, kind, userId))! };
 }
 
-/** The caller: their profile when they have one, else what their token says (the bootstrap admin has none). */
+/**
+ * The caller: their profile when they have one, else what their token says (the bootstrap admin has none). A token
+ * of an invited user proves they signed in, so their first call here marks them active (once; a lost race is fine).
+ */
 export async function me(principal: Principal): Promise<MeView> {
   const stored = await readStored(principal.tenantId, principal.userId);
-  const profile = stored && !stored.deletedAt ? toView(stored) : null;
+  let profile = stored && !stored.deletedAt ? toView(stored) : null;
+  if (stored && profile?.status === 'invited') {
+    const activated = { ...stored, status: 'active' as const, activatedAt: new Date().toISOString() };
+    profile = await rewrite(principal, stored, activated).catch((error: unknown) => {
+      if (error instanceof PreconditionFailedError) return profile;
+      throw error;
+    });
+  }
   const email = profile?.email ?? principal.email;
   return {
     id: principal.userId,

@@ -21,6 +21,8 @@ export const UserEntity = new Entity(
       workingHours: { type: 'any' },
       /** invited (never signed in), active, disabled (cannot sign in; kept for history and reassignment). */
       status: { type: ['invited', 'active', 'disabled'] as const, required: true },
+      /** When the user first called the API (their first GET /v1/me): they have signed in. */
+      activatedAt: { type: 'string' },
       /** Teams the user belongs to (the teams hold the membership details). */
       teamIds: { type: 'list', items: { type: 'string' } },
       sortName: { type: 'string', required: true },
