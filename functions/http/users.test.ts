@@ -129,6 +129,11 @@ describe('users: invite', () => {
     expect(second.status).toBe(201);
     expect(second.headers['idempotent-replayed']).toBe('true');
     expect(second.body).toEqual(first.body);
+    // The same key with another email is refused (422) without creating that identity.
+    const other = makeUser();
+    const reused = await usersAs(tenant)('POST', '/v1/users', { body: other, headers });
+    expect(reused.status).toBe(422);
+    await expect(identity(other.email as string)).rejects.toMatchObject({ name: 'UserNotFoundException' });
 
     // The identity exists (Cognito answered, then the function died before the profile): repeating completes it.
     const orphan = makeUser({ roles: ['manager'] });

@@ -1,10 +1,11 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../auth/principal.ts';
 import { documentClient, tableName } from '../db/client.ts';
+import { findIdempotentResponse } from '../db/idempotency.ts';
 import { itemView } from '../db/item-view.ts';
 import { recordIndex, sortableName, userIndex, userKeys } from '../db/keys.ts';
 import { checkCursor, model, type RecordWrite, writeRecords } from '../db/store.ts';
-import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import { IdempotentReplay, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, type PageRequest, queryIndex, singleFilter } from '../records/lists.ts';
 import { memberRemovalWrites } from '../teams/service.ts';
@@ -87,6 +88,11 @@ export async function inviteUser(
   idempotency?: ApiRequest['idempotency'],
 ): Promise<UserView> {
   const { tenantId } = principal;
+  // A repeated Idempotency-Key is answered before Cognito is touched: reused with another body (another email), it
+  // must not create an identity on its way to the 422.
+  if (idempotency && (await findIdempotentResponse(principal, idempotency.key))) {
+    throw new IdempotentReplay(idempotency.key);
+  }
   let identity: Identity;
   try {
     identity = await createIdentity(tenantId, input.email);
