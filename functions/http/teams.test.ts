@@ -162,6 +162,14 @@ describe('teams', () => {
     }
     const bad = await teamsAs(t, ['sales'], me)('PUT', '/v1/me/availability', { body: { availability: 'busy' } });
     expect(fieldsOf(bad)).toEqual(['body.availability']);
+    // Disabling a user marks them away in every team (assignment skips them); the others are untouched.
+    await teamsAs(t, ['sales'], me)('PUT', '/v1/me/availability', { body: { availability: 'available' } });
+    expect((await usersAs(t)('POST', `/v1/users/${me}/disable`)).status).toBe(200);
+    for (const teamId of [one, two]) {
+      const members = (await getTeamRoster(t, teamId))!.members;
+      expect(members.find((m) => m.userId === me)?.availability).toBe('away');
+      expect(members.find((m) => m.userId === other)?.availability).toBe('available');
+    }
     const noProfile = await teamsAs(t, ['admin'], 'bootstrap')('PUT', '/v1/me/availability', {
       body: { availability: 'away' },
     });

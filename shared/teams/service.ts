@@ -296,25 +296,36 @@ export async function memberRemovalWrites(
     });
 }
 
+/** The team writes that set a user's availability in these teams (only those where it changes). */
+export async function availabilityWrites(
+  principal: Principal,
+  teamIds: readonly string[],
+  userId: string,
+  availability: TeamMemberView['availability'],
+): Promise<{ teams: StoredTeam[]; writes: RecordWrite[] }> {
+  const teams = (await Promise.all(teamIds.map((id) => readTeam(principal, id).catch(() => null)))).filter(
+    (t): t is StoredTeam => t !== null,
+  );
+  const writes = teams
+    .filter((team) => team.members.some((m) => m.userId === userId && m.availability !== availability))
+    .map((team) =>
+      teamWrite(
+        bumped(principal, team, {
+          members: team.members.map((m) => (m.userId === userId ? { ...m, availability } : m)),
+        }),
+        team.version,
+      ),
+    );
+  return { teams, writes };
+}
+
 /** Sets the caller's availability in every team they belong to, in one transaction. */
 export async function setMyAvailability(
   principal: Principal,
   availability: TeamMemberView['availability'],
 ): Promise<AvailabilityResultView> {
   const user = await readUser(principal.tenantId, principal.userId);
-  const teams = (await Promise.all((user.teamIds ?? []).map((id) => readTeam(principal, id).catch(() => null)))).filter(
-    (t): t is StoredTeam => t !== null,
-  );
-  const writes = teams
-    .filter((team) => team.members.some((m) => m.userId === principal.userId && m.availability !== availability))
-    .map((team) =>
-      teamWrite(
-        bumped(principal, team, {
-          members: team.members.map((m) => (m.userId === principal.userId ? { ...m, availability } : m)),
-        }),
-        team.version,
-      ),
-    );
+  const { teams, writes } = await availabilityWrites(principal, user.teamIds ?? [], principal.userId, availability);
   if (writes.length > 0) await writeRecords(writes);
   return { availability, teams: teams.map((t) => ({ id: t.teamId, name: t.name })) };
 }

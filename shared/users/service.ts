@@ -8,7 +8,7 @@ import { checkCursor, model, type RecordWrite, writeRecords } from '../db/store.
 import { IdempotentReplay, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, type PageRequest, queryIndex, singleFilter } from '../records/lists.ts';
-import { memberRemovalWrites } from '../teams/service.ts';
+import { availabilityWrites, memberRemovalWrites } from '../teams/service.ts';
 import {
   createIdentity,
   emailTaken,
@@ -205,11 +205,16 @@ async function rewrite(
   return toView(written);
 }
 
-/** Stops sign-in (Cognito), then marks the profile disabled. Repeating it is harmless. */
+/**
+ * Stops sign-in (Cognito), then marks the profile disabled and the user away in all their teams (one transaction), so
+ * assignment and routing skip them. Enabling does not make them available again: they (or a manager) do. Repeating
+ * it is harmless.
+ */
 export async function disableUser(principal: Principal, userId: string, ifMatch?: VersionPrecondition) {
   const current = await readLive(principal, userId, ifMatch);
   await setSignIn(await identityOf(principal.tenantId, userId), false);
-  return rewrite(principal, current, { ...current, status: 'disabled' });
+  const { writes } = await availabilityWrites(principal, current.teamIds ?? [], userId, 'away');
+  return rewrite(principal, current, { ...current, status: 'disabled' }, writes);
 }
 
 /** Allows sign-in again: `active` if the user has ever signed in (used the API, or Cognito CONFIRMED), else `invited`. */
