@@ -232,7 +232,9 @@ describe('each group does only what its tenant-access role allows, and needs all
       const created = await call('POST', '/v1/users', { body, headers: { 'idempotency-key': 'u-1' } });
       await call('POST', '/v1/users', { body, headers: { 'idempotency-key': 'u-1' } });
       userId = created.body.id;
-      for (const query of ['', '?status=invited', '?q=grace', '?inTrash=true']) await call('GET', `/v1/users${query}`);
+      for (const query of ['', '?status=invited', '?role=sales', '?q=grace', '?inTrash=true']) {
+        await call('GET', `/v1/users${query}`);
+      }
       await call('GET', `/v1/users/${userId}`);
       await call('PATCH', `/v1/users/${userId}`, { body: { roles: ['manager'] }, headers: { 'if-match': '"1"' } });
       await call('POST', `/v1/users/${userId}/disable`);

@@ -112,6 +112,7 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.customFieldSchema.get({ tenantId, entityType: 'contact' }).params()),
     pk(e.auditEntry.get({ tenantId, entity: 'contact', entityId: '01HZCONTACT', seq: '000000000001' }).params()),
     pk(e.user.get({ tenantId, userId: '5f0c1a2b-user' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'user.role', value: 'admin', targetId: '5f0c1a2b-user' }).params()),
     pk(e.team.get({ tenantId, teamId: '01HZTEAM' }).params()),
   ];
 }

@@ -186,6 +186,35 @@ describe('users: lists', () => {
     expect(idsOf(await as('GET', '/v1/users?status=disabled'))).toEqual([made['Bob Zed']]);
     expect(idsOf(await as('GET', '/v1/users?status=invited'))).toHaveLength(3);
 
+    // By role: summaries from the role lookups, kept in step with role changes and removals.
+    await usersAs(t)('PATCH', `/v1/users/${made['alice Zed']}`, { body: { roles: ['manager', 'sales'] } });
+    await usersAs(t)('PATCH', `/v1/users/${made['Charlie Zed']}`, { body: { roles: ['manager'] } });
+    const managers = await as('GET', '/v1/users?role=manager');
+    expect(managers.body.items).toEqual(
+      [
+        {
+          id: made['alice Zed'],
+          name: 'alice Zed',
+          email: expect.any(String),
+          roles: ['manager', 'sales'],
+          status: 'invited',
+        },
+        {
+          id: made['Charlie Zed'],
+          name: 'Charlie Zed',
+          email: expect.any(String),
+          roles: ['manager'],
+          status: 'invited',
+        },
+      ].sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1)),
+    );
+    expect(idsOf(await as('GET', '/v1/users?role=sales')).sort()).toEqual(
+      [made['alice Zed'], made['Bob Zed'], made['Émile Zed']].sort(),
+    );
+    await usersAs(t)('DELETE', `/v1/users/${made['Charlie Zed']}`);
+    expect(idsOf(await as('GET', '/v1/users?role=manager'))).toEqual([made['alice Zed']]);
+    expect((await as('GET', '/v1/users?role=root')).status).toBe(400);
+
     const both = await as('GET', '/v1/users?status=invited&q=a');
     expect(both.status).toBe(400);
     const page = await as('GET', '/v1/users?limit=1');

@@ -67,10 +67,11 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
-  // Users: profiles read and replaced (with the teams a removal leaves, in one transaction); lists by name/trash
-  // (gsi4) and status (gsi2); a user's open records on the owner partitions (gsi1); history on the table.
+  // Users: profiles read and replaced (with their role lookups, and the teams a removal or a disable changes, in one
+  // transaction); lists by name/trash (gsi4), status (gsi2) and role (lookups on the table); a user's open records on
+  // the owner partitions (gsi1); history on the table.
   users: {
-    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     queryTable: true,
     queryIndexes: ['gsi1', 'gsi2', 'gsi4'],
   },

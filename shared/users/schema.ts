@@ -86,6 +86,19 @@ export const User = z
   })
   .meta({ id: 'User' });
 
+/** What a list by role returns: the summary each role lookup item carries. GET the user for the rest. */
+export const UserSummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    email: z.string(),
+    roles: z.array(z.enum(ROLES)),
+    status: z.enum(USER_STATUSES),
+  })
+  .meta({ id: 'UserSummary', description: 'A user in a list by role: id and key fields. GET the user for the rest.' });
+export const UserListItem = z.union([User, UserSummary]);
+export type UserSummaryView = z.infer<typeof UserSummary>;
+
 export type UserView = z.infer<typeof User>;
 export type UserInviteInput = z.output<typeof UserInvite>;
 export type UserPatchInput = z.output<typeof UserPatch>;
@@ -96,6 +109,10 @@ export const UserListQuery = z
   .strictObject({
     ...PageQuery,
     status: z.enum(USER_STATUSES).optional().meta({ description: 'Only users in this status (live users).' }),
+    role: z
+      .enum(ROLES)
+      .optional()
+      .meta({ description: 'Only live users with this role (answered with UserSummary items).' }),
     q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix (case and accent blind).' }),
     inTrash: z
       .enum(['true', 'false'])

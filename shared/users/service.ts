@@ -7,7 +7,7 @@ import { recordIndex, sortableName, userIndex, userKeys } from '../db/keys.ts';
 import { checkCursor, model, type RecordWrite, writeRecords } from '../db/store.ts';
 import { IdempotentReplay, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
-import { type Page, type PageRequest, queryIndex, singleFilter } from '../records/lists.ts';
+import { type Page, type PageRequest, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
 import { availabilityWrites, memberRemovalWrites } from '../teams/service.ts';
 import {
   createIdentity,
@@ -26,6 +26,7 @@ import {
   type UserInviteInput,
   type UserListFilters,
   type UserPatchInput,
+  type UserSummaryView,
   type UserView,
 } from './schema.ts';
 
@@ -52,10 +53,29 @@ type StoredUser = Omit<UserView, 'id'> & {
 const toView = (stored: Record<string, unknown>): UserView =>
   ({ teamIds: [], ...itemView(stored, 'userId') }) as unknown as UserView;
 
-function userWrite(next: StoredUser, expectedVersion?: number): RecordWrite {
+const summaryOf = (u: StoredUser): UserSummaryView => ({
+  id: u.userId,
+  name: u.name,
+  email: u.email,
+  roles: u.roles,
+  status: u.status,
+});
+const roleLookups = (u: StoredUser | undefined) =>
+  u && !u.deletedAt ? u.roles.map((value) => ({ kind: 'user.role' as const, value })) : [];
+
+/** The profile, and its role lookups kept in step (only those that change are written). */
+function userWrite(next: StoredUser, expectedVersion?: number, previous?: StoredUser): RecordWrite {
   return {
     entity: 'user',
     item: { ...next, ...userKeys(next) },
+    lookups: {
+      tenantId: next.tenantId,
+      targetId: next.userId,
+      next: roleLookups(next),
+      previous: roleLookups(previous),
+      summary: summaryOf(next),
+      ...(previous ? { previousSummary: summaryOf(previous) } : {}),
+    },
     ...(expectedVersion === undefined ? {} : { expectedVersion }),
     onVersionConflict:
       expectedVersion === undefined
@@ -138,11 +158,15 @@ export async function getUser(principal: Principal, userId: string): Promise<Use
   return toView(await readLive(principal, userId));
 }
 
-/** One Query: by name (default, or a name prefix), by status, or the removed users. */
-export async function listUsers(principal: Principal, filters: UserListFilters): Promise<Page<UserView>> {
+/** One Query: by name (default, or a name prefix), by status, by role (lookup items), or the removed users. */
+export async function listUsers(
+  principal: Principal,
+  filters: UserListFilters,
+): Promise<Page<UserView | UserSummaryView>> {
   const t = principal.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
-  const filter = singleFilter(filters, ['status', 'q', 'inTrash']);
+  const filter = singleFilter(filters, ['status', 'role', 'q', 'inTrash']);
+  if (filter === 'role') return queryLookup<UserSummaryView>(t, 'user.role', filters.role!, page);
   const result =
     filter === 'status'
       ? await queryUsers('gsi2', userIndex.status(t, filters.status!), page)
@@ -201,7 +225,7 @@ async function rewrite(
     updatedAt: new Date().toISOString(),
     updatedBy: principal.userId,
   };
-  await writeRecords([userWrite(written, current.version), ...extra]);
+  await writeRecords([userWrite(written, current.version, current), ...extra]);
   return toView(written);
 }
 
