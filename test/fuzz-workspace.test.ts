@@ -233,8 +233,8 @@ describe('fuzz: workspace writes', () => {
 
 describe('fuzz: workspace reads and ids', () => {
   it('lists with arbitrary query strings: never 5xx, never another tenant’s users or teams', async () => {
-    const key = fc.constantFrom('limit', 'cursor', 'status', 'q', 'inTrash', 'x', '');
-    const value = fc.oneof(nasty, fc.constantFrom('0', '1', '101', '-1', 'invited', 'true', 'eyJwayI6IngifQ'));
+    const key = fc.constantFrom('limit', 'cursor', 'status', 'role', 'q', 'inTrash', 'x', '');
+    const value = fc.oneof(nasty, fc.constantFrom('0', '1', '101', '-1', 'invited', 'sales', 'true', 'eyJwayI6IngifQ'));
     const others = new Set([...seeded.B.users, ...seeded.B.teams]);
     await fc.assert(
       fc.asyncProperty(
