@@ -18,7 +18,9 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCognito } from './cognito.ts';
+import { mintUserToken } from './cognito-token.ts';
 import { LOCAL_CREDENTIALS } from './dynamodb-local.ts';
+import { LocalIssuer } from './issuer.ts';
 
 const POOL = 'AuthUserPool';
 let dataDir: string;
@@ -166,5 +168,26 @@ describe('the local Cognito, through the AWS SDK', () => {
       req.end(JSON.stringify({ UserPoolId: POOL, Username: 'ada@example.com' }));
     });
     expect(status).toBe(403);
+  });
+
+  it('mints a token for a pool user with their sub, email and groups; refuses unknown, other-tenant and disabled users', async () => {
+    const issuer = await LocalIssuer.create({ dataDir, issuerUrl: 'http://127.0.0.1:1' });
+    const { User } = await create('token@example.com');
+    const sub = User!.Username!;
+    await client.send(new AdminAddUserToGroupCommand({ UserPoolId: POOL, Username: sub, GroupName: 'sales' }));
+    const options = { issuer, audience: 'app', cognitoEndpoint: cognito.endpoint, userPoolId: POOL, tenantId: 'acme' };
+    for (const user of [sub, 'token@example.com']) {
+      const claims = await issuer.verify(await mintUserToken({ ...options, user }), 'app');
+      expect(claims).toMatchObject({
+        sub,
+        email: 'token@example.com',
+        'custom:tenantId': 'acme',
+        'cognito:groups': ['sales'],
+      });
+    }
+    await expect(mintUserToken({ ...options, user: 'nobody@example.com' })).rejects.toThrow(/no user nobody/);
+    await expect(mintUserToken({ ...options, tenantId: 'globex', user: sub })).rejects.toThrow(/does not belong/);
+    await client.send(new AdminDisableUserCommand({ UserPoolId: POOL, Username: sub }));
+    await expect(mintUserToken({ ...options, user: sub })).rejects.toThrow(/disabled/);
   });
 });
