@@ -17,7 +17,10 @@ import {
   ContactPatch,
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
+import { dealsRoutes } from '../deals/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
+import { pipelinesRoutes } from '../pipelines/routes.ts';
+import { productsRoutes } from '../products/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
@@ -420,6 +423,9 @@ export const routes = defineRoutes([
     params: z.object({ asset: z.string().regex(/^[a-z0-9.-]+$/) }),
     response: { status: 200, description: 'A static file.', contentType: 'application/octet-stream' },
   },
+  ...productsRoutes,
+  ...pipelinesRoutes,
+  ...dealsRoutes,
 ]);
 
 export type Routes = typeof routes;

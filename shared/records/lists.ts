@@ -12,7 +12,7 @@ export interface PageRequest {
   cursor?: string | undefined;
 }
 
-type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
+type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5' | 'gsi7';
 
 /** Exactly one index per list: several filters at once would need a scan or a join, so they are refused. */
 export function singleFilter<F extends Record<string, unknown>>(filters: F, names: readonly (keyof F & string)[]) {
@@ -40,7 +40,7 @@ type IndexQueryBuilder = IndexQuery & {
 
 /** One Query on a GSI partition, optionally narrowed by a sort-key prefix or lower bound. */
 export async function queryIndex<T>(
-  entity: 'contact' | 'company',
+  entity: 'contact' | 'company' | 'deal' | 'product' | 'pipeline',
   index: GsiName,
   partition: string,
   page: PageRequest,
