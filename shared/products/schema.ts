@@ -5,8 +5,10 @@ import { isCurrency } from '../deals/money.ts';
 /** An ISO 4217 currency code this service knows, e.g. "EUR", "JPY", "BHD". */
 export const CurrencyCode = z
   .string()
-  .regex(/^[A-Z]{3}$/, 'Use an ISO 4217 currency code in capitals, e.g. "EUR".')
-  .refine(isCurrency, 'Not an ISO 4217 currency code.')
+  .refine(
+    (code) => /^[A-Z]{3}$/.test(code) && isCurrency(code),
+    'Use an ISO 4217 currency code in capitals, e.g. "EUR".',
+  )
   .meta({ description: 'ISO 4217 currency code, e.g. "EUR", "JPY", "BHD".', example: 'EUR' });
 
 /** Minor units of a currency: an integer (cents for EUR, yen for JPY, fils for BHD), never a float. */
