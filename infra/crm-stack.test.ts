@@ -438,7 +438,7 @@ describe('iam', () => {
         Resource: { 'Fn::GetAtt': [logicalId(stack.events.bus), 'Arn'] },
         Condition: {
           'ForAllValues:StringEquals': {
-            'events:source': ['crm.companies', 'crm.contacts', 'crm.notes'],
+            'events:source': ['crm.companies', 'crm.contacts', 'crm.deals', 'crm.notes'],
             'events:detail-type': published.sort(),
           },
           Null: { 'events:source': 'false' },

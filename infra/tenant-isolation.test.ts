@@ -8,7 +8,14 @@ import type { DetailType } from '../events/catalog.ts';
 import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
-import { companyIndex, contactIndex, timelineIndex } from '../shared/db/keys.ts';
+import {
+  companyIndex,
+  contactIndex,
+  dealIndex,
+  pipelineIndex,
+  productIndex,
+  timelineIndex,
+} from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
@@ -111,19 +118,52 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.idempotency.get({ tenantId, key: 'idem-1' }).params()),
     pk(e.customFieldSchema.get({ tenantId, entityType: 'contact' }).params()),
     pk(e.auditEntry.get({ tenantId, entity: 'contact', entityId: '01HZCONTACT', seq: '000000000001' }).params()),
+    pk(e.product.get({ tenantId, productId: '01HZPRODUCT' }).params()),
+    pk(e.productSku.get({ tenantId, sku: 'SKU-1' }).params()),
+    pk(e.pipeline.get({ tenantId, pipelineId: '01HZPIPELINE' }).params()),
+    pk(e.defaultPipeline.get({ tenantId }).params()),
+    pk(e.deal.get({ tenantId, dealId: '01HZDEAL' }).params()),
+    pk(e.dealStageChange.get({ tenantId, dealId: '01HZDEAL', seq: '0000000001' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'deal.contact', value: '01HZCONTACT', targetId: '01HZDEAL' }).params()),
+    pk(
+      e.timelineLink
+        .get({ tenantId, entity: 'deal', entityId: '01HZDEAL', subjectType: 'contact', subjectId: '01HZCONTACT' })
+        .params(),
+    ),
   ];
 }
 
 /** A partition key of each GSI, built by shared/db/keys.ts. */
 function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
   return {
-    gsi1: [contactIndex.owner(tenantId, 'user-1'), companyIndex.owner(tenantId, 'user-1')],
-    gsi2: [contactIndex.stage(tenantId, 'lead')],
-    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY')],
-    gsi4: [contactIndex.name(tenantId), contactIndex.trash(tenantId), companyIndex.name(tenantId)],
-    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId)],
-    gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
-    gsi7: [`${tenantId}#contact#geo#u4pr`],
+    gsi1: [
+      contactIndex.owner(tenantId, 'user-1'),
+      companyIndex.owner(tenantId, 'user-1'),
+      dealIndex.owner(tenantId, 'user-1'),
+    ],
+    gsi2: [
+      contactIndex.stage(tenantId, 'lead'),
+      productIndex.active(tenantId),
+      dealIndex.stage(tenantId, '01HZP', 'won'),
+    ],
+    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY'), dealIndex.company(tenantId, '01HZCOMPANY')],
+    gsi4: [
+      contactIndex.name(tenantId),
+      contactIndex.trash(tenantId),
+      companyIndex.name(tenantId),
+      productIndex.name(tenantId),
+      productIndex.trash(tenantId),
+      pipelineIndex.name(tenantId),
+      dealIndex.name(tenantId),
+      dealIndex.trash(tenantId),
+    ],
+    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId), dealIndex.sync(tenantId)],
+    gsi6: [
+      timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),
+      timelineIndex.pk(tenantId, 'company', '01HZCO'),
+      timelineIndex.pk(tenantId, 'deal', '01HZDEAL'),
+    ],
+    gsi7: [`${tenantId}#contact#geo#u4pr`, dealIndex.purchasesOfCompany(tenantId, '01HZCOMPANY')],
   };
 }
 
