@@ -12,6 +12,8 @@ let contactsAs: As;
 let companiesAs: As;
 let moveLinks: typeof import('../../shared/deals/service.ts').moveLinks;
 let runAsTenant: typeof import('../../shared/db/tenant-context.ts').runAsTenant;
+let planDealCreate: typeof import('../../shared/deals/service.ts').planDealCreate;
+let writeRecords: typeof import('../../shared/db/store.ts').writeRecords;
 
 beforeAll(async () => {
   await useFreshTable();
@@ -23,7 +25,8 @@ beforeAll(async () => {
   catalogAs = client((await import('./catalog.ts')).handler);
   contactsAs = client((await import('./contacts.ts')).handler);
   companiesAs = client((await import('./companies.ts')).handler);
-  ({ moveLinks } = await import('../../shared/deals/service.ts'));
+  ({ moveLinks, planDealCreate } = await import('../../shared/deals/service.ts'));
+  ({ writeRecords } = await import('../../shared/db/store.ts'));
   ({ runAsTenant } = await import('../../shared/db/tenant-context.ts'));
 });
 
@@ -473,5 +476,73 @@ describe('moveLinks (for merges)', () => {
     expect(companies).toBe(3);
     expect(idsOf(await api('GET', `/v1/deals?companyId=${otherCompany.body.id}`))).toHaveLength(3);
     expect(idsOf(await api('GET', `/v1/deals?companyId=${companyId}`))).toEqual([]);
+  });
+});
+
+describe('deals: transactions', () => {
+  it('writes a deal with the most contacts straight into a won stage in one transaction, and moves it back', async () => {
+    const { t, api, companyId, productId } = await setUp();
+    const contacts = await Promise.all(
+      Array.from({ length: 20 }, () => contactsAs(t)('POST', '/v1/contacts', { body: makeContact() })),
+    );
+    const contactIds = contacts.map((c) => c.body.id as string);
+    const deal = await api('POST', '/v1/deals', {
+      body: {
+        name: 'Crowded',
+        currency: 'EUR',
+        stageId: 'won',
+        companyId,
+        contactIds,
+        lineItems: Array.from({ length: 10 }, (_, i) => ({ productId, quantity: i + 1 })),
+      },
+      headers: { 'idempotency-key': 'crowded' },
+    });
+    expect(deal.status, JSON.stringify(deal.body)).toBe(201);
+    expect(deal.body.amount).toBe(1999 * ((10 * 11) / 2));
+    expect((await api('GET', `/v1/contacts/${contactIds[19]}/purchases`)).body.items).toHaveLength(1);
+    const reopened = await api('POST', `/v1/deals/${deal.body.id}/stage`, { body: { stageId: 'qualify' } });
+    expect(reopened.status).toBe(200);
+    expect((await api('GET', `/v1/contacts/${contactIds[19]}/purchases`)).body.items).toEqual([]);
+  });
+
+  it('a planned create (planDealCreate) fails as a whole if the pipeline changed before it was written', async () => {
+    const { t, pipelineId } = await setUp();
+    const principal = { tenantId: t, userId: 'alice', roles: ['admin' as const] };
+    const planned = await runAsTenant(t, () =>
+      planDealCreate(principal, { name: 'Planned', currency: 'EUR', stageId: 'propose' }),
+    );
+    expect(planned.view).toMatchObject({ name: 'Planned', stageId: 'propose', version: 1 });
+    expect(planned.items.map((i) => ('put' in i ? i.put : 'check' in i ? i.check : i.delete))).toEqual([
+      'pipeline',
+      'dealStageChange',
+    ]);
+    const renamed = await catalogAs(t)('PATCH', `/v1/pipelines/${pipelineId}`, { body: { name: 'Renamed' } });
+    expect(renamed.status).toBe(200);
+    await expect(runAsTenant(t, () => writeRecords([planned.write], planned.items))).rejects.toMatchObject({
+      status: 409,
+      code: 'pipeline.changed',
+    });
+    expect(idsOf(await dealsAs(t)('GET', '/v1/deals'))).toEqual([]);
+    // Planned again against the current pipeline, it goes through.
+    const again = await runAsTenant(t, () => planDealCreate(principal, { name: 'Planned', currency: 'EUR' }));
+    await runAsTenant(t, () => writeRecords([again.write], again.items));
+    expect(idsOf(await dealsAs(t)('GET', '/v1/deals'))).toEqual([again.view.id]);
+  });
+
+  it('of concurrent moves of one deal exactly one wins; the others are told it changed', async () => {
+    const { api } = await setUp();
+    const deal = await api('POST', '/v1/deals', { body: { name: 'Contested', currency: 'EUR' } });
+    const moves = await Promise.all(
+      ['propose', 'won', 'qualify', 'propose', 'won'].map((stageId, i) =>
+        api('POST', `/v1/deals/${deal.body.id}/stage`, {
+          body: i === 2 ? { stageId: 'lost', lostReason: 'x' } : { stageId },
+          headers: { 'if-match': '"1"' },
+        }),
+      ),
+    );
+    expect(moves.filter((m) => m.status === 200)).toHaveLength(1);
+    expect(moves.filter((m) => m.status === 412 || m.status === 409)).toHaveLength(4);
+    const history = await api('GET', `/v1/deals/${deal.body.id}/stages`);
+    expect(history.body.items).toHaveLength(2);
   });
 });
