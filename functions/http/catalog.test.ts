@@ -216,7 +216,12 @@ describe('pipelines', () => {
       body: { stages: STAGES.map((s) => (s.id === 'propose' ? { ...s, kind: 'lost' } : s)) },
     });
     expect(rekind.status).toBe(409);
-    expect((await api('DELETE', `/v1/pipelines/${pid}`)).status).toBe(409);
+    // A pipeline that is not the default but holds deals cannot be deleted either.
+    const other = await api('POST', '/v1/pipelines', { body: { name: 'Other', stages: STAGES } });
+    await deals('POST', '/v1/deals', { body: { name: 'Elsewhere', currency: 'EUR', pipelineId: other.body.id } });
+    const busy = await api('DELETE', `/v1/pipelines/${other.body.id}`);
+    expect(busy.status).toBe(409);
+    expect(busy.body).toMatchObject({ code: 'pipeline.stage_has_deals', stages: [{ id: 'qualify', deals: 1 }] });
 
     for (const id of ids) await deals('POST', `/v1/deals/${id}/stage`, { body: { stageId: 'qualify' } });
     const renamed = [...without.slice(0, 1), { id: 'demo', name: 'Demo' }, ...without.slice(1)];
