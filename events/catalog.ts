@@ -68,8 +68,46 @@ export const NoteChanged = recordChange('note');
 /** A workspace user's profile (roles, status, teams...): their history is the audit trail of who changed access. */
 export const UserChanged = recordChange('user');
 export const TeamChanged = recordChange('team');
+export const DealChanged = recordChange('deal');
+
+/**
+ * A deal entered another stage (derived from its change on the stream, next to `deal.updated`): small and bounded by
+ * construction (ids, names, amount; no line items), so rules can match on pipeline, stage, status or amount.
+ * `deal.won` and `deal.lost` carry the same detail when the new stage is a won or lost one.
+ */
+export const DealStageChanged = z.object({
+  schemaVersion: z.literal(1),
+  tenantId: z.string(),
+  dealId: z.string(),
+  /** The deal's version after the change (with dealId, a unique id of the event). */
+  version: z.number().int(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  actorId: z.string().optional(),
+  name: z.string(),
+  pipelineId: z.string(),
+  fromPipelineId: z.string().optional(),
+  fromStageId: z.string().optional(),
+  toStageId: z.string(),
+  status: z.enum(['open', 'won', 'lost']),
+  previousStatus: z.enum(['open', 'won', 'lost']).optional(),
+  probability: z.number().int(),
+  amount: z.number().int(),
+  currency: z.string(),
+  ownerId: z.string(),
+  companyId: z.string().optional(),
+  contactIds: z.array(z.string()),
+  /** How long the deal stayed in the previous stage. */
+  msInPreviousStage: z.number().int().nonnegative().optional(),
+  lostReason: z.string().optional(),
+});
+export type DealStageChangedDetail = z.infer<typeof DealStageChanged>;
 export type RecordChangedDetail = z.infer<
-  typeof ContactChanged | typeof CompanyChanged | typeof NoteChanged | typeof UserChanged | typeof TeamChanged
+  | typeof ContactChanged
+  | typeof CompanyChanged
+  | typeof NoteChanged
+  | typeof UserChanged
+  | typeof TeamChanged
+  | typeof DealChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -135,12 +173,19 @@ export const CATALOG = {
   'team.updated': { source: 'crm.teams', schema: TeamChanged },
   'team.deleted': { source: 'crm.teams', schema: TeamChanged },
   'email.received': { source: 'crm.mail', schema: EmailReceived },
+  'deal.created': { source: 'crm.deals', schema: DealChanged },
+  'deal.updated': { source: 'crm.deals', schema: DealChanged },
+  'deal.deleted': { source: 'crm.deals', schema: DealChanged },
+  'deal.restored': { source: 'crm.deals', schema: DealChanged },
+  'deal.stage_changed': { source: 'crm.deals', schema: DealStageChanged },
+  'deal.won': { source: 'crm.deals', schema: DealStageChanged },
+  'deal.lost': { source: 'crm.deals', schema: DealStageChanged },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
 
 /** Entities whose stream changes become events; everything else in the table (lookups, idempotency) is internal. */
-export const PUBLISHED_ENTITIES = ['contact', 'company', 'note', 'user', 'team'] as const;
+export const PUBLISHED_ENTITIES = ['contact', 'company', 'note', 'user', 'team', 'deal'] as const;
 
 export interface CatalogEvent {
   source: string;

@@ -112,6 +112,8 @@ beforeAll(async () => {
   await useLocalCognito();
   handlers.users = (await import('../functions/http/users.ts')).handler;
   handlers.teams = (await import('../functions/http/teams.ts')).handler;
+  handlers.catalog = (await import('../functions/http/catalog.ts')).handler;
+  handlers.deals = (await import('../functions/http/deals.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -224,6 +226,90 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', `/v1/notes/${onContact.body.id}`);
       await call('PATCH', `/v1/notes/${onContact.body.id}`, { body: makeNote() });
       await call('DELETE', `/v1/notes/${onContact.body.id}`);
+    });
+    let productId = '';
+    let pipelineId = '';
+    await as('catalog', async (call) => {
+      const product = await call('POST', '/v1/products', {
+        body: { sku: 'cov-1', name: 'Coverage', prices: { EUR: 100 } },
+        headers: { 'idempotency-key': 'p-1' },
+      });
+      await call('POST', '/v1/products', {
+        body: { sku: 'cov-1', name: 'Coverage', prices: { EUR: 100 } },
+        headers: { 'idempotency-key': 'p-1' },
+      });
+      productId = product.body.id;
+      for (const query of ['', '?q=cov', '?active=true', '?sku=COV-1', '?inTrash=true']) {
+        await call('GET', `/v1/products${query}`);
+      }
+      await call('GET', `/v1/products/${productId}`);
+      await call('PATCH', `/v1/products/${productId}`, { body: { sku: 'COV-2' }, headers: { 'if-match': '"1"' } });
+      await call('DELETE', `/v1/products/${productId}`);
+      await call('POST', `/v1/products/${productId}/restore`);
+      const stages = [
+        { id: 'open', name: 'Open' },
+        { id: 'won', name: 'Won', kind: 'won' },
+        { id: 'lost', name: 'Lost', kind: 'lost' },
+      ];
+      const first = await call('POST', '/v1/pipelines', { body: { name: 'Sales', stages } });
+      pipelineId = first.body.id;
+      const second = await call('POST', '/v1/pipelines', {
+        body: { name: 'Other', stages, isDefault: true },
+        headers: { 'idempotency-key': 'pl-1' },
+      });
+      await call('GET', '/v1/pipelines');
+      await call('GET', `/v1/pipelines/${pipelineId}`);
+      await call('PATCH', `/v1/pipelines/${pipelineId}`, {
+        body: { stages: [...stages, { id: 'demo', name: 'Demo' }], isDefault: true },
+      });
+      await call('DELETE', `/v1/pipelines/${second.body.id}`);
+    });
+    await as('deals', async (call) => {
+      const deal = await call('POST', '/v1/deals', {
+        body: {
+          name: 'Coverage deal',
+          currency: 'EUR',
+          companyId,
+          contactIds: [contactId],
+          lineItems: [{ productId, quantity: 2 }],
+        },
+        headers: { 'idempotency-key': 'd-1' },
+      });
+      const dealId = deal.body.id;
+      await call('POST', '/v1/deals', {
+        body: {
+          name: 'Coverage deal',
+          currency: 'EUR',
+          companyId,
+          contactIds: [contactId],
+          lineItems: [{ productId, quantity: 2 }],
+        },
+        headers: { 'idempotency-key': 'd-1' },
+      });
+      const filters = [
+        '',
+        '?ownerId=u1',
+        `?companyId=${companyId}`,
+        `?contactId=${contactId}`,
+        '?q=cov',
+        '?inTrash=true',
+      ];
+      for (const query of filters) await call('GET', `/v1/deals${query}`);
+      await call('GET', `/v1/deals?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+      await call('GET', `/v1/deals/${dealId}`);
+      await call('PATCH', `/v1/deals/${dealId}`, {
+        body: { expectedCloseDate: '2027-01-01' },
+        headers: { 'if-match': '"1"' },
+      });
+      await call('POST', `/v1/deals/${dealId}/stage`, { body: { stageId: 'won' } });
+      await call('GET', `/v1/deals/${dealId}/stages`);
+      await call('GET', `/v1/deals/${dealId}/timeline`);
+      await call('GET', `/v1/pipelines/${pipelineId}/board`);
+      await call('GET', `/v1/pipelines/${pipelineId}/stages/won/deals`);
+      await call('GET', `/v1/contacts/${contactId}/purchases`);
+      await call('GET', `/v1/companies/${companyId}/purchases`);
+      await call('DELETE', `/v1/deals/${dealId}`);
+      await call('POST', `/v1/deals/${dealId}/restore`);
     });
 
     let userId = '';

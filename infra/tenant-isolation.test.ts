@@ -8,7 +8,16 @@ import type { DetailType } from '../events/catalog.ts';
 import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
-import { companyIndex, contactIndex, recordIndex, timelineIndex, userIndex } from '../shared/db/keys.ts';
+import {
+  companyIndex,
+  contactIndex,
+  dealIndex,
+  pipelineIndex,
+  productIndex,
+  recordIndex,
+  timelineIndex,
+  userIndex,
+} from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
@@ -114,6 +123,18 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.user.get({ tenantId, userId: '5f0c1a2b-user' }).params()),
     pk(e.lookup.get({ tenantId, kind: 'user.role', value: 'admin', targetId: '5f0c1a2b-user' }).params()),
     pk(e.team.get({ tenantId, teamId: '01HZTEAM' }).params()),
+    pk(e.product.get({ tenantId, productId: '01HZPRODUCT' }).params()),
+    pk(e.productSku.get({ tenantId, sku: 'SKU-1' }).params()),
+    pk(e.pipeline.get({ tenantId, pipelineId: '01HZPIPELINE' }).params()),
+    pk(e.defaultPipeline.get({ tenantId }).params()),
+    pk(e.deal.get({ tenantId, dealId: '01HZDEAL' }).params()),
+    pk(e.dealStageChange.get({ tenantId, dealId: '01HZDEAL', seq: '0000000001' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'deal.contact', value: '01HZCONTACT', targetId: '01HZDEAL' }).params()),
+    pk(
+      e.timelineLink
+        .get({ tenantId, entity: 'deal', entityId: '01HZDEAL', subjectType: 'contact', subjectId: '01HZCONTACT' })
+        .params(),
+    ),
   ];
 }
 
@@ -124,9 +145,15 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       contactIndex.owner(tenantId, 'user-1'),
       companyIndex.owner(tenantId, 'user-1'),
       ...['lead', 'deal', 'activity'].map((kind) => recordIndex.owner(tenantId, kind, 'user-1')),
+      dealIndex.owner(tenantId, 'user-1'),
     ],
-    gsi2: [contactIndex.stage(tenantId, 'lead'), userIndex.status(tenantId, 'invited')],
-    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY')],
+    gsi2: [
+      contactIndex.stage(tenantId, 'lead'),
+      userIndex.status(tenantId, 'invited'),
+      productIndex.active(tenantId),
+      dealIndex.stage(tenantId, '01HZP', 'won'),
+    ],
+    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY'), dealIndex.company(tenantId, '01HZCOMPANY')],
     gsi4: [
       contactIndex.name(tenantId),
       contactIndex.trash(tenantId),
@@ -134,15 +161,25 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       recordIndex.name(tenantId, 'user'),
       recordIndex.trash(tenantId, 'user'),
       recordIndex.name(tenantId, 'team'),
+      productIndex.name(tenantId),
+      productIndex.trash(tenantId),
+      pipelineIndex.name(tenantId),
+      dealIndex.name(tenantId),
+      dealIndex.trash(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
       companyIndex.sync(tenantId),
       recordIndex.sync(tenantId, 'user'),
       recordIndex.sync(tenantId, 'team'),
+      dealIndex.sync(tenantId),
     ],
-    gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
-    gsi7: [`${tenantId}#contact#geo#u4pr`],
+    gsi6: [
+      timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),
+      timelineIndex.pk(tenantId, 'company', '01HZCO'),
+      timelineIndex.pk(tenantId, 'deal', '01HZDEAL'),
+    ],
+    gsi7: [`${tenantId}#contact#geo#u4pr`, dealIndex.purchasesOfCompany(tenantId, '01HZCOMPANY')],
   };
 }
 

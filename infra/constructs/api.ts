@@ -32,6 +32,8 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   docs: 'functions/http/docs.ts',
   users: 'functions/http/users.ts',
   teams: 'functions/http/teams.ts',
+  catalog: 'functions/http/catalog.ts',
+  deals: 'functions/http/deals.ts',
 };
 
 export interface ThrottleSettings {

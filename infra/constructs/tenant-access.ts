@@ -81,6 +81,22 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: ['gsi4'],
   },
+  // Products and pipelines: SKU claims put and deleted with their product, the default-pipeline pointer, pipelines
+  // deleted outright; lists on name/trash (gsi4) and active products (gsi2); a stage's deals counted on the board
+  // partitions (gsi2) before it is removed.
+  catalog: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    queryTable: false,
+    queryIndexes: ['gsi2', 'gsi4'],
+  },
+  // Deals: lookups (deal.contact, deal.purchase) and stage history on the table; timeline links put and deleted;
+  // ConditionChecks on contacts, company and the pipeline's version; owner, board, company, name/trash, sync,
+  // timeline and company purchases (gsi7).
+  deals: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
+    queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi6', 'gsi7'],
+  },
 };
 
 export interface TenantAccessRoleProps {

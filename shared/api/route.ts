@@ -11,6 +11,8 @@ export const FUNCTION_GROUPS = [
   'docs',
   'users',
   'teams',
+  'catalog',
+  'deals',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

@@ -17,7 +17,10 @@ import {
   ContactPatch,
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
+import { dealsRoutes } from '../deals/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
+import { pipelinesRoutes } from '../pipelines/routes.ts';
+import { productsRoutes } from '../products/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { teamsRoutes } from '../teams/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
@@ -424,6 +427,9 @@ export const routes = defineRoutes([
   },
   ...usersRoutes,
   ...teamsRoutes,
+  ...productsRoutes,
+  ...pipelinesRoutes,
+  ...dealsRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -158,3 +158,92 @@ export function teamKeys(t: TeamKeyInput): Keys {
     gsi5sk: `${t.updatedAt}#${t.teamId}`,
   };
 }
+
+/**
+ * Products: by name and trash on gsi4 (the shared name partitions), active ones by name on gsi2 (sparse: an inactive
+ * or deleted product has no gsi2 keys). SKUs are unique through `productSku` claim items, not an index.
+ */
+export const productIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'product'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'product'),
+  active: (tenantId: string) => `${tenantId}#product#active`,
+};
+
+export function productKeys(p: {
+  tenantId: string;
+  productId: string;
+  sortName: string;
+  active: boolean;
+  deletedAt?: string;
+}): Keys {
+  const live = !p.deletedAt;
+  const byName = `${p.sortName}#${p.productId}`;
+  return {
+    gsi2pk: live && p.active ? productIndex.active(p.tenantId) : undefined,
+    gsi2sk: live && p.active ? byName : undefined,
+    gsi4pk: live ? productIndex.name(p.tenantId) : productIndex.trash(p.tenantId),
+    gsi4sk: live ? byName : `${p.deletedAt}#${p.productId}`,
+  };
+}
+
+export const pipelineIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'pipeline'),
+};
+
+export function pipelineKeys(p: { tenantId: string; pipelineId: string; sortName: string }): Keys {
+  return { gsi4pk: pipelineIndex.name(p.tenantId), gsi4sk: `${p.sortName}#${p.pipelineId}` };
+}
+
+/** Deals without an expected close date sort after every dated one on the board. */
+export const UNDATED_CLOSE = '9999-12-31';
+
+/**
+ * Deals: by owner on gsi1 (recordIndex.owner), one board partition per pipeline stage on gsi2 sorted by expected
+ * close date (soonest first, undated last), by company on gsi3 and name/trash on gsi4 (by name), sync on gsi5, and
+ * won deals by company on gsi7 (a company's purchase history, newest close first when read descending). Deals by
+ * contact are `deal.contact` lookup items (a deal has several contacts).
+ */
+export const dealIndex = {
+  owner: (tenantId: string, ownerId: string) => recordIndex.owner(tenantId, 'deal', ownerId),
+  stage: (tenantId: string, pipelineId: string, stageId: string) => `${tenantId}#deal#stage#${pipelineId}#${stageId}`,
+  company: (tenantId: string, companyId: string) => `${tenantId}#deal#company#${companyId}`,
+  name: (tenantId: string) => recordIndex.name(tenantId, 'deal'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'deal'),
+  sync: (tenantId: string) => recordIndex.sync(tenantId, 'deal'),
+  purchasesOfCompany: (tenantId: string, companyId: string) => `${tenantId}#deal#purchases#company#${companyId}`,
+};
+
+export interface DealKeyInput {
+  tenantId: string;
+  dealId: string;
+  sortName: string;
+  updatedAt: string;
+  ownerId: string;
+  pipelineId: string;
+  stageId: string;
+  status: 'open' | 'won' | 'lost';
+  expectedCloseDate?: string;
+  closedAt?: string;
+  companyId?: string;
+  deletedAt?: string;
+}
+
+export function dealKeys(d: DealKeyInput): Keys {
+  const live = !d.deletedAt;
+  const byName = `${d.sortName}#${d.dealId}`;
+  const purchase = live && d.status === 'won' && d.companyId;
+  return {
+    gsi1pk: live ? dealIndex.owner(d.tenantId, d.ownerId) : undefined,
+    gsi1sk: live ? byName : undefined,
+    gsi2pk: live ? dealIndex.stage(d.tenantId, d.pipelineId, d.stageId) : undefined,
+    gsi2sk: live ? `${d.expectedCloseDate ?? UNDATED_CLOSE}#${d.dealId}` : undefined,
+    gsi3pk: live && d.companyId ? dealIndex.company(d.tenantId, d.companyId) : undefined,
+    gsi3sk: live && d.companyId ? byName : undefined,
+    gsi4pk: live ? dealIndex.name(d.tenantId) : dealIndex.trash(d.tenantId),
+    gsi4sk: live ? byName : `${d.deletedAt}#${d.dealId}`,
+    gsi5pk: dealIndex.sync(d.tenantId),
+    gsi5sk: `${d.updatedAt}#${d.dealId}`,
+    gsi7pk: purchase ? dealIndex.purchasesOfCompany(d.tenantId, d.companyId!) : undefined,
+    gsi7sk: purchase ? `${d.closedAt}#${d.dealId}` : undefined,
+  };
+}

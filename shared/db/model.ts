@@ -3,9 +3,13 @@ import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
+import { DealEntity, DealStageChangeEntity } from './entities/deal.ts';
 import { IdempotencyEntity } from './entities/idempotency.ts';
 import { LookupEntity } from './entities/lookup.ts';
 import { NoteEntity } from './entities/note.ts';
+import { DefaultPipelineEntity, PipelineEntity } from './entities/pipeline.ts';
+import { ProductEntity } from './entities/product.ts';
+import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
@@ -26,6 +30,12 @@ export const entities = {
   user: UserEntity,
   team: TeamEntity,
   timelineLink: TimelineLinkEntity,
+  product: ProductEntity,
+  productSku: ProductSkuEntity,
+  pipeline: PipelineEntity,
+  defaultPipeline: DefaultPipelineEntity,
+  deal: DealEntity,
+  dealStageChange: DealStageChangeEntity,
 };
 
 export type CrmEntities = typeof entities;

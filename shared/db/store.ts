@@ -64,7 +64,13 @@ export type ItemWrite =
       onConflict?: () => DomainError;
     }
   | { delete: EntityName; key: Record<string, unknown>; onConflict?: () => DomainError }
-  | { check: EntityName; key: Record<string, unknown>; error: DomainError };
+  | {
+      check: EntityName;
+      key: Record<string, unknown>;
+      error: DomainError;
+      /** The item must still be at this version (e.g. a deal's pipeline, whose stages the deal was checked against). */
+      expectedVersion?: number;
+    };
 
 export interface RecordWrite {
   entity: EntityName;
@@ -151,10 +157,13 @@ function planItemWrite(write: ItemWrite): PlannedOp {
     return { op: entityOps(write.delete).delete(write.key), explain: write.onConflict ?? interfered };
   const op = entityOps(write.check)
     .check(write.key)
-    // Live: it exists and, for entities with a trash, is not in it.
-    .where((attr, o) =>
-      attr.deletedAt ? `${o.exists!(attr.tenantId)} AND ${o.notExists!(attr.deletedAt)}` : o.exists!(attr.tenantId),
-    );
+    // Live: it exists and, for entities with a trash, is not in it; at the expected version when one is given.
+    .where((attr, o) => {
+      const live = attr.deletedAt
+        ? `${o.exists!(attr.tenantId)} AND ${o.notExists!(attr.deletedAt)}`
+        : o.exists!(attr.tenantId);
+      return write.expectedVersion === undefined ? live : `${live} AND ${o.eq!(attr.version, write.expectedVersion)}`;
+    });
   return { op: op as unknown as WriteOp, explain: () => write.error };
 }
 

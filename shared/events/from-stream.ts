@@ -11,6 +11,7 @@ const ID_FIELD: Record<string, string> = {
   note: 'noteId',
   user: 'userId',
   team: 'teamId',
+  deal: 'dealId',
 };
 
 type Item = Record<string, unknown>;
@@ -68,4 +69,56 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
     changes: changed,
     record: kind === 'deleted' && !newItem ? before : after,
   });
+}
+
+/**
+ * Every event of a table change: its record-change event, then the events derived from it. A live deal whose stage
+ * changed (a create enters its first stage too) also gives `deal.stage_changed`, and `deal.won` or `deal.lost` when
+ * it entered a won or lost stage from a stage of another kind. Read from the old and new images, so they are exactly
+ * as reliable as the change itself.
+ */
+export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
+  const change = eventFromStreamRecord(record);
+  if (!change) return [];
+  return [change, ...derivedDealEvents(record)];
+}
+
+function derivedDealEvents(record: DynamoDBRecord): CatalogEvent[] {
+  const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
+  const before = image(record.dynamodb?.OldImage);
+  const after = image(record.dynamodb?.NewImage);
+  if (after?.__edb_e__ !== 'deal' || after.deletedAt) return [];
+  // A create enters its first stage; a restore comes back to the stage it had; otherwise the stage must differ.
+  const restored = before?.deletedAt !== undefined;
+  const moved = before !== undefined && (before.stageId !== after.stageId || before.pipelineId !== after.pipelineId);
+  const entered = before === undefined || (!restored && moved);
+  if (!entered) return [];
+  const detail = {
+    schemaVersion: 1 as const,
+    tenantId: String(after.tenantId),
+    dealId: String(after.dealId),
+    version: Number(after.version),
+    occurredAt: String(after.stageEnteredAt),
+    ...(after.updatedBy ? { actorId: String(after.updatedBy) } : {}),
+    name: String(after.name),
+    pipelineId: String(after.pipelineId),
+    ...(before && before.pipelineId !== after.pipelineId ? { fromPipelineId: String(before.pipelineId) } : {}),
+    ...(before ? { fromStageId: String(before.stageId), previousStatus: before.status } : {}),
+    toStageId: String(after.stageId),
+    status: after.status,
+    probability: Number(after.probability),
+    amount: Number(after.amount),
+    currency: String(after.currency),
+    ownerId: String(after.ownerId),
+    ...(after.companyId ? { companyId: String(after.companyId) } : {}),
+    contactIds: (after.contactIds as string[] | undefined) ?? [],
+    ...(before
+      ? { msInPreviousStage: Math.max(0, Date.parse(after.stageEnteredAt) - Date.parse(before.stageEnteredAt)) }
+      : {}),
+    ...(after.lostReason ? { lostReason: String(after.lostReason) } : {}),
+  };
+  const events = [catalogEvent('deal.stage_changed', detail)];
+  const closedNow = after.status !== 'open' && after.status !== before?.status;
+  if (closedNow) events.push(catalogEvent(after.status === 'won' ? 'deal.won' : 'deal.lost', detail));
+  return events;
 }

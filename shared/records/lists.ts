@@ -12,7 +12,7 @@ export interface PageRequest {
   cursor?: string | undefined;
 }
 
-type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
+type GsiName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5' | 'gsi7';
 
 /** Exactly one index per list: several filters at once would need a scan or a join, so they are refused. */
 export function singleFilter<F extends Record<string, unknown>>(filters: F, names: readonly (keyof F & string)[]) {

@@ -17,6 +17,10 @@ export const LOOKUP_KINDS = [
   'company.tag',
   /** A live user's role (users hold up to six): "who are the managers" is one Query. */
   'user.role',
+  /** A deal's contacts (value: contactId): "deals of a contact". */
+  'deal.contact',
+  /** A won deal's contacts (value: contactId): a contact's purchase history. */
+  'deal.purchase',
 ] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
 
