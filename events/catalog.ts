@@ -65,6 +65,9 @@ function recordChange<E extends string>(entity: E) {
 export const ContactChanged = recordChange('contact');
 export const CompanyChanged = recordChange('company');
 export const NoteChanged = recordChange('note');
+export const LeadChanged = recordChange('lead');
+/** `form.submitted`: a submission item's creation; `record` holds formId, leadId, values, utm, outcome. */
+export const FormSubmitted = recordChange('formSubmission');
 export type RecordChangedDetail = z.infer<typeof ContactChanged | typeof CompanyChanged | typeof NoteChanged>;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -124,12 +127,20 @@ export const CATALOG = {
   'note.updated': { source: 'crm.notes', schema: NoteChanged },
   'note.deleted': { source: 'crm.notes', schema: NoteChanged },
   'email.received': { source: 'crm.mail', schema: EmailReceived },
+  'lead.created': { source: 'crm.leads', schema: LeadChanged },
+  'lead.updated': { source: 'crm.leads', schema: LeadChanged },
+  'lead.deleted': { source: 'crm.leads', schema: LeadChanged },
+  'lead.restored': { source: 'crm.leads', schema: LeadChanged },
+  'form.submitted': { source: 'crm.forms', schema: FormSubmitted },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
 
 /** Entities whose stream changes become events; everything else in the table (lookups, idempotency) is internal. */
-export const PUBLISHED_ENTITIES = ['contact', 'company', 'note'] as const;
+export const PUBLISHED_ENTITIES = ['contact', 'company', 'note', 'lead', 'formSubmission'] as const;
+
+/** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
+export const STREAM_DETAIL_TYPES: Record<string, DetailType> = { 'formSubmission.created': 'form.submitted' };
 
 export interface CatalogEvent {
   source: string;

@@ -7,6 +7,7 @@ import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
+import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 
 export interface CrmStackProps extends StackProps {
@@ -37,6 +38,7 @@ export class CrmStack extends Stack {
   readonly auditTrail: CrmAuditTrail;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
+  readonly leads: CrmLeads;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -61,6 +63,15 @@ export class CrmStack extends Stack {
       bus: this.events.bus,
       ...(props.inboundRecipients ? { inboundRecipients: props.inboundRecipients } : {}),
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
+    });
+
+    this.leads = new CrmLeads(this, 'Leads', {
+      bus: this.events.bus,
+      table: this.data.table,
+      formSubmissions: this.api.functions.formSubmissions,
+      ...(props.senderEmail && this.mail.senderIdentity
+        ? { sender: { email: props.senderEmail, identity: this.mail.senderIdentity } }
+        : {}),
     });
 
     if (props.edge) {

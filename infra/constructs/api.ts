@@ -27,6 +27,9 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   customFields: 'functions/http/custom-fields.ts',
   settings: 'functions/http/settings.ts',
   docs: 'functions/http/docs.ts',
+  leads: 'functions/http/leads.ts',
+  forms: 'functions/http/forms.ts',
+  formSubmissions: 'functions/http/form-submissions.ts',
 };
 
 export interface ThrottleSettings {
@@ -136,7 +139,11 @@ export class CrmApi extends Construct {
       if (isPublic && created) {
         Validations.of(created).acknowledge({
           id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} serves the public API description (OpenAPI and its reference page).`,
+          reason:
+            route.group === 'docs'
+              ? `${route.method} ${route.path} serves the public API description (OpenAPI and its reference page).`
+              : `${route.method} ${route.path} is public web-to-lead: scoped to the tenant its URL names (form ` +
+                'publicKey or opt-in token), origin-checked and rate limited per source address in the function.',
         });
       }
     }

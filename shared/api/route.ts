@@ -2,7 +2,17 @@ import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.ts';
 
 /** The Lambda functions HTTP routes are grouped into: one function (and one IAM role) per group. */
-export const FUNCTION_GROUPS = ['contacts', 'companies', 'notes', 'customFields', 'settings', 'docs'] as const;
+export const FUNCTION_GROUPS = [
+  'contacts',
+  'companies',
+  'notes',
+  'customFields',
+  'settings',
+  'docs',
+  'leads',
+  'forms',
+  'formSubmissions',
+] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -35,6 +45,13 @@ export interface RouteDefinition {
    * tenant's settings require it.
    */
   conditional?: boolean;
+  /**
+   * Also accepts `application/x-www-form-urlencoded` bodies (what an HTML form posts), parsed into an object of
+   * strings (a repeated name becomes a list) and validated with the same schema. Public web-to-lead only.
+   */
+  acceptsForm?: boolean;
+  /** A smaller body limit than the API's 64 KiB, for public endpoints. */
+  maxBodyBytes?: number;
 }
 
 export function defineRoutes<const R extends readonly RouteDefinition[]>(routes: R): R {

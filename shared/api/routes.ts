@@ -17,6 +17,7 @@ import {
   ContactPatch,
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
+import { leadsRoutes } from '../leads/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { pageOf } from './common-schemas.ts';
@@ -347,7 +348,7 @@ export const routes = defineRoutes([
     group: 'customFields',
     permission: 'customFields:read',
     tag: 'Custom fields',
-    summary: "The tenant's custom field definitions for contacts or companies",
+    summary: "The tenant's custom field definitions for contacts, companies or leads",
     params: CustomFieldParams,
     response: { status: 200, schema: CustomFieldSchema, description: 'The definitions.' },
   },
@@ -358,7 +359,7 @@ export const routes = defineRoutes([
     group: 'customFields',
     permission: 'customFields:manage',
     tag: 'Custom fields',
-    summary: 'Replace the custom field definitions for contacts or companies',
+    summary: 'Replace the custom field definitions for contacts, companies or leads',
     params: CustomFieldParams,
     body: CustomFieldSchemaPut,
     response: { status: 200, schema: CustomFieldSchema, description: 'The new definitions.' },
@@ -420,6 +421,7 @@ export const routes = defineRoutes([
     params: z.object({ asset: z.string().regex(/^[a-z0-9.-]+$/) }),
     response: { status: 200, description: 'A static file.', contentType: 'application/octet-stream' },
   },
+  ...leadsRoutes,
 ]);
 
 export type Routes = typeof routes;

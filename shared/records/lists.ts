@@ -40,7 +40,7 @@ type IndexQueryBuilder = IndexQuery & {
 
 /** One Query on a GSI partition, optionally narrowed by a sort-key prefix or lower bound. */
 export async function queryIndex<T>(
-  entity: 'contact' | 'company',
+  entity: 'contact' | 'company' | 'lead' | 'form',
   index: GsiName,
   partition: string,
   page: PageRequest,

@@ -8,7 +8,7 @@ import type { TimelineEntryView } from '../notes/schema.ts';
 import type { Page, PageRequest } from '../records/lists.ts';
 
 /** Maps each timeline entity's stored item to its entry; later issues add activities, deals, tickets, emails. */
-const ENTRY_ID: Record<string, string> = { note: 'noteId' };
+const ENTRY_ID: Record<string, string> = { note: 'noteId', formSubmission: 'submissionId' };
 
 /**
  * A contact's or company's timeline, newest first: one Query of the shared timeline index (gsi6), whose sort key
@@ -16,7 +16,7 @@ const ENTRY_ID: Record<string, string> = { note: 'noteId' };
  */
 export async function timeline(
   principal: Principal,
-  subjectType: 'contact' | 'company',
+  subjectType: 'contact' | 'company' | 'lead',
   subjectId: string,
   page: PageRequest,
 ): Promise<Page<TimelineEntryView>> {

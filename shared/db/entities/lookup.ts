@@ -9,7 +9,15 @@ import { KEY_CASING, SERVICE } from './common.ts';
  * one Query, answered with summaries. Lookups are written in the same transaction as the record (only those whose
  * value was added, or all of them when the summary changed), so they never drift from it.
  */
-export const LOOKUP_KINDS = ['contact.email', 'contact.phone', 'contact.tag', 'company.domain', 'company.tag'] as const;
+export const LOOKUP_KINDS = [
+  'contact.email',
+  'contact.phone',
+  'contact.tag',
+  'company.domain',
+  'company.tag',
+  'lead.email',
+  'lead.tag',
+] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
 
 export const LookupEntity = new Entity(
