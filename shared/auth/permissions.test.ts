@@ -122,18 +122,27 @@ describe('routes', () => {
     }
   });
 
-  it('only the API description is public', () => {
+  it('only the API description and the web-to-lead endpoints are public', () => {
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
       '/v1/openapi.json',
       '/docs',
       '/docs/{asset}',
+      '/v1/forms/{formId}/submissions',
+      '/v1/forms/confirmations/{token}',
     ]);
   });
 
-  it('no write operation is public or guarded by a read permission', () => {
+  it('no write operation is public (except the web-to-lead submission) or guarded by a read permission', () => {
     for (const route of routes) {
       const permission: string = route.permission;
-      if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
+      if (route.operationId === 'submitForm') expect(route.group).toBe('formSubmissions');
+      else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
+  });
+
+  it('the public web-to-lead endpoints sit in a group of their own, with nothing authenticated', () => {
+    const group = routes.filter((r) => r.group === 'formSubmissions');
+    expect(group.map((r) => r.operationId).sort()).toEqual(['confirmFormSubmission', 'submitForm']);
+    expect(group.every((r) => r.permission === 'public')).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import {
   SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
-import { type EngagementEvent, rescoreLead, SCORE_FIELDS } from './service.ts';
+import { type EngagementEvent, SCORE_FIELDS } from './service.ts';
 
 /** What the decay schedule sends back to the consumer. */
 export interface RescoreRequest {
