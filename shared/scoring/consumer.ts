@@ -87,6 +87,10 @@ export function scoringTargets(detailType: string, raw: unknown): ScoringTarget[
 
 let scheduler: SchedulerClient | undefined;
 
+/** One schedule per lead, named by a hash of tenant and lead (names allow 64 characters of [0-9a-zA-Z-_.]). */
+export const decayScheduleName = (tenantId: string, leadId: string) =>
+  `lead-score-${createHash('sha256').update(`${tenantId}\n${leadId}`).digest('hex').slice(0, 40)}`;
+
 /**
  * The decay clock without a Scan: one one-time EventBridge Scheduler schedule per lead, at the moment decay alone
  * will next move its score by a point, sending the lead back to this consumer. Each recompute moves it (create, or
@@ -98,8 +102,8 @@ export async function scheduleRescore(
   config: { group: string; roleArn: string; functionArn: string },
 ): Promise<void> {
   scheduler ??= new SchedulerClient({});
-  const name = `lead-score-${createHash('sha256').update(`${target.tenantId}\n${target.leadId}`).digest('hex').slice(0, 40)}`;
-  const input: RescoreRequest = { kind: 'lead.rescore', ...target };
+  const name = decayScheduleName(target.tenantId, target.leadId);
+  const input: RescoreRequest = { kind: 'lead.rescore', tenantId: target.tenantId, leadId: target.leadId };
   const params = {
     Name: name,
     GroupName: config.group,
