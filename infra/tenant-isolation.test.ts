@@ -8,7 +8,7 @@ import type { DetailType } from '../events/catalog.ts';
 import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
-import { companyIndex, contactIndex, timelineIndex } from '../shared/db/keys.ts';
+import { companyIndex, contactIndex, formIndex, leadIndex, timelineIndex } from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
@@ -111,18 +111,40 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.idempotency.get({ tenantId, key: 'idem-1' }).params()),
     pk(e.customFieldSchema.get({ tenantId, entityType: 'contact' }).params()),
     pk(e.auditEntry.get({ tenantId, entity: 'contact', entityId: '01HZCONTACT', seq: '000000000001' }).params()),
+    pk(e.lead.get({ tenantId, leadId: '01HZLEAD' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'lead.email', value: 'ada@example.com', targetId: '01HZLEAD' }).params()),
+    pk(e.form.get({ tenantId, formId: '01HZFORM' }).params()),
+    pk(e.formSubmission.get({ tenantId, submissionId: '01HZSUB' }).params()),
+    pk(e.formRateWindow.get({ tenantId, formId: '01HZFORM', source: 'hash', windowStart: 1700000000 }).params()),
+    pk(e.formConfirmation.get({ tenantId, tokenHash: 'hash' }).params()),
+    pk(e.scoringRules.get({ tenantId }).params()),
   ];
 }
 
 /** A partition key of each GSI, built by shared/db/keys.ts. */
 function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
   return {
-    gsi1: [contactIndex.owner(tenantId, 'user-1'), companyIndex.owner(tenantId, 'user-1')],
-    gsi2: [contactIndex.stage(tenantId, 'lead')],
-    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY')],
-    gsi4: [contactIndex.name(tenantId), contactIndex.trash(tenantId), companyIndex.name(tenantId)],
-    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId)],
-    gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
+    gsi1: [
+      contactIndex.owner(tenantId, 'user-1'),
+      companyIndex.owner(tenantId, 'user-1'),
+      leadIndex.owner(tenantId, 'u'),
+    ],
+    gsi2: [contactIndex.stage(tenantId, 'lead'), leadIndex.status(tenantId, 'new')],
+    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY'), leadIndex.source(tenantId, 'form')],
+    gsi4: [
+      contactIndex.name(tenantId),
+      contactIndex.trash(tenantId),
+      companyIndex.name(tenantId),
+      leadIndex.name(tenantId),
+      leadIndex.trash(tenantId),
+      formIndex.name(tenantId),
+    ],
+    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId), leadIndex.sync(tenantId)],
+    gsi6: [
+      timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),
+      timelineIndex.pk(tenantId, 'company', '01HZCO'),
+      timelineIndex.pk(tenantId, 'lead', '01HZLEAD'),
+    ],
     gsi7: [`${tenantId}#contact#geo#u4pr`],
   };
 }
@@ -323,6 +345,8 @@ describe('events:PutEvents is limited to each producer\u2019s own events', () =>
       );
     }
     expect(await put(stack.auditTrail.consumer, ['crm.contacts'], ['contact.updated'])).toBe('ImplicitlyDenied');
+    // The scoring consumer's own writes come back through the stream; it can forge no lead event.
+    expect(await put(stack.leads.scoring, ['crm.leads'], ['lead.updated'])).toBe('ImplicitlyDenied');
   });
 });
 
