@@ -24,6 +24,9 @@ import { LocalSts } from './sts.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, Invoker, LocalService } from './types.ts';
 
+/** The outbound sender of the local cloud (SENDER_EMAIL); the local SES accepts any. */
+export const LOCAL_SENDER_EMAIL = 'crm@crm.example';
+
 export interface LocalCloudOptions {
   /** Where state lives (.data for `npm start`). */
   dataDir: string;
@@ -198,7 +201,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
   try {
     // The local cloud runs the default template: edge protection (CloudFront, WAF in us-east-1) has no local part.
-    const { template, assemblyDir } = await synthesize({ outdir, bundle: true, context: { edgeProtection: false } });
+    // It has a sender, so functions that mail (double opt-in) work: every message lands in the local SES outbox.
+    const { template, assemblyDir } = await synthesize({
+      outdir,
+      bundle: true,
+      context: { edgeProtection: false, senderEmail: LOCAL_SENDER_EMAIL },
+    });
     const resolver = new TemplateResolver(template);
 
     const dynamo = serve(
