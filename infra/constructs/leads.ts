@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -89,8 +89,10 @@ export class CrmLeads extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
       }),
     );
+    // As cdk-nag prints it: pseudo parameters as <AWS::...> unless the stack's environment made them literal.
+    const nag = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
     this.scoring.acknowledgeWildcardResource(
-      `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${stack.getLogicalId(this.scheduleGroup)}>/lead-score-*`,
+      `arn:${nag(stack.partition, 'Partition')}:scheduler:${nag(stack.region, 'Region')}:${nag(stack.account, 'AccountId')}:schedule/<${stack.getLogicalId(this.scheduleGroup)}>/lead-score-*`,
       'Its own one-time decay schedules (one per lead, named by a hash of tenant and lead) in the scoring group only.',
     );
 
