@@ -184,8 +184,9 @@ export async function submitForm(publicKey: string, values: SubmissionInput, cli
 
     const fields = form.fields as FormFieldDefinition[];
     const { lead: input, kept, utm } = mapSubmission(fields, values, honeypot);
-    const optIn =
-      (form.doubleOptIn as { enabled: boolean; subject: string; text: string; linkValidHours: number }) ?? undefined;
+    const optIn = form.doubleOptIn as
+      | { enabled: boolean; subject: string; text: string; linkValidHours: number }
+      | undefined;
     const sender = senderConfig().SENDER_EMAIL;
     if (optIn?.enabled && !sender) {
       throw new DomainError(503, 'mail.unavailable', 'Confirmation emails cannot be sent now; nothing was stored.');
@@ -205,7 +206,8 @@ export async function submitForm(publicKey: string, values: SubmissionInput, cli
 
     const writes: RecordWrite[] = [];
     let leadId: string;
-    if (previous && !previous.deletedAt) {
+    const attached = previous !== undefined && !previous.deletedAt;
+    if (previous && attached) {
       leadId = String(previous.leadId);
       if (wantsConfirmation && consent?.email !== 'pending') {
         const next = {
@@ -240,7 +242,7 @@ export async function submitForm(publicKey: string, values: SubmissionInput, cli
           submissionId,
           formId,
           leadId,
-          outcome: writes.length > 0 && !previous ? 'created' : 'attached',
+          outcome: attached ? 'attached' : 'created',
           values: kept,
           ...(utm ? { utm } : {}),
           origin: client.origin,
