@@ -212,7 +212,8 @@ async function parseRequest(
   const origin = header(event, 'origin');
   const sourceIp = event.requestContext?.http?.sourceIp;
   const domain = event.requestContext?.domainName;
-  const scheme = header(event, 'x-forwarded-proto') === 'http' ? 'http' : 'https';
+  // API Gateway serves HTTPS only; plain HTTP is the local cloud on loopback. (Not from a header a client can set.)
+  const scheme = domain && /^(127\.0\.0\.1|localhost)(:\d+)?$/.test(domain) ? 'http' : 'https';
   const client = {
     form,
     ...(origin ? { origin } : {}),
