@@ -236,9 +236,33 @@ describe('api', () => {
     });
   });
 
-  it('has a throttled, access-logged default stage', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
-    const [[id, stage]] = ofType('AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
+  it('has a throttled, access-logged default stage on each API (the main one and the public forms API)', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
+    for (const [id, stage] of ofType('AWS::ApiGatewayV2::Stage') as Array<[string, CfnResource]>) {
+      expectThrottledAndLogged(id, stage);
+    }
+  });
+
+  it('serves the public web-to-lead routes on their own API, without API-level CORS (each form answers its own)', () => {
+    const forms = logicalId(stack.api.formsApi);
+    expect(props(forms).CorsConfiguration).toBeUndefined();
+    const onForms = ofType('AWS::ApiGatewayV2::Route')
+      .filter(([id]) => props(id).ApiId.Ref === forms)
+      .map(([id]) => props(id).RouteKey as string)
+      .sort();
+    expect(onForms).toEqual(
+      routes
+        .filter((r) => r.group === 'formSubmissions')
+        .map(routeKey)
+        .sort(),
+    );
+    expect(onForms).toContain('OPTIONS /v1/forms/{formId}/submissions');
+    template.hasOutput('FormsApiUrl', {});
+  });
+});
+
+function expectThrottledAndLogged(id: string, stage: CfnResource) {
+  {
     const p = stage.Properties as Props;
     expect(p.StageName).toBe('$default');
     expect(p.AutoDeploy).toBe(true);
@@ -254,8 +278,8 @@ describe('api', () => {
       latency: '$context.responseLatency',
       integrationError: '$context.integrationErrorMessage',
     });
-  });
-});
+  }
+}
 
 describe('functions', () => {
   it('are Node 24 on arm64, traced, with their own log group and role, and no physical names', () => {

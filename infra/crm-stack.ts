@@ -80,6 +80,7 @@ export class CrmStack extends Stack {
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.stage.url, 'Base URL of the CRM HTTP API');
+    output('FormsApiUrl', this.api.formsStage.url, 'Base URL of the public web-to-lead API (form submissions)');
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool of CRM users');
     output('UserPoolClientId', this.auth.client.userPoolClientId, 'App client id (the audience of ID tokens)');
     output('EventBusName', this.events.bus.eventBusName, 'EventBridge bus carrying CRM domain events');

@@ -252,6 +252,7 @@ describe('each group does only what its tenant-access role allows, and needs all
     await as('formSubmissions', async (call) => {
       const origin = { origin: 'https://www.example.com' };
       const body = { name: 'Ada', email: 'ada.form@example.com' };
+      await call('OPTIONS', `/v1/forms/${publicKey}/submissions`, { headers: origin });
       await call('POST', `/v1/forms/${publicKey}/submissions`, { body, headers: origin });
       await call('POST', `/v1/forms/${publicKey}/submissions`, { body, headers: origin });
       const mail = (await ses.sentEmails()).find((m) => m.to.includes('ada.form@example.com'))!;

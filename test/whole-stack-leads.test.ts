@@ -62,7 +62,21 @@ describe('web-to-lead in the local cloud', () => {
       redirectUrl: `${ORIGIN}/thanks`,
     });
     expect(form.status).toBe(201);
-    const submitUrl = `${cloud.apiUrl}/v1/forms/${form.body.publicKey}/submissions`;
+    // The public web-to-lead API is its own HTTP API: no token, and CORS answered per form.
+    const submitUrl = `${cloud.formsApiUrl}/v1/forms/${form.body.publicKey}/submissions`;
+    expect(cloud.formsApiUrl).not.toBe(cloud.apiUrl);
+    const preflight = (origin: string) =>
+      fetch(submitUrl, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+    const allowed = await preflight(ORIGIN);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('POST');
+    expect(allowed.headers.get('access-control-allow-headers')).toBe('content-type');
+    const refused = await preflight('https://evil.example');
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
 
     // What a plain HTML form posts: url-encoded, with the page's Origin; the browser follows the 303.
     const html = await fetch(submitUrl, {
@@ -96,6 +110,12 @@ describe('web-to-lead in the local cloud', () => {
       body: JSON.stringify({ name: 'Bot', email: 'bot@evil.example', website: 'http://spam.example' }),
     });
     expect(bot.status).toBe(202);
+    // A script on the form's page may read the answer.
+    expect(bot.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    // The main API does not serve the public routes.
+    expect(
+      (await fetch(`${cloud.apiUrl}/v1/forms/${form.body.publicKey}/submissions`, { method: 'POST' })).status,
+    ).toBe(404);
 
     const found = await admin('GET', '/v1/leads?email=michael@initech.example');
     expect(found.body.items).toHaveLength(1);
@@ -120,8 +140,11 @@ describe('web-to-lead in the local cloud', () => {
       ['form', 20],
     ]);
     // The decay clock: a one-time schedule brings the lead back to the consumer when its score next moves.
-    const schedule = cloud.scheduler.list().find((s) => s.Name === decayScheduleName(TENANT, leadId));
-    expect(schedule?.ScheduleExpression).toMatch(/^at\(/);
+    // (made right after the score is written, so it may trail it by a moment)
+    const schedule = await eventually(async () =>
+      cloud.scheduler.list().find((s) => s.Name === decayScheduleName(TENANT, leadId)),
+    );
+    expect(schedule.ScheduleExpression).toMatch(/^at\(/);
 
     // The opt-in mail, from the stack's sender, with a link to this API.
     const mail = await eventually(async () =>

@@ -229,6 +229,40 @@ describe('forms: public submissions', () => {
     expect(fieldsOf(malformed)).toEqual(['path.formId']);
   });
 
+  it("answers each form's CORS preflight from its allowedOrigins, and lets its pages read the answers", async () => {
+    const form = await newForm();
+    const preflight = (origin?: string) =>
+      publicClient('OPTIONS', `/v1/forms/${form.publicKey}/submissions`, {
+        headers: { ...(origin ? { origin } : {}), 'access-control-request-method': 'POST' },
+      });
+    const allowed = await preflight(ORIGIN);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers).toMatchObject({
+      'access-control-allow-origin': ORIGIN,
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers': 'content-type',
+      'access-control-max-age': '600',
+      vary: 'origin',
+    });
+    for (const res of [await preflight('https://evil.example'), await preflight()]) {
+      expect(res.status).toBe(204);
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    }
+    const unknown = await publicClient('OPTIONS', `/v1/forms/${tenant}.01ARZ3NDEKTSV4RRFFQ69G5FAV/submissions`, {
+      headers: { origin: ORIGIN },
+    });
+    expect(unknown.headers['access-control-allow-origin']).toBeUndefined();
+
+    const ok = await submit(form.publicKey, submission());
+    expect(ok.headers['access-control-allow-origin']).toBe(ORIGIN);
+    // Refusals after the origin check are readable by the page too (field errors, 429).
+    const bad = await submit(form.publicKey, submission({ email: 'nope' }));
+    expect(bad.status).toBe(400);
+    expect(bad.headers['access-control-allow-origin']).toBe(ORIGIN);
+    const foreign = await submit(form.publicKey, submission(), { origin: 'https://evil.example' });
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('answers a filled honeypot like a success and stores nothing', async () => {
     const form = await newForm();
     const body = submission({ website: 'http://spam.example' });

@@ -13,7 +13,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
-import { FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
+import { FORMS_API_GROUPS, FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
 import { routes } from '../../shared/api/routes.ts';
 import { CrmFunction } from './crm-function.ts';
 import type { CrmData } from './data.ts';
@@ -71,6 +71,13 @@ const ACCESS_LOG_FIELDS = {
 export class CrmApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
+  /**
+   * The public web-to-lead API (form submissions, opt-in confirmations): no authorizer and no API-level CORS, so its
+   * function answers each form's preflight from the form's allowedOrigins (an HTTP API with CORS configured answers
+   * every OPTIONS itself and drops the functions' CORS headers).
+   */
+  readonly formsApi: HttpApi;
+  readonly formsStage: HttpStage;
   readonly functions: Record<FunctionGroup, CrmFunction>;
   /** Per data-serving group: the role its function assumes per tenant for every table call of a request. */
   readonly tenantRoles: Partial<Record<FunctionGroup, TenantAccessRole>> = {};
@@ -101,16 +108,23 @@ export class CrmApi extends Construct {
     });
 
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
-    this.stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-      },
+    const stageOf = (id: string, httpApi: HttpApi) =>
+      new HttpStage(this, id, {
+        httpApi,
+        stageName: '$default',
+        autoDeploy: true,
+        throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+        accessLogSettings: {
+          destination: new LogGroupLogDestination(accessLogs),
+          format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        },
+      });
+    this.stage = stageOf('DefaultStage', this.api);
+    this.formsApi = new HttpApi(this, 'FormsApi', {
+      description: 'CRM public web-to-lead API (form submissions; CORS answered per form)',
+      createDefaultStage: false,
     });
+    this.formsStage = stageOf('FormsStage', this.formsApi);
 
     // ID tokens: they carry custom:tenantId and cognito:groups, and their `aud` is the app client id.
     const jwt = new HttpJwtAuthorizer('Cognito', props.issuerUrl, {
@@ -130,7 +144,8 @@ export class CrmApi extends Construct {
 
     for (const route of routes) {
       const isPublic = route.permission === 'public';
-      const [created] = this.api.addRoutes({
+      const httpApi = FORMS_API_GROUPS.includes(route.group) ? this.formsApi : this.api;
+      const [created] = httpApi.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: integrations[route.group],

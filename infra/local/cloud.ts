@@ -87,6 +87,8 @@ async function writeLocalCloudFiles(dataDir: string, file: LocalCloudFile): Prom
 
 export interface LocalCloud {
   apiUrl: string;
+  /** The public web-to-lead API (form submissions and opt-in confirmations). */
+  formsApiUrl: string;
   docsUrl: string;
   smtpPort: number;
   sesWebUiUrl: string;
@@ -298,7 +300,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // The issuer lives on the API's own origin (it serves /.well-known/jwks.json there).
       issuerUrl: `http://127.0.0.1:${apiPort}`,
     });
-    const api = track(await LocalHttpApi.start({ resolver, invoker, issuer, port: apiPort, log }));
+    // Two HTTP APIs: the CRM API, and the public web-to-lead API (no API-level CORS: forms answer their own).
+    const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
+    const formsApiId = httpApis.find(([, r]) => r.Properties?.Name === 'FormsApi')?.[0];
+    const mainApiId = httpApis.find(([id]) => id !== formsApiId)?.[0];
+    const api = track(
+      await LocalHttpApi.start({
+        resolver,
+        invoker,
+        issuer,
+        port: apiPort,
+        log,
+        ...(mainApiId ? { apiLogicalId: mainApiId } : {}),
+      }),
+    );
+    const formsApi = formsApiId
+      ? track(await LocalHttpApi.start({ resolver, invoker, issuer, port: 0, log, apiLogicalId: formsApiId }))
+      : undefined;
 
     const authorizer = single(resolver, 'AWS::ApiGatewayV2::Authorizer');
     const audience = String(
@@ -312,6 +330,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     const info: LocalCloudFile = {
       apiUrl: api.url,
+      ...(formsApi ? { formsApiUrl: formsApi.url } : {}),
       docsUrl: `${api.url}/docs`,
       issuerUrl: issuer.issuerUrl,
       audience,
@@ -322,6 +341,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     return {
       apiUrl: api.url,
+      formsApiUrl: formsApi?.url ?? api.url,
       docsUrl: info.docsUrl,
       smtpPort: smtp.port,
       sesWebUiUrl: ses.webUiUrl,

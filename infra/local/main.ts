@@ -32,6 +32,7 @@ CRM local cloud is running.
   API        ${cloud.apiUrl}/v1
   Docs       ${cloud.docsUrl}
   OpenAPI    ${cloud.apiUrl}/v1/openapi.json
+  Web forms  ${cloud.formsApiUrl}/v1/forms/{publicKey}/submissions   (public web-to-lead API)
   Sent mail  ${cloud.sesWebUiUrl}   (SES outbound, local)
   Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to the support address becomes email.received)
   Data       ${dataDir}

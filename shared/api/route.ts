@@ -15,7 +15,13 @@ export const FUNCTION_GROUPS = [
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+/**
+ * Groups served by the public web-to-lead API: a second HTTP API without API-level CORS, so each form answers its own
+ * preflight (an HTTP API with CORS configured answers every OPTIONS itself and drops the functions' CORS headers).
+ */
+export const FORMS_API_GROUPS: readonly FunctionGroup[] = ['formSubmissions'];
 
 /**
  * One HTTP operation. The route table (routes.ts) is the single source of truth: CDK creates API Gateway routes

@@ -128,6 +128,7 @@ describe('routes', () => {
       '/docs',
       '/docs/{asset}',
       '/v1/forms/{formId}/submissions',
+      '/v1/forms/{formId}/submissions',
       '/v1/forms/confirmations/{token}',
     ]);
   });
@@ -135,14 +136,18 @@ describe('routes', () => {
   it('no write operation is public (except the web-to-lead submission) or guarded by a read permission', () => {
     for (const route of routes) {
       const permission: string = route.permission;
-      if (route.operationId === 'submitForm') expect(route.group).toBe('formSubmissions');
+      if (route.group === 'formSubmissions') expect(route.permission).toBe('public');
       else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
   });
 
   it('the public web-to-lead endpoints sit in a group of their own, with nothing authenticated', () => {
     const group = routes.filter((r) => r.group === 'formSubmissions');
-    expect(group.map((r) => r.operationId).sort()).toEqual(['confirmFormSubmission', 'submitForm']);
+    expect(group.map((r) => r.operationId).sort()).toEqual([
+      'confirmFormSubmission',
+      'preflightFormSubmission',
+      'submitForm',
+    ]);
     expect(group.every((r) => r.permission === 'public')).toBe(true);
   });
 });

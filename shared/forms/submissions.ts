@@ -171,139 +171,184 @@ const RECEIVED: SubmissionResult = { status: 'received', message: 'Thank you.' }
  */
 export async function submitForm(publicKey: string, values: SubmissionInput, client: SubmissionClient) {
   const { tenantId, formId } = parsePublicKey(publicKey);
-  return runAsTenant(tenantId, async (): Promise<SubmissionResult> => {
+  return runAsTenant(tenantId, async (): Promise<SubmissionResult & { cors: Record<string, string> }> => {
     const form = await readForm(tenantId, formId);
     if (!form || form.deletedAt || form.tenantId !== tenantId) throw new NotFoundError('form', publicKey);
-    const redirect = form.redirectUrl ? { redirectUrl: String(form.redirectUrl) } : {};
     if (!client.origin || !(form.allowedOrigins as string[]).includes(client.origin)) {
       throw new DomainError(403, 'form.origin_not_allowed', 'This page may not post this form.');
     }
-    await admitSubmission(tenantId, formId, client.sourceIp ?? 'unknown');
-    const honeypot = form.honeypotField as string | undefined;
-    if (honeypot && asText(values[honeypot]) !== undefined) return { ...RECEIVED, ...redirect };
-
-    const fields = form.fields as FormFieldDefinition[];
-    const { lead: input, kept, utm } = mapSubmission(fields, values, honeypot);
-    const optIn = form.doubleOptIn as
-      | { enabled: boolean; subject: string; text: string; linkValidHours: number }
-      | undefined;
-    const sender = senderConfig().SENDER_EMAIL;
-    if (optIn?.enabled && !sender) {
-      throw new DomainError(503, 'mail.unavailable', 'Confirmation emails cannot be sent now; nothing was stored.');
+    // From here on the page may read the answer, refusals included.
+    const cors = corsHeaders(client.origin);
+    try {
+      return { ...(await accept(tenantId, formId, form, values, client)), cors };
+    } catch (error) {
+      if (error instanceof DomainError) error.headers = { ...error.headers, ...cors };
+      throw error;
     }
-
-    const principal: Principal = { tenantId, userId: `form:${formId}`, roles: [] };
-    const email = input.emails?.[0];
-    const now = new Date().toISOString();
-    const existing = email
-      ? (await queryLookup<{ id: string }>(tenantId, 'lead.email', email, { limit: 1 })).items[0]
-      : undefined;
-    const previous = existing ? await lifecycle.readStored(leadKind, tenantId, existing.id) : undefined;
-
-    const consent = previous?.consent as { email?: string } | undefined;
-    const wantsConfirmation = optIn?.enabled === true && email !== undefined && consent?.email !== 'granted';
-    const pending = { email: 'pending', source: 'form', formId, requestedAt: now };
-
-    const writes: RecordWrite[] = [];
-    let leadId: string;
-    const attached = previous !== undefined && !previous.deletedAt;
-    if (previous && attached) {
-      leadId = String(previous.leadId);
-      if (wantsConfirmation && consent?.email !== 'pending') {
-        const next = {
-          ...previous,
-          consent: pending,
-          version: previous.version + 1,
-          updatedAt: now,
-          updatedBy: principal.userId,
-        };
-        writes.push(lifecycle.planWrite(leadKind, principal, next, previous).write);
-      }
-    } else {
-      const planned = await lifecycle.planCreate(leadKind, principal, {
-        ...input,
-        source: 'form',
-        status: 'new',
-        ...(form.ownerId ? { ownerId: form.ownerId } : {}),
-        ...(form.tags ? { tags: form.tags } : {}),
-        ...(wantsConfirmation ? { consent: pending } : {}),
-      });
-      leadId = planned.view.id;
-      writes.push(planned.write);
-    }
-
-    const submissionId = ulid();
-    const items: ItemWrite[] = [
-      {
-        put: 'formSubmission',
-        mustBeNew: true,
-        item: {
-          tenantId,
-          submissionId,
-          formId,
-          leadId,
-          outcome: attached ? 'attached' : 'created',
-          values: kept,
-          ...(utm ? { utm } : {}),
-          origin: client.origin,
-          ...(email ? { email } : {}),
-          doubleOptIn: wantsConfirmation,
-          occurredAt: now,
-          version: 1,
-          createdAt: now,
-          updatedAt: now,
-          gsi6pk: timelineIndex.pk(tenantId, 'lead', leadId),
-          gsi6sk: timelineIndex.sk(now, 'formSubmission', submissionId),
-        },
-      },
-    ];
-    let token: string | undefined;
-    if (wantsConfirmation) {
-      const secret = randomBytes(32).toString('base64url');
-      token = `${tenantId}.${secret}`;
-      const validUntil = Math.floor(Date.now() / 1000) + optIn.linkValidHours * 3600;
-      items.push({
-        put: 'formConfirmation',
-        mustBeNew: true,
-        item: {
-          tenantId,
-          tokenHash: hashSecret(secret),
-          formId,
-          leadId,
-          email: email!,
-          createdAt: now,
-          validUntil,
-          version: 1,
-          expiresAt: validUntil + 30 * 24 * 3600,
-        },
-      });
-    }
-    if (writes.length === 0) {
-      // Attaching to a lead without changing it: the submission item alone (with the token).
-      await writeRecords([], items);
-    } else {
-      await writeRecords(writes, items);
-    }
-
-    if (token && optIn) {
-      const link = `${client.baseUrl ?? ''}/v1/forms/confirmations/${token}`;
-      ses ??= new SESv2Client({});
-      await ses.send(
-        new SendEmailCommand({
-          FromEmailAddress: sender,
-          Destination: { ToAddresses: [email!] },
-          Content: {
-            Simple: {
-              Subject: { Data: optIn.subject, Charset: 'UTF-8' },
-              Body: { Text: { Data: optIn.text.replaceAll('{{link}}', link), Charset: 'UTF-8' } },
-            },
-          },
-        }),
-      );
-      return { status: 'pending_confirmation', message: 'Please confirm your email address.', ...redirect };
-    }
-    return { ...RECEIVED, ...redirect };
   });
+}
+
+/** What a page in a form's allowedOrigins gets: its origin allowed, nothing else exposed but Retry-After. */
+export function corsHeaders(origin: string): Record<string, string> {
+  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'retry-after', vary: 'origin' };
+}
+
+/**
+ * A CORS preflight, answered per form: allowed only for an Origin in the form's allowedOrigins, only POST with a
+ * content-type header. Anything else gets no CORS headers (the browser then does not send the request).
+ */
+export async function preflightSubmission(publicKey: string, origin: string | undefined) {
+  const { tenantId, formId } = parsePublicKey(publicKey);
+  return runAsTenant(tenantId, async (): Promise<Record<string, string>> => {
+    const form = await readForm(tenantId, formId);
+    const allowed =
+      form && !form.deletedAt && origin !== undefined && (form.allowedOrigins as string[]).includes(origin);
+    if (!allowed) return { vary: 'origin' };
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers': 'content-type',
+      'access-control-max-age': '600',
+      vary: 'origin',
+    };
+  });
+}
+
+type StoredForm = NonNullable<Awaited<ReturnType<typeof readForm>>>;
+
+async function accept(
+  tenantId: string,
+  formId: string,
+  form: StoredForm,
+  values: SubmissionInput,
+  client: SubmissionClient,
+): Promise<SubmissionResult> {
+  const redirect = form.redirectUrl ? { redirectUrl: String(form.redirectUrl) } : {};
+  await admitSubmission(tenantId, formId, client.sourceIp ?? 'unknown');
+  const honeypot = form.honeypotField as string | undefined;
+  if (honeypot && asText(values[honeypot]) !== undefined) return { ...RECEIVED, ...redirect };
+
+  const fields = form.fields as FormFieldDefinition[];
+  const { lead: input, kept, utm } = mapSubmission(fields, values, honeypot);
+  const optIn = form.doubleOptIn as
+    | { enabled: boolean; subject: string; text: string; linkValidHours: number }
+    | undefined;
+  const sender = senderConfig().SENDER_EMAIL;
+  if (optIn?.enabled && !sender) {
+    throw new DomainError(503, 'mail.unavailable', 'Confirmation emails cannot be sent now; nothing was stored.');
+  }
+
+  const principal: Principal = { tenantId, userId: `form:${formId}`, roles: [] };
+  const email = input.emails?.[0];
+  const now = new Date().toISOString();
+  const existing = email
+    ? (await queryLookup<{ id: string }>(tenantId, 'lead.email', email, { limit: 1 })).items[0]
+    : undefined;
+  const previous = existing ? await lifecycle.readStored(leadKind, tenantId, existing.id) : undefined;
+
+  const consent = previous?.consent as { email?: string } | undefined;
+  const wantsConfirmation = optIn?.enabled === true && email !== undefined && consent?.email !== 'granted';
+  const pending = { email: 'pending', source: 'form', formId, requestedAt: now };
+
+  const writes: RecordWrite[] = [];
+  let leadId: string;
+  const attached = previous !== undefined && !previous.deletedAt;
+  if (previous && attached) {
+    leadId = String(previous.leadId);
+    if (wantsConfirmation && consent?.email !== 'pending') {
+      const next = {
+        ...previous,
+        consent: pending,
+        version: previous.version + 1,
+        updatedAt: now,
+        updatedBy: principal.userId,
+      };
+      writes.push(lifecycle.planWrite(leadKind, principal, next, previous).write);
+    }
+  } else {
+    const planned = await lifecycle.planCreate(leadKind, principal, {
+      ...input,
+      source: 'form',
+      status: 'new',
+      ...(form.ownerId ? { ownerId: form.ownerId } : {}),
+      ...(form.tags ? { tags: form.tags } : {}),
+      ...(wantsConfirmation ? { consent: pending } : {}),
+    });
+    leadId = planned.view.id;
+    writes.push(planned.write);
+  }
+
+  const submissionId = ulid();
+  const items: ItemWrite[] = [
+    {
+      put: 'formSubmission',
+      mustBeNew: true,
+      item: {
+        tenantId,
+        submissionId,
+        formId,
+        leadId,
+        outcome: attached ? 'attached' : 'created',
+        values: kept,
+        ...(utm ? { utm } : {}),
+        origin: client.origin,
+        ...(email ? { email } : {}),
+        doubleOptIn: wantsConfirmation,
+        occurredAt: now,
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        gsi6pk: timelineIndex.pk(tenantId, 'lead', leadId),
+        gsi6sk: timelineIndex.sk(now, 'formSubmission', submissionId),
+      },
+    },
+  ];
+  let token: string | undefined;
+  if (wantsConfirmation) {
+    const secret = randomBytes(32).toString('base64url');
+    token = `${tenantId}.${secret}`;
+    const validUntil = Math.floor(Date.now() / 1000) + optIn.linkValidHours * 3600;
+    items.push({
+      put: 'formConfirmation',
+      mustBeNew: true,
+      item: {
+        tenantId,
+        tokenHash: hashSecret(secret),
+        formId,
+        leadId,
+        email: email!,
+        createdAt: now,
+        validUntil,
+        version: 1,
+        expiresAt: validUntil + 30 * 24 * 3600,
+      },
+    });
+  }
+  if (writes.length === 0) {
+    // Attaching to a lead without changing it: the submission item alone (with the token).
+    await writeRecords([], items);
+  } else {
+    await writeRecords(writes, items);
+  }
+
+  if (token && optIn) {
+    const link = `${client.baseUrl ?? ''}/v1/forms/confirmations/${token}`;
+    ses ??= new SESv2Client({});
+    await ses.send(
+      new SendEmailCommand({
+        FromEmailAddress: sender,
+        Destination: { ToAddresses: [email!] },
+        Content: {
+          Simple: {
+            Subject: { Data: optIn.subject, Charset: 'UTF-8' },
+            Body: { Text: { Data: optIn.text.replaceAll('{{link}}', link), Charset: 'UTF-8' } },
+          },
+        },
+      }),
+    );
+    return { status: 'pending_confirmation', message: 'Please confirm your email address.', ...redirect };
+  }
+  return { ...RECEIVED, ...redirect };
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');

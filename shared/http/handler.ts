@@ -110,7 +110,7 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
       return principal.tenantId ? await runAsTenant(principal.tenantId, handle) : await handle();
     } catch (error) {
       const problem = toProblem(error, requestId);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...(error instanceof DomainError ? error.headers : {}) };
       if (problem.status >= 500) {
         logger.error('request failed', { error: error as Error, operation: route?.operationId });
         if (route) metrics.addDimension('operation', route.operationId);

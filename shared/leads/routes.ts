@@ -244,6 +244,21 @@ export const leadsRoutes = defineRoutes([
     response: { status: 202, schema: SubmissionAccepted, description: 'Accepted.' },
   },
   {
+    operationId: 'preflightFormSubmission',
+    method: 'OPTIONS',
+    path: '/v1/forms/{formId}/submissions',
+    group: 'formSubmissions',
+    permission: 'public',
+    tag: 'Forms',
+    summary: "CORS preflight of a form submission (answered per form, from its allowedOrigins)",
+    description:
+      'For an Origin in the form\'s allowedOrigins: Access-Control-Allow-Origin (that origin), -Methods POST, ' +
+      '-Headers content-type, Max-Age 600. For any other origin (or an unknown form): no CORS headers, so the browser ' +
+      'does not send the submission.',
+    params: PublicFormParams,
+    response: { status: 204, description: 'The preflight answer (in its headers).' },
+  },
+  {
     operationId: 'confirmFormSubmission',
     method: 'GET',
     path: '/v1/forms/confirmations/{token}',
