@@ -33,6 +33,8 @@ export interface LocalCloudOptions {
   /** false: in-memory database and a wiped data dir (tests, benchmarks). */
   persist: boolean;
   apiPort?: number;
+  /** The public web-to-lead API's port (0 or absent: any free one). */
+  formsApiPort?: number;
   smtpPort?: number;
   sesPort?: number;
   /** Step Functions Wait/Retry time scale: 1 real time, 0 no waiting. */
@@ -315,7 +317,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }),
     );
     const formsApi = formsApiId
-      ? track(await LocalHttpApi.start({ resolver, invoker, issuer, port: 0, log, apiLogicalId: formsApiId }))
+      ? track(
+          await LocalHttpApi.start({
+            resolver,
+            invoker,
+            issuer,
+            port: options.formsApiPort ?? 0,
+            log,
+            apiLogicalId: formsApiId,
+          }),
+        )
       : undefined;
 
     const authorizer = single(resolver, 'AWS::ApiGatewayV2::Authorizer');

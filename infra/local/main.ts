@@ -18,6 +18,7 @@ const cloud = await startLocalCloud({
   dataDir,
   persist: true,
   apiPort,
+  formsApiPort: Number(process.env.FORMS_PORT ?? 4001),
   smtpPort: Number(process.env.SMTP_PORT ?? 2525),
   sesPort: Number(process.env.SES_PORT ?? 8005),
   log: verbose ? (line) => console.log(line) : (line) => /fail|error|gave up/i.test(line) && console.error(line),
