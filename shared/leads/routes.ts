@@ -250,9 +250,9 @@ export const leadsRoutes = defineRoutes([
     group: 'formSubmissions',
     permission: 'public',
     tag: 'Forms',
-    summary: "CORS preflight of a form submission (answered per form, from its allowedOrigins)",
+    summary: 'CORS preflight of a form submission (answered per form, from its allowedOrigins)',
     description:
-      'For an Origin in the form\'s allowedOrigins: Access-Control-Allow-Origin (that origin), -Methods POST, ' +
+      "For an Origin in the form's allowedOrigins: Access-Control-Allow-Origin (that origin), -Methods POST, " +
       '-Headers content-type, Max-Age 600. For any other origin (or an unknown form): no CORS headers, so the browser ' +
       'does not send the submission.',
     params: PublicFormParams,
