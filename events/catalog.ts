@@ -101,6 +101,9 @@ export const DealStageChanged = z.object({
   lostReason: z.string().optional(),
 });
 export type DealStageChangedDetail = z.infer<typeof DealStageChanged>;
+export const LeadChanged = recordChange('lead');
+/** `form.submitted`: a submission item's creation; `record` holds formId, leadId, values, utm, outcome. */
+export const FormSubmitted = recordChange('formSubmission');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -108,6 +111,8 @@ export type RecordChangedDetail = z.infer<
   | typeof UserChanged
   | typeof TeamChanged
   | typeof DealChanged
+  | typeof LeadChanged
+  | typeof FormSubmitted
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -180,12 +185,29 @@ export const CATALOG = {
   'deal.stage_changed': { source: 'crm.deals', schema: DealStageChanged },
   'deal.won': { source: 'crm.deals', schema: DealStageChanged },
   'deal.lost': { source: 'crm.deals', schema: DealStageChanged },
+  'lead.created': { source: 'crm.leads', schema: LeadChanged },
+  'lead.updated': { source: 'crm.leads', schema: LeadChanged },
+  'lead.deleted': { source: 'crm.leads', schema: LeadChanged },
+  'lead.restored': { source: 'crm.leads', schema: LeadChanged },
+  'form.submitted': { source: 'crm.forms', schema: FormSubmitted },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
 
 /** Entities whose stream changes become events; everything else in the table (lookups, idempotency) is internal. */
-export const PUBLISHED_ENTITIES = ['contact', 'company', 'note', 'user', 'team', 'deal'] as const;
+export const PUBLISHED_ENTITIES = [
+  'contact',
+  'company',
+  'note',
+  'user',
+  'team',
+  'deal',
+  'lead',
+  'formSubmission',
+] as const;
+
+/** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
+export const STREAM_DETAIL_TYPES: Record<string, DetailType> = { 'formSubmission.created': 'form.submitted' };
 
 export interface CatalogEvent {
   source: string;

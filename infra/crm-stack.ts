@@ -7,6 +7,7 @@ import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
+import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 
 export interface CrmStackProps extends StackProps {
@@ -37,6 +38,7 @@ export class CrmStack extends Stack {
   readonly auditTrail: CrmAuditTrail;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
+  readonly leads: CrmLeads;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -64,12 +66,22 @@ export class CrmStack extends Stack {
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
 
+    this.leads = new CrmLeads(this, 'Leads', {
+      bus: this.events.bus,
+      table: this.data.table,
+      formSubmissions: this.api.functions.formSubmissions,
+      ...(props.senderEmail && this.mail.senderIdentity
+        ? { sender: { email: props.senderEmail, identity: this.mail.senderIdentity } }
+        : {}),
+    });
+
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });
     }
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.stage.url, 'Base URL of the CRM HTTP API');
+    output('FormsApiUrl', this.api.formsStage.url, 'Base URL of the public web-to-lead API (form submissions)');
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool of CRM users');
     output('UserPoolClientId', this.auth.client.userPoolClientId, 'App client id (the audience of ID tokens)');
     output('EventBusName', this.events.bus.eventBusName, 'EventBridge bus carrying CRM domain events');

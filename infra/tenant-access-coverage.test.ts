@@ -14,6 +14,7 @@ import { apiClient, type TestResponse } from '../test/support/http-event.ts';
 import { useFreshTable } from '../test/support/table.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
+import { LocalSes } from './local/ses.ts';
 import { TemplateResolver } from './local/template.ts';
 import type { CfnTemplate } from './local/types.ts';
 import { createCrmApp } from './synth.ts';
@@ -42,6 +43,7 @@ let resolver: TemplateResolver;
 const handlers = {} as Record<Group, Parameters<typeof apiClient>[0]>;
 // Imported once the table's environment is set (the handlers' modules read it when they load).
 let resetTenantQuota: () => void;
+let ses: LocalSes;
 
 /** What IAM authorizes for one DynamoDB API call (a transaction is authorized item by item). */
 function iamCallsOf(target: string, body: Record<string, unknown>): IamCall[] {
@@ -114,6 +116,13 @@ beforeAll(async () => {
   handlers.teams = (await import('../functions/http/teams.ts')).handler;
   handlers.catalog = (await import('../functions/http/catalog.ts')).handler;
   handlers.deals = (await import('../functions/http/deals.ts')).handler;
+  handlers.leads = (await import('../functions/http/leads.ts')).handler;
+  handlers.forms = (await import('../functions/http/forms.ts')).handler;
+  handlers.formSubmissions = (await import('../functions/http/form-submissions.ts')).handler;
+  // Double opt-in mails go to a local SES (the function sends them itself).
+  ses = await LocalSes.start({ log: () => {} });
+  process.env.AWS_ENDPOINT_URL_SESV2 = ses.endpoint;
+  process.env.SENDER_EMAIL = 'crm@example.com';
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -127,6 +136,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  delete process.env.SENDER_EMAIL;
+  await ses?.stop();
   proxy.closeAllConnections();
   await new Promise((resolve) => proxy.close(resolve));
   rmSync(outdir, { recursive: true, force: true });
@@ -353,6 +364,72 @@ describe('each group does only what its tenant-access role allows, and needs all
     });
     await as('teams', async (call) => {
       await call('DELETE', `/v1/teams/${teamId}`);
+    });
+
+    let formId = '';
+    let publicKey = '';
+    await as('forms', async (call) => {
+      const body = {
+        name: 'Contact us',
+        fields: [
+          { name: 'name', mapsTo: 'firstName' },
+          { name: 'email', type: 'email', mapsTo: 'email', required: true },
+        ],
+        allowedOrigins: ['https://www.example.com'],
+        doubleOptIn: { enabled: true, subject: 'Confirm', text: 'Confirm: {{link}}' },
+      };
+      const created = await call('POST', '/v1/forms', { body, headers: { 'idempotency-key': 'f-1' } });
+      await call('POST', '/v1/forms', { body, headers: { 'idempotency-key': 'f-1' } });
+      formId = created.body.id;
+      publicKey = created.body.publicKey;
+      await call('GET', '/v1/forms');
+      await call('GET', `/v1/forms/${formId}`);
+      await call('PATCH', `/v1/forms/${formId}`, { body: { name: 'Talk to us' }, headers: { 'if-match': '"1"' } });
+    });
+    await as('formSubmissions', async (call) => {
+      const origin = { origin: 'https://www.example.com' };
+      const body = { name: 'Ada', email: 'ada.form@example.com' };
+      await call('OPTIONS', `/v1/forms/${publicKey}/submissions`, { headers: origin });
+      await call('POST', `/v1/forms/${publicKey}/submissions`, { body, headers: origin });
+      await call('POST', `/v1/forms/${publicKey}/submissions`, { body, headers: origin });
+      const mail = (await ses.sentEmails()).find((m) => m.to.includes('ada.form@example.com'))!;
+      const token = /confirmations\/(\S+)/.exec(mail.text ?? '')![1]!;
+      await call('GET', `/v1/forms/confirmations/${token}`);
+      await call('GET', `/v1/forms/confirmations/${token}`);
+    });
+    await as('forms', async (call) => {
+      await call('DELETE', `/v1/forms/${formId}`);
+    });
+    await as('leads', async (call) => {
+      const rules = [
+        { id: 'dach', kind: 'fit', field: 'company.address.country', condition: { op: 'exists' }, points: 5 },
+      ];
+      await call('GET', '/v1/scoring-rules');
+      await call('PUT', '/v1/scoring-rules', { body: { rules } });
+      const body = {
+        firstName: 'Grace',
+        emails: ['grace@example.com'],
+        company: { name: 'Navy', address: { country: 'US' } },
+        ownerId: 'owner-1',
+        tags: ['vip'],
+        customFields: {},
+      };
+      const created = await call('POST', '/v1/leads', { body, headers: { 'idempotency-key': 'l-1' } });
+      await call('POST', '/v1/leads', { body, headers: { 'idempotency-key': 'l-1' } });
+      const leadId = created.body.id;
+      const filters = ['', '?ownerId=owner-1', '?status=new', '?source=api', '?tag=vip', '?email=grace%40example.com'];
+      for (const query of [...filters, '?q=grace', '?inTrash=true']) await call('GET', `/v1/leads${query}`);
+      await call('GET', `/v1/leads?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+      await call('GET', `/v1/leads/${leadId}`);
+      await call('PATCH', `/v1/leads/${leadId}`, { body: { tags: ['other'] }, headers: { 'if-match': '"1"' } });
+      await call('GET', `/v1/leads/${leadId}/timeline`);
+      await call('DELETE', `/v1/leads/${leadId}`);
+      await call('POST', `/v1/leads/${leadId}/restore`);
+      await call('POST', `/v1/leads/${leadId}/convert`, { body: {}, headers: { 'idempotency-key': 'cv-1' } });
+      const other = await call('POST', '/v1/leads', { body: { firstName: 'Linked' } });
+      await call('POST', `/v1/leads/${other.body.id}/convert`, {
+        body: { contact: { id: contactId }, company: { id: companyId } },
+      });
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -12,6 +12,8 @@ import {
   companyIndex,
   contactIndex,
   dealIndex,
+  formIndex,
+  leadIndex,
   pipelineIndex,
   productIndex,
   recordIndex,
@@ -135,6 +137,13 @@ function tableKeysOf(tenantId: string): string[] {
         .get({ tenantId, entity: 'deal', entityId: '01HZDEAL', subjectType: 'contact', subjectId: '01HZCONTACT' })
         .params(),
     ),
+    pk(e.lead.get({ tenantId, leadId: '01HZLEAD' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'lead.email', value: 'ada@example.com', targetId: '01HZLEAD' }).params()),
+    pk(e.form.get({ tenantId, formId: '01HZFORM' }).params()),
+    pk(e.formSubmission.get({ tenantId, submissionId: '01HZSUB' }).params()),
+    pk(e.formRateWindow.get({ tenantId, formId: '01HZFORM', source: 'hash', windowStart: 1700000000 }).params()),
+    pk(e.formConfirmation.get({ tenantId, tokenHash: 'hash' }).params()),
+    pk(e.scoringRules.get({ tenantId }).params()),
   ];
 }
 
@@ -146,14 +155,20 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       companyIndex.owner(tenantId, 'user-1'),
       ...['lead', 'deal', 'activity'].map((kind) => recordIndex.owner(tenantId, kind, 'user-1')),
       dealIndex.owner(tenantId, 'user-1'),
+      leadIndex.owner(tenantId, 'u'),
     ],
     gsi2: [
       contactIndex.stage(tenantId, 'lead'),
       userIndex.status(tenantId, 'invited'),
       productIndex.active(tenantId),
       dealIndex.stage(tenantId, '01HZP', 'won'),
+      leadIndex.status(tenantId, 'new'),
     ],
-    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY'), dealIndex.company(tenantId, '01HZCOMPANY')],
+    gsi3: [
+      contactIndex.company(tenantId, '01HZCOMPANY'),
+      dealIndex.company(tenantId, '01HZCOMPANY'),
+      leadIndex.source(tenantId, 'form'),
+    ],
     gsi4: [
       contactIndex.name(tenantId),
       contactIndex.trash(tenantId),
@@ -166,6 +181,9 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       pipelineIndex.name(tenantId),
       dealIndex.name(tenantId),
       dealIndex.trash(tenantId),
+      leadIndex.name(tenantId),
+      leadIndex.trash(tenantId),
+      formIndex.name(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
@@ -173,11 +191,13 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       recordIndex.sync(tenantId, 'user'),
       recordIndex.sync(tenantId, 'team'),
       dealIndex.sync(tenantId),
+      leadIndex.sync(tenantId),
     ],
     gsi6: [
       timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),
       timelineIndex.pk(tenantId, 'company', '01HZCO'),
       timelineIndex.pk(tenantId, 'deal', '01HZDEAL'),
+      timelineIndex.pk(tenantId, 'lead', '01HZLEAD'),
     ],
     gsi7: [`${tenantId}#contact#geo#u4pr`, dealIndex.purchasesOfCompany(tenantId, '01HZCOMPANY')],
   };
@@ -379,6 +399,8 @@ describe('events:PutEvents is limited to each producer\u2019s own events', () =>
       );
     }
     expect(await put(stack.auditTrail.consumer, ['crm.contacts'], ['contact.updated'])).toBe('ImplicitlyDenied');
+    // The scoring consumer's own writes come back through the stream; it can forge no lead event.
+    expect(await put(stack.leads.scoring, ['crm.leads'], ['lead.updated'])).toBe('ImplicitlyDenied');
   });
 });
 

@@ -10,6 +10,9 @@ export interface FieldError {
 }
 
 export class DomainError extends Error {
+  /** Response headers the problem carries (e.g. a public endpoint's CORS headers for an allowed origin). */
+  headers?: Record<string, string>;
+
   constructor(
     readonly status: number,
     readonly code: string,

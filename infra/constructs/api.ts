@@ -15,7 +15,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
-import { FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
+import { FORMS_API_GROUPS, FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
 import { routes } from '../../shared/api/routes.ts';
 import { COGNITO_ACTIONS } from '../../shared/users/identity.ts';
 import { CrmFunction } from './crm-function.ts';
@@ -34,6 +34,9 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   teams: 'functions/http/teams.ts',
   catalog: 'functions/http/catalog.ts',
   deals: 'functions/http/deals.ts',
+  leads: 'functions/http/leads.ts',
+  forms: 'functions/http/forms.ts',
+  formSubmissions: 'functions/http/form-submissions.ts',
 };
 
 export interface ThrottleSettings {
@@ -77,6 +80,13 @@ const ACCESS_LOG_FIELDS = {
 export class CrmApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
+  /**
+   * The public web-to-lead API (form submissions, opt-in confirmations): no authorizer and no API-level CORS, so its
+   * function answers each form's preflight from the form's allowedOrigins (an HTTP API with CORS configured answers
+   * every OPTIONS itself and drops the functions' CORS headers).
+   */
+  readonly formsApi: HttpApi;
+  readonly formsStage: HttpStage;
   readonly functions: Record<FunctionGroup, CrmFunction>;
   /** Per data-serving group: the role its function assumes per tenant for every table call of a request. */
   readonly tenantRoles: Partial<Record<FunctionGroup, TenantAccessRole>> = {};
@@ -107,16 +117,23 @@ export class CrmApi extends Construct {
     });
 
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
-    this.stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-      },
+    const stageOf = (id: string, httpApi: HttpApi) =>
+      new HttpStage(this, id, {
+        httpApi,
+        stageName: '$default',
+        autoDeploy: true,
+        throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+        accessLogSettings: {
+          destination: new LogGroupLogDestination(accessLogs),
+          format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        },
+      });
+    this.stage = stageOf('DefaultStage', this.api);
+    this.formsApi = new HttpApi(this, 'FormsApi', {
+      description: 'CRM public web-to-lead API (form submissions; CORS answered per form)',
+      createDefaultStage: false,
     });
+    this.formsStage = stageOf('FormsStage', this.formsApi);
 
     // ID tokens: they carry custom:tenantId and cognito:groups, and their `aud` is the app client id.
     const jwt = new HttpJwtAuthorizer('Cognito', props.issuerUrl, {
@@ -136,7 +153,8 @@ export class CrmApi extends Construct {
 
     for (const route of routes) {
       const isPublic = route.permission === 'public';
-      const [created] = this.api.addRoutes({
+      const httpApi = FORMS_API_GROUPS.includes(route.group) ? this.formsApi : this.api;
+      const [created] = httpApi.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: integrations[route.group],
@@ -145,7 +163,11 @@ export class CrmApi extends Construct {
       if (isPublic && created) {
         Validations.of(created).acknowledge({
           id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} serves the public API description (OpenAPI and its reference page).`,
+          reason:
+            route.group === 'docs'
+              ? `${route.method} ${route.path} serves the public API description (OpenAPI and its reference page).`
+              : `${route.method} ${route.path} is public web-to-lead: scoped to the tenant its URL names (form ` +
+                'publicKey or opt-in token), origin-checked and rate limited per source address in the function.',
         });
       }
     }

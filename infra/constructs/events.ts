@@ -5,7 +5,7 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { CATALOG, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { CATALOG, type DetailType, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../../events/catalog.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
@@ -24,8 +24,9 @@ export const ARCHIVE_RETENTION = Duration.days(90);
 
 /** The catalog events the stream publisher puts: every detail-type of the published entities. */
 export function publishedDetailTypes(): DetailType[] {
-  return (Object.keys(CATALOG) as DetailType[]).filter((type) =>
-    PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)),
+  const renamed = new Set<string>(Object.values(STREAM_DETAIL_TYPES));
+  return (Object.keys(CATALOG) as DetailType[]).filter(
+    (type) => renamed.has(type) || PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)),
   );
 }
 

@@ -61,6 +61,28 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
+  // Leads: lookups (emails, tags) on the table; owner, status, source, name/trash, sync and timeline indexes. A
+  // conversion also creates the contact and company (Puts with their lookups) and checks linked ones exist. The
+  // custom-field schema and the scoring rules are GetItems; the rules are replaced with a Put.
+  leads: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
+    queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi6'],
+  },
+  // Form definitions: one item each, listed by name (gsi4).
+  forms: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi4'],
+  },
+  // The public submission endpoint: reads the form, counts the source address (UpdateItem), finds the lead by email
+  // (a lookup Query), writes lead + lookups + submission + opt-in token; confirming reads and rewrites the token and
+  // the lead. No index, no delete.
+  formSubmissions: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: true,
+    queryIndexes: [],
+  },
   // Tenant settings: one item, read and replaced.
   settings: {
     items: ['GetItem', 'PutItem', 'UpdateItem'],

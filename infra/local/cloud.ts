@@ -26,12 +26,17 @@ import { LocalSts } from './sts.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, Invoker, LocalService } from './types.ts';
 
+/** The outbound sender of the local cloud (SENDER_EMAIL); the local SES accepts any. */
+export const LOCAL_SENDER_EMAIL = 'crm@crm.example';
+
 export interface LocalCloudOptions {
   /** Where state lives (.data for `npm start`). */
   dataDir: string;
   /** false: in-memory database and a wiped data dir (tests, benchmarks). */
   persist: boolean;
   apiPort?: number;
+  /** The public web-to-lead API's port (0 or absent: any free one). */
+  formsApiPort?: number;
   smtpPort?: number;
   sesPort?: number;
   /** Step Functions Wait/Retry time scale: 1 real time, 0 no waiting. */
@@ -88,6 +93,8 @@ async function writeLocalCloudFiles(dataDir: string, file: LocalCloudFile): Prom
 
 export interface LocalCloud {
   apiUrl: string;
+  /** The public web-to-lead API (form submissions and opt-in confirmations). */
+  formsApiUrl: string;
   docsUrl: string;
   smtpPort: number;
   sesWebUiUrl: string;
@@ -206,7 +213,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
   try {
     // The local cloud runs the default template: edge protection (CloudFront, WAF in us-east-1) has no local part.
-    const { template, assemblyDir } = await synthesize({ outdir, bundle: true, context: { edgeProtection: false } });
+    // It has a sender, so functions that mail (double opt-in) work: every message lands in the local SES outbox.
+    const { template, assemblyDir } = await synthesize({
+      outdir,
+      bundle: true,
+      context: { edgeProtection: false, senderEmail: LOCAL_SENDER_EMAIL },
+    });
     const resolver = new TemplateResolver(template);
 
     const dynamo = serve(
@@ -304,7 +316,32 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // The issuer lives on the API's own origin (it serves /.well-known/jwks.json there).
       issuerUrl: `http://127.0.0.1:${apiPort}`,
     });
-    const api = track(await LocalHttpApi.start({ resolver, invoker, issuer, port: apiPort, log }));
+    // Two HTTP APIs: the CRM API, and the public web-to-lead API (no API-level CORS: forms answer their own).
+    const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
+    const formsApiId = httpApis.find(([, r]) => r.Properties?.Name === 'FormsApi')?.[0];
+    const mainApiId = httpApis.find(([id]) => id !== formsApiId)?.[0];
+    const api = track(
+      await LocalHttpApi.start({
+        resolver,
+        invoker,
+        issuer,
+        port: apiPort,
+        log,
+        ...(mainApiId ? { apiLogicalId: mainApiId } : {}),
+      }),
+    );
+    const formsApi = formsApiId
+      ? track(
+          await LocalHttpApi.start({
+            resolver,
+            invoker,
+            issuer,
+            port: options.formsApiPort ?? 0,
+            log,
+            apiLogicalId: formsApiId,
+          }),
+        )
+      : undefined;
 
     const authorizer = single(resolver, 'AWS::ApiGatewayV2::Authorizer');
     const audience = String(
@@ -318,6 +355,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     const info: LocalCloudFile = {
       apiUrl: api.url,
+      ...(formsApi ? { formsApiUrl: formsApi.url } : {}),
       docsUrl: `${api.url}/docs`,
       issuerUrl: issuer.issuerUrl,
       audience,
@@ -329,6 +367,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     return {
       apiUrl: api.url,
+      formsApiUrl: formsApi?.url ?? api.url,
       docsUrl: info.docsUrl,
       smtpPort: smtp.port,
       sesWebUiUrl: ses.webUiUrl,

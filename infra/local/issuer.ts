@@ -25,6 +25,8 @@ const ALG = 'RS256';
 /** What the running local cloud publishes at `<dataDir>/local-cloud.json` for tools such as `npm run token`. */
 export interface LocalCloudInfo {
   apiUrl: string;
+  /** The public web-to-lead API (form submissions). */
+  formsApiUrl?: string;
   docsUrl: string;
   issuerUrl: string;
   /** The app client id the API's JWT authorizer accepts (the `aud` of minted tokens). */

@@ -18,6 +18,7 @@ const cloud = await startLocalCloud({
   dataDir,
   persist: true,
   apiPort,
+  formsApiPort: Number(process.env.FORMS_PORT ?? 4001),
   smtpPort: Number(process.env.SMTP_PORT ?? 2525),
   sesPort: Number(process.env.SES_PORT ?? 8005),
   log: verbose ? (line) => console.log(line) : (line) => /fail|error|gave up/i.test(line) && console.error(line),
@@ -32,6 +33,7 @@ CRM local cloud is running.
   API        ${cloud.apiUrl}/v1
   Docs       ${cloud.docsUrl}
   OpenAPI    ${cloud.apiUrl}/v1/openapi.json
+  Web forms  ${cloud.formsApiUrl}/v1/forms/{publicKey}/submissions   (public web-to-lead API)
   Sent mail  ${cloud.sesWebUiUrl}   (SES outbound, local)
   Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to the support address becomes email.received)
   Data       ${dataDir}

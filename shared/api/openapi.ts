@@ -41,6 +41,9 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   Notes: 'Notes on contacts and companies; they appear on the timelines.',
   'Custom fields': 'Per-tenant field definitions that contact and company `customFields` are checked against.',
   Settings: "Your organisation's settings, e.g. whether updates and deletes must carry If-Match.",
+  Leads: 'Leads: people not yet qualified, their status, campaign attribution, score; converting one into a contact.',
+  Forms: 'Web-to-lead forms: declared per organisation, posted publicly from your website (no token).',
+  Scoring: 'Explainable lead-scoring rules: fit (field values) and engagement (events, with time decay).',
   Meta: 'This description of the API (public, no token needed).',
 };
 
@@ -259,7 +262,13 @@ export function buildOpenApi(table: readonly RouteDefinition[] = routes): OpenAp
     if (route.body) {
       operation.requestBody = {
         required: true,
-        content: { 'application/json': { schema: schemas.convert(route.body, 'input') } },
+        content: {
+          'application/json': { schema: schemas.convert(route.body, 'input') },
+          // An HTML form posts the same fields url-encoded (each value a string).
+          ...(route.acceptsForm
+            ? { 'application/x-www-form-urlencoded': { schema: schemas.convert(route.body, 'input') } }
+            : {}),
+        },
       };
     }
     const pathItem = paths[route.path] ?? {};
@@ -318,7 +327,7 @@ export function errorStatuses(route: RouteDefinition): number[] {
   const statuses = [
     validated && 400,
     !isPublic && 401,
-    !isPublic && 403,
+    (!isPublic || route.acceptsForm) && 403,
     route.params && 404,
     !isPublic && route.method !== 'GET' && 409,
     route.conditional && 412,

@@ -13,10 +13,19 @@ export const FUNCTION_GROUPS = [
   'teams',
   'catalog',
   'deals',
+  'leads',
+  'forms',
+  'formSubmissions',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+/**
+ * Groups served by the public web-to-lead API: a second HTTP API without API-level CORS, so each form answers its own
+ * preflight (an HTTP API with CORS configured answers every OPTIONS itself and drops the functions' CORS headers).
+ */
+export const FORMS_API_GROUPS: readonly FunctionGroup[] = ['formSubmissions'];
 
 /**
  * One HTTP operation. The route table (routes.ts) is the single source of truth: CDK creates API Gateway routes
@@ -46,6 +55,13 @@ export interface RouteDefinition {
    * tenant's settings require it.
    */
   conditional?: boolean;
+  /**
+   * Also accepts `application/x-www-form-urlencoded` bodies (what an HTML form posts), parsed into an object of
+   * strings (a repeated name becomes a list) and validated with the same schema. Public web-to-lead only.
+   */
+  acceptsForm?: boolean;
+  /** A smaller body limit than the API's 64 KiB, for public endpoints. */
+  maxBodyBytes?: number;
 }
 
 export function defineRoutes<const R extends readonly RouteDefinition[]>(routes: R): R {

@@ -18,6 +18,7 @@ import {
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { dealsRoutes } from '../deals/routes.ts';
+import { leadsRoutes } from '../leads/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
@@ -352,7 +353,7 @@ export const routes = defineRoutes([
     group: 'customFields',
     permission: 'customFields:read',
     tag: 'Custom fields',
-    summary: "The tenant's custom field definitions for contacts or companies",
+    summary: "The tenant's custom field definitions for contacts, companies or leads",
     params: CustomFieldParams,
     response: { status: 200, schema: CustomFieldSchema, description: 'The definitions.' },
   },
@@ -363,7 +364,7 @@ export const routes = defineRoutes([
     group: 'customFields',
     permission: 'customFields:manage',
     tag: 'Custom fields',
-    summary: 'Replace the custom field definitions for contacts or companies',
+    summary: 'Replace the custom field definitions for contacts, companies or leads',
     params: CustomFieldParams,
     body: CustomFieldSchemaPut,
     response: { status: 200, schema: CustomFieldSchema, description: 'The new definitions.' },
@@ -430,6 +431,7 @@ export const routes = defineRoutes([
   ...productsRoutes,
   ...pipelinesRoutes,
   ...dealsRoutes,
+  ...leadsRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -122,22 +122,36 @@ describe('routes', () => {
     }
   });
 
-  it('only the API description is public', () => {
+  it('only the API description and the web-to-lead endpoints are public', () => {
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
       '/v1/openapi.json',
       '/docs',
       '/docs/{asset}',
+      '/v1/forms/{formId}/submissions',
+      '/v1/forms/{formId}/submissions',
+      '/v1/forms/confirmations/{token}',
     ]);
   });
 
   /** Writes that change only the caller's own state, which every role that can see teams may do. */
   const SELF_SERVICE = ['PUT /v1/me/availability'];
 
-  it('no write operation is public or guarded by a read permission (except self-service on /v1/me)', () => {
+  it('no write operation is public (except the web-to-lead submission) or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {
       const permission: string = route.permission;
       if (SELF_SERVICE.includes(`${route.method} ${route.path}`)) expect(route.path).toMatch(/^\/v1\/me\//);
+      else if (route.group === 'formSubmissions') expect(route.permission).toBe('public');
       else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
+  });
+
+  it('the public web-to-lead endpoints sit in a group of their own, with nothing authenticated', () => {
+    const group = routes.filter((r) => r.group === 'formSubmissions');
+    expect(group.map((r) => r.operationId).sort()).toEqual([
+      'confirmFormSubmission',
+      'preflightFormSubmission',
+      'submitForm',
+    ]);
+    expect(group.every((r) => r.permission === 'public')).toBe(true);
   });
 });

@@ -247,3 +247,46 @@ export function dealKeys(d: DealKeyInput): Keys {
     gsi7sk: purchase ? `${d.closedAt}#${d.dealId}` : undefined,
   };
 }
+export interface LeadKeyInput {
+  tenantId: string;
+  leadId: string;
+  sortName: string;
+  updatedAt: string;
+  status: string;
+  source: string;
+  ownerId?: string;
+  deletedAt?: string;
+}
+
+/** Leads: by owner (gsi1, the shared owner partition), status (gsi2), source (gsi3), name/trash (gsi4), sync (gsi5). */
+export const leadIndex = {
+  owner: (tenantId: string, ownerId: string) => recordIndex.owner(tenantId, 'lead', ownerId),
+  status: (tenantId: string, status: string) => `${tenantId}#lead#status#${status}`,
+  source: (tenantId: string, source: string) => `${tenantId}#lead#source#${source}`,
+  name: (tenantId: string) => recordIndex.name(tenantId, 'lead'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'lead'),
+  sync: (tenantId: string) => recordIndex.sync(tenantId, 'lead'),
+};
+
+export function leadKeys(l: LeadKeyInput): Keys {
+  const live = !l.deletedAt;
+  const byName = `${l.sortName}#${l.leadId}`;
+  return {
+    gsi1pk: live && l.ownerId ? leadIndex.owner(l.tenantId, l.ownerId) : undefined,
+    gsi1sk: live && l.ownerId ? byName : undefined,
+    gsi2pk: live ? leadIndex.status(l.tenantId, l.status) : undefined,
+    gsi2sk: live ? byName : undefined,
+    gsi3pk: live ? leadIndex.source(l.tenantId, l.source) : undefined,
+    gsi3sk: live ? byName : undefined,
+    gsi4pk: live ? leadIndex.name(l.tenantId) : leadIndex.trash(l.tenantId),
+    gsi4sk: live ? byName : `${l.deletedAt}#${l.leadId}`,
+    gsi5pk: leadIndex.sync(l.tenantId),
+    gsi5sk: `${l.updatedAt}#${l.leadId}`,
+  };
+}
+
+/** Forms by name (gsi4) and their trash. */
+export const formIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'form'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'form'),
+};

@@ -4,13 +4,19 @@ import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
 import { DealEntity, DealStageChangeEntity } from './entities/deal.ts';
+import { FormEntity } from './entities/form.ts';
+import { FormConfirmationEntity } from './entities/form-confirmation.ts';
+import { FormRateWindowEntity } from './entities/form-rate-window.ts';
+import { FormSubmissionEntity } from './entities/form-submission.ts';
 import { IdempotencyEntity } from './entities/idempotency.ts';
+import { LeadEntity } from './entities/lead.ts';
 import { LookupEntity } from './entities/lookup.ts';
 import { NoteEntity } from './entities/note.ts';
 import { DefaultPipelineEntity, PipelineEntity } from './entities/pipeline.ts';
 import { ProductEntity } from './entities/product.ts';
 import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
+import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
@@ -36,6 +42,12 @@ export const entities = {
   defaultPipeline: DefaultPipelineEntity,
   deal: DealEntity,
   dealStageChange: DealStageChangeEntity,
+  lead: LeadEntity,
+  form: FormEntity,
+  formSubmission: FormSubmissionEntity,
+  formRateWindow: FormRateWindowEntity,
+  formConfirmation: FormConfirmationEntity,
+  scoringRules: ScoringRulesEntity,
 };
 
 export type CrmEntities = typeof entities;

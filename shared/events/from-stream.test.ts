@@ -4,7 +4,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CATALOG, type CatalogEvent, type ClaimCheck } from '../../events/catalog.ts';
-import { companyKeys, contactKeys, teamKeys, timelineIndex, userKeys } from '../db/keys.ts';
+import { companyKeys, contactKeys, leadKeys, teamKeys, timelineIndex, userKeys } from '../db/keys.ts';
 import { createModel } from '../db/model.ts';
 import {
   boundRecordChange,
@@ -627,5 +627,60 @@ describe('eventFromStreamRecord: users and teams', () => {
     const stored = model.entities.team.put({ ...item, ...teamKeys(item) } as never).params().Item;
     const created = expectValid(eventFromStreamRecord(streamRecord('INSERT', undefined, stored)), 'team.created');
     expect(created.record).toMatchObject({ id: '01TEAM', members: [{ userId: 'u1', availability: 'available' }] });
+  });
+});
+
+describe('eventFromStreamRecord: leads and form submissions', () => {
+  function storedLead(fields: Item = {}): Item {
+    const item: Item = {
+      tenantId: TENANT,
+      leadId: '01LEAD',
+      firstName: 'Ada',
+      sortName: 'ada',
+      emails: ['ada@example.com'],
+      source: 'form',
+      status: 'new',
+      version: 1,
+      createdAt: T0,
+      updatedAt: T0,
+      ...fields,
+    };
+    const keys = leadKeys(item as unknown as Parameters<typeof leadKeys>[0]);
+    return model.entities.lead.put({ ...item, ...keys } as never).params().Item;
+  }
+
+  it('maps lead INSERT and MODIFY to lead.created and lead.updated, a score update naming only score fields', () => {
+    const lead = storedLead();
+    const c = expectValid(eventFromStreamRecord(streamRecord('INSERT', undefined, lead)), 'lead.created');
+    expect(c).toMatchObject({ entity: 'lead', entityId: '01LEAD', version: 1 });
+    expectNoInternals(c);
+    const scored = storedLead({ score: 15, scoreReasons: [{ ruleId: 'software' }], scoredAt: T1, version: 2 });
+    const u = expectValid(eventFromStreamRecord(streamRecord('MODIFY', lead, scored)), 'lead.updated');
+    expect(Object.keys(u.changes).sort()).toEqual(['score', 'scoreReasons', 'scoredAt', 'version']);
+  });
+
+  it('maps a form submission INSERT to form.submitted (and nothing else of submissions)', () => {
+    const item = model.entities.formSubmission
+      .put({
+        tenantId: TENANT,
+        submissionId: '01SUB',
+        formId: '01FORM',
+        leadId: '01LEAD',
+        outcome: 'created',
+        values: { interest: 'demo' },
+        occurredAt: T0,
+        version: 1,
+        createdAt: T0,
+        updatedAt: T0,
+        gsi6pk: timelineIndex.pk(TENANT, 'lead', '01LEAD'),
+        gsi6sk: timelineIndex.sk(T0, 'formSubmission', '01SUB'),
+      })
+      .params().Item as Item;
+    const d = expectValid(eventFromStreamRecord(streamRecord('INSERT', undefined, item)), 'form.submitted');
+    expect(d).toMatchObject({ entity: 'formSubmission', entityId: '01SUB', tenantId: TENANT });
+    expect(d.record).toMatchObject({ formId: '01FORM', leadId: '01LEAD', values: { interest: 'demo' } });
+    expect(d.changes.leadId).toEqual({ new: '01LEAD' });
+    expectNoInternals(d);
+    expect(eventFromStreamRecord(streamRecord('REMOVE', item, undefined))).toBeUndefined();
   });
 });

@@ -1,7 +1,14 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { CATALOG, type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import {
+  CATALOG,
+  type CatalogEvent,
+  catalogEvent,
+  type DetailType,
+  PUBLISHED_ENTITIES,
+  STREAM_DETAIL_TYPES,
+} from '../../events/catalog.ts';
 import { itemView } from '../db/item-view.ts';
 import { changedFields } from '../records/merge-patch.ts';
 
@@ -12,6 +19,8 @@ const ID_FIELD: Record<string, string> = {
   user: 'userId',
   team: 'teamId',
   deal: 'dealId',
+  lead: 'leadId',
+  formSubmission: 'submissionId',
 };
 
 type Item = Record<string, unknown>;
@@ -54,7 +63,7 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
   const kind = action(oldItem, newItem);
   const changed = changes(before, after);
   if (kind === 'updated' && Object.keys(changed).length === 0) return undefined;
-  const detailType = `${entity}.${kind}`;
+  const detailType = STREAM_DETAIL_TYPES[`${entity}.${kind}`] ?? `${entity}.${kind}`;
   // A change the catalog has no type for (e.g. a note restore) is skipped, never allowed to wedge the stream.
   if (!(detailType in CATALOG)) return undefined;
 

@@ -110,7 +110,7 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
       return principal.tenantId ? await runAsTenant(principal.tenantId, handle) : await handle();
     } catch (error) {
       const problem = toProblem(error, requestId);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...(error instanceof DomainError ? error.headers : {}) };
       if (problem.status >= 500) {
         logger.error('request failed', { error: error as Error, operation: route?.operationId });
         if (route) metrics.addDimension('operation', route.operationId);
@@ -206,10 +206,21 @@ async function parseRequest(
 
   const params = validate(route.params, event.pathParameters ?? {}, 'path');
   const query = validate(route.query, event.queryStringParameters ?? {}, 'query');
-  const rawBody = readBody(route, event);
+  const { value: rawBody, form } = readBody(route, event);
   const body = route.body ? validate(route.body, rawBody, 'body') : undefined;
 
-  const request: ApiRequest = { principal, params, query, body, requestId };
+  const origin = header(event, 'origin');
+  const sourceIp = event.requestContext?.http?.sourceIp;
+  const domain = event.requestContext?.domainName;
+  // API Gateway serves HTTPS only; plain HTTP is the local cloud on loopback. (Not from a header a client can set.)
+  const scheme = domain && /^(127\.0\.0\.1|localhost)(:\d+)?$/.test(domain) ? 'http' : 'https';
+  const client = {
+    form,
+    ...(origin ? { origin } : {}),
+    ...(sourceIp ? { sourceIp } : {}),
+    ...(domain ? { baseUrl: `${scheme}://${domain}` } : {}),
+  };
+  const request: ApiRequest = { principal, params, query, body, requestId, client };
   let ifNoneMatch: VersionPrecondition | undefined;
   if (route.method === 'GET' && route.permission !== 'public') {
     ifNoneMatch = parseIfNoneMatch(header(event, 'if-none-match'));
@@ -245,21 +256,42 @@ function validate(schema: z.ZodType | undefined, input: unknown, location: 'body
   return result.data as never;
 }
 
-function readBody(route: RouteDefinition, event: HttpEvent): unknown {
-  if (!route.body) return undefined;
+const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\b/i;
+
+/** An HTML form's fields: strings, a repeated name a list of them (at most 200 pairs read). */
+function parseFormBody(text: string): Record<string, string | string[]> {
+  const fields: Record<string, string | string[]> = Object.create(null);
+  let pairs = 0;
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (++pairs > 200) {
+      throw new ValidationError('The form has too many fields.', [{ field: 'body', message: 'At most 200 fields.' }]);
+    }
+    const before = fields[name];
+    fields[name] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
+  }
+  return { ...fields };
+}
+
+function readBody(route: RouteDefinition, event: HttpEvent): { value: unknown; form: boolean } {
+  if (!route.body) return { value: undefined, form: false };
   const text = event.body
     ? event.isBase64Encoded
       ? Buffer.from(event.body, 'base64').toString('utf8')
       : event.body
     : '';
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  const limit = route.maxBodyBytes ?? MAX_BODY_BYTES;
+  if (Buffer.byteLength(text, 'utf8') > limit) throw new PayloadTooLargeError(limit);
   const contentType = header(event, 'content-type') ?? '';
-  if (text.length > 0 && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) throw new UnsupportedMediaTypeError();
+  const form = route.acceptsForm === true && FORM_CONTENT_TYPE.test(contentType);
+  if (text.length > 0 && !form && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    throw new UnsupportedMediaTypeError();
+  }
   if (text.trim().length === 0) {
     throw new ValidationError('The request body is required.', [{ field: 'body', message: 'Send a JSON object.' }]);
   }
+  if (form) return { value: parseFormBody(text), form };
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), form };
   } catch (error) {
     throw new ValidationError('The request body is not valid JSON.', [
       { field: 'body', message: (error as Error).message },

@@ -14,6 +14,8 @@ export interface ApiRequest<P = Record<string, string>, Q = Record<string, unkno
   /** Present on idempotent POSTs that carried an Idempotency-Key. */
   idempotency?: { key: string; requestHash: string };
   requestId: string;
+  /** What the client said about itself: for public endpoints (origin checks, rate limits per source address). */
+  client?: { origin?: string; sourceIp?: string; form: boolean; baseUrl?: string };
 }
 
 export interface ApiResponse {

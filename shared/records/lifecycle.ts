@@ -42,8 +42,8 @@ export type Stored = Record<string, unknown> & {
  * references that must exist, and normalisation of client input. The lifecycle below is the same for all.
  */
 export interface RecordKind {
-  entity: 'contact' | 'company';
-  idField: 'contactId' | 'companyId';
+  entity: 'contact' | 'company' | 'lead';
+  idField: 'contactId' | 'companyId' | 'leadId';
   /** Attributes computed from the others (e.g. sortName, normalised phones); may throw ValidationError. */
   derive(fields: Record<string, unknown>, previous?: Stored): Record<string, unknown>;
   keys(stored: Stored): Record<string, string | undefined>;

@@ -8,7 +8,11 @@ import type { TimelineEntryView } from '../notes/schema.ts';
 import type { Page, PageRequest } from '../records/lists.ts';
 
 /** Maps each timeline entity's stored item to its entry; later issues add activities, deals, tickets, emails. */
-const ENTRY_ID: Record<string, string> = { note: 'noteId', dealStageChange: 'changeId' };
+const ENTRY_ID: Record<string, string> = {
+  note: 'noteId',
+  dealStageChange: 'changeId',
+  formSubmission: 'submissionId',
+};
 
 /**
  * A contact's or company's timeline, newest first: one Query of the shared timeline index (gsi6), whose sort key
@@ -16,7 +20,7 @@ const ENTRY_ID: Record<string, string> = { note: 'noteId', dealStageChange: 'cha
  */
 export async function timeline(
   principal: Principal,
-  subjectType: 'contact' | 'company' | 'deal',
+  subjectType: 'contact' | 'company' | 'deal' | 'lead',
   subjectId: string,
   page: PageRequest,
 ): Promise<Page<TimelineEntryView>> {

@@ -54,7 +54,7 @@ export function npmStart(env: Record<string, string>, children: ChildProcess[]):
  * the children get one inside the data dir (`<dataDir>/tmp`), removed with it.
  */
 export async function npmStartEnv(dataDir: string): Promise<Record<string, string>> {
-  const [port, smtp, ses] = [await freePort(), await freePort(), await freePort()];
+  const [port, smtp, ses, forms] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const childTmp = join(dataDir, 'tmp');
   await mkdir(childTmp, { recursive: true });
   return {
@@ -62,6 +62,7 @@ export async function npmStartEnv(dataDir: string): Promise<Record<string, strin
     PORT: String(port),
     SMTP_PORT: String(smtp),
     SES_PORT: String(ses),
+    FORMS_PORT: String(forms),
     TMPDIR: childTmp,
   };
 }

@@ -7,7 +7,7 @@ export const CustomFieldSchemaEntity = new Entity(
     model: { entity: 'customFieldSchema', version: '1', service: SERVICE },
     attributes: {
       ...auditAttributes,
-      entityType: { type: ['contact', 'company'] as const, required: true, readOnly: true },
+      entityType: { type: ['contact', 'company', 'lead'] as const, required: true, readOnly: true },
       fields: { type: 'any', required: true },
     },
     indexes: {

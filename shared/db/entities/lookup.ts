@@ -21,6 +21,8 @@ export const LOOKUP_KINDS = [
   'deal.contact',
   /** A won deal's contacts (value: contactId): a contact's purchase history. */
   'deal.purchase',
+  'lead.email',
+  'lead.tag',
 ] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
 

@@ -1,0 +1,119 @@
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import type { EmailIdentity } from 'aws-cdk-lib/aws-ses';
+import { Construct } from 'constructs';
+import { CrmFunction } from './crm-function.ts';
+import { FailureQueue } from './failure-queue.ts';
+
+/** Events that can change a lead's score: its own changes, form submissions, activities, marketing email events. */
+export const SCORING_EVENTS = [
+  'lead.created',
+  'lead.updated',
+  'lead.restored',
+  'form.submitted',
+  'activity.created',
+  'activity.updated',
+  'email.opened',
+] as const;
+
+export interface CrmLeadsProps {
+  bus: IEventBus;
+  table: ITable;
+  /** The public web-to-lead function: it sends the double opt-in emails. */
+  formSubmissions: CrmFunction;
+  sender?: { email: string; identity: EmailIdentity };
+}
+
+/**
+ * Lead scoring and the web-to-lead mail: a rule sends lead, form and activity events to the scoring consumer, which
+ * rescores the leads they concern and keeps one one-time Scheduler schedule per decaying lead (in its own schedule
+ * group) that sends the lead back to it when decay next moves the score. The form-submission function may send
+ * mail from the verified sender only.
+ */
+export class CrmLeads extends Construct {
+  readonly scoring: CrmFunction;
+  readonly rule: Rule;
+  readonly failures: FailureQueue;
+  readonly scheduleGroup: CfnScheduleGroup;
+  readonly schedulerRole: Role;
+
+  constructor(scope: Construct, id: string, props: CrmLeadsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.failures = new FailureQueue(this, 'Failures', { description: 'events that were not applied to lead scores' });
+    this.scheduleGroup = new CfnScheduleGroup(this, 'ScheduleGroup', { name: `${stack.stackName}-lead-scoring` });
+    this.scoring = new CrmFunction(this, 'Scoring', {
+      entry: 'functions/events/lead-scoring.ts',
+      serviceName: 'lead-scoring',
+      description: 'Lead, form and activity events -> lead scores (and the next decay recompute)',
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      environment: { TABLE_NAME: props.table.tableName, SCORE_SCHEDULE_GROUP: this.scheduleGroup.ref },
+    });
+    // Reads a lead and the tenant's rules, writes the score fields with a conditional UpdateItem: nothing else.
+    this.scoring.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
+    );
+    this.scoring.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new SqsDestination(this.failures.queue),
+    });
+
+    // Scheduler invokes the consumer with this role; the consumer may hand it only to its own schedules.
+    this.schedulerRole = new Role(this, 'SchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: 'EventBridge Scheduler -> lead scoring consumer (decay recomputes)',
+    });
+    this.schedulerRole.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.scoring.function.functionArn] }),
+    );
+    this.scoring.function.addEnvironment('SCORE_SCHEDULER_ROLE_ARN', this.schedulerRole.roleArn);
+    const schedules = `arn:${stack.partition}:scheduler:${stack.region}:${stack.account}:schedule/${this.scheduleGroup.ref}/lead-score-*`;
+    this.scoring.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'],
+        resources: [schedules],
+      }),
+    );
+    this.scoring.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.schedulerRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+    // As cdk-nag prints it: pseudo parameters as <AWS::...> unless the stack's environment made them literal.
+    const nag = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+    this.scoring.acknowledgeWildcardResource(
+      `arn:${nag(stack.partition, 'Partition')}:scheduler:${nag(stack.region, 'Region')}:${nag(stack.account, 'AccountId')}:schedule/<${stack.getLogicalId(this.scheduleGroup)}>/lead-score-*`,
+      'Its own one-time decay schedules (one per lead, named by a hash of tenant and lead) in the scoring group only.',
+    );
+
+    this.rule = new Rule(this, 'Rule', {
+      eventBus: props.bus,
+      description: 'Lead, form and activity events -> lead scoring',
+      eventPattern: { detailType: [...SCORING_EVENTS] },
+      targets: [
+        new LambdaFunction(this.scoring.function, {
+          deadLetterQueue: this.failures.queue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+
+    if (props.sender) {
+      props.formSubmissions.function.addEnvironment('SENDER_EMAIL', props.sender.email);
+      props.formSubmissions.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['ses:SendEmail'], resources: [props.sender.identity.emailIdentityArn] }),
+      );
+    }
+  }
+}
