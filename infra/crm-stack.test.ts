@@ -5,12 +5,13 @@ import type { CfnResource as CfnConstruct, PolicyValidationPluginReport } from '
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOG, PUBLISHED_ENTITIES } from '../events/catalog.ts';
+import { CATALOG, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../events/catalog.ts';
 import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { tenantKeyPolicyPatterns } from '../shared/db/tenant-keys.ts';
+import { SCORING_EVENTS } from './constructs/leads.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
 import type { CfnResource } from './local/types.ts';
@@ -86,6 +87,7 @@ const crmFunctions = () => [
   { name: 'publisher', fn: stack.events.publisher },
   { name: 'inbound', fn: stack.mail.inbound },
   { name: 'audit-trail', fn: stack.auditTrail.consumer },
+  { name: 'lead-scoring', fn: stack.leads.scoring },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -234,9 +236,33 @@ describe('api', () => {
     });
   });
 
-  it('has a throttled, access-logged default stage', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
-    const [[id, stage]] = ofType('AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
+  it('has a throttled, access-logged default stage on each API (the main one and the public forms API)', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
+    for (const [id, stage] of ofType('AWS::ApiGatewayV2::Stage') as Array<[string, CfnResource]>) {
+      expectThrottledAndLogged(id, stage);
+    }
+  });
+
+  it('serves the public web-to-lead routes on their own API, without API-level CORS (each form answers its own)', () => {
+    const forms = logicalId(stack.api.formsApi);
+    expect(props(forms).CorsConfiguration).toBeUndefined();
+    const onForms = ofType('AWS::ApiGatewayV2::Route')
+      .filter(([id]) => props(id).ApiId.Ref === forms)
+      .map(([id]) => props(id).RouteKey as string)
+      .sort();
+    expect(onForms).toEqual(
+      routes
+        .filter((r) => r.group === 'formSubmissions')
+        .map(routeKey)
+        .sort(),
+    );
+    expect(onForms).toContain('OPTIONS /v1/forms/{formId}/submissions');
+    template.hasOutput('FormsApiUrl', {});
+  });
+});
+
+function expectThrottledAndLogged(id: string, stage: CfnResource) {
+  {
     const p = stage.Properties as Props;
     expect(p.StageName).toBe('$default');
     expect(p.AutoDeploy).toBe(true);
@@ -252,8 +278,8 @@ describe('api', () => {
       latency: '$context.responseLatency',
       integrationError: '$context.integrationErrorMessage',
     });
-  });
-});
+  }
+}
 
 describe('functions', () => {
   it('are Node 24 on arm64, traced, with their own log group and role, and no physical names', () => {
@@ -430,7 +456,10 @@ describe('iam', () => {
     const streamRead = statements.find((s) => actionsOf(s).includes('dynamodb:GetRecords'))!;
     expect(streamRead.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'StreamArn'] });
     const put = statements.filter((s) => actionsOf(s).includes('events:PutEvents'));
-    const published = Object.keys(CATALOG).filter((t) => PUBLISHED_ENTITIES.some((e) => t.startsWith(`${e}.`)));
+    const renamed = Object.values(STREAM_DETAIL_TYPES) as string[];
+    const published = Object.keys(CATALOG).filter(
+      (t) => renamed.includes(t) || PUBLISHED_ENTITIES.some((e) => t.startsWith(`${e}.`)),
+    );
     expect(put).toEqual([
       {
         Effect: 'Allow',
@@ -545,9 +574,9 @@ describe('events', () => {
   });
 
   it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
-    // Stream publisher, audit trail and inbound mail each park what they could not do in their own queue.
-    const queues = [stack.events.failures, stack.auditTrail.failures, stack.mail.failures].map((f) =>
-      logicalId(f.queue),
+    // Stream publisher, audit trail, inbound mail and lead scoring each park what they could not do in their own queue.
+    const queues = [stack.events.failures, stack.auditTrail.failures, stack.mail.failures, stack.leads.failures].map(
+      (f) => logicalId(f.queue),
     );
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -702,6 +731,58 @@ describe('mail', () => {
   it('verifies the sender identity and exports it', () => {
     template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'crm@example.com' });
     template.hasOutput('SenderEmail', { Value: 'crm@example.com' });
+  });
+});
+
+describe('leads', () => {
+  it('sends lead, form and activity events to the scoring consumer, failures to its alarmed queue', () => {
+    const rule = props(logicalId(stack.leads.rule));
+    expect(rule.EventPattern).toEqual({ 'detail-type': [...SCORING_EVENTS] });
+    expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [logicalId(stack.leads.scoring.function), 'Arn'] });
+    expect(rule.Targets[0].DeadLetterConfig.Arn).toEqual({
+      'Fn::GetAtt': [logicalId(stack.leads.failures.queue), 'Arn'],
+    });
+  });
+
+  it('lets the scoring consumer only read and update table items, and manage its own decay schedules', () => {
+    const statements = statementsOf(stack.leads.scoring);
+    const table = { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] };
+    expect(statements.find((s) => actionsOf(s).includes('dynamodb:GetItem'))).toMatchObject({
+      Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      Resource: table,
+    });
+    const dynamo = statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
+    expect(dynamo.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    const schedules = statements.find((s) => actionsOf(s).includes('scheduler:CreateSchedule'))!;
+    expect(actionsOf(schedules).sort()).toEqual(['scheduler:CreateSchedule', 'scheduler:UpdateSchedule']);
+    expect(JSON.stringify(schedules.Resource)).toContain('/lead-score-*');
+    const pass = statements.find((s) => actionsOf(s).includes('iam:PassRole'))!;
+    expect(pass.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.leads.schedulerRole), 'Arn'] });
+    expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+  });
+
+  it('lets the scheduler role only invoke the scoring consumer', () => {
+    const role = logicalId(stack.leads.schedulerRole);
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) => (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.leads.scoring.function), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('lets only the public form function send mail, from the verified sender', () => {
+    const sends = crmFunctions().filter(({ fn }) =>
+      statementsOf(fn).some((s) => actionsOf(s).includes('ses:SendEmail')),
+    );
+    expect(sends.map((f) => f.name)).toEqual(['formSubmissions']);
+    const env = props(logicalId(stack.api.functions.formSubmissions.function)).Environment.Variables;
+    expect(env.SENDER_EMAIL).toBe('crm@example.com');
+    expect(env.TENANT_RATE_LIMIT).toBeDefined();
   });
 });
 
