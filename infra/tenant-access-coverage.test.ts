@@ -430,6 +430,12 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('POST', `/v1/leads/${other.body.id}/convert`, {
         body: { contact: { id: contactId }, company: { id: companyId } },
       });
+      // With a deal: the pipeline and the products of its line items are read too.
+      const withDeal = await call('POST', '/v1/leads', { body: { firstName: 'Dealt', company: { name: 'Acme' } } });
+      const converted = await call('POST', `/v1/leads/${withDeal.body.id}/convert`, {
+        body: { deal: { name: 'Pilot', currency: 'EUR', pipelineId, lineItems: [{ productId, quantity: 1 }] } },
+      });
+      expect(converted.status).toBe(200);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -8,6 +8,8 @@ let leadsAs: (tenantId: string, roles?: string[], userId?: string) => Client;
 let contactsAs: (tenantId: string, roles?: string[]) => Client;
 let companiesAs: (tenantId: string, roles?: string[]) => Client;
 let customFieldsAs: (tenantId: string) => Client;
+let dealsAs: (tenantId: string) => Client;
+let catalogAs: (tenantId: string) => Client;
 const tenant = uniqueTenant('leads');
 
 beforeAll(async () => {
@@ -16,6 +18,10 @@ beforeAll(async () => {
   const contacts = (await import('./contacts.ts')).handler;
   const companies = (await import('./companies.ts')).handler;
   const customFields = (await import('./custom-fields.ts')).handler;
+  const deals = (await import('./deals.ts')).handler;
+  const catalog = (await import('./catalog.ts')).handler;
+  catalogAs = (tenantId) => apiClient(catalog, { tenantId, roles: ['admin'], userId: 'admin-1' });
+  dealsAs = (tenantId) => apiClient(deals, { tenantId, roles: ['admin'], userId: 'admin-1' });
   customFieldsAs = (tenantId) => apiClient(customFields, { tenantId, roles: ['admin'], userId: 'admin-1' });
   leadsAs = (tenantId, roles = ['sales'], userId = 'rep-1') => apiClient(leads, { tenantId, roles, userId });
   contactsAs = (tenantId, roles = ['admin']) => apiClient(contacts, { tenantId, roles, userId: 'admin-1' });
@@ -347,19 +353,51 @@ describe('leads: convert', () => {
     expect(other.status).toBe(409);
   });
 
-  it('answers 422 deal.unavailable for a deal until deals can join a conversion, writing nothing', async () => {
-    const lead = await newLead();
+  it('creates a deal for the contact and company in the same transaction, owned by the lead owner', async () => {
+    const lead = await newLead({ company: { name: 'Deal Co' }, ownerId: 'rep-9' });
+    const noPipeline = await leadsAs(tenant)('POST', `/v1/leads/${lead.id}/convert`, {
+      body: { deal: { name: 'Pilot', amount: 150000, currency: 'EUR' } },
+    });
+    expect(noPipeline.status).toBe(400);
+    expect(fieldsOf(noPipeline)).toEqual(['body.deal.pipelineId']);
+    expect((await leadsAs(tenant)('GET', `/v1/leads/${lead.id}`)).body.status).toBe('new');
+    const stages = [
+      { id: 'new', name: 'New' },
+      { id: 'won', name: 'Won', kind: 'won' },
+      { id: 'lost', name: 'Lost', kind: 'lost' },
+    ];
+    expect((await catalogAs(tenant)('POST', '/v1/pipelines', { body: { name: 'Sales', stages } })).status).toBe(201);
     const res = await leadsAs(tenant)('POST', `/v1/leads/${lead.id}/convert`, {
       body: { deal: { name: 'Pilot', amount: 150000, currency: 'EUR' } },
     });
-    expect(res.status).toBe(422);
-    expect(res.body.code).toBe('deal.unavailable');
-    expect((await leadsAs(tenant)('GET', `/v1/leads/${lead.id}`)).body.status).toBe('new');
+    expect(res.status).toBe(200);
+    const { contactId, companyId, dealId } = res.body;
+    expect(res.body.lead).toMatchObject({ status: 'converted', convertedDealId: dealId });
+    const deal = await dealsAs(tenant)('GET', `/v1/deals/${dealId}`);
+    expect(deal.body).toMatchObject({
+      name: 'Pilot',
+      amount: 150000,
+      currency: 'EUR',
+      contactIds: [contactId],
+      companyId,
+      ownerId: 'rep-9',
+    });
+  });
+
+  it('refuses a malformed deal or an unknown stage and writes nothing', async () => {
+    const lead = await newLead();
     const bad = await leadsAs(tenant)('POST', `/v1/leads/${lead.id}/convert`, {
-      body: { deal: { name: 'Pilot', amount: 1.5 } },
+      body: { deal: { name: 'Pilot', amount: 1.5, currency: 'EUR' } },
     });
     expect(bad.status).toBe(400);
     expect(fieldsOf(bad)).toEqual(['body.deal.amount']);
+    const stage = await leadsAs(tenant)('POST', `/v1/leads/${lead.id}/convert`, {
+      body: { deal: { name: 'Pilot', amount: 1, currency: 'EUR', stageId: MISSING_ID } },
+    });
+    expect(stage.status).toBe(400);
+    expect(fieldsOf(stage)).toEqual(['body.deal.stageId']);
+    expect((await leadsAs(tenant)('GET', `/v1/leads/${lead.id}`)).body.status).toBe('new');
+    expect(idsOf(await contactsAs(tenant)('GET', `/v1/contacts?email=${lead.emails[0]}`))).toEqual([]);
   });
 
   it('needs leads:convert', async () => {

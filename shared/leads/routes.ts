@@ -129,8 +129,8 @@ export const leadsRoutes = defineRoutes([
     summary: 'Convert a lead into a contact (and company, and deal) in one transaction',
     description:
       'Creates or links the contact, creates or links the company (or none), optionally creates a deal, and marks ' +
-      'the lead converted, pointing at them: all or nothing. Converting twice is 409 lead.already_converted. A deal ' +
-      'is answered 422 deal.unavailable until deals can be created by a conversion.',
+      'the lead converted, pointing at them: all or nothing. Converting twice is 409 lead.already_converted. The ' +
+      "deal is linked to the contact and company and owned by the lead's owner unless ownerId says otherwise.",
     params: LeadIdParams,
     body: LeadConvert,
     response: { status: 200, schema: LeadConversion, description: 'The converted lead and what it became.' },

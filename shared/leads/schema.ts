@@ -11,6 +11,7 @@ import {
   trashAndSyncFilters,
 } from '../api/common-schemas.ts';
 import { COMPANY_SIZES, Domain } from '../companies/schema.ts';
+import { DealCreate } from '../deals/schema.ts';
 
 export const LEAD_SOURCES = ['form', 'import', 'api', 'email'] as const;
 /** `converted` is set only by POST /v1/leads/{id}/convert; `disqualified` needs a reason. */
@@ -209,20 +210,11 @@ export const LeadListQuery = z
   .meta({ id: 'LeadListQuery' });
 export type LeadFilters = Partial<z.output<typeof LeadListQuery>> & { limit: number };
 
-const DealRequest = z
-  .strictObject({
-    name: z.string().trim().min(1).max(200),
-    amount: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).meta({ description: 'Minor units (cents).' }),
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, 'An ISO 4217 code, e.g. "EUR".')
-      .optional(),
-    pipelineId: Id.optional(),
-    stageId: Id.optional(),
-    expectedCloseDate: z.iso.date().optional(),
-  })
-  .partial({ amount: true })
-  .meta({ id: 'LeadConvertDeal' });
+/** The deal a conversion may create: a deal create without its links, which are the contact and company converted. */
+const DealRequest = DealCreate.omit({ contactIds: true, companyId: true }).meta({
+  id: 'LeadConvertDeal',
+  description: "A deal create without contactIds and companyId; ownerId defaults to the lead's owner.",
+});
 
 export const LeadConvert = z
   .strictObject({

@@ -5,6 +5,7 @@ import { contactKind } from '../contacts/service.ts';
 import { findIdempotentResponse } from '../db/idempotency.ts';
 import { leadIndex, leadKeys, sortableName } from '../db/keys.ts';
 import { type ItemWrite, type RecordWrite, writeRecords } from '../db/store.ts';
+import { type PlannedDealWrite, planDealCreate } from '../deals/service.ts';
 import { ConflictError, DomainError, IdempotentReplay, NotFoundError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
@@ -159,25 +160,34 @@ export async function leadTimeline(p: Principal, id: string, page: PageRequest) 
 
 // --- Conversion ---------------------------------------------------------------------------------------------
 
-/** A deal planned for a conversion: what writeRecords takes, and the new deal's id. */
-export interface PlannedConvertedDeal {
-  write: RecordWrite;
-  items: ItemWrite[];
-  view: { id: string };
-}
-
 /**
- * THE ONE PLACE the deals module joins a conversion. The integrator replaces the body with a call to
- * `planDealCreate(principal, { ...deal, contactIds: [links.contactId], companyId: links.companyId }, undefined)`
- * from shared/deals/service.ts (mapping `deal` onto its DealCreateInput). Until then it plans nothing, and a
- * conversion that asks for a deal is refused with 422 `deal.unavailable`, so nothing fake is ever returned.
+ * The deal a conversion creates, linked to the contact and company converted. Its reference checks are dropped:
+ * both are created or checked in the same transaction, and DynamoDB allows one operation per item.
  */
-export async function planConvertedDeal(
-  _principal: Principal,
-  _deal: LeadConvertDeal,
-  _links: { leadId: string; contactId: string; companyId?: string },
-): Promise<PlannedConvertedDeal | undefined> {
-  return undefined;
+async function planConvertedDeal(
+  principal: Principal,
+  deal: LeadConvertDeal,
+  links: { contactId: string; companyId?: string | undefined; ownerId?: string | undefined },
+): Promise<PlannedDealWrite> {
+  try {
+    const planned = await planDealCreate(principal, {
+      ...deal,
+      ownerId: deal.ownerId ?? links.ownerId,
+      contactIds: [links.contactId],
+      ...(links.companyId ? { companyId: links.companyId } : {}),
+    });
+    planned.write.references = [];
+    return planned;
+  } catch (error) {
+    // The deal's field errors name its fields in the conversion's body.
+    if (error instanceof DomainError && error.extra.fieldErrors) {
+      error.extra.fieldErrors = error.extra.fieldErrors.map((f) => ({
+        ...f,
+        field: f.field.replace(/^body\./, 'body.deal.'),
+      }));
+    }
+    throw error;
+  }
 }
 
 const alreadyConverted = (id: string) =>
@@ -281,22 +291,19 @@ export async function convertLead(
       ...(companyId ? { companyId } : {}),
     });
     contactId = planned.view.id;
-    // A company created in this transaction cannot also be condition-checked in it (one operation per item).
-    const createdCompany = writes.length > 0;
-    if (createdCompany) planned.write.references = [];
+    // The company is either created in this transaction or checked by mustExist above; checking it again from the
+    // contact would be a second operation on one item, which DynamoDB refuses for the whole transaction.
+    if (companyId) planned.write.references = [];
     writes.push(planned.write);
   }
 
   let dealId: string | undefined;
   if (input.deal) {
-    const deal = await planConvertedDeal(p, input.deal, { leadId, contactId, ...(companyId ? { companyId } : {}) });
-    if (!deal) {
-      throw new DomainError(
-        422,
-        'deal.unavailable',
-        'Deals cannot be created by a conversion yet; convert without deal.',
-      );
-    }
+    const deal = await planConvertedDeal(p, input.deal, {
+      contactId,
+      companyId,
+      ownerId: lead.ownerId as string | undefined,
+    });
     dealId = deal.view.id;
     writes.push(deal.write);
     checks.push(...deal.items);
