@@ -65,7 +65,15 @@ function recordChange<E extends string>(entity: E) {
 export const ContactChanged = recordChange('contact');
 export const CompanyChanged = recordChange('company');
 export const NoteChanged = recordChange('note');
-export type RecordChangedDetail = z.infer<typeof ContactChanged | typeof CompanyChanged | typeof NoteChanged>;
+/**
+ * Calls, meetings, logged emails and tasks. Their `record` carries `type` ('call' | 'meeting' | 'email' | 'task'),
+ * `links` ([{ type: 'contact' | 'company' | 'deal' | 'lead', id }]), and where it applies `outcome` (calls), `status`
+ * (tasks: open/completed/cancelled; meetings: scheduled/held/cancelled), `direction`, `dueAt`, `startAt`.
+ */
+export const ActivityChanged = recordChange('activity');
+export type RecordChangedDetail = z.infer<
+  typeof ContactChanged | typeof CompanyChanged | typeof NoteChanged | typeof ActivityChanged
+>;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
 
@@ -111,6 +119,26 @@ export const EmailReceived = z.object({
 });
 export type EmailReceivedDetail = z.infer<typeof EmailReceived>;
 
+/**
+ * A task's reminder went out: published (from the stream, like every event) when the reminder records `remindedAt`
+ * on the task, i.e. when the task is due for its assignee's attention (dueAt minus the reminder offset).
+ */
+export const TaskDue = z.object({
+  schemaVersion: z.literal(1),
+  tenantId: z.string(),
+  taskId: z.string(),
+  version: z.number().int(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  title: z.string().max(200),
+  dueAt: z.iso.datetime({ offset: true }),
+  remindedAt: z.iso.datetime({ offset: true }),
+  assigneeId: z.string(),
+  ownerId: z.string(),
+  priority: z.string().optional(),
+  links: z.array(z.object({ type: z.string(), id: z.string() })).max(20),
+});
+export type TaskDueDetail = z.infer<typeof TaskDue>;
+
 export const CATALOG = {
   'contact.created': { source: 'crm.contacts', schema: ContactChanged },
   'contact.updated': { source: 'crm.contacts', schema: ContactChanged },
@@ -124,12 +152,22 @@ export const CATALOG = {
   'note.updated': { source: 'crm.notes', schema: NoteChanged },
   'note.deleted': { source: 'crm.notes', schema: NoteChanged },
   'email.received': { source: 'crm.mail', schema: EmailReceived },
+  'activity.created': { source: 'crm.activities', schema: ActivityChanged },
+  'activity.updated': { source: 'crm.activities', schema: ActivityChanged },
+  'activity.deleted': { source: 'crm.activities', schema: ActivityChanged },
+  'task.due': { source: 'crm.activities', schema: TaskDue },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
 
 /** Entities whose stream changes become events; everything else in the table (lookups, idempotency) is internal. */
-export const PUBLISHED_ENTITIES = ['contact', 'company', 'note'] as const;
+export const PUBLISHED_ENTITIES = ['contact', 'company', 'note', 'activity'] as const;
+
+/**
+ * Events the stream publisher derives from a published entity's change beside its record-change event (see
+ * shared/events/from-stream.ts): the publisher may put these too.
+ */
+export const DERIVED_FROM_STREAM = ['task.due'] as const satisfies readonly (keyof typeof CATALOG)[];
 
 export interface CatalogEvent {
   source: string;

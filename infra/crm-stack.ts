@@ -8,6 +8,7 @@ import { CrmData } from './constructs/data.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmMail } from './constructs/mail.ts';
+import { CrmReminders } from './constructs/reminders.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -35,6 +36,7 @@ export class CrmStack extends Stack {
   readonly events: CrmEvents;
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
+  readonly reminders: CrmReminders;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
 
@@ -60,6 +62,12 @@ export class CrmStack extends Stack {
     this.mail = new CrmMail(this, 'Mail', {
       bus: this.events.bus,
       ...(props.inboundRecipients ? { inboundRecipients: props.inboundRecipients } : {}),
+      ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
+    });
+
+    this.reminders = new CrmReminders(this, 'Reminders', {
+      bus: this.events.bus,
+      table: this.data.table,
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
 

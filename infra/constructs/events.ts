@@ -5,7 +5,7 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { CATALOG, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
+import { CATALOG, DERIVED_FROM_STREAM, type DetailType, PUBLISHED_ENTITIES } from '../../events/catalog.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
@@ -22,10 +22,12 @@ export function publishedEntitiesFilter(): Record<string, unknown> {
 /** How long the bus archive keeps events for replay (claim checks outlive it, see claim-check.ts). */
 export const ARCHIVE_RETENTION = Duration.days(90);
 
-/** The catalog events the stream publisher puts: every detail-type of the published entities. */
+/** The catalog events the stream publisher puts: every detail-type of the published entities, and derived ones. */
 export function publishedDetailTypes(): DetailType[] {
-  return (Object.keys(CATALOG) as DetailType[]).filter((type) =>
-    PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)),
+  return (Object.keys(CATALOG) as DetailType[]).filter(
+    (type) =>
+      PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)) ||
+      (DERIVED_FROM_STREAM as readonly string[]).includes(type),
   );
 }
 

@@ -5,7 +5,12 @@ import { CATALOG, type CatalogEvent, catalogEvent, type DetailType, PUBLISHED_EN
 import { itemView } from '../db/item-view.ts';
 import { changedFields } from '../records/merge-patch.ts';
 
-const ID_FIELD: Record<string, string> = { contact: 'contactId', company: 'companyId', note: 'noteId' };
+const ID_FIELD: Record<string, string> = {
+  contact: 'contactId',
+  company: 'companyId',
+  note: 'noteId',
+  activity: 'activityId',
+};
 
 type Item = Record<string, unknown>;
 
@@ -62,4 +67,38 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
     changes: changed,
     record: kind === 'deleted' && !newItem ? before : after,
   });
+}
+
+/**
+ * Events derived from a change beside its record-change event: `task.due` when a task's reminder recorded
+ * `remindedAt` (set where it was unset, on a live task).
+ */
+export function derivedEventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
+  const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
+  const oldItem = image(record.dynamodb?.OldImage);
+  const newItem = image(record.dynamodb?.NewImage);
+  if (!newItem || newItem.__edb_e__ !== 'activity' || newItem.type !== 'task' || newItem.deletedAt) return [];
+  if (!newItem.remindedAt || oldItem?.remindedAt === newItem.remindedAt) return [];
+  return [
+    catalogEvent('task.due', {
+      schemaVersion: 1,
+      tenantId: String(newItem.tenantId),
+      taskId: String(newItem.activityId),
+      version: Number(newItem.version),
+      occurredAt: String(newItem.remindedAt),
+      title: String(newItem.title ?? newItem.subject ?? ''),
+      dueAt: String(newItem.dueAt),
+      remindedAt: String(newItem.remindedAt),
+      assigneeId: String(newItem.assigneeId ?? newItem.ownerId),
+      ownerId: String(newItem.ownerId),
+      ...(newItem.priority ? { priority: String(newItem.priority) } : {}),
+      links: (newItem.links ?? []) as Array<{ type: string; id: string }>,
+    }),
+  ];
+}
+
+/** Every event a table change publishes: its record-change event, then any derived from it. */
+export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
+  const main = eventFromStreamRecord(record);
+  return [...(main ? [main] : []), ...derivedEventsFromStreamRecord(record)];
 }

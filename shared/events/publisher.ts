@@ -3,7 +3,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { boundRecordChange, EVENT_BUDGET_BYTES, entrySize, toEntry } from './bounds.ts';
 import type { ClaimCheckStore } from './claim-check.ts';
 import { isClaimCheck } from './claim-check.ts';
-import { eventFromStreamRecord } from './from-stream.ts';
+import { eventsFromStreamRecord } from './from-stream.ts';
 
 /** PutEvents takes at most 10 entries per request. */
 const MAX_ENTRIES = 10;
@@ -67,20 +67,22 @@ export async function publishStreamRecords(
 
   for (const record of records) {
     try {
-      const event = eventFromStreamRecord(record);
-      if (!event) continue;
-      const bounded = await boundRecordChange(event, deps.store);
-      const entry = toEntry(bounded, deps.eventBusName);
-      const size = entrySize(entry);
-      const counted = claimChecksIn(bounded.detail as Record<string, unknown>);
-      if (pending.length === MAX_ENTRIES || pendingBytes + size > EVENT_BUDGET_BYTES) {
-        const rejected = await flush();
-        if (rejected) return failedFrom(rejected);
+      for (const event of eventsFromStreamRecord(record)) {
+        // Record changes are bounded by claim checks; derived events (task.due) are small by their schema.
+        const isRecordChange = 'changes' in (event.detail as object);
+        const bounded = isRecordChange ? await boundRecordChange(event, deps.store) : event;
+        const entry = toEntry(bounded, deps.eventBusName);
+        const size = entrySize(entry);
+        const counted = claimChecksIn(bounded.detail as Record<string, unknown>);
+        if (pending.length === MAX_ENTRIES || pendingBytes + size > EVENT_BUDGET_BYTES) {
+          const rejected = await flush();
+          if (rejected) return failedFrom(rejected);
+        }
+        pending.push({ record, entry, size });
+        pendingBytes += size;
+        stats.claimChecks += counted.claimChecks;
+        stats.wholeDetails += counted.wholeDetails;
       }
-      pending.push({ record, entry, size });
-      pendingBytes += size;
-      stats.claimChecks += counted.claimChecks;
-      stats.wholeDetails += counted.wholeDetails;
     } catch (error) {
       deps.onError?.(error);
       // Nothing pending has been sent: retry from the first unsent record.
