@@ -43,7 +43,8 @@ async function sync(event: EventBridgeEvent<string, unknown>): Promise<void> {
     change.entityId,
   );
   logger.info('reminder schedule in step', { outcome });
-  if (outcome !== 'unchanged' && outcome !== 'absent') metrics.addMetric(`ReminderSchedules_${outcome}`, MetricUnit.Count, 1);
+  if (outcome !== 'unchanged' && outcome !== 'absent')
+    metrics.addMetric(`ReminderSchedules_${outcome}`, MetricUnit.Count, 1);
 }
 
 export const handler = middy(sync)

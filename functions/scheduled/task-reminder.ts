@@ -57,7 +57,11 @@ async function remind(event: unknown): Promise<void> {
     // A user without a profile has nowhere to be mailed: said in the log and counted, never silently dropped.
     const log = outcome.reason === 'no_profile' ? logger.warn.bind(logger) : logger.info.bind(logger);
     log('reminder skipped', { reason: outcome.reason });
-    metrics.addMetric(outcome.reason === 'no_profile' ? 'RemindersWithoutProfile' : 'RemindersSkipped', MetricUnit.Count, 1);
+    metrics.addMetric(
+      outcome.reason === 'no_profile' ? 'RemindersWithoutProfile' : 'RemindersSkipped',
+      MetricUnit.Count,
+      1,
+    );
   }
 }
 

@@ -13,8 +13,8 @@ import {
   type DesiredSchedule,
   desiredSchedule,
   type ReminderInput,
-  reminderEmail,
   remindAtOf,
+  reminderEmail,
   scheduleName,
   wantsReminder,
 } from './reminders.ts';

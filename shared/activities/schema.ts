@@ -102,7 +102,9 @@ export const TYPE_FIELDS: Record<ActivityType, readonly string[]> = {
   task: [...Object.keys(common), ...Object.keys(taskFields)],
 };
 
-export const CallCreate = z.strictObject({ type: z.literal('call'), ...common, ...callFields }).meta({ id: 'CallCreate' });
+export const CallCreate = z
+  .strictObject({ type: z.literal('call'), ...common, ...callFields })
+  .meta({ id: 'CallCreate' });
 export const MeetingCreate = z
   .strictObject({ type: z.literal('meeting'), ...common, ...meetingFields })
   .refine((m) => m.endAt > m.startAt, { path: ['endAt'], message: 'Must be after startAt.' })
@@ -180,7 +182,10 @@ export const Activity = z
     endAt: Timestamp.optional(),
     attendees: z.array(Attendee).optional(),
     location: z.string().optional(),
-    status: z.string().optional().meta({ description: 'Meetings: scheduled/held/cancelled; tasks: open/completed/cancelled.' }),
+    status: z
+      .string()
+      .optional()
+      .meta({ description: 'Meetings: scheduled/held/cancelled; tasks: open/completed/cancelled.' }),
     from: z.string().optional(),
     to: z.array(z.string()).optional(),
     body: z.string().optional(),
@@ -240,7 +245,9 @@ export const AgendaQuery = z.strictObject({
 export const CalendarFeedCreated = z
   .object({
     token: z.string().meta({ description: 'The secret: shown once, only its hash is kept. Rotating replaces it.' }),
-    path: z.string().meta({ description: 'Subscribe to this path on the API URL (https://<api>/v1/calendar-feeds/…).' }),
+    path: z
+      .string()
+      .meta({ description: 'Subscribe to this path on the API URL (https://<api>/v1/calendar-feeds/…).' }),
     createdAt: Timestamp,
   })
   .meta({ id: 'CalendarFeedCreated' });

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { can } from '../auth/permissions.ts';
@@ -169,13 +170,15 @@ function patched(principal: Principal, current: StoredActivity, patch: ActivityP
     );
   }
   const input: Record<string, unknown> = { type: current.type };
-  for (const key of allowed) if (current[key as keyof StoredActivity] !== undefined) input[key] = current[key as keyof StoredActivity];
+  for (const key of allowed)
+    if (current[key as keyof StoredActivity] !== undefined) input[key] = current[key as keyof StoredActivity];
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete input[key];
     else input[key] = value;
   }
   const parsed = CREATE_SCHEMAS[current.type].safeParse(input);
-  if (!parsed.success) throw new ValidationError('The activity would be invalid.', fieldErrorsFrom(parsed.error, 'body'));
+  if (!parsed.success)
+    throw new ValidationError('The activity would be invalid.', fieldErrorsFrom(parsed.error, 'body'));
   const fields = typeFields(parsed.data as Record<string, unknown>, current.type, principal, now);
   fields.ownerId = (parsed.data as { ownerId?: string }).ownerId ?? current.ownerId;
   if (current.type === 'task') {
@@ -185,11 +188,10 @@ function patched(principal: Principal, current: StoredActivity, patch: ActivityP
     const rescheduled = RESCHEDULING.some((key) => fields[key] !== current[key]);
     if (current.remindedAt && !rescheduled) fields.remindedAt = current.remindedAt;
   }
-  if (patch.occurredAt === undefined) fields.occurredAt = (parsed.data as { occurredAt?: string }).occurredAt ?? current.occurredAt;
+  if (patch.occurredAt === undefined)
+    fields.occurredAt = (parsed.data as { occurredAt?: string }).occurredAt ?? current.occurredAt;
   return fields;
 }
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 async function rewrite(
   principal: Principal,
@@ -210,7 +212,7 @@ async function rewrite(
     updatedBy: current.updatedBy,
   };
   const candidate = { ...base, ...fields, ...extra } as StoredActivity;
-  const unchanged = same(toView(storedItem(candidate)), toView(storedItem(current)));
+  const unchanged = isDeepStrictEqual(toView(storedItem(candidate)), toView(storedItem(current)));
   if (unchanged) return toView(storedItem(current));
   const next = { ...candidate, version: current.version + 1, updatedAt: now, updatedBy: principal.userId };
   await writeRecord({
@@ -257,7 +259,11 @@ export async function completeTask(
   assertMayEdit(principal, current);
   if (current.type !== 'task') throw new DomainError(409, 'activity.not_a_task', 'Only tasks can be completed.');
   if (current.status === 'completed') return toView(storedItem(current));
-  return rewrite(principal, current, { ...ownFields(current), status: 'completed', completedAt: new Date().toISOString() });
+  return rewrite(principal, current, {
+    ...ownFields(current),
+    status: 'completed',
+    completedAt: new Date().toISOString(),
+  });
 }
 
 /** Soft delete: drops out of every list and timeline; the sync feed (gsi5) and the events keep the deletion. */
@@ -302,7 +308,14 @@ const LINK_FILTERS = { contactId: 'contact', companyId: 'company', dealId: 'deal
  */
 export async function listActivities(
   principal: Principal,
-  query: { ownerId?: string; type?: ActivityType; contactId?: string; companyId?: string; dealId?: string; leadId?: string },
+  query: {
+    ownerId?: string;
+    type?: ActivityType;
+    contactId?: string;
+    companyId?: string;
+    dealId?: string;
+    leadId?: string;
+  },
   page: PageRequest,
 ): Promise<Page<ActivityView | ActivitySummaryView>> {
   const filter = singleFilter(query, ['ownerId', 'type', 'contactId', 'companyId', 'dealId', 'leadId']);
@@ -390,7 +403,13 @@ export async function moveLinks(
   let moved = 0;
   let cursor: string | undefined;
   do {
-    const page = await timelineActivityLinks(tenantId, from.type, from.id, { limit: 100, ...(cursor ? { cursor } : {}) }, 'asc');
+    const page = await timelineActivityLinks(
+      tenantId,
+      from.type,
+      from.id,
+      { limit: 100, ...(cursor ? { cursor } : {}) },
+      'asc',
+    );
     for (const link of page.items) {
       if (await moveOne(actor, String(link.entityId), from, to)) moved++;
     }
@@ -426,7 +445,10 @@ async function moveOne(
       if (!(error instanceof PreconditionFailedError)) throw error;
     }
   }
-  throw new ConflictError('request.conflict', `Activity ${activityId} kept changing while its links were moved; retry.`);
+  throw new ConflictError(
+    'request.conflict',
+    `Activity ${activityId} kept changing while its links were moved; retry.`,
+  );
 }
 
 /** Records that the reminder mailed the assignee: one conditional Put on the version read (412 if it changed). */

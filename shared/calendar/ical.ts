@@ -44,7 +44,15 @@ export function escapeText(value: string): string {
     .replace(/;/g, '\\;')
     .replace(/,/g, '\\,')
     .replace(/\r\n|\r|\n/g, '\\n')
-    .replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '');
+    .split('')
+    .filter((char) => !isControl(char))
+    .join('');
+}
+
+/** CONTROL in RFC 5545's grammar: every C0 character but HTAB, and DEL. */
+function isControl(char: string): boolean {
+  const code = char.charCodeAt(0);
+  return (code < 0x20 && code !== 0x09) || code === 0x7f;
 }
 
 /** UTC DATE-TIME form: 20261130T091500Z. */

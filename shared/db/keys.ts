@@ -147,7 +147,8 @@ const UNDATED = '~';
 
 export function activityKeys(a: ActivityKeyInput): Keys {
   const live = !a.deletedAt;
-  const open = live && ((a.type === 'task' && a.status === 'open') || (a.type === 'meeting' && a.status === 'scheduled'));
+  const open =
+    live && ((a.type === 'task' && a.status === 'open') || (a.type === 'meeting' && a.status === 'scheduled'));
   const when = a.type === 'task' ? a.dueAt : a.type === 'meeting' ? a.startAt : undefined;
   const byTime = `${when ?? UNDATED}#${a.activityId}`;
   // Tasks are the assignee's to do; meetings are on their owner's agenda.

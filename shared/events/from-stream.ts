@@ -77,7 +77,7 @@ export function derivedEventsFromStreamRecord(record: DynamoDBRecord): CatalogEv
   const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
   const oldItem = image(record.dynamodb?.OldImage);
   const newItem = image(record.dynamodb?.NewImage);
-  if (!newItem || newItem.__edb_e__ !== 'activity' || newItem.type !== 'task' || newItem.deletedAt) return [];
+  if (newItem?.__edb_e__ !== 'activity' || newItem.type !== 'task' || newItem.deletedAt) return [];
   if (!newItem.remindedAt || oldItem?.remindedAt === newItem.remindedAt) return [];
   return [
     catalogEvent('task.due', {
