@@ -824,13 +824,7 @@ describe('reminders', () => {
     expect(rule.EventPattern).toEqual({
       source: ['crm.activities'],
       'detail-type': ['activity.created', 'activity.updated', 'activity.deleted'],
-      detail: {
-        $or: [
-          { record: { type: ['task'] } },
-          { record: { $claimCheck: { key: [{ exists: true }] } } },
-          { $claimCheck: { key: [{ exists: true }] } },
-        ],
-      },
+      detail: { $or: [{ record: { type: ['task'] } }, { record: { type: [{ exists: false }] } }] },
     });
     expect(rule.Targets).toHaveLength(1);
     expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [logicalId(stack.reminders.schedules.function), 'Arn'] });

@@ -24,19 +24,14 @@ export const REMINDER_SCHEDULE_ACTIONS = [
   'scheduler:GetSchedule',
 ];
 
-/** The activity events whose task may need its schedule changed (claim-checked details cannot be matched on type). */
+/** The activity events whose task may need its schedule changed. */
 export function reminderScheduleEventPattern() {
   const types = ['activity.created', 'activity.updated', 'activity.deleted'] as const;
   return {
     source: [CATALOG['activity.created'].source],
     detailType: [...types],
-    detail: {
-      $or: [
-        { record: { type: ['task'] } },
-        { record: { $claimCheck: { key: [{ exists: true }] } } },
-        { $claimCheck: { key: [{ exists: true }] } },
-      ],
-    },
+    // A record or detail too large for the event is a claim check, without `type` to match: those come too.
+    detail: { $or: [{ record: { type: ['task'] } }, { record: { type: [{ exists: false }] } }] },
   };
 }
 

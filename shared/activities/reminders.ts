@@ -95,7 +95,16 @@ export function reminderEmail(
 }
 
 export function formatInZone(iso: string, timeZone: string): string {
-  const options: Intl.DateTimeFormatOptions = { dateStyle: 'full', timeStyle: 'short', timeZoneName: 'short' };
+  const options: Intl.DateTimeFormatOptions = {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  };
   try {
     return new Intl.DateTimeFormat('en-GB', { ...options, timeZone }).format(new Date(iso));
   } catch {
