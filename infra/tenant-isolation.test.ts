@@ -8,7 +8,7 @@ import type { DetailType } from '../events/catalog.ts';
 import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
-import { companyIndex, contactIndex, timelineIndex } from '../shared/db/keys.ts';
+import { activityIndex, companyIndex, contactIndex, timelineIndex } from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
@@ -111,17 +111,33 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.idempotency.get({ tenantId, key: 'idem-1' }).params()),
     pk(e.customFieldSchema.get({ tenantId, entityType: 'contact' }).params()),
     pk(e.auditEntry.get({ tenantId, entity: 'contact', entityId: '01HZCONTACT', seq: '000000000001' }).params()),
+    pk(e.activity.get({ tenantId, activityId: '01HZACTIVITY' }).params()),
+    pk(e.calendarFeed.get({ tenantId, userId: 'user-1' }).params()),
+    pk(
+      e.timelineLink
+        .get({ tenantId, entity: 'activity', entityId: '01HZACTIVITY', subjectType: 'contact', subjectId: '01HZC' })
+        .params(),
+    ),
   ];
 }
 
 /** A partition key of each GSI, built by shared/db/keys.ts. */
 function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
   return {
-    gsi1: [contactIndex.owner(tenantId, 'user-1'), companyIndex.owner(tenantId, 'user-1')],
-    gsi2: [contactIndex.stage(tenantId, 'lead')],
-    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY')],
-    gsi4: [contactIndex.name(tenantId), contactIndex.trash(tenantId), companyIndex.name(tenantId)],
-    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId)],
+    gsi1: [
+      contactIndex.owner(tenantId, 'user-1'),
+      companyIndex.owner(tenantId, 'user-1'),
+      activityIndex.owner(tenantId, 'user-1'),
+    ],
+    gsi2: [contactIndex.stage(tenantId, 'lead'), activityIndex.agenda(tenantId, 'user-1')],
+    gsi3: [contactIndex.company(tenantId, '01HZCOMPANY'), activityIndex.calendar(tenantId, 'user-1')],
+    gsi4: [
+      contactIndex.name(tenantId),
+      contactIndex.trash(tenantId),
+      companyIndex.name(tenantId),
+      activityIndex.type(tenantId, 'task'),
+    ],
+    gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId), activityIndex.sync(tenantId)],
     gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
     gsi7: [`${tenantId}#contact#geo#u4pr`],
   };

@@ -42,11 +42,14 @@ afterAll(async () => {
   await cloud?.stop();
 });
 
-const reminderSchedule = (taskId: string) => cloud.scheduler.list().find((s) => s.Name === scheduleName(TENANT, taskId));
+const reminderSchedule = (taskId: string) =>
+  cloud.scheduler.list().find((s) => s.Name === scheduleName(TENANT, taskId));
 const mailsAbout = async (title: string) =>
   (await cloud.ses.sentEmails()).filter((m) => m.to.includes('ada@engines.example') && m.subject.includes(title));
 const taskDue = (taskId: string) =>
-  cloud.events.recentEvents().filter((e) => e['detail-type'] === 'task.due' && (e.detail as { taskId?: string }).taskId === taskId);
+  cloud.events
+    .recentEvents()
+    .filter((e) => e['detail-type'] === 'task.due' && (e.detail as { taskId?: string }).taskId === taskId);
 
 async function newTask(title: string, dueInMs: number) {
   const contact = await rep('POST', '/v1/contacts', makeContact());
@@ -64,7 +67,9 @@ async function newTask(title: string, dueInMs: number) {
 }
 
 describe('task reminders in the local cloud', () => {
-  it('a task due in a few seconds mails its assignee through SES and publishes task.due', { timeout: 120_000 }, async () => {
+  it('a task due in a few seconds mails its assignee through SES and publishes task.due', {
+    timeout: 120_000,
+  }, async () => {
     const task = await newTask('Call Babbage back', 10_000);
     // The schedule consumer created a one-time schedule for the due time, in the reminders group.
     const schedule = await eventually(async () => reminderSchedule(task.id), 30_000);
@@ -89,7 +94,13 @@ describe('task reminders in the local cloud', () => {
       return events.length > 0 ? events : undefined;
     }, 30_000);
     expect(due!.source).toBe('crm.activities');
-    expect(due!.detail).toMatchObject({ tenantId: TENANT, taskId: task.id, title: 'Call Babbage back', assigneeId: USER, dueAt: task.dueAt });
+    expect(due!.detail).toMatchObject({
+      tenantId: TENANT,
+      taskId: task.id,
+      title: 'Call Babbage back',
+      assigneeId: USER,
+      dueAt: task.dueAt,
+    });
 
     const stored = await rep('GET', `/v1/activities/${task.id}`);
     expect(stored.body.remindedAt).toBe((due!.detail as { remindedAt: string }).remindedAt);
@@ -101,7 +112,9 @@ describe('task reminders in the local cloud', () => {
   it('completing a task before its time deletes its schedule, and nothing is sent', { timeout: 120_000 }, async () => {
     const task = await newTask('Send Lovelace the notes', 15_000);
     await eventually(async () => reminderSchedule(task.id), 30_000);
-    const done = await rep('POST', `/v1/activities/${task.id}/complete`, undefined, { 'if-match': `"${task.version}"` });
+    const done = await rep('POST', `/v1/activities/${task.id}/complete`, undefined, {
+      'if-match': `"${task.version}"`,
+    });
     expect(done.status).toBe(200);
     await eventually(async () => (reminderSchedule(task.id) ? undefined : true), 30_000);
     // Past the due time (and a poll of the scheduler), still nothing.
@@ -112,7 +125,9 @@ describe('task reminders in the local cloud', () => {
     expect((await rep('GET', `/v1/activities/${task.id}`)).body.remindedAt).toBeUndefined();
   });
 
-  it('serves the calendar feed over HTTP without a bearer token, behind its secret only', { timeout: 60_000 }, async () => {
+  it('serves the calendar feed over HTTP without a bearer token, behind its secret only', {
+    timeout: 60_000,
+  }, async () => {
     const created = await rep('POST', '/v1/me/calendar-feed');
     expect(created.status).toBe(201);
     const response = await fetch(`${cloud.apiUrl}${created.body.path}`);
