@@ -114,7 +114,7 @@ export const activitiesRoutes = defineRoutes([
     method: 'POST',
     path: '/v1/me/calendar-feed',
     group: 'activities',
-    permission: 'activities:read',
+    permission: 'activities:write',
     tag: 'Activities',
     summary: 'Create or rotate your iCalendar feed URL',
     description:
@@ -126,7 +126,7 @@ export const activitiesRoutes = defineRoutes([
     method: 'DELETE',
     path: '/v1/me/calendar-feed',
     group: 'activities',
-    permission: 'activities:read',
+    permission: 'activities:write',
     tag: 'Activities',
     summary: 'Revoke your iCalendar feed URL',
     response: noContent,

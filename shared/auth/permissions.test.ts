@@ -122,11 +122,12 @@ describe('routes', () => {
     }
   });
 
-  it('only the API description is public', () => {
+  it('only the API description and the secret-URL calendar feed are public', () => {
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
       '/v1/openapi.json',
       '/docs',
       '/docs/{asset}',
+      '/v1/calendar-feeds/{token}',
     ]);
   });
 
