@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -135,8 +135,11 @@ export class CrmReminders extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
       }),
     );
+    // How cdk-nag prints the ARN: pseudo parameters as <AWS::...>, literal once the stack has a concrete environment.
+    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+    const partition = Token.isUnresolved(stack.region) ? '<AWS::Partition>' : stack.partition;
     this.schedules.acknowledgeWildcardResource(
-      `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${stack.stackName}-task-reminders/*`,
+      `arn:${shown(partition, 'Partition')}:scheduler:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:schedule/${stack.stackName}-task-reminders/*`,
       'Schedules are named per task (task-reminder-<hash>) and created at run time, all in the reminders group: ' +
         'create/update/delete/get on that group only.',
     );
