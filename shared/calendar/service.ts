@@ -104,8 +104,10 @@ export function componentOf(a: StoredActivity): CalendarComponent | undefined {
 
 /**
  * The public feed: an unknown, revoked or malformed token is a 404 whatever the reason, so the answer says nothing
- * about whether a tenant, user or feed exists. A known token counts against its tenant's request quota (429), and
- * every table call runs with the tenant's scoped credentials. One GetItem and one Query of the user's calendar (gsi3).
+ * about whether a tenant, user or feed exists. Every table call runs with the tenant's scoped credentials. Only a
+ * valid secret counts against its tenant's request quota (429): anyone can name a tenant, and guessing must not use
+ * up its quota (guesses meet the stage throttle, and with edge protection the per-address WAF limit). One GetItem and
+ * one Query of the user's calendar (gsi3).
  */
 export async function readCalendarFeed(
   token: string,
@@ -116,10 +118,10 @@ export async function readCalendarFeed(
   const tenantId = TOKEN.exec(token.replace(/\.ics$/, ''))?.[1];
   if (!tenantId || !isTenantId(tenantId)) throw notFound();
   return runAsTenant(tenantId, async () => {
-    const admission = await guards.admit(tenantId);
-    if (!admission.admitted) throw new TooManyRequestsError(admission.retryAfterSeconds);
     const owner = await feedOwner(token);
     if (!owner) throw notFound();
+    const admission = await guards.admit(tenantId);
+    if (!admission.admitted) throw new TooManyRequestsError(admission.retryAfterSeconds);
     const from = new Date(now.getTime() - FEED_PAST_DAYS * DAY_MS).toISOString();
     const until = new Date(now.getTime() + FEED_FUTURE_DAYS * DAY_MS).toISOString();
     const result = await model.entities.activity.query
