@@ -36,7 +36,12 @@ beforeAll(async () => {
       updatedAt: now,
     })
     .go();
-}, 180_000);
+  // Cold starts of the functions used below: on 2 busy cores (another whole-stack file starting its own cloud) a
+  // first invocation can pass the API functions' 10-second timeout. Warm them before timing anything.
+  for (const path of ['/v1/contacts', '/v1/activities']) {
+    await eventually(async () => ((await rep('GET', path)).status === 200 ? true : undefined), 90_000);
+  }
+}, 240_000);
 
 afterAll(async () => {
   await cloud?.stop();
@@ -70,10 +75,13 @@ describe('task reminders in the local cloud', () => {
   it('a task due in a few seconds mails its assignee through SES and publishes task.due', {
     timeout: 120_000,
   }, async () => {
-    const task = await newTask('Call Babbage back', 10_000);
+    const task = await newTask('Call Babbage back', 12_000);
     // The schedule consumer created a one-time schedule for the due time, in the reminders group.
     const schedule = await eventually(async () => reminderSchedule(task.id), 30_000);
-    expect(schedule.ScheduleExpression).toBe(atExpression(Date.parse(task.dueAt)));
+    // At the due time; on a loaded machine the schedule may only be made after it passed, then it fires at once.
+    const at = Date.parse(`${/^at\((.+)\)$/.exec(schedule.ScheduleExpression)![1]}Z`);
+    expect(at).toBeGreaterThanOrEqual(Date.parse(atExpression(Date.parse(task.dueAt)).slice(3, -1) + 'Z'));
+    expect(at).toBeLessThan(Date.parse(task.dueAt) + 60_000);
     expect(schedule.ScheduleExpressionTimezone).toBe('UTC');
     expect(schedule.ActionAfterCompletion).toBe('DELETE');
     expect(schedule.GroupName).toMatch(/-task-reminders$/);
