@@ -741,7 +741,9 @@ describe('reminders', () => {
         Principal: { Service: 'scheduler.amazonaws.com' },
         Condition: {
           StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-          ArnLike: { 'aws:SourceArn': groupArn() },
+          ArnLike: {
+            'aws:SourceArn': [groupArn(), { 'Fn::GetAtt': [logicalId(stack.reminders.group), 'Arn'] }],
+          },
         },
       },
     ]);

@@ -98,10 +98,11 @@ export class CrmReminders extends Construct {
 
     this.schedulerRole = new Role(this, 'SchedulerRole', {
       description: 'EventBridge Scheduler invokes the task reminder function (and nothing else)',
+      // Scheduler may give the schedule or its group as the source: allow either, for this group only.
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': schedulesArn },
+          ArnLike: { 'aws:SourceArn': [schedulesArn, this.group.scheduleGroupArn] },
         },
       }),
     });
