@@ -214,11 +214,33 @@ describe('sendTaskReminder', () => {
     await service.deleteActivity(rep, deleted.id);
     expect(await jobs.sendTaskReminder(deps(), inputOf(deleted))).toEqual({ sent: false, reason: 'task_gone' });
 
+    const now = new Date().toISOString();
+    await model.entities.user
+      .put({
+        tenantId: tenant,
+        userId: 'gone-user',
+        email: 'ada@example.com',
+        name: 'Former',
+        roles: ['sales'],
+        timeZone: 'UTC',
+        status: 'disabled',
+        sortName: 'former',
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .go();
+    const disabled = await newTask({ title: 'Disabled one', assigneeId: 'gone-user' });
+    expect(await jobs.sendTaskReminder(deps(), inputOf(disabled))).toEqual({
+      sent: false,
+      reason: 'assignee_disabled',
+    });
+
     const nobody = await newTask({ title: 'Nobody’s', assigneeId: 'no-profile' });
     expect(await jobs.sendTaskReminder(deps(), inputOf(nobody))).toEqual({ sent: false, reason: 'no_profile' });
     expect((await service.readActivity(tenant, nobody.id))?.remindedAt).toBeUndefined();
 
-    for (const title of ['Completed one', 'Moved one', 'Deleted one', 'Nobody’s'])
+    for (const title of ['Completed one', 'Moved one', 'Deleted one', 'Disabled one', 'Nobody’s'])
       expect(await mailsTo(title)).toEqual([]);
   });
 });

@@ -126,7 +126,10 @@ export interface ReminderDeps {
 
 export type ReminderOutcome =
   | { sent: true; to: string }
-  | { sent: false; reason: 'task_gone' | 'not_open' | 'rescheduled' | 'already_reminded' | 'no_profile' };
+  | {
+      sent: false;
+      reason: 'task_gone' | 'not_open' | 'rescheduled' | 'already_reminded' | 'no_profile' | 'assignee_disabled';
+    };
 
 /** Whether the schedule that fired still describes the task: same due time and reminder time, still open. */
 function stillApplies(task: StoredActivity | undefined, input: ReminderInput): ReminderOutcome | undefined {
@@ -149,6 +152,8 @@ export async function sendTaskReminder(deps: ReminderDeps, input: ReminderInput)
   const assigneeId = task!.assigneeId ?? task!.ownerId;
   const user = await deps.findUser(input.tenantId, assigneeId);
   if (!user) return { sent: false, reason: 'no_profile' };
+  // A disabled user cannot sign in to act on it; their open work is listed for reassignment instead.
+  if (user.status === 'disabled') return { sent: false, reason: 'assignee_disabled' };
   const mail = reminderEmail(task!, user);
   await deps.sendEmail({ to: user.email, ...mail });
   const remindedAt = (deps.now?.() ?? new Date()).toISOString();
