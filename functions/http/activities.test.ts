@@ -509,7 +509,7 @@ describe('iCalendar feed', () => {
     const answers = await Promise.all(probes.map((p) => feed('GET', `/v1/calendar-feeds/${encodeURIComponent(p)}`)));
     for (const answer of answers) {
       expect(answer.status).toBe(404);
-      expect(answer.body).toMatchObject({ code: 'calendar feed.not_found' });
+      expect(answer.body).toMatchObject({ code: 'calendar_feed.not_found' });
     }
     expect(new Set(answers.map((a) => a.body.detail)).size).toBe(1);
   });
@@ -562,14 +562,14 @@ describe('iCalendar feed quota', () => {
   it("counts valid secrets against the tenant's request quota (429), and guesses not at all", async () => {
     const { readCalendarFeed, createCalendarFeed } = await import('../../shared/calendar/service.ts');
     const { TenantQuota } = await import('../../shared/quota/quota.ts');
-    const { TooManyRequestsError, NotFoundError } = await import('../../shared/errors.ts');
+    const { TooManyRequestsError, DomainError } = await import('../../shared/errors.ts');
     const t = uniqueTenant('act-quota');
     // Made without a request, so no other request has leased from this tenant's quota window.
     const { token } = await createCalendarFeed({ tenantId: t, userId: 'cal-user', roles: ['sales'] });
     // Two requests per 60-second window, leased from the table as the API's quota is.
     const quota = new TenantQuota({ ratePerSecond: 2 / 60, windowSeconds: 60, leaseSize: 1 });
     const guess = `${t}.${Buffer.from('cal-user').toString('base64url')}.${'A'.repeat(43)}`;
-    for (let i = 0; i < 5; i++) await expect(readCalendarFeed(guess, quota)).rejects.toBeInstanceOf(NotFoundError);
+    for (let i = 0; i < 5; i++) await expect(readCalendarFeed(guess, quota)).rejects.toBeInstanceOf(DomainError);
     await readCalendarFeed(token, quota);
     await readCalendarFeed(token, quota);
     await expect(readCalendarFeed(token, quota)).rejects.toBeInstanceOf(TooManyRequestsError);

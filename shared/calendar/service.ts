@@ -4,7 +4,7 @@ import { isTenantId, type Principal } from '../auth/principal.ts';
 import { activityIndex } from '../db/keys.ts';
 import { model } from '../db/store.ts';
 import { runAsTenant } from '../db/tenant-context.ts';
-import { NotFoundError, TooManyRequestsError } from '../errors.ts';
+import { DomainError, TooManyRequestsError } from '../errors.ts';
 import type { TenantGuards } from '../http/handler.ts';
 import { type CalendarComponent, renderCalendar } from './ical.ts';
 
@@ -63,7 +63,7 @@ const TODO_STATUS = { open: 'NEEDS-ACTION', completed: 'COMPLETED', cancelled: '
 const EVENT_STATUS = { scheduled: 'CONFIRMED', held: 'CONFIRMED', cancelled: 'CANCELLED' } as const;
 const PRIORITY = { high: 1, normal: 5, low: 9 } as const;
 
-function describe(a: StoredActivity): string | undefined {
+function descriptionOf(a: StoredActivity): string | undefined {
   const links = a.links.map((l) => `${l.type} ${l.id}`).join(', ');
   const parts = [a.notes, links ? `Linked to: ${links}` : undefined].filter(Boolean);
   return parts.length > 0 ? parts.join('\n\n') : undefined;
@@ -75,7 +75,7 @@ export function componentOf(a: StoredActivity): CalendarComponent | undefined {
     stamp: a.updatedAt,
     lastModified: a.updatedAt,
     sequence: a.version,
-    ...(describe(a) ? { description: describe(a)! } : {}),
+    ...(descriptionOf(a) ? { description: descriptionOf(a)! } : {}),
   };
   if (a.type === 'meeting' && a.startAt && a.endAt) {
     return {
@@ -114,7 +114,7 @@ export async function readCalendarFeed(
   guards: Pick<TenantGuards, 'admit'>,
   now = new Date(),
 ): Promise<{ body: string; etag: string }> {
-  const notFound = () => new NotFoundError('calendar feed', 'this');
+  const notFound = () => new DomainError(404, 'calendar_feed.not_found', 'No calendar feed at this address.');
   const tenantId = TOKEN.exec(token.replace(/\.ics$/, ''))?.[1];
   if (!tenantId || !isTenantId(tenantId)) throw notFound();
   return runAsTenant(tenantId, async () => {
