@@ -104,6 +104,12 @@ export type DealStageChangedDetail = z.infer<typeof DealStageChanged>;
 export const LeadChanged = recordChange('lead');
 /** `form.submitted`: a submission item's creation; `record` holds formId, leadId, values, utm, outcome. */
 export const FormSubmitted = recordChange('formSubmission');
+/**
+ * Calls, meetings, logged emails and tasks. Their `record` carries `type` ('call' | 'meeting' | 'email' | 'task'),
+ * `links` ([{ type: 'contact' | 'company' | 'deal' | 'lead', id }]), and where it applies `outcome` (calls), `status`
+ * (tasks: open/completed/cancelled; meetings: scheduled/held/cancelled), `direction`, `dueAt`, `startAt`.
+ */
+export const ActivityChanged = recordChange('activity');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -113,6 +119,7 @@ export type RecordChangedDetail = z.infer<
   | typeof DealChanged
   | typeof LeadChanged
   | typeof FormSubmitted
+  | typeof ActivityChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -159,6 +166,26 @@ export const EmailReceived = z.object({
 });
 export type EmailReceivedDetail = z.infer<typeof EmailReceived>;
 
+/**
+ * A task's reminder went out: published (from the stream, like every event) when the reminder records `remindedAt`
+ * on the task, i.e. when the task is due for its assignee's attention (dueAt minus the reminder offset).
+ */
+export const TaskDue = z.object({
+  schemaVersion: z.literal(1),
+  tenantId: z.string(),
+  taskId: z.string(),
+  version: z.number().int(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  title: z.string().max(200),
+  dueAt: z.iso.datetime({ offset: true }),
+  remindedAt: z.iso.datetime({ offset: true }),
+  assigneeId: z.string(),
+  ownerId: z.string(),
+  priority: z.string().optional(),
+  links: z.array(z.object({ type: z.string(), id: z.string() })).max(20),
+});
+export type TaskDueDetail = z.infer<typeof TaskDue>;
+
 export const CATALOG = {
   'contact.created': { source: 'crm.contacts', schema: ContactChanged },
   'contact.updated': { source: 'crm.contacts', schema: ContactChanged },
@@ -190,6 +217,10 @@ export const CATALOG = {
   'lead.deleted': { source: 'crm.leads', schema: LeadChanged },
   'lead.restored': { source: 'crm.leads', schema: LeadChanged },
   'form.submitted': { source: 'crm.forms', schema: FormSubmitted },
+  'activity.created': { source: 'crm.activities', schema: ActivityChanged },
+  'activity.updated': { source: 'crm.activities', schema: ActivityChanged },
+  'activity.deleted': { source: 'crm.activities', schema: ActivityChanged },
+  'task.due': { source: 'crm.activities', schema: TaskDue },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
@@ -204,10 +235,16 @@ export const PUBLISHED_ENTITIES = [
   'deal',
   'lead',
   'formSubmission',
+  'activity',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
 export const STREAM_DETAIL_TYPES: Record<string, DetailType> = { 'formSubmission.created': 'form.submitted' };
+/**
+ * Events the stream publisher derives from a published entity's change beside its record-change event (see
+ * shared/events/from-stream.ts) that are not named after that entity (`deal.stage_changed` is): it may put these too.
+ */
+export const DERIVED_FROM_STREAM = ['task.due'] as const satisfies readonly (keyof typeof CATALOG)[];
 
 export interface CatalogEvent {
   source: string;

@@ -5,7 +5,7 @@ import type { CfnResource as CfnConstruct, PolicyValidationPluginReport } from '
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOG, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../events/catalog.ts';
+import { CATALOG, DERIVED_FROM_STREAM, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../events/catalog.ts';
 import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
@@ -456,7 +456,7 @@ describe('iam', () => {
     const streamRead = statements.find((s) => actionsOf(s).includes('dynamodb:GetRecords'))!;
     expect(streamRead.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'StreamArn'] });
     const put = statements.filter((s) => actionsOf(s).includes('events:PutEvents'));
-    const renamed = Object.values(STREAM_DETAIL_TYPES) as string[];
+    const renamed = [...Object.values(STREAM_DETAIL_TYPES), ...DERIVED_FROM_STREAM] as string[];
     const published = Object.keys(CATALOG).filter(
       (t) => renamed.includes(t) || PUBLISHED_ENTITIES.some((e) => t.startsWith(`${e}.`)),
     );
@@ -574,10 +574,15 @@ describe('events', () => {
   });
 
   it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
-    // Stream publisher, audit trail, inbound mail and lead scoring each park what they could not do in their own queue.
-    const queues = [stack.events.failures, stack.auditTrail.failures, stack.mail.failures, stack.leads.failures].map(
-      (f) => logicalId(f.queue),
-    );
+    // Stream publisher, audit trail, inbound mail, lead scoring and reminders each park what they could not do in their
+    // own queue.
+    const queues = [
+      stack.events.failures,
+      stack.auditTrail.failures,
+      stack.mail.failures,
+      stack.leads.failures,
+      stack.reminders.failures,
+    ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
       expect(props(queue)).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
@@ -801,5 +806,127 @@ describe('outputs', () => {
     );
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.data.table) } });
     template.hasOutput('UserPoolClientId', { Value: { Ref: logicalId(stack.auth.client) } });
+  });
+});
+
+describe('reminders', () => {
+  const groupArn = () => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':scheduler:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:schedule/${stack.stackName}-task-reminders/*`,
+      ],
+    ],
+  });
+
+  it('has one schedule group for task reminders', () => {
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: `${stack.stackName}-task-reminders` });
+  });
+
+  it("lets Scheduler, for this account's reminder schedules, invoke only the reminder function", () => {
+    const role = props(logicalId(stack.reminders.schedulerRole));
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': [groupArn(), { 'Fn::GetAtt': [logicalId(stack.reminders.group), 'Arn'] }],
+          },
+        },
+      },
+    ]);
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) =>
+        (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === logicalId(stack.reminders.schedulerRole)),
+      )
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.reminders.reminder.function), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('lets the schedule consumer manage schedules of that group only, pass only that role, and read the table', () => {
+    const statements = statementsOf(stack.reminders.schedules).filter(
+      (s) => !actionsOf(s).some((a) => a.startsWith('logs:') || a.startsWith('sqs:')),
+    );
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: [
+          'scheduler:CreateSchedule',
+          'scheduler:DeleteSchedule',
+          'scheduler:GetSchedule',
+          'scheduler:UpdateSchedule',
+        ],
+        Resource: groupArn(),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.reminders.schedulerRole), 'Arn'] },
+        Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  it('lets the reminder read and put items, and send mail only from the sender identity', () => {
+    const statements = statementsOf(stack.reminders.reminder).filter(
+      (s) => !actionsOf(s).some((a) => a.startsWith('logs:') || a.startsWith('sqs:')),
+    );
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'ses:SendEmail',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ses:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':identity/crm@example.com',
+            ],
+          ],
+        },
+        Condition: { StringEquals: { 'ses:FromAddress': 'crm@example.com' } },
+      },
+    ]);
+    expect(props(logicalId(stack.reminders.reminder.function)).Environment.Variables.SENDER_EMAIL).toBe(
+      'crm@example.com',
+    );
+  });
+
+  it('sends task changes (and claim-checked activity changes) to the schedule consumer', () => {
+    const rule = props(logicalId(stack.reminders.rule));
+    expect(rule.EventPattern).toEqual({
+      source: ['crm.activities'],
+      'detail-type': ['activity.created', 'activity.updated', 'activity.deleted'],
+      detail: { $or: [{ record: { type: ['task'] } }, { record: { type: [{ exists: false }] } }] },
+    });
+    expect(rule.Targets).toHaveLength(1);
+    expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [logicalId(stack.reminders.schedules.function), 'Arn'] });
   });
 });

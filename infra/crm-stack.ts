@@ -9,6 +9,7 @@ import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
+import { CrmReminders } from './constructs/reminders.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -36,6 +37,7 @@ export class CrmStack extends Stack {
   readonly events: CrmEvents;
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
+  readonly reminders: CrmReminders;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
@@ -73,6 +75,11 @@ export class CrmStack extends Stack {
       ...(props.senderEmail && this.mail.senderIdentity
         ? { sender: { email: props.senderEmail, identity: this.mail.senderIdentity } }
         : {}),
+    });
+    this.reminders = new CrmReminders(this, 'Reminders', {
+      bus: this.events.bus,
+      table: this.data.table,
+      ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
 
     if (props.edge) {

@@ -123,6 +123,8 @@ beforeAll(async () => {
   ses = await LocalSes.start({ log: () => {} });
   process.env.AWS_ENDPOINT_URL_SESV2 = ses.endpoint;
   process.env.SENDER_EMAIL = 'crm@example.com';
+  handlers.activities = (await import('../functions/http/activities.ts')).handler;
+  handlers.calendarFeed = (await import('../functions/http/calendar-feed.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -436,6 +438,37 @@ describe('each group does only what its tenant-access role allows, and needs all
         body: { deal: { name: 'Pilot', currency: 'EUR', pipelineId, lineItems: [{ productId, quantity: 1 }] } },
       });
       expect(converted.status).toBe(200);
+    });
+
+    let feedPath = '';
+    await as('activities', async (call) => {
+      const links = [
+        { type: 'contact', id: contactId },
+        { type: 'company', id: companyId },
+      ];
+      const dueAt = new Date(Date.now() + 3_600_000).toISOString();
+      const task = await call('POST', '/v1/activities', {
+        body: { type: 'task', title: 'Follow up', dueAt, links },
+        headers: { 'idempotency-key': 'a-1' },
+      });
+      await call('POST', '/v1/activities', {
+        body: { type: 'task', title: 'Follow up', dueAt, links },
+        headers: { 'idempotency-key': 'a-1' },
+      });
+      const id = task.body.id;
+      for (const query of ['', '?ownerId=u1', '?type=task', `?contactId=${contactId}`]) {
+        await call('GET', `/v1/activities${query}`);
+      }
+      await call('GET', `/v1/activities/${id}`);
+      await call('PATCH', `/v1/activities/${id}`, { body: { links: [links[0]] }, headers: { 'if-match': '"1"' } });
+      await call('POST', `/v1/activities/${id}/complete`);
+      await call('GET', '/v1/me/agenda');
+      await call('DELETE', `/v1/activities/${id}`);
+      await call('DELETE', '/v1/me/calendar-feed');
+      feedPath = (await call('POST', '/v1/me/calendar-feed')).body.path;
+    });
+    await as('calendarFeed', async (call) => {
+      await call('GET', feedPath);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -9,6 +9,7 @@ import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
 import {
+  activityIndex,
   companyIndex,
   contactIndex,
   dealIndex,
@@ -144,6 +145,13 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.formRateWindow.get({ tenantId, formId: '01HZFORM', source: 'hash', windowStart: 1700000000 }).params()),
     pk(e.formConfirmation.get({ tenantId, tokenHash: 'hash' }).params()),
     pk(e.scoringRules.get({ tenantId }).params()),
+    pk(e.activity.get({ tenantId, activityId: '01HZACTIVITY' }).params()),
+    pk(e.calendarFeed.get({ tenantId, userId: 'user-1' }).params()),
+    pk(
+      e.timelineLink
+        .get({ tenantId, entity: 'activity', entityId: '01HZACTIVITY', subjectType: 'contact', subjectId: '01HZC' })
+        .params(),
+    ),
   ];
 }
 
@@ -153,12 +161,14 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
     gsi1: [
       contactIndex.owner(tenantId, 'user-1'),
       companyIndex.owner(tenantId, 'user-1'),
+      activityIndex.owner(tenantId, 'user-1'),
       ...['lead', 'deal', 'activity'].map((kind) => recordIndex.owner(tenantId, kind, 'user-1')),
       dealIndex.owner(tenantId, 'user-1'),
       leadIndex.owner(tenantId, 'u'),
     ],
     gsi2: [
       contactIndex.stage(tenantId, 'lead'),
+      activityIndex.agenda(tenantId, 'user-1'),
       userIndex.status(tenantId, 'invited'),
       productIndex.active(tenantId),
       dealIndex.stage(tenantId, '01HZP', 'won'),
@@ -166,6 +176,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
+      activityIndex.calendar(tenantId, 'user-1'),
       dealIndex.company(tenantId, '01HZCOMPANY'),
       leadIndex.source(tenantId, 'form'),
     ],
@@ -184,6 +195,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.name(tenantId),
       leadIndex.trash(tenantId),
       formIndex.name(tenantId),
+      activityIndex.type(tenantId, 'task'),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
@@ -192,6 +204,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       recordIndex.sync(tenantId, 'team'),
       dealIndex.sync(tenantId),
       leadIndex.sync(tenantId),
+      activityIndex.sync(tenantId),
     ],
     gsi6: [
       timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),

@@ -5,7 +5,13 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { CATALOG, type DetailType, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../../events/catalog.ts';
+import {
+  CATALOG,
+  DERIVED_FROM_STREAM,
+  type DetailType,
+  PUBLISHED_ENTITIES,
+  STREAM_DETAIL_TYPES,
+} from '../../events/catalog.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
 import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
@@ -22,9 +28,9 @@ export function publishedEntitiesFilter(): Record<string, unknown> {
 /** How long the bus archive keeps events for replay (claim checks outlive it, see claim-check.ts). */
 export const ARCHIVE_RETENTION = Duration.days(90);
 
-/** The catalog events the stream publisher puts: every detail-type of the published entities. */
+/** The catalog events the stream publisher puts: every detail-type of the published entities, and derived ones. */
 export function publishedDetailTypes(): DetailType[] {
-  const renamed = new Set<string>(Object.values(STREAM_DETAIL_TYPES));
+  const renamed = new Set<string>([...Object.values(STREAM_DETAIL_TYPES), ...DERIVED_FROM_STREAM]);
   return (Object.keys(CATALOG) as DetailType[]).filter(
     (type) => renamed.has(type) || PUBLISHED_ENTITIES.some((entity) => type.startsWith(`${entity}.`)),
   );

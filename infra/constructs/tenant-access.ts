@@ -119,6 +119,20 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: true,
     queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi6', 'gsi7'],
   },
+  // Activities: a write is a Put of the activity with its timeline links (Put/Delete) and linked records
+  // (ConditionCheck); the calendar feed secret is a Put/Delete. Lists: owner (gsi1), agenda (gsi2), type (gsi4),
+  // by linked record (its timeline, gsi6).
+  activities: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: false,
+    queryIndexes: ['gsi1', 'gsi2', 'gsi4', 'gsi6'],
+  },
+  // The public iCalendar feed: the feed secret (GetItem), the user's calendar (gsi3), the tenant's quota (UpdateItem).
+  calendarFeed: {
+    items: ['GetItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi3'],
+  },
 };
 
 export interface TenantAccessRoleProps {

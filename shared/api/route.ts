@@ -16,6 +16,8 @@ export const FUNCTION_GROUPS = [
   'leads',
   'forms',
   'formSubmissions',
+  'activities',
+  'calendarFeed',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

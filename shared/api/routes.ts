@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { activitiesRoutes } from '../activities/routes.ts';
 import { AuditEntry } from '../audit/schema.ts';
 import {
   Company,
@@ -432,6 +433,7 @@ export const routes = defineRoutes([
   ...pipelinesRoutes,
   ...dealsRoutes,
   ...leadsRoutes,
+  ...activitiesRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -122,7 +122,7 @@ describe('routes', () => {
     }
   });
 
-  it('only the API description and the web-to-lead endpoints are public', () => {
+  it('only the API description, the web-to-lead endpoints and the secret-URL calendar feed are public', () => {
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
       '/v1/openapi.json',
       '/docs',
@@ -130,6 +130,7 @@ describe('routes', () => {
       '/v1/forms/{formId}/submissions',
       '/v1/forms/{formId}/submissions',
       '/v1/forms/confirmations/{token}',
+      '/v1/calendar-feeds/{token}',
     ]);
   });
 

@@ -290,3 +290,57 @@ export const formIndex = {
   name: (tenantId: string) => recordIndex.name(tenantId, 'form'),
   trash: (tenantId: string) => recordIndex.trash(tenantId, 'form'),
 };
+/**
+ * Activities (calls, meetings, logged emails, tasks). The owner partition (gsi1, `recordIndex.owner`) holds only what
+ * is still open (open tasks, scheduled meetings), since removing a user lists those. The agenda (gsi2) holds the
+ * same open items under the user who must act (a task's assignee, a meeting's owner), sorted by due/start time, so
+ * overdue items come first; the calendar (gsi3) every meeting and task with a time, whatever its status (the
+ * iCalendar feed shows completed and cancelled ones too).
+ */
+export const activityIndex = {
+  owner: (tenantId: string, ownerId: string) => recordIndex.owner(tenantId, 'activity', ownerId),
+  agenda: (tenantId: string, userId: string) => `${tenantId}#activity#agenda#${userId}`,
+  calendar: (tenantId: string, userId: string) => `${tenantId}#activity#calendar#${userId}`,
+  type: (tenantId: string, type: string) => `${tenantId}#activity#type#${type}`,
+  sync: (tenantId: string) => recordIndex.sync(tenantId, 'activity'),
+};
+
+export interface ActivityKeyInput {
+  tenantId: string;
+  activityId: string;
+  type: string;
+  ownerId: string;
+  occurredAt: string;
+  updatedAt: string;
+  status?: string;
+  dueAt?: string;
+  startAt?: string;
+  assigneeId?: string;
+  deletedAt?: string;
+}
+
+/** Tasks without a due time sort after every dated item ('~' follows the digits of a timestamp). */
+const UNDATED = '~';
+
+export function activityKeys(a: ActivityKeyInput): Keys {
+  const live = !a.deletedAt;
+  const open =
+    live && ((a.type === 'task' && a.status === 'open') || (a.type === 'meeting' && a.status === 'scheduled'));
+  const when = a.type === 'task' ? a.dueAt : a.type === 'meeting' ? a.startAt : undefined;
+  const byTime = `${when ?? UNDATED}#${a.activityId}`;
+  // Tasks are the assignee's to do; meetings are on their owner's agenda.
+  const agendaUser = a.type === 'task' ? (a.assigneeId ?? a.ownerId) : a.ownerId;
+  const onCalendar = live && when !== undefined && (a.type === 'task' || a.type === 'meeting');
+  return {
+    gsi1pk: open ? activityIndex.owner(a.tenantId, a.ownerId) : undefined,
+    gsi1sk: open ? byTime : undefined,
+    gsi2pk: open ? activityIndex.agenda(a.tenantId, agendaUser) : undefined,
+    gsi2sk: open ? byTime : undefined,
+    gsi3pk: onCalendar ? activityIndex.calendar(a.tenantId, agendaUser) : undefined,
+    gsi3sk: onCalendar ? byTime : undefined,
+    gsi4pk: live ? activityIndex.type(a.tenantId, a.type) : undefined,
+    gsi4sk: live ? `${a.occurredAt}#${a.activityId}` : undefined,
+    gsi5pk: activityIndex.sync(a.tenantId),
+    gsi5sk: `${a.updatedAt}#${a.activityId}`,
+  };
+}

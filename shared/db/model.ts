@@ -1,5 +1,7 @@
 import { Service } from 'electrodb';
+import { ActivityEntity } from './entities/activity.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
+import { CalendarFeedEntity } from './entities/calendar-feed.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
@@ -48,6 +50,8 @@ export const entities = {
   formRateWindow: FormRateWindowEntity,
   formConfirmation: FormConfirmationEntity,
   scoringRules: ScoringRulesEntity,
+  activity: ActivityEntity,
+  calendarFeed: CalendarFeedEntity,
 };
 
 export type CrmEntities = typeof entities;

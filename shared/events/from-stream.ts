@@ -21,6 +21,7 @@ const ID_FIELD: Record<string, string> = {
   deal: 'dealId',
   lead: 'leadId',
   formSubmission: 'submissionId',
+  activity: 'activityId',
 };
 
 type Item = Record<string, unknown>;
@@ -89,13 +90,17 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
 export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
   const change = eventFromStreamRecord(record);
   if (!change) return [];
-  return [change, ...derivedDealEvents(record)];
+  return [change, ...derivedDealEvents(record), ...derivedTaskEvents(record)];
+}
+
+/** The change's old and new items (absent on a create or a delete). */
+function imagesOf(record: DynamoDBRecord) {
+  const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
+  return { before: image(record.dynamodb?.OldImage), after: image(record.dynamodb?.NewImage) };
 }
 
 function derivedDealEvents(record: DynamoDBRecord): CatalogEvent[] {
-  const image = (i: unknown) => (i ? unmarshall(i as Record<string, AttributeValue>) : undefined);
-  const before = image(record.dynamodb?.OldImage);
-  const after = image(record.dynamodb?.NewImage);
+  const { before, after } = imagesOf(record);
   if (after?.__edb_e__ !== 'deal' || after.deletedAt) return [];
   // A create enters its first stage; a restore comes back to the stage it had; otherwise the stage must differ.
   const restored = before?.deletedAt !== undefined;
@@ -130,4 +135,27 @@ function derivedDealEvents(record: DynamoDBRecord): CatalogEvent[] {
   const closedNow = after.status !== 'open' && after.status !== before?.status;
   if (closedNow) events.push(catalogEvent(after.status === 'won' ? 'deal.won' : 'deal.lost', detail));
   return events;
+}
+
+/** `task.due` when a task's reminder recorded `remindedAt` (set where it was unset, on a live task). */
+function derivedTaskEvents(record: DynamoDBRecord): CatalogEvent[] {
+  const { before: oldItem, after: newItem } = imagesOf(record);
+  if (newItem?.__edb_e__ !== 'activity' || newItem.type !== 'task' || newItem.deletedAt) return [];
+  if (!newItem.remindedAt || oldItem?.remindedAt === newItem.remindedAt) return [];
+  return [
+    catalogEvent('task.due', {
+      schemaVersion: 1,
+      tenantId: String(newItem.tenantId),
+      taskId: String(newItem.activityId),
+      version: Number(newItem.version),
+      occurredAt: String(newItem.remindedAt),
+      title: String(newItem.title ?? newItem.subject ?? ''),
+      dueAt: String(newItem.dueAt),
+      remindedAt: String(newItem.remindedAt),
+      assigneeId: String(newItem.assigneeId ?? newItem.ownerId),
+      ownerId: String(newItem.ownerId),
+      ...(newItem.priority ? { priority: String(newItem.priority) } : {}),
+      links: (newItem.links ?? []) as Array<{ type: string; id: string }>,
+    }),
+  ];
 }

@@ -69,7 +69,7 @@ export async function publishStreamRecords(
     try {
       const [change, ...derived] = eventsFromStreamRecord(record);
       if (!change) continue;
-      // Derived events (deal.stage_changed, deal.won...) are small by construction; only record changes need bounds.
+      // Derived events (deal.stage_changed, task.due...) are small by construction; only record changes need bounds.
       for (const event of [await boundRecordChange(change, deps.store), ...derived]) {
         const entry = toEntry(event, deps.eventBusName);
         const size = entrySize(entry);

@@ -16,6 +16,8 @@ export interface TestResponse {
   headers: Record<string, string>;
   // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back and assert on it
   body: any;
+  /** The raw body (what `body` parsed, for JSON; the only form of text/calendar, HTML...). */
+  text: string;
 }
 
 const context = {
@@ -109,10 +111,12 @@ export function apiClient(handler: Handler, caller: Caller) {
     const headers = Object.fromEntries(
       Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
     );
+    const isJson = /json/.test(headers['content-type'] ?? 'application/json');
     return {
       status: result.statusCode ?? 200,
       headers,
-      body: result.body ? JSON.parse(result.body) : undefined,
+      body: result.body && isJson ? JSON.parse(result.body) : undefined,
+      text: result.body ?? '',
     };
   };
 }
