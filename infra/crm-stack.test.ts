@@ -826,8 +826,11 @@ describe('reminders', () => {
   });
 
   it('has one schedule group for task reminders', () => {
-    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
-    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: `${stack.stackName}-task-reminders` });
+    template.resourcePropertiesCountIs(
+      'AWS::Scheduler::ScheduleGroup',
+      { Name: `${stack.stackName}-task-reminders` },
+      1,
+    );
   });
 
   it("lets Scheduler, for this account's reminder schedules, invoke only the reminder function", () => {
