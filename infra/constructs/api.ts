@@ -27,6 +27,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   customFields: 'functions/http/custom-fields.ts',
   settings: 'functions/http/settings.ts',
   docs: 'functions/http/docs.ts',
+  assignment: 'functions/http/assignment.ts',
 };
 
 export interface ThrottleSettings {

@@ -67,6 +67,12 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
+  // Assignment rules: one item, read and replaced; the preview reads the team and its members' load counters.
+  assignment: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: [],
+  },
 };
 
 export interface TenantAccessRoleProps {

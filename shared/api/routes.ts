@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { assignmentRoutes } from '../assignment/routes.ts';
 import { AuditEntry } from '../audit/schema.ts';
 import {
   Company,
@@ -420,6 +421,7 @@ export const routes = defineRoutes([
     params: z.object({ asset: z.string().regex(/^[a-z0-9.-]+$/) }),
     response: { status: 200, description: 'A static file.', contentType: 'application/octet-stream' },
   },
+  ...assignmentRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -1,3 +1,4 @@
+import { contactSubject, createWithAssignedOwner } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
 import { ValidationError } from '../errors.ts';
@@ -83,8 +84,13 @@ export const contactKind: lifecycle.RecordKind = {
 
 const asContact = (view: lifecycle.RecordView) => view as unknown as ContactView;
 
+/** A contact created without an owner gets one from the assignment rules (shared/assignment), in its own write. */
 export const createContact = async (p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) =>
-  asContact(await lifecycle.createRecord(contactKind, p, input, idem));
+  asContact(
+    await createWithAssignedOwner(p.tenantId, contactSubject(input), input, (fields) =>
+      lifecycle.createRecord(contactKind, p, fields, idem),
+    ),
+  );
 
 export const getContact = async (p: Principal, id: string) => asContact(await lifecycle.getRecord(contactKind, p, id));
 

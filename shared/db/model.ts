@@ -1,4 +1,6 @@
 import { Service } from 'electrodb';
+import { AssignmentCounterEntity } from './entities/assignment-counter.ts';
+import { AssignmentRulesEntity } from './entities/assignment-rules.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
@@ -26,6 +28,8 @@ export const entities = {
   user: UserEntity,
   team: TeamEntity,
   timelineLink: TimelineLinkEntity,
+  assignmentRules: AssignmentRulesEntity,
+  assignmentCounter: AssignmentCounterEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -1,0 +1,266 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Principal } from '../auth/principal.ts';
+import { documentClient } from '../db/client.ts';
+import { model, writeRecord } from '../db/store.ts';
+import { PreconditionFailedError } from '../errors.ts';
+import type { VersionPrecondition } from '../http/request.ts';
+import { logger, metrics } from '../observability.ts';
+import { getTeamRoster, type TeamMember } from '../teams/members.ts';
+import { firstMatchingRule } from './rules.ts';
+import type {
+  AssignmentRulesPutInput,
+  AssignmentRulesView,
+  AssignmentRuleView,
+  AssignmentSubject,
+} from './schema.ts';
+
+/**
+ * Rules are read whenever a record is created without an owner, so each container keeps them briefly: a change
+ * applies at once in the container that made it and within RULES_CACHE_MS everywhere else.
+ */
+export const RULES_CACHE_MS = 30_000;
+const CACHE_MAX_TENANTS = 1_000;
+const cache = new Map<string, { rules: AssignmentRuleView[]; expires: number }>();
+
+function remember(tenantId: string, rules: AssignmentRuleView[]): void {
+  cache.delete(tenantId);
+  if (cache.size >= CACHE_MAX_TENANTS) cache.delete(cache.keys().next().value!);
+  cache.set(tenantId, { rules, expires: Date.now() + RULES_CACHE_MS });
+}
+
+/** The tenant's rules (none, version 0, when never set): one GetItem. */
+export async function getAssignmentRules(tenantId: string): Promise<AssignmentRulesView> {
+  const { data } = await model.entities.assignmentRules.get({ tenantId }).go();
+  const epoch = new Date(0).toISOString();
+  const view: AssignmentRulesView = data
+    ? (({ tenantId: _t, ...rest }) => rest as AssignmentRulesView)(data)
+    : { rules: [], version: 0, createdAt: epoch, updatedAt: epoch };
+  remember(tenantId, view.rules);
+  return view;
+}
+
+async function cachedRules(tenantId: string): Promise<AssignmentRuleView[]> {
+  const cached = cache.get(tenantId);
+  if (cached && cached.expires > Date.now()) return cached.rules;
+  return (await getAssignmentRules(tenantId)).rules;
+}
+
+/** Replaces the whole ordered list, conditioned on the version read (If-Match makes it explicit). */
+export async function putAssignmentRules(
+  principal: Principal,
+  input: AssignmentRulesPutInput,
+  ifMatch: VersionPrecondition | undefined,
+): Promise<AssignmentRulesView> {
+  const { tenantId } = principal;
+  const current = await getAssignmentRules(tenantId);
+  if (ifMatch && !ifMatch.matches(current.version)) throw new PreconditionFailedError('assignmentRules', tenantId);
+  const now = new Date().toISOString();
+  const next: AssignmentRulesView = {
+    rules: input.rules,
+    version: current.version + 1,
+    createdAt: current.version === 0 ? now : current.createdAt,
+    updatedAt: now,
+    createdBy: current.createdBy ?? principal.userId,
+    updatedBy: principal.userId,
+  };
+  await writeRecord({
+    entity: 'assignmentRules',
+    item: { ...next, tenantId },
+    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
+    onVersionConflict: () => new PreconditionFailedError('assignmentRules', tenantId),
+  });
+  remember(tenantId, next.rules);
+  return next;
+}
+
+export const rotationCounter = (ruleId: string) => `rotation#${ruleId}`;
+export const loadCounter = (userId: string) => `load#${userId}`;
+
+/** A user's open load as assignment counts it (records assigned and not yet closed, deleted or reassigned). */
+export async function openLoad(tenantId: string, userId: string): Promise<number> {
+  const { data } = await model.entities.assignmentCounter.get({ tenantId, counterId: loadCounter(userId) }).go();
+  return data?.value ?? 0;
+}
+
+function counterUpdate(tenantId: string, counterId: string, by: number) {
+  return model.entities.assignmentCounter
+    .update({ tenantId, counterId })
+    .add({ value: by })
+    .set({ updatedAt: new Date().toISOString() });
+}
+
+/** ADD `by` to a counter (created at 0 when missing) and return the new value: one UpdateItem, atomic. */
+export async function addToCounter(tenantId: string, counterId: string, by: number): Promise<number> {
+  const { data } = await counterUpdate(tenantId, counterId, by).go({ response: 'updated_new' });
+  return Number((data as { value?: number }).value ?? 0);
+}
+
+/**
+ * ADD 1 to a user's load only if it is still `expected`: the value the chooser compared. Returns true, or the value
+ * it found instead (ReturnValuesOnConditionCheckFailure, so a lost race costs no extra read).
+ */
+async function claimLoad(tenantId: string, userId: string, expected: number): Promise<true | number> {
+  const params = counterUpdate(tenantId, loadCounter(userId), 1)
+    .where((attr, op) =>
+      expected === 0 ? `${op.notExists(attr.value)} OR ${op.eq(attr.value, 0)}` : op.eq(attr.value, expected),
+    )
+    .params() as UpdateCommandInput;
+  try {
+    await documentClient.send(
+      new UpdateCommand({ ...params, ReturnValues: 'NONE', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+    );
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return Number(error.Item?.value?.N ?? 0);
+  }
+}
+
+/** Members who may be given a record now: available, and under their capacity when they have one. */
+function eligibleMembers(members: TeamMember[], loads: Map<string, number>): TeamMember[] {
+  return members
+    .filter((m) => m.availability === 'available')
+    .filter((m) => m.capacity === undefined || (loads.get(m.userId) ?? 0) < m.capacity)
+    .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+}
+
+/** The members' loads, read only when a capacity or the method needs them (one GetItem each, in parallel). */
+async function loadsOf(tenantId: string, members: TeamMember[], needed: boolean): Promise<Map<string, number>> {
+  const loads = new Map<string, number>();
+  if (!needed) return loads;
+  const values = await Promise.all(members.map((m) => openLoad(tenantId, m.userId)));
+  members.forEach((m, i) => loads.set(m.userId, values[i]!));
+  return loads;
+}
+
+/** How many times a least-loaded chooser retries after losing a race, before taking the current minimum anyway. */
+const MAX_CLAIM_ATTEMPTS = 50;
+
+/**
+ * Least loaded: the member with the fewest open records, claimed with a conditional ADD that holds only if their
+ * load is still the value compared. A chooser that loses the race learns the new value from the failed condition
+ * and chooses again, so every claim lands on a member who was at the minimum at that instant (loads only grow while
+ * records are being assigned): concurrent choosers spread out instead of all picking the same member, and while no
+ * record is closed the loads of eligible members never differ by more than 1.
+ */
+async function chooseLeastLoaded(
+  tenantId: string,
+  ruleId: string,
+  members: TeamMember[],
+  loads: Map<string, number>,
+): Promise<string | undefined> {
+  for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+    const eligible = eligibleMembers(members, loads);
+    if (eligible.length === 0) return undefined;
+    const least = Math.min(...eligible.map((m) => loads.get(m.userId) ?? 0));
+    // Ties are broken at random so concurrent choosers rarely try the same member.
+    const tied = eligible.filter((m) => (loads.get(m.userId) ?? 0) === least);
+    const pick = tied[Math.floor(Math.random() * tied.length)]!;
+    const claimed = await claimLoad(tenantId, pick.userId, least);
+    if (claimed === true) return pick.userId;
+    loads.set(pick.userId, claimed);
+  }
+  const eligible = eligibleMembers(members, loads);
+  if (eligible.length === 0) return undefined;
+  logger.warn('least-loaded assignment kept losing races; taking the last known minimum', { tenantId, ruleId });
+  const least = eligible.reduce((a, b) => ((loads.get(a.userId) ?? 0) <= (loads.get(b.userId) ?? 0) ? a : b));
+  await addToCounter(tenantId, loadCounter(least.userId), 1);
+  return least.userId;
+}
+
+/**
+ * The owner for a record created without one, or undefined (the record stays unowned): the first active rule that
+ * matches the subject, then its team's eligible members (available, under capacity), by the rule's method.
+ * roundRobin: one atomic ADD on the rule's rotation counter returns n, and the member is eligible[(n - 1) mod count],
+ * so concurrent creates spread exactly evenly while the eligible set stays the same. Every assignment adds 1 to the
+ * member's open load (what capacity and leastLoaded compare); the assignment-load consumer takes it off again when
+ * the record is deleted or reassigned.
+ */
+export async function chooseOwner(tenantId: string, subject: AssignmentSubject): Promise<string | undefined> {
+  const rule = firstMatchingRule(await cachedRules(tenantId), subject);
+  if (!rule) return undefined;
+  const roster = await getTeamRoster(tenantId, rule.teamId);
+  const members = roster?.members ?? [];
+  const needLoads = rule.method === 'leastLoaded' || members.some((m) => m.capacity !== undefined);
+  const available = members.filter((m) => m.availability === 'available');
+  const loads = await loadsOf(tenantId, available, needLoads);
+  let owner: string | undefined;
+  if (rule.method === 'leastLoaded') {
+    owner = await chooseLeastLoaded(tenantId, rule.id, available, loads);
+  } else {
+    const eligible = eligibleMembers(available, loads);
+    if (eligible.length > 0) {
+      const n = await addToCounter(tenantId, rotationCounter(rule.id), 1);
+      owner = eligible[(((n - 1) % eligible.length) + eligible.length) % eligible.length]!.userId;
+      await addToCounter(tenantId, loadCounter(owner), 1);
+    }
+  }
+  if (!owner) {
+    metrics.addMetric('AssignmentNoEligibleMember', MetricUnit.Count, 1);
+    logger.warn('assignment: no eligible member; the record stays unowned', {
+      tenantId,
+      ruleId: rule.id,
+      teamId: rule.teamId,
+      teamFound: roster !== undefined,
+      entity: subject.entity,
+    });
+  }
+  return owner;
+}
+
+/** Which rule and members a record would meet, without assigning anything. */
+export async function previewAssignment(
+  tenantId: string,
+  subject: AssignmentSubject,
+): Promise<{ ruleId: string | null; teamId: string | null; eligibleUserIds: string[] }> {
+  const rule = firstMatchingRule((await getAssignmentRules(tenantId)).rules, subject);
+  if (!rule) return { ruleId: null, teamId: null, eligibleUserIds: [] };
+  const members = (await getTeamRoster(tenantId, rule.teamId))?.members ?? [];
+  const available = members.filter((m) => m.availability === 'available');
+  const loads = await loadsOf(tenantId, available, available.some((m) => m.capacity !== undefined));
+  return {
+    ruleId: rule.id,
+    teamId: rule.teamId,
+    eligibleUserIds: eligibleMembers(available, loads).map((m) => m.userId),
+  };
+}
+
+/**
+ * Runs a create with an owner chosen by the rules when the input has none (`create` gets the input with `ownerId`
+ * set, or as it was). If the create then fails (a validation, reference or duplicate error), the load the choice
+ * added is taken back, so a refused create leaves no phantom load; the rotation stays advanced, which shifts the
+ * turn but never piles records on one member.
+ */
+export async function createWithAssignedOwner<I extends { ownerId?: string | undefined }, R>(
+  tenantId: string,
+  subject: AssignmentSubject,
+  input: I,
+  create: (input: I) => Promise<R>,
+): Promise<R> {
+  if (input.ownerId) return create(input);
+  const ownerId = await chooseOwner(tenantId, subject);
+  if (!ownerId) return create(input);
+  try {
+    return await create({ ...input, ownerId });
+  } catch (error) {
+    await addToCounter(tenantId, loadCounter(ownerId), -1).catch((undo: unknown) =>
+      logger.warn('assignment: could not take back the load of a failed create', { tenantId, error: undo as Error }),
+    );
+    throw error;
+  }
+}
+
+/** What a contact's create input tells assignment: its address decides the territory. */
+export function contactSubject(input: {
+  address?: { country?: string | undefined; region?: string | undefined; postalCode?: string | undefined } | undefined;
+}): AssignmentSubject {
+  const { country, region, postalCode } = input.address ?? {};
+  return {
+    entity: 'contact',
+    ...(country ? { country } : {}),
+    ...(region ? { region } : {}),
+    ...(postalCode ? { postalCode } : {}),
+  };
+}
