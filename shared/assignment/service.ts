@@ -1,6 +1,6 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Principal } from '../auth/principal.ts';
 import { documentClient } from '../db/client.ts';
 import { model, writeRecord } from '../db/store.ts';
@@ -9,12 +9,7 @@ import type { VersionPrecondition } from '../http/request.ts';
 import { logger, metrics } from '../observability.ts';
 import { getTeamRoster, type TeamMember } from '../teams/members.ts';
 import { firstMatchingRule } from './rules.ts';
-import type {
-  AssignmentRulesPutInput,
-  AssignmentRulesView,
-  AssignmentRuleView,
-  AssignmentSubject,
-} from './schema.ts';
+import type { AssignmentRulesPutInput, AssignmentRulesView, AssignmentRuleView, AssignmentSubject } from './schema.ts';
 
 /**
  * Rules are read whenever a record is created without an owner, so each container keeps them briefly: a change
@@ -98,13 +93,20 @@ export async function addToCounter(tenantId: string, counterId: string, by: numb
 }
 
 /**
- * ADD 1 to a user's load only if it is still `expected`: the value the chooser compared. Returns true, or the value
- * it found instead (ReturnValuesOnConditionCheckFailure, so a lost race costs no extra read).
+ * ADD 1 to a user's load only if the condition on its current value holds: it is at most `atMost` (least loaded:
+ * the minimum the chooser saw) or under `capacity`. Returns true, or the value found instead
+ * (ReturnValuesOnConditionCheckFailure, so a lost race costs no extra read).
  */
-async function claimLoad(tenantId: string, userId: string, expected: number): Promise<true | number> {
+async function claimLoad(
+  tenantId: string,
+  userId: string,
+  bound: { atMost: number } | { under: number },
+): Promise<true | number> {
   const params = counterUpdate(tenantId, loadCounter(userId), 1)
     .where((attr, op) =>
-      expected === 0 ? `${op.notExists(attr.value)} OR ${op.eq(attr.value, 0)}` : op.eq(attr.value, expected),
+      'atMost' in bound
+        ? `${op.notExists(attr.value)} OR ${op.lte(attr.value, bound.atMost)}`
+        : `${op.notExists(attr.value)} OR ${op.lt(attr.value, bound.under)}`,
     )
     .params() as UpdateCommandInput;
   try {
@@ -135,46 +137,79 @@ async function loadsOf(tenantId: string, members: TeamMember[], needed: boolean)
   return loads;
 }
 
-/** How many times a least-loaded chooser retries after losing a race, before taking the current minimum anyway. */
-const MAX_CLAIM_ATTEMPTS = 50;
+/** How many times a least-loaded chooser tries again after losing a race, before taking the minimum it last saw. */
+const MAX_CLAIM_ATTEMPTS = 100;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Least loaded: the member with the fewest open records, claimed with a conditional ADD that holds only if their
- * load is still the value compared. A chooser that loses the race learns the new value from the failed condition
- * and chooses again, so every claim lands on a member who was at the minimum at that instant (loads only grow while
- * records are being assigned): concurrent choosers spread out instead of all picking the same member, and while no
- * record is closed the loads of eligible members never differ by more than 1.
+ * load is still at most the minimum the chooser saw. Loads only grow while records are being assigned, so a claim
+ * that succeeds lands on a member who is at the minimum at that instant: concurrent choosers spread out instead of
+ * all taking the same member, and while no record is closed the eligible members' loads never differ by more than
+ * 1. A chooser that loses re-reads the loads and tries again (ties broken at random, a short random pause); after
+ * MAX_CLAIM_ATTEMPTS it takes the minimum it last saw without the condition (logged), the one case the bound can
+ * be exceeded.
  */
 async function chooseLeastLoaded(
   tenantId: string,
   ruleId: string,
   members: TeamMember[],
-  loads: Map<string, number>,
+  initial: Map<string, number>,
 ): Promise<string | undefined> {
+  let loads = initial;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const eligible = eligibleMembers(members, loads);
     if (eligible.length === 0) return undefined;
     const least = Math.min(...eligible.map((m) => loads.get(m.userId) ?? 0));
-    // Ties are broken at random so concurrent choosers rarely try the same member.
     const tied = eligible.filter((m) => (loads.get(m.userId) ?? 0) === least);
     const pick = tied[Math.floor(Math.random() * tied.length)]!;
-    const claimed = await claimLoad(tenantId, pick.userId, least);
-    if (claimed === true) return pick.userId;
-    loads.set(pick.userId, claimed);
+    const bound = pick.capacity === undefined ? { atMost: least } : { atMost: Math.min(least, pick.capacity - 1) };
+    if ((await claimLoad(tenantId, pick.userId, bound)) === true) return pick.userId;
+    await pause(Math.random() * Math.min(20, 2 * (attempt + 1)));
+    loads = await loadsOf(tenantId, members, true);
   }
   const eligible = eligibleMembers(members, loads);
   if (eligible.length === 0) return undefined;
   logger.warn('least-loaded assignment kept losing races; taking the last known minimum', { tenantId, ruleId });
+  metrics.addMetric('AssignmentClaimContention', MetricUnit.Count, 1);
   const least = eligible.reduce((a, b) => ((loads.get(a.userId) ?? 0) <= (loads.get(b.userId) ?? 0) ? a : b));
   await addToCounter(tenantId, loadCounter(least.userId), 1);
   return least.userId;
 }
 
 /**
+ * Round robin: one atomic ADD on the rule's rotation counter returns n, and the member is eligible[(n - 1) mod
+ * count]. A member with a capacity is then claimed conditionally (load under capacity), so concurrent creates cannot
+ * push them past it; if they just reached it, they leave the eligible set and the next turn is taken.
+ */
+async function chooseRoundRobin(
+  tenantId: string,
+  ruleId: string,
+  members: TeamMember[],
+  loads: Map<string, number>,
+): Promise<string | undefined> {
+  for (let attempt = 0; attempt <= members.length; attempt++) {
+    const eligible = eligibleMembers(members, loads);
+    if (eligible.length === 0) return undefined;
+    const n = await addToCounter(tenantId, rotationCounter(ruleId), 1);
+    const member = eligible[(((n - 1) % eligible.length) + eligible.length) % eligible.length]!;
+    if (member.capacity === undefined) {
+      await addToCounter(tenantId, loadCounter(member.userId), 1);
+      return member.userId;
+    }
+    const claimed = await claimLoad(tenantId, member.userId, { under: member.capacity });
+    if (claimed === true) return member.userId;
+    loads.set(member.userId, claimed);
+  }
+  return undefined;
+}
+
+/**
  * The owner for a record created without one, or undefined (the record stays unowned): the first active rule that
  * matches the subject, then its team's eligible members (available, under capacity), by the rule's method.
- * roundRobin: one atomic ADD on the rule's rotation counter returns n, and the member is eligible[(n - 1) mod count],
- * so concurrent creates spread exactly evenly while the eligible set stays the same. Every assignment adds 1 to the
+ * roundRobin spreads concurrent creates exactly evenly while the eligible set stays the same; leastLoaded keeps
+ * loads within 1 of each other (see each chooser for the guarantee). Every assignment adds 1 to the
  * member's open load (what capacity and leastLoaded compare); the assignment-load consumer takes it off again when
  * the record is deleted or reassigned.
  */
@@ -186,17 +221,10 @@ export async function chooseOwner(tenantId: string, subject: AssignmentSubject):
   const needLoads = rule.method === 'leastLoaded' || members.some((m) => m.capacity !== undefined);
   const available = members.filter((m) => m.availability === 'available');
   const loads = await loadsOf(tenantId, available, needLoads);
-  let owner: string | undefined;
-  if (rule.method === 'leastLoaded') {
-    owner = await chooseLeastLoaded(tenantId, rule.id, available, loads);
-  } else {
-    const eligible = eligibleMembers(available, loads);
-    if (eligible.length > 0) {
-      const n = await addToCounter(tenantId, rotationCounter(rule.id), 1);
-      owner = eligible[(((n - 1) % eligible.length) + eligible.length) % eligible.length]!.userId;
-      await addToCounter(tenantId, loadCounter(owner), 1);
-    }
-  }
+  const owner =
+    rule.method === 'leastLoaded'
+      ? await chooseLeastLoaded(tenantId, rule.id, available, loads)
+      : await chooseRoundRobin(tenantId, rule.id, available, loads);
   if (!owner) {
     metrics.addMetric('AssignmentNoEligibleMember', MetricUnit.Count, 1);
     logger.warn('assignment: no eligible member; the record stays unowned', {
@@ -219,7 +247,11 @@ export async function previewAssignment(
   if (!rule) return { ruleId: null, teamId: null, eligibleUserIds: [] };
   const members = (await getTeamRoster(tenantId, rule.teamId))?.members ?? [];
   const available = members.filter((m) => m.availability === 'available');
-  const loads = await loadsOf(tenantId, available, available.some((m) => m.capacity !== undefined));
+  const loads = await loadsOf(
+    tenantId,
+    available,
+    available.some((m) => m.capacity !== undefined),
+  );
   return {
     ruleId: rule.id,
     teamId: rule.teamId,

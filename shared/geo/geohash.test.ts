@@ -18,7 +18,8 @@ function destination(from: LatLon, distanceKm: number, bearingDeg: number): LatL
   const lon1 = from.lon * rad;
   const b = bearingDeg * rad;
   const lat2 = Math.asin(Math.sin(lat1) * Math.cos(d) + Math.cos(lat1) * Math.sin(d) * Math.cos(b));
-  const lon2 = lon1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
+  const lon2 =
+    lon1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
   const lon = ((((lon2 / rad + 180) % 360) + 360) % 360) - 180;
   return { lat: lat2 / rad, lon };
 }

@@ -103,7 +103,10 @@ function gridOf(precision: number) {
  * (not a flat-earth approximation), widened by a hair for floating point. A circle reaching a pole covers every
  * longitude; one crossing the antimeridian gives two longitude ranges.
  */
-export function circleBounds(center: LatLon, radiusKm: number): { lat: [number, number]; lon: Array<[number, number]> } {
+export function circleBounds(
+  center: LatLon,
+  radiusKm: number,
+): { lat: [number, number]; lon: Array<[number, number]> } {
   const angular = radiusKm / EARTH_RADIUS_KM;
   const deg = 180 / Math.PI;
   const slack = 1e-9;
