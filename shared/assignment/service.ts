@@ -130,11 +130,9 @@ function eligibleMembers(members: TeamMember[], loads: Map<string, number>): Tea
 
 /** The members' loads, read only when a capacity or the method needs them (one GetItem each, in parallel). */
 async function loadsOf(tenantId: string, members: TeamMember[], needed: boolean): Promise<Map<string, number>> {
-  const loads = new Map<string, number>();
-  if (!needed) return loads;
+  if (!needed) return new Map();
   const values = await Promise.all(members.map((m) => openLoad(tenantId, m.userId)));
-  members.forEach((m, i) => loads.set(m.userId, values[i]!));
-  return loads;
+  return new Map(members.map((m, i) => [m.userId, values[i]!]));
 }
 
 /** How many times a least-loaded chooser tries again after losing a race, before taking the minimum it last saw. */
