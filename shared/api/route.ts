@@ -2,7 +2,15 @@ import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.ts';
 
 /** The Lambda functions HTTP routes are grouped into: one function (and one IAM role) per group. */
-export const FUNCTION_GROUPS = ['contacts', 'companies', 'notes', 'customFields', 'settings', 'docs', 'assignment'] as const;
+export const FUNCTION_GROUPS = [
+  'contacts',
+  'companies',
+  'notes',
+  'customFields',
+  'settings',
+  'docs',
+  'assignment',
+] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -2,6 +2,7 @@ import { contactSubject, createWithAssignedOwner } from '../assignment/service.t
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
 import { ValidationError } from '../errors.ts';
+import { nearSearch, queryNear } from '../geo/service.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
@@ -113,6 +114,7 @@ const FILTERS = [
   'q',
   'updatedSince',
   'inTrash',
+  'near',
 ] as const;
 
 /**
@@ -125,7 +127,10 @@ export async function listContacts(
 ): Promise<Page<ContactView> | Page<ContactSummaryView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
-  switch (singleFilter(filters, FILTERS)) {
+  const near = nearSearch(filters);
+  switch (singleFilter({ ...filters, near }, FILTERS)) {
+    case 'near':
+      return toContactPage(await queryNear('contact', t, near!.center, near!.radiusKm, page));
     case 'ownerId':
       return toContactPage(await queryIndex('contact', 'gsi1', contactIndex.owner(t, filters.ownerId!), page));
     case 'lifecycleStage':
