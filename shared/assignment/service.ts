@@ -212,6 +212,14 @@ async function chooseRoundRobin(
  * the record is deleted or reassigned.
  */
 export async function chooseOwner(tenantId: string, subject: AssignmentSubject): Promise<string | undefined> {
+  return (await chooseAssignment(tenantId, subject))?.ownerId;
+}
+
+/** chooseOwner, also naming the rule that chose (stored on the record as `assignedByRule`). */
+export async function chooseAssignment(
+  tenantId: string,
+  subject: AssignmentSubject,
+): Promise<{ ownerId: string; ruleId: string } | undefined> {
   const rule = firstMatchingRule(await cachedRules(tenantId), subject);
   if (!rule) return undefined;
   const roster = await getTeamRoster(tenantId, rule.teamId);
@@ -223,17 +231,16 @@ export async function chooseOwner(tenantId: string, subject: AssignmentSubject):
     rule.method === 'leastLoaded'
       ? await chooseLeastLoaded(tenantId, rule.id, available, loads)
       : await chooseRoundRobin(tenantId, rule.id, available, loads);
-  if (!owner) {
-    metrics.addMetric('AssignmentNoEligibleMember', MetricUnit.Count, 1);
-    logger.warn('assignment: no eligible member; the record stays unowned', {
-      tenantId,
-      ruleId: rule.id,
-      teamId: rule.teamId,
-      teamFound: roster !== undefined,
-      entity: subject.entity,
-    });
-  }
-  return owner;
+  if (owner) return { ownerId: owner, ruleId: rule.id };
+  metrics.addMetric('AssignmentNoEligibleMember', MetricUnit.Count, 1);
+  logger.warn('assignment: no eligible member; the record stays unowned', {
+    tenantId,
+    ruleId: rule.id,
+    teamId: rule.teamId,
+    teamFound: roster !== undefined,
+    entity: subject.entity,
+  });
+  return undefined;
 }
 
 /** Which rule and members a record would meet, without assigning anything. */
@@ -259,7 +266,7 @@ export async function previewAssignment(
 
 /**
  * Runs a create with an owner chosen by the rules when the input has none (`create` gets the input with `ownerId`
- * set, or as it was). If the create then fails (a validation, reference or duplicate error), the load the choice
+ * and `assignedByRule` set, or as it was: the load consumer counts only creates no rule counted already). If the create then fails (a validation, reference or duplicate error), the load the choice
  * added is taken back, so a refused create leaves no phantom load; the rotation stays advanced, which shifts the
  * turn but never piles records on one member.
  */
@@ -270,10 +277,11 @@ export async function createWithAssignedOwner<I extends { ownerId?: string | und
   create: (input: I) => Promise<R>,
 ): Promise<R> {
   if (input.ownerId) return create(input);
-  const ownerId = await chooseOwner(tenantId, subject);
-  if (!ownerId) return create(input);
+  const chosen = await chooseAssignment(tenantId, subject);
+  if (!chosen) return create(input);
+  const { ownerId, ruleId } = chosen;
   try {
-    return await create({ ...input, ownerId });
+    return await create({ ...input, ownerId, assignedByRule: ruleId });
   } catch (error) {
     await addToCounter(tenantId, loadCounter(ownerId), -1).catch((undo: unknown) =>
       logger.warn('assignment: could not take back the load of a failed create', { tenantId, error: undo as Error }),

@@ -100,6 +100,10 @@ export const Contact = z
     jobTitle: z.string().optional(),
     companyId: z.string().optional(),
     ownerId: z.string().optional(),
+    assignedByRule: z
+      .string()
+      .optional()
+      .meta({ description: 'Set when an assignment rule chose the owner at creation: that rule’s id.' }),
     lifecycleStage: z.enum(LIFECYCLE_STAGES).optional(),
     tags: z.array(z.string()),
     address: Address.optional(),

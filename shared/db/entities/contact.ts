@@ -21,6 +21,8 @@ export const ContactEntity = new Entity(
       jobTitle: { type: 'string' },
       companyId: { type: 'string' },
       ownerId: { type: 'string' },
+      /** The assignment rule that chose the owner at creation (shared/assignment); absent when a person chose. */
+      assignedByRule: { type: 'string' },
       lifecycleStage: { type: 'string' },
       tags: { type: 'list', items: { type: 'string' } },
       address: addressAttribute,
