@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CrmApi, type ThrottleSettings } from './constructs/api.ts';
+import { CrmAssignmentLoad } from './constructs/assignment-load.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
@@ -35,6 +36,7 @@ export class CrmStack extends Stack {
   readonly events: CrmEvents;
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
+  readonly assignmentLoad: CrmAssignmentLoad;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
 
@@ -45,6 +47,11 @@ export class CrmStack extends Stack {
     this.claimCheck = new CrmClaimCheck(this, 'ClaimCheck', { archiveRetention: ARCHIVE_RETENTION });
     this.events = new CrmEvents(this, 'Events', { table: this.data.table, claimCheck: this.claimCheck });
     this.auditTrail = new CrmAuditTrail(this, 'AuditTrail', {
+      bus: this.events.bus,
+      table: this.data.table,
+      claimCheck: this.claimCheck,
+    });
+    this.assignmentLoad = new CrmAssignmentLoad(this, 'AssignmentLoad', {
       bus: this.events.bus,
       table: this.data.table,
       claimCheck: this.claimCheck,
