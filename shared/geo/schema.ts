@@ -3,14 +3,29 @@ import * as z from 'zod';
 /** The largest radius a near-search takes: beyond it a cover has too many cells to page through sensibly. */
 export const MAX_RADIUS_KM = 500;
 
+/**
+ * Kept to 9 decimals (about 0.1 mm): DynamoDB stores no number smaller in magnitude than 1e-130, and a coordinate
+ * needs no more. -0 becomes 0.
+ */
+const nineDecimals = (degrees: number) => Math.round(degrees * 1e9) / 1e9 + 0;
+
 export const Location = z
   .strictObject({
-    lat: z.number().min(-90, 'Latitude is between -90 and 90.').max(90, 'Latitude is between -90 and 90.'),
-    lon: z.number().min(-180, 'Longitude is between -180 and 180.').max(180, 'Longitude is between -180 and 180.'),
+    lat: z
+      .number()
+      .min(-90, 'Latitude is between -90 and 90.')
+      .max(90, 'Latitude is between -90 and 90.')
+      .transform(nineDecimals),
+    lon: z
+      .number()
+      .min(-180, 'Longitude is between -180 and 180.')
+      .max(180, 'Longitude is between -180 and 180.')
+      .transform(nineDecimals),
   })
   .meta({
     id: 'Location',
-    description: 'WGS 84 coordinates in decimal degrees, e.g. { "lat": 51.5074, "lon": -0.1278 }. Not geocoded.',
+    description:
+      'WGS 84 coordinates in decimal degrees, e.g. { "lat": 51.5074, "lon": -0.1278 }, kept to 9 decimals. Not geocoded.',
   });
 export type LocationView = z.infer<typeof Location>;
 
