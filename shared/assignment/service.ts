@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -176,28 +177,93 @@ async function chooseLeastLoaded(
   return least.userId;
 }
 
+/** How long a request's turn is remembered: as long as its Idempotency-Key is honoured (and a margin). */
+const TURN_TTL_SECONDS = 25 * 60 * 60;
+
+/** How long a duplicate waits for the first attempt of its request to record its turn, before taking over. */
+const TURN_WAIT_MS = 3_000;
+
+const isConditionalFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error as { cause?: { name?: string } }).cause?.name === 'ConditionalCheckFailedException';
+
 /**
- * Round robin: one atomic ADD on the rule's rotation counter returns n, and the member is eligible[(n - 1) mod
- * count]. A member with a capacity is then claimed conditionally (load under capacity), so concurrent creates cannot
- * push them past it; if they just reached it, they leave the eligible set and the next turn is taken.
+ * The rotation number for one create: a fresh atomic ADD on the rule's rotation counter, or, for a request retried
+ * with the same Idempotency-Key (a client retrying after a timeout, a duplicate in flight), the number its first
+ * attempt took. The first attempt claims a marker under a hash of the key before taking its number and records the
+ * number in it; a repeat finds the marker and waits for the number (taking over if the first attempt died in
+ * between). Without this, an attempt that died after taking its turn, or a duplicate, would leave a hole in the
+ * rotation and one member a record short.
+ */
+async function takeTurn(
+  tenantId: string,
+  ruleId: string,
+  requestKey: string | undefined,
+): Promise<{ n: number; repeated: boolean }> {
+  if (!requestKey) return { n: await addToCounter(tenantId, rotationCounter(ruleId), 1), repeated: false };
+  const counterId = `turn#${ruleId}#${createHash('sha256').update(requestKey).digest('base64url')}`;
+  const turns = model.entities.assignmentCounter;
+  const recorded = async () => (await turns.get({ tenantId, counterId }).go()).data?.value ?? undefined;
+  const record = async (condition: 'new' | 'unset'): Promise<number | undefined> => {
+    const n = await addToCounter(tenantId, rotationCounter(ruleId), 1);
+    try {
+      await turns
+        .update({ tenantId, counterId })
+        .set({ value: n, updatedAt: new Date().toISOString() })
+        .where((attr, op) => (condition === 'new' ? op.exists(attr.ttl) : op.notExists(attr.value)))
+        .go();
+      return n;
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error;
+      return undefined;
+    }
+  };
+  const ttl = Math.floor(Date.now() / 1000) + TURN_TTL_SECONDS;
+  try {
+    await turns.create({ tenantId, counterId, ttl, updatedAt: new Date().toISOString() }).go();
+    const n = await record('new');
+    if (n !== undefined) return { n, repeated: false };
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+  }
+  const deadline = Date.now() + TURN_WAIT_MS;
+  for (;;) {
+    const earlier = await recorded();
+    if (earlier !== undefined) return { n: earlier, repeated: true };
+    if (Date.now() > deadline) break;
+    await pause(25 + Math.random() * 25);
+  }
+  // The first attempt claimed the turn and died before taking a number: take one for it, once.
+  const n = await record('unset');
+  if (n !== undefined) return { n, repeated: false };
+  return { n: (await recorded()) ?? 0, repeated: true };
+}
+
+/**
+ * Round robin: the create's rotation number n (see takeTurn) picks eligible[(n - 1) mod count], so concurrent
+ * creates spread exactly evenly while the eligible set stays the same. A member with a capacity is then claimed
+ * conditionally (load under capacity), so concurrent creates cannot push them past it; if they just reached it, they
+ * leave the eligible set and the next turn is taken. A repeated request adds no load again.
  */
 async function chooseRoundRobin(
   tenantId: string,
   ruleId: string,
   members: TeamMember[],
   loads: Map<string, number>,
-): Promise<string | undefined> {
+  requestKey: string | undefined,
+): Promise<{ userId: string; loadAdded: boolean } | undefined> {
   for (let attempt = 0; attempt <= members.length; attempt++) {
     const eligible = eligibleMembers(members, loads);
     if (eligible.length === 0) return undefined;
-    const n = await addToCounter(tenantId, rotationCounter(ruleId), 1);
+    const { n, repeated } = await takeTurn(tenantId, ruleId, attempt === 0 ? requestKey : undefined);
     const member = eligible[(((n - 1) % eligible.length) + eligible.length) % eligible.length]!;
+    if (repeated) return { userId: member.userId, loadAdded: false };
     if (member.capacity === undefined) {
       await addToCounter(tenantId, loadCounter(member.userId), 1);
-      return member.userId;
+      return { userId: member.userId, loadAdded: true };
     }
     const claimed = await claimLoad(tenantId, member.userId, { under: member.capacity });
-    if (claimed === true) return member.userId;
+    if (claimed === true) return { userId: member.userId, loadAdded: true };
     loads.set(member.userId, claimed);
   }
   return undefined;
@@ -211,15 +277,23 @@ async function chooseRoundRobin(
  * member's open load (what capacity and leastLoaded compare); the assignment-load consumer takes it off again when
  * the record is deleted or reassigned.
  */
-export async function chooseOwner(tenantId: string, subject: AssignmentSubject): Promise<string | undefined> {
-  return (await chooseAssignment(tenantId, subject))?.ownerId;
+export async function chooseOwner(
+  tenantId: string,
+  subject: AssignmentSubject,
+  requestKey?: string,
+): Promise<string | undefined> {
+  return (await chooseAssignment(tenantId, subject, requestKey))?.ownerId;
 }
 
-/** chooseOwner, also naming the rule that chose (stored on the record as `assignedByRule`). */
+/**
+ * chooseOwner, also naming the rule that chose (stored on the record as `assignedByRule`) and whether this call
+ * added to the owner's load (not when it repeated an earlier attempt of the same request).
+ */
 export async function chooseAssignment(
   tenantId: string,
   subject: AssignmentSubject,
-): Promise<{ ownerId: string; ruleId: string } | undefined> {
+  requestKey?: string,
+): Promise<{ ownerId: string; ruleId: string; loadAdded: boolean } | undefined> {
   const rule = firstMatchingRule(await cachedRules(tenantId), subject);
   if (!rule) return undefined;
   const roster = await getTeamRoster(tenantId, rule.teamId);
@@ -227,11 +301,13 @@ export async function chooseAssignment(
   const needLoads = rule.method === 'leastLoaded' || members.some((m) => m.capacity !== undefined);
   const available = members.filter((m) => m.availability === 'available');
   const loads = await loadsOf(tenantId, available, needLoads);
-  const owner =
+  const chosen =
     rule.method === 'leastLoaded'
-      ? await chooseLeastLoaded(tenantId, rule.id, available, loads)
-      : await chooseRoundRobin(tenantId, rule.id, available, loads);
-  if (owner) return { ownerId: owner, ruleId: rule.id };
+      ? await chooseLeastLoaded(tenantId, rule.id, available, loads).then((userId) =>
+          userId ? { userId, loadAdded: true } : undefined,
+        )
+      : await chooseRoundRobin(tenantId, rule.id, available, loads, requestKey);
+  if (chosen) return { ownerId: chosen.userId, ruleId: rule.id, loadAdded: chosen.loadAdded };
   metrics.addMetric('AssignmentNoEligibleMember', MetricUnit.Count, 1);
   logger.warn('assignment: no eligible member; the record stays unowned', {
     tenantId,
@@ -275,14 +351,16 @@ export async function createWithAssignedOwner<I extends { ownerId?: string | und
   subject: AssignmentSubject,
   input: I,
   create: (input: I) => Promise<R>,
+  requestKey?: string,
 ): Promise<R> {
   if (input.ownerId) return create(input);
-  const chosen = await chooseAssignment(tenantId, subject);
+  const chosen = await chooseAssignment(tenantId, subject, requestKey);
   if (!chosen) return create(input);
-  const { ownerId, ruleId } = chosen;
+  const { ownerId, ruleId, loadAdded } = chosen;
   try {
     return await create({ ...input, ownerId, assignedByRule: ruleId });
   } catch (error) {
+    if (!loadAdded) throw error;
     await addToCounter(tenantId, loadCounter(ownerId), -1).catch((undo: unknown) =>
       logger.warn('assignment: could not take back the load of a failed create', { tenantId, error: undo as Error }),
     );

@@ -88,8 +88,12 @@ const asContact = (view: lifecycle.RecordView) => view as unknown as ContactView
 /** A contact created without an owner gets one from the assignment rules (shared/assignment), in its own write. */
 export const createContact = async (p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) =>
   asContact(
-    await createWithAssignedOwner(p.tenantId, contactSubject(input), input, (fields) =>
-      lifecycle.createRecord(contactKind, p, fields, idem),
+    await createWithAssignedOwner(
+      p.tenantId,
+      contactSubject(input),
+      input,
+      (fields) => lifecycle.createRecord(contactKind, p, fields, idem),
+      idem?.key,
     ),
   );
 
