@@ -248,6 +248,23 @@ describe('fairness under concurrency', () => {
     expect(fairness, JSON.stringify(counts)).toBe(0);
   });
 
+  it('takes the turn over when the first attempt claimed it and died before taking a number', async () => {
+    const t = uniqueTenant('fair');
+    await putTeam(t, 'team', availableMembers(2));
+    await putRules(t, [roundRobin('all', 'team')]);
+    const { model } = await import('../../shared/db/store.ts');
+    const { createHash } = await import('node:crypto');
+    const counterId = `turn#all#${createHash('sha256').update('orphan-key').digest('base64url')}`;
+    await model.entities.assignmentCounter.create({ tenantId: t, counterId, ttl: 2_000_000_000 }).go();
+    const res = await contactsAs(t)('POST', '/v1/contacts', {
+      body: makeContact(),
+      headers: { 'idempotency-key': 'orphan-key' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.ownerId).toBe('m00');
+    expect((await contactsAs(t)('POST', '/v1/contacts', { body: makeContact() })).body.ownerId).toBe('m01');
+  });
+
   it.each([4, 5, 3, 7])('100 concurrent chooseOwner calls over %i members spread exactly evenly', async (n) => {
     const t = uniqueTenant('fair');
     const members = availableMembers(n);
