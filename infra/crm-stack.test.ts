@@ -88,6 +88,7 @@ const crmFunctions = () => [
   { name: 'inbound', fn: stack.mail.inbound },
   { name: 'audit-trail', fn: stack.auditTrail.consumer },
   { name: 'lead-scoring', fn: stack.leads.scoring },
+  { name: 'assignment-load', fn: stack.assignmentLoad.consumer },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -489,9 +490,13 @@ describe('iam', () => {
     expect(s3Statements(stack.auditTrail.consumer)).toEqual([
       { Effect: 'Allow', Action: 's3:GetObject', Resource: claimChecks() },
     ]);
+    expect(s3Statements(stack.assignmentLoad.consumer)).toEqual([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: claimChecks() },
+    ]);
     // Nobody else touches the claim-check bucket.
     const bucket = logicalId(stack.claimCheck.bucket);
-    const others = crmFunctions().filter(({ name }) => name !== 'publisher' && name !== 'audit-trail');
+    const readers = ['publisher', 'audit-trail', 'assignment-load'];
+    const others = crmFunctions().filter(({ name }) => !readers.includes(name));
     for (const { name, fn } of others) {
       expect(JSON.stringify(statementsOf(fn)), name).not.toContain(bucket);
       expect(props(logicalId(fn.function)).Environment.Variables.CLAIM_CHECK_BUCKET, name).toBeUndefined();
@@ -574,14 +579,15 @@ describe('events', () => {
   });
 
   it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
-    // Stream publisher, audit trail, inbound mail, lead scoring and reminders each park what they could not do in their
-    // own queue.
+    // Stream publisher, audit trail, inbound mail, lead scoring, reminders and assignment loads each park what they could
+    // not do in their own queue.
     const queues = [
       stack.events.failures,
       stack.auditTrail.failures,
       stack.mail.failures,
       stack.leads.failures,
       stack.reminders.failures,
+      stack.assignmentLoad.failures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -602,6 +608,35 @@ describe('events', () => {
         Threshold: 0,
       });
     }
+  });
+});
+
+describe('assignment load', () => {
+  it('routes every contact, lead and deal change to its consumer, which may only put markers and update counters', () => {
+    const rule = props(logicalId(stack.assignmentLoad.rule));
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
+    const types = ['contact', 'lead', 'deal'].flatMap((e) =>
+      ['created', 'updated', 'deleted', 'restored'].map((a) => `${e}.${a}`),
+    );
+    expect(rule.EventPattern['detail-type'].sort()).toEqual(types.sort());
+    expect(rule.EventPattern.source.sort()).toEqual(['crm.contacts', 'crm.deals', 'crm.leads']);
+    const failures = { 'Fn::GetAtt': [logicalId(stack.assignmentLoad.failures.queue), 'Arn'] };
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(stack.assignmentLoad.consumer.function), 'Arn'] },
+        DeadLetterConfig: { Arn: failures },
+      }),
+    ]);
+    const dynamo = statementsOf(stack.assignmentLoad.consumer).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+      },
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CrmApi, type ThrottleSettings } from './constructs/api.ts';
+import { CrmAssignmentLoad } from './constructs/assignment-load.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
@@ -38,6 +39,7 @@ export class CrmStack extends Stack {
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
   readonly reminders: CrmReminders;
+  readonly assignmentLoad: CrmAssignmentLoad;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
@@ -49,6 +51,11 @@ export class CrmStack extends Stack {
     this.claimCheck = new CrmClaimCheck(this, 'ClaimCheck', { archiveRetention: ARCHIVE_RETENTION });
     this.events = new CrmEvents(this, 'Events', { table: this.data.table, claimCheck: this.claimCheck });
     this.auditTrail = new CrmAuditTrail(this, 'AuditTrail', {
+      bus: this.events.bus,
+      table: this.data.table,
+      claimCheck: this.claimCheck,
+    });
+    this.assignmentLoad = new CrmAssignmentLoad(this, 'AssignmentLoad', {
       bus: this.events.bus,
       table: this.data.table,
       claimCheck: this.claimCheck,

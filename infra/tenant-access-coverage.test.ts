@@ -125,6 +125,7 @@ beforeAll(async () => {
   process.env.SENDER_EMAIL = 'crm@example.com';
   handlers.activities = (await import('../functions/http/activities.ts')).handler;
   handlers.calendarFeed = (await import('../functions/http/calendar-feed.ts')).handler;
+  handlers.assignment = (await import('../functions/http/assignment.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -187,8 +188,34 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('PUT', '/v1/custom-fields/company', { body: { fields } });
       await call('GET', '/v1/custom-fields/contact');
     });
+    await as('assignment', async (call) => {
+      const { model } = await import('../shared/db/store.ts');
+      const now = new Date().toISOString();
+      const members = [{ userId: 'rep-1', availability: 'available', capacity: 50 }];
+      await model.entities.team
+        .put({
+          tenantId: tenant,
+          teamId: 'team-1',
+          name: 'Team',
+          sortName: 'team',
+          members,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .go();
+      const rule = { id: 'all', entities: ['contact'], teamId: 'team-1', method: 'roundRobin' };
+      await call('PUT', '/v1/assignment-rules', { body: { rules: [rule] } });
+      await call('GET', '/v1/assignment-rules');
+      await call('GET', '/v1/assignment-rules/preview?entity=contact&country=GB');
+    });
     await as('companies', async (call) => {
-      const body = makeCompany({ ownerId: 'owner-1', tags: ['vip'], customFields: { tier: 'gold' } });
+      const body = makeCompany({
+        ownerId: 'owner-1',
+        tags: ['vip'],
+        customFields: { tier: 'gold' },
+        location: { lat: 51.5, lon: -0.12 },
+      });
       const created = await call('POST', '/v1/companies', { body, headers: { 'idempotency-key': 'co-1' } });
       await call('POST', '/v1/companies', { body, headers: { 'idempotency-key': 'co-1' } });
       companyId = created.body.id;
@@ -197,6 +224,7 @@ describe('each group does only what its tenant-access role allows, and needs all
         await call('GET', `/v1/companies${query}`);
       }
       await call('GET', `/v1/companies?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+      await call('GET', '/v1/companies?near=51.5,-0.12&radiusKm=10');
       await call('GET', `/v1/companies/${companyId}`);
       await call('PATCH', `/v1/companies/${companyId}`, {
         body: { tags: ['partner'], domains: ['other.example'] },
@@ -221,6 +249,12 @@ describe('each group does only what its tenant-access role allows, and needs all
         await call('GET', `/v1/contacts${query}`);
       }
       await call('GET', `/v1/contacts?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+      // Created without an owner: the assignment rule above picks one (rules, team and load reads, counter ADDs).
+      const assigned = await call('POST', '/v1/contacts', {
+        body: makeContact({ location: { lat: 51.5, lon: -0.12 } }),
+      });
+      expect(assigned.body.ownerId).toBe('rep-1');
+      await call('GET', '/v1/contacts?near=51.5,-0.12&radiusKm=10');
       await call('GET', `/v1/contacts/${contactId}`);
       await call('PATCH', `/v1/contacts/${contactId}`, { body: { tags: ['other'] }, headers: { 'if-match': '"1"' } });
       await call('GET', `/v1/contacts/${contactId}/history`);

@@ -14,6 +14,8 @@ import {
   contactIndex,
   dealIndex,
   formIndex,
+  geoIndex,
+  geoKeys,
   leadIndex,
   pipelineIndex,
   productIndex,
@@ -152,6 +154,10 @@ function tableKeysOf(tenantId: string): string[] {
         .get({ tenantId, entity: 'activity', entityId: '01HZACTIVITY', subjectType: 'contact', subjectId: '01HZC' })
         .params(),
     ),
+    pk(e.assignmentRules.get({ tenantId }).params()),
+    pk(e.assignmentCounter.get({ tenantId, counterId: 'rotation#all' }).params()),
+    pk(e.assignmentCounter.get({ tenantId, counterId: 'load#user-1' }).params()),
+    pk(e.team.get({ tenantId, teamId: 'team-1' }).params()),
   ];
 }
 
@@ -212,7 +218,13 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       timelineIndex.pk(tenantId, 'deal', '01HZDEAL'),
       timelineIndex.pk(tenantId, 'lead', '01HZLEAD'),
     ],
-    gsi7: [`${tenantId}#contact#geo#u4pr`, dealIndex.purchasesOfCompany(tenantId, '01HZCOMPANY')],
+    gsi7: [
+      `${tenantId}#contact#geo#u4pr`,
+      dealIndex.purchasesOfCompany(tenantId, '01HZCOMPANY'),
+      geoIndex.cell(tenantId, 'contact', 'gcp'),
+      geoIndex.cell(tenantId, 'company', 'gcp'),
+      geoKeys(tenantId, 'contact', '01HZCONTACT', { lat: -16.8, lon: 179.95 }, true).gsi7pk!,
+    ],
   };
 }
 

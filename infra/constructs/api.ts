@@ -39,6 +39,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   formSubmissions: 'functions/http/form-submissions.ts',
   activities: 'functions/http/activities.ts',
   calendarFeed: 'functions/http/calendar-feed.ts',
+  assignment: 'functions/http/assignment.ts',
 };
 
 /** Why each group's public routes need no authorizer (cdk-nag APIG4). */

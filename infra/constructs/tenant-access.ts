@@ -36,18 +36,20 @@ export interface TableAccess {
  */
 export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAccess> = {
   // Contacts: lookups (emails, phones, tags) and history on the table; owner, stage, company, name/trash, sync and
-  // timeline indexes; a contact's company is a ConditionCheck; the custom-field schema is a GetItem.
+  // timeline indexes and the geohash index (near); a contact's company is a ConditionCheck; the custom-field schema
+  // is a GetItem; a create without owner reads the assignment rules, the team and loads (GetItem) and ADDs to the
+  // rotation and load counters (UpdateItem).
   contacts: {
     items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
     queryTable: true,
-    queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi6'],
+    queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi6', 'gsi7'],
   },
   // Companies: lookups (domains, tags) and history on the table; owner, name/trash, sync, timeline, and a company's
-  // contacts (gsi3). No references.
+  // contacts (gsi3), the geohash index (near). No references.
   companies: {
     items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     queryTable: true,
-    queryIndexes: ['gsi1', 'gsi3', 'gsi4', 'gsi5', 'gsi6'],
+    queryIndexes: ['gsi1', 'gsi3', 'gsi4', 'gsi5', 'gsi6', 'gsi7'],
   },
   // Notes: soft delete is a Put; the subject is a ConditionCheck; lists are the timeline index narrowed to notes.
   notes: {
@@ -132,6 +134,12 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     items: ['GetItem', 'UpdateItem'],
     queryTable: false,
     queryIndexes: ['gsi3'],
+  },
+  // Assignment rules: one item, read and replaced; the preview reads the team and its members' load counters.
+  assignment: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: [],
   },
 };
 

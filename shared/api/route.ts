@@ -18,6 +18,7 @@ export const FUNCTION_GROUPS = [
   'formSubmissions',
   'activities',
   'calendarFeed',
+  'assignment',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { activitiesRoutes } from '../activities/routes.ts';
+import { assignmentRoutes } from '../assignment/routes.ts';
 import { AuditEntry } from '../audit/schema.ts';
 import {
   Company,
@@ -434,6 +435,7 @@ export const routes = defineRoutes([
   ...dealsRoutes,
   ...leadsRoutes,
   ...activitiesRoutes,
+  ...assignmentRoutes,
 ]);
 
 export type Routes = typeof routes;

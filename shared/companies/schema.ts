@@ -9,6 +9,7 @@ import {
   Tags,
   trashAndSyncFilters,
 } from '../api/common-schemas.ts';
+import { Location, nearFilters } from '../geo/schema.ts';
 
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-500', '501-1000', '1001-5000', '5001+'] as const;
 
@@ -39,6 +40,7 @@ const companyFields = {
   ownerId: Id,
   tags: Tags,
   address: Address,
+  location: Location,
   customFields: CustomFieldValues,
 };
 
@@ -58,6 +60,7 @@ export const CompanyPatch = z
     ownerId: companyFields.ownerId.nullable(),
     tags: companyFields.tags.nullable(),
     address: AddressPatch,
+    location: Location.nullable().meta({ description: 'Replaced as a whole (both lat and lon); null removes it.' }),
     customFields: CustomFieldValues.nullable(),
   })
   .partial()
@@ -74,6 +77,7 @@ export const Company = z
     ownerId: z.string().optional(),
     tags: z.array(z.string()),
     address: Address.optional(),
+    location: Location.optional(),
     customFields: z.record(z.string(), z.unknown()),
     ...Audit,
   })
@@ -113,6 +117,7 @@ export const CompanyListQuery = z
     domain: Domain.optional().meta({ description: 'Exact domain, e.g. "example.com" (a URL is reduced to its host).' }),
     q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix.' }),
     ...trashAndSyncFilters('companies'),
+    ...nearFilters('companies'),
   })
   .meta({ id: 'CompanyListQuery' });
 

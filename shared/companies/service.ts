@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.ts';
 import { companyIndex, companyKeys, sortableName } from '../db/keys.ts';
+import { nearSearch, queryNear } from '../geo/service.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
@@ -52,7 +53,7 @@ export const deleteCompany = (p: Principal, id: string, ifMatch?: VersionPrecond
 export const restoreCompany = async (p: Principal, id: string, ifMatch?: VersionPrecondition) =>
   asCompany(await lifecycle.restoreRecord(companyKind, p, id, ifMatch));
 
-const FILTERS = ['ownerId', 'tag', 'domain', 'q', 'updatedSince', 'inTrash'] as const;
+const FILTERS = ['ownerId', 'tag', 'domain', 'q', 'updatedSince', 'inTrash', 'near'] as const;
 
 /** One Query per filter; lists by tag or domain (served by lookup items) hold company summaries. */
 export async function listCompanies(
@@ -62,7 +63,10 @@ export async function listCompanies(
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
   const asView = (r: Page<Record<string, unknown>>) => lifecycle.toViewPage<CompanyView>(companyKind, r);
-  switch (singleFilter(filters, FILTERS)) {
+  const near = nearSearch(filters);
+  switch (singleFilter({ ...filters, near }, FILTERS)) {
+    case 'near':
+      return asView(await queryNear('company', t, near!.center, near!.radiusKm, page));
     case 'ownerId':
       return asView(await queryIndex('company', 'gsi1', companyIndex.owner(t, filters.ownerId!), page));
     case 'tag':

@@ -10,6 +10,7 @@ import {
   Timestamp,
   trashAndSyncFilters,
 } from '../api/common-schemas.ts';
+import { Location, nearFilters } from '../geo/schema.ts';
 
 export const LIFECYCLE_STAGES = [
   'subscriber',
@@ -49,6 +50,7 @@ const contactFields = {
   lifecycleStage: z.enum(LIFECYCLE_STAGES),
   tags: Tags,
   address: Address,
+  location: Location,
   consent: z
     .strictObject({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus })
     .partial()
@@ -78,6 +80,7 @@ export const ContactPatch = z
     lifecycleStage: contactFields.lifecycleStage.nullable(),
     tags: contactFields.tags.nullable(),
     address: AddressPatch,
+    location: Location.nullable().meta({ description: 'Replaced as a whole (both lat and lon); null removes it.' }),
     consent: z
       .strictObject({ email: ConsentStatus.nullable(), sms: ConsentStatus.nullable(), phone: ConsentStatus.nullable() })
       .partial()
@@ -97,9 +100,14 @@ export const Contact = z
     jobTitle: z.string().optional(),
     companyId: z.string().optional(),
     ownerId: z.string().optional(),
+    assignedByRule: z
+      .string()
+      .optional()
+      .meta({ description: 'Set when an assignment rule chose the owner at creation: that rule’s id.' }),
     lifecycleStage: z.enum(LIFECYCLE_STAGES).optional(),
     tags: z.array(z.string()),
     address: Address.optional(),
+    location: Location.optional(),
     consent: z
       .object({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus, updatedAt: Timestamp })
       .partial()
@@ -149,6 +157,7 @@ export const ContactListQuery = z
     phone: z.string().trim().max(40).optional().meta({ description: 'Exact phone number, normalised to E.164.' }),
     q: z.string().trim().min(1).max(100).optional().meta({ description: 'Name prefix, e.g. "ada lo".' }),
     ...trashAndSyncFilters('contacts'),
+    ...nearFilters('contacts'),
   })
   .meta({ id: 'ContactListQuery' });
 

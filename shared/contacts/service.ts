@@ -1,6 +1,8 @@
+import { contactSubject, createWithAssignedOwner } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
 import { contactIndex, contactKeys, sortableName } from '../db/keys.ts';
 import { ValidationError } from '../errors.ts';
+import { nearSearch, queryNear } from '../geo/service.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
@@ -83,8 +85,17 @@ export const contactKind: lifecycle.RecordKind = {
 
 const asContact = (view: lifecycle.RecordView) => view as unknown as ContactView;
 
+/** A contact created without an owner gets one from the assignment rules (shared/assignment), in its own write. */
 export const createContact = async (p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) =>
-  asContact(await lifecycle.createRecord(contactKind, p, input, idem));
+  asContact(
+    await createWithAssignedOwner(
+      p.tenantId,
+      contactSubject(input),
+      input,
+      (fields) => lifecycle.createRecord(contactKind, p, fields, idem),
+      idem?.key,
+    ),
+  );
 
 export const getContact = async (p: Principal, id: string) => asContact(await lifecycle.getRecord(contactKind, p, id));
 
@@ -107,6 +118,7 @@ const FILTERS = [
   'q',
   'updatedSince',
   'inTrash',
+  'near',
 ] as const;
 
 /**
@@ -119,7 +131,10 @@ export async function listContacts(
 ): Promise<Page<ContactView> | Page<ContactSummaryView>> {
   const t = p.tenantId;
   const page = { limit: filters.limit, cursor: filters.cursor };
-  switch (singleFilter(filters, FILTERS)) {
+  const near = nearSearch(filters);
+  switch (singleFilter({ ...filters, near }, FILTERS)) {
+    case 'near':
+      return toContactPage(await queryNear('contact', t, near!.center, near!.radiusKm, page));
     case 'ownerId':
       return toContactPage(await queryIndex('contact', 'gsi1', contactIndex.owner(t, filters.ownerId!), page));
     case 'lifecycleStage':

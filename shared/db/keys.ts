@@ -1,3 +1,5 @@
+import { encodeGeohash } from '../geo/geohash.ts';
+
 /**
  * The one place GSI keys are built. Every key starts with the tenant id, so no query can reach another tenant's
  * items. A record is left out of an index by leaving that index's keys unset (sparse): soft-deleted records drop out
@@ -27,6 +29,32 @@ export function sortableName(...parts: Array<string | undefined>): string {
 
 type Keys = Record<string, string | undefined>;
 
+/**
+ * The geohash index (gsi7): a record with a location sits in the partition of its geohash cell at
+ * GEO_PARTITION_PRECISION (3 characters, about 156 x 156 km at the equator, narrower towards the poles), sorted by
+ * its full geohash, so a near-search queries each covering cell as a partition or a sort-key prefix of one.
+ */
+export const GEO_PARTITION_PRECISION = 3;
+/** About 5 x 5 m: finer than any cover cell. */
+export const GEO_HASH_PRECISION = 9;
+
+export const geoIndex = {
+  cell: (tenantId: string, entity: string, cell: string) => `${tenantId}#${entity}#geo#${cell}`,
+};
+
+/** gsi7 keys of a live record with a location; none otherwise. */
+export function geoKeys(
+  tenantId: string,
+  entity: string,
+  id: string,
+  location: { lat: number; lon: number } | undefined,
+  live: boolean,
+): Keys {
+  if (!live || !location) return { gsi7pk: undefined, gsi7sk: undefined };
+  const hash = encodeGeohash(location, GEO_HASH_PRECISION);
+  return { gsi7pk: geoIndex.cell(tenantId, entity, hash.slice(0, GEO_PARTITION_PRECISION)), gsi7sk: `${hash}#${id}` };
+}
+
 export interface ContactKeyInput {
   tenantId: string;
   contactId: string;
@@ -35,6 +63,7 @@ export interface ContactKeyInput {
   ownerId?: string;
   lifecycleStage?: string;
   companyId?: string;
+  location?: { lat: number; lon: number };
   deletedAt?: string;
 }
 
@@ -62,6 +91,7 @@ export function contactKeys(c: ContactKeyInput): Keys {
     gsi4sk: live ? byName : `${c.deletedAt}#${c.contactId}`,
     gsi5pk: contactIndex.sync(c.tenantId),
     gsi5sk: `${c.updatedAt}#${c.contactId}`,
+    ...geoKeys(c.tenantId, 'contact', c.contactId, c.location, live),
   };
 }
 
@@ -71,6 +101,7 @@ export interface CompanyKeyInput {
   sortName: string;
   updatedAt: string;
   ownerId?: string;
+  location?: { lat: number; lon: number };
   deletedAt?: string;
 }
 
@@ -91,6 +122,7 @@ export function companyKeys(c: CompanyKeyInput): Keys {
     gsi4sk: live ? byName : `${c.deletedAt}#${c.companyId}`,
     gsi5pk: companyIndex.sync(c.tenantId),
     gsi5sk: `${c.updatedAt}#${c.companyId}`,
+    ...geoKeys(c.tenantId, 'company', c.companyId, c.location, live),
   };
 }
 

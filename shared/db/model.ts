@@ -1,5 +1,7 @@
 import { Service } from 'electrodb';
 import { ActivityEntity } from './entities/activity.ts';
+import { AssignmentCounterEntity } from './entities/assignment-counter.ts';
+import { AssignmentRulesEntity } from './entities/assignment-rules.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { CalendarFeedEntity } from './entities/calendar-feed.ts';
 import { CompanyEntity } from './entities/company.ts';
@@ -52,6 +54,8 @@ export const entities = {
   scoringRules: ScoringRulesEntity,
   activity: ActivityEntity,
   calendarFeed: CalendarFeedEntity,
+  assignmentRules: AssignmentRulesEntity,
+  assignmentCounter: AssignmentCounterEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -132,6 +132,10 @@ export const Deal = z
     closedAt: Timestamp.optional(),
     lostReason: z.string().optional(),
     ownerId: z.string(),
+    assignedByRule: z
+      .string()
+      .optional()
+      .meta({ description: 'Set when an assignment rule chose the owner at creation: that rule’s id.' }),
     contactIds: z.array(z.string()),
     companyId: z.string().optional(),
     lineItems: z.array(LineItem),

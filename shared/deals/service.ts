@@ -1,4 +1,5 @@
 import { ulid } from 'ulid';
+import { createWithAssignedOwner } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
 import { RecordTooLargeError } from '../db/item-size.ts';
 import { itemView } from '../db/item-view.ts';
@@ -61,6 +62,7 @@ export interface StoredDeal {
   closedAt?: string;
   lostReason?: string;
   ownerId: string;
+  assignedByRule?: string;
   contactIds?: string[];
   companyId?: string;
   lineItems?: LineItemView[];
@@ -419,7 +421,7 @@ const withoutUnset = <T extends object>(value: T): T => definedOnly(value as Rec
  */
 export async function planDealCreate(
   principal: Principal,
-  input: DealCreateInput,
+  input: DealCreateInput & { assignedByRule?: string },
   idempotency?: ApiRequest['idempotency'],
 ): Promise<PlannedDealWrite> {
   const pipeline = await pipelineFor(principal.tenantId, input.pipelineId);
@@ -439,6 +441,7 @@ export async function planDealCreate(
     pipelineId: pipeline.pipelineId,
     ...stageFields(stage, input.lostReason, now),
     ownerId: input.ownerId ?? principal.userId,
+    assignedByRule: input.assignedByRule,
     contactIds: input.contactIds?.length ? input.contactIds : undefined,
     companyId: input.companyId,
     lineItems,
@@ -461,7 +464,14 @@ export async function createDeal(
   input: DealCreateInput,
   idempotency?: ApiRequest['idempotency'],
 ): Promise<DealView> {
-  return send(await planDealCreate(principal, input, idempotency));
+  // Without an owner, the assignment rules for deals choose one; when none applies, the deal is the caller's.
+  return createWithAssignedOwner(
+    principal.tenantId,
+    { entity: 'deal' },
+    input,
+    async (assigned) => send(await planDealCreate(principal, assigned, idempotency)),
+    idempotency?.key,
+  );
 }
 
 export async function getDeal(principal: Principal, dealId: string): Promise<DealView> {

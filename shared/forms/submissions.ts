@@ -4,6 +4,7 @@ import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import * as z from 'zod';
+import { assignOwner, leadSubject } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
 import { documentClient } from '../db/client.ts';
 import { timelineIndex } from '../db/keys.ts';
@@ -251,6 +252,7 @@ async function accept(
   const pending = { email: 'pending', source: 'form', formId, requestedAt: now };
 
   const writes: RecordWrite[] = [];
+  let undoAssignment = async () => {};
   let leadId: string;
   const attached = previous !== undefined && !previous.deletedAt;
   if (previous && attached) {
@@ -266,14 +268,18 @@ async function accept(
       writes.push(lifecycle.planWrite(leadKind, principal, next, previous).write);
     }
   } else {
-    const planned = await lifecycle.planCreate(leadKind, principal, {
+    const fields = {
       ...input,
-      source: 'form',
-      status: 'new',
-      ...(form.ownerId ? { ownerId: form.ownerId } : {}),
+      source: 'form' as const,
+      status: 'new' as const,
+      ...(form.ownerId ? { ownerId: String(form.ownerId) } : {}),
       ...(form.tags ? { tags: form.tags } : {}),
       ...(wantsConfirmation ? { consent: pending } : {}),
-    });
+    };
+    // A form without an owner of its own lets the assignment rules choose (by territory, or source "form").
+    const assigned = await assignOwner(tenantId, leadSubject(fields), fields);
+    undoAssignment = assigned.undo;
+    const planned = await lifecycle.planCreate(leadKind, principal, assigned.input);
     leadId = planned.view.id;
     writes.push(planned.write);
   }
@@ -324,11 +330,12 @@ async function accept(
       },
     });
   }
-  if (writes.length === 0) {
+  try {
     // Attaching to a lead without changing it: the submission item alone (with the token).
-    await writeRecords([], items);
-  } else {
     await writeRecords(writes, items);
+  } catch (error) {
+    await undoAssignment();
+    throw error;
   }
 
   if (token && optIn) {

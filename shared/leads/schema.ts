@@ -151,6 +151,10 @@ export const Lead = z
     status: z.enum(LEAD_STATUSES),
     disqualifiedReason: z.string().optional(),
     ownerId: z.string().optional(),
+    assignedByRule: z
+      .string()
+      .optional()
+      .meta({ description: 'Set when an assignment rule chose the owner at creation: that rule’s id.' }),
     tags: z.array(z.string()),
     customFields: z.record(z.string(), z.unknown()),
     consent: z

@@ -1,3 +1,4 @@
+import { createWithAssignedOwner, leadSubject } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
 import { companyKind } from '../companies/service.ts';
 import { normalizePhones } from '../contacts/phones.ts';
@@ -100,8 +101,19 @@ export function asLead(view: lifecycle.RecordView): LeadView {
   return shown as unknown as LeadView;
 }
 
-export const createLead = async (p: Principal, input: LeadCreateInput, idem?: ApiRequest['idempotency']) =>
-  asLead(await lifecycle.createRecord(leadKind, p, { source: 'api', status: 'new', ...input }, idem));
+/** A lead created without an owner gets one from the assignment rules (by its company's address and its source). */
+export async function createLead(p: Principal, input: LeadCreateInput, idem?: ApiRequest['idempotency']) {
+  const fields = { source: 'api' as const, status: 'new' as const, ...input };
+  return asLead(
+    await createWithAssignedOwner(
+      p.tenantId,
+      leadSubject(fields),
+      fields,
+      (assigned) => lifecycle.createRecord(leadKind, p, assigned, idem),
+      idem?.key,
+    ),
+  );
+}
 
 export const getLead = async (p: Principal, id: string) => asLead(await lifecycle.getRecord(leadKind, p, id));
 

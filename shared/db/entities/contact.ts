@@ -3,7 +3,7 @@ import { addressAttribute, auditAttributes, gsiIndexes, gsiKeyAttributes, KEY_CA
 
 /**
  * A person. GSIs (keys built in ../keys.ts): gsi1 by owner, gsi2 by lifecycle stage, gsi3 by company, gsi4 by name
- * (the default list and prefix search), all sparse (live contacts only) and sorted by name; gsi5 by updatedAt, which
+ * (the default list and prefix search), all sparse (live contacts only) and sorted by name; gsi7 by geohash cell (live contacts with a location); gsi5 by updatedAt, which
  * keeps soft-deleted contacts so delta sync sees deletions. Emails, phones and tags are indexed by `lookup` items.
  */
 export const ContactEntity = new Entity(
@@ -21,9 +21,12 @@ export const ContactEntity = new Entity(
       jobTitle: { type: 'string' },
       companyId: { type: 'string' },
       ownerId: { type: 'string' },
+      /** The assignment rule that chose the owner at creation (shared/assignment); absent when a person chose. */
+      assignedByRule: { type: 'string' },
       lifecycleStage: { type: 'string' },
       tags: { type: 'list', items: { type: 'string' } },
       address: addressAttribute,
+      location: { type: 'map', properties: { lat: { type: 'number' }, lon: { type: 'number' } } },
       consent: {
         type: 'map',
         properties: {
@@ -36,14 +39,14 @@ export const ContactEntity = new Entity(
       customFields: { type: 'any' },
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },
-      ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5']),
+      ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {
       byId: {
         pk: { field: 'pk', composite: ['tenantId', 'contactId'], casing: KEY_CASING },
         sk: { field: 'sk', composite: [], casing: KEY_CASING },
       },
-      ...gsiIndexes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5']),
+      ...gsiIndexes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
   },
   {},

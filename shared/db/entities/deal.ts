@@ -29,6 +29,8 @@ export const DealEntity = new Entity(
       closedAt: { type: 'string' },
       lostReason: { type: 'string' },
       ownerId: { type: 'string', required: true },
+      /** The assignment rule that chose the owner at creation (shared/assignment); absent when a person chose. */
+      assignedByRule: { type: 'string' },
       contactIds: { type: 'list', items: { type: 'string' } },
       companyId: { type: 'string' },
       /** [{ productId?, sku?, name, quantity, unitPrice, discount?, discountAmount, lineTotal }] */

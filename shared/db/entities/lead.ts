@@ -35,6 +35,8 @@ export const LeadEntity = new Entity(
       status: { type: 'string', required: true },
       disqualifiedReason: { type: 'string' },
       ownerId: { type: 'string' },
+      /** The assignment rule that chose the owner at creation (shared/assignment); absent when a person chose. */
+      assignedByRule: { type: 'string' },
       tags: { type: 'list', items: { type: 'string' } },
       customFields: { type: 'any' },
       /** Double opt-in and other consent, with when and how it was given. */
