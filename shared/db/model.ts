@@ -10,6 +10,7 @@ import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
+import { UniqueKeyEntity } from './entities/unique-key.ts';
 import { UserEntity } from './entities/user.ts';
 
 /** Every entity of the single table. The table's key schema and GSIs are derived from these (see table.ts). */
@@ -26,6 +27,7 @@ export const entities = {
   user: UserEntity,
   team: TeamEntity,
   timelineLink: TimelineLinkEntity,
+  uniqueKey: UniqueKeyEntity,
 };
 
 export type CrmEntities = typeof entities;
