@@ -27,6 +27,8 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   customFields: 'functions/http/custom-fields.ts',
   settings: 'functions/http/settings.ts',
   docs: 'functions/http/docs.ts',
+  duplicates: 'functions/http/duplicates.ts',
+  merge: 'functions/http/merge.ts',
 };
 
 export interface ThrottleSettings {

@@ -2,7 +2,16 @@ import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.ts';
 
 /** The Lambda functions HTTP routes are grouped into: one function (and one IAM role) per group. */
-export const FUNCTION_GROUPS = ['contacts', 'companies', 'notes', 'customFields', 'settings', 'docs'] as const;
+export const FUNCTION_GROUPS = [
+  'contacts',
+  'companies',
+  'notes',
+  'customFields',
+  'settings',
+  'docs',
+  'duplicates',
+  'merge',
+] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

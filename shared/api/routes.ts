@@ -17,6 +17,8 @@ import {
   ContactPatch,
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
+import { CompanyWritten, ContactWritten } from '../duplicates/schema.ts';
+import { mergeRoutes } from '../merge/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { pageOf } from './common-schemas.ts';
@@ -40,7 +42,7 @@ export const routes = defineRoutes([
     tag: 'Contacts',
     summary: 'Create a contact',
     body: ContactCreate,
-    response: { status: 201, schema: Contact, description: 'The new contact.' },
+    response: { status: 201, schema: ContactWritten, description: 'The new contact.' },
     idempotent: true,
   },
   {
@@ -84,7 +86,7 @@ export const routes = defineRoutes([
     summary: 'Update a contact (JSON merge patch)',
     params: ContactIdParams,
     body: ContactPatch,
-    response: { status: 200, schema: Contact, description: 'The updated contact.' },
+    response: { status: 200, schema: ContactWritten, description: 'The updated contact.' },
     conditional: true,
   },
   {
@@ -108,7 +110,7 @@ export const routes = defineRoutes([
     tag: 'Contacts',
     summary: 'Restore a contact from the trash',
     params: ContactIdParams,
-    response: { status: 200, schema: Contact, description: 'The restored contact.' },
+    response: { status: 200, schema: ContactWritten, description: 'The restored contact.' },
     conditional: true,
   },
   {
@@ -146,7 +148,7 @@ export const routes = defineRoutes([
     tag: 'Companies',
     summary: 'Create a company',
     body: CompanyCreate,
-    response: { status: 201, schema: Company, description: 'The new company.' },
+    response: { status: 201, schema: CompanyWritten, description: 'The new company.' },
     idempotent: true,
   },
   {
@@ -189,7 +191,7 @@ export const routes = defineRoutes([
     summary: 'Update a company (JSON merge patch)',
     params: CompanyIdParams,
     body: CompanyPatch,
-    response: { status: 200, schema: Company, description: 'The updated company.' },
+    response: { status: 200, schema: CompanyWritten, description: 'The updated company.' },
     conditional: true,
   },
   {
@@ -213,7 +215,7 @@ export const routes = defineRoutes([
     tag: 'Companies',
     summary: 'Restore a company from the trash',
     params: CompanyIdParams,
-    response: { status: 200, schema: Company, description: 'The restored company.' },
+    response: { status: 200, schema: CompanyWritten, description: 'The restored company.' },
     conditional: true,
   },
   {
@@ -420,6 +422,7 @@ export const routes = defineRoutes([
     params: z.object({ asset: z.string().regex(/^[a-z0-9.-]+$/) }),
     response: { status: 200, description: 'A static file.', contentType: 'application/octet-stream' },
   },
+  ...mergeRoutes,
 ]);
 
 export type Routes = typeof routes;
