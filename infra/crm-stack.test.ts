@@ -86,6 +86,8 @@ const crmFunctions = () => [
   { name: 'publisher', fn: stack.events.publisher },
   { name: 'inbound', fn: stack.mail.inbound },
   { name: 'audit-trail', fn: stack.auditTrail.consumer },
+  { name: 'merge-children', fn: stack.mergeChildren.consumer },
+  { name: 'duplicate-candidates', fn: stack.duplicateCandidates.consumer },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -545,10 +547,14 @@ describe('events', () => {
   });
 
   it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
-    // Stream publisher, audit trail and inbound mail each park what they could not do in their own queue.
-    const queues = [stack.events.failures, stack.auditTrail.failures, stack.mail.failures].map((f) =>
-      logicalId(f.queue),
-    );
+    // Stream publisher, audit trail, merge movers and inbound mail each park what they could not do in their own queue.
+    const queues = [
+      stack.events.failures,
+      stack.auditTrail.failures,
+      stack.mergeChildren.failures,
+      stack.duplicateCandidates.failures,
+      stack.mail.failures,
+    ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
       expect(props(queue)).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });

@@ -5,9 +5,11 @@ import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
+import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmMail } from './constructs/mail.ts';
+import { CrmMergeChildren } from './constructs/merge-children.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -35,6 +37,8 @@ export class CrmStack extends Stack {
   readonly events: CrmEvents;
   readonly mail: CrmMail;
   readonly auditTrail: CrmAuditTrail;
+  readonly mergeChildren: CrmMergeChildren;
+  readonly duplicateCandidates: CrmDuplicateCandidates;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
 
@@ -48,6 +52,11 @@ export class CrmStack extends Stack {
       bus: this.events.bus,
       table: this.data.table,
       claimCheck: this.claimCheck,
+    });
+    this.mergeChildren = new CrmMergeChildren(this, 'MergeChildren', { bus: this.events.bus, table: this.data.table });
+    this.duplicateCandidates = new CrmDuplicateCandidates(this, 'DuplicateCandidates', {
+      bus: this.events.bus,
+      table: this.data.table,
     });
     this.api = new CrmApi(this, 'Api', {
       data: this.data,

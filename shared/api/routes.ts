@@ -17,6 +17,7 @@ import {
   ContactPatch,
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
+import { duplicatesRoutes } from '../duplicates/routes.ts';
 import { CompanyWritten, ContactWritten } from '../duplicates/schema.ts';
 import { mergeRoutes } from '../merge/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
@@ -422,6 +423,7 @@ export const routes = defineRoutes([
     params: z.object({ asset: z.string().regex(/^[a-z0-9.-]+$/) }),
     response: { status: 200, description: 'A static file.', contentType: 'application/octet-stream' },
   },
+  ...duplicatesRoutes,
   ...mergeRoutes,
 ]);
 

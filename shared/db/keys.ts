@@ -112,3 +112,8 @@ export const recordIndex = {
   trash: (tenantId: string, entity: string) => `${tenantId}#${entity}#trash`,
   sync: (tenantId: string, entity: string) => `${tenantId}#${entity}#sync`,
 };
+
+/** Candidate duplicate pairs of a record kind (gsi7), by pair id: `GET /v1/duplicates?entity=`. */
+export const duplicateIndex = {
+  pairs: (tenantId: string, entity: 'contact' | 'company') => `${tenantId}#duplicate#${entity}`,
+};

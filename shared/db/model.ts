@@ -3,8 +3,11 @@ import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
+import { DuplicatePairEntity } from './entities/duplicate-pair.ts';
 import { IdempotencyEntity } from './entities/idempotency.ts';
 import { LookupEntity } from './entities/lookup.ts';
+import { MatchKeyEntity } from './entities/match-key.ts';
+import { MatchKeySetEntity } from './entities/match-key-set.ts';
 import { NoteEntity } from './entities/note.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
@@ -28,6 +31,9 @@ export const entities = {
   team: TeamEntity,
   timelineLink: TimelineLinkEntity,
   uniqueKey: UniqueKeyEntity,
+  matchKey: MatchKeyEntity,
+  matchKeySet: MatchKeySetEntity,
+  duplicatePair: DuplicatePairEntity,
 };
 
 export type CrmEntities = typeof entities;
