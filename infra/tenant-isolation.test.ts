@@ -8,7 +8,7 @@ import type { DetailType } from '../events/catalog.ts';
 import { FUNCTION_GROUPS } from '../shared/api/route.ts';
 import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
-import { companyIndex, contactIndex, timelineIndex } from '../shared/db/keys.ts';
+import { companyIndex, contactIndex, duplicateIndex, timelineIndex } from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
@@ -111,6 +111,10 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.idempotency.get({ tenantId, key: 'idem-1' }).params()),
     pk(e.customFieldSchema.get({ tenantId, entityType: 'contact' }).params()),
     pk(e.auditEntry.get({ tenantId, entity: 'contact', entityId: '01HZCONTACT', seq: '000000000001' }).params()),
+    pk(e.uniqueKey.get({ tenantId, kind: 'contact.email', value: 'ada@example.com' }).params()),
+    pk(e.matchKey.get({ tenantId, entity: 'contact', key: 'email:ada@example.com', recordId: '01HZCONTACT' }).params()),
+    pk(e.matchKeySet.get({ tenantId, entity: 'contact', recordId: '01HZCONTACT' }).params()),
+    pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
   ];
 }
 
@@ -123,7 +127,11 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
     gsi4: [contactIndex.name(tenantId), contactIndex.trash(tenantId), companyIndex.name(tenantId)],
     gsi5: [contactIndex.sync(tenantId), companyIndex.sync(tenantId)],
     gsi6: [timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'), timelineIndex.pk(tenantId, 'company', '01HZCO')],
-    gsi7: [`${tenantId}#contact#geo#u4pr`],
+    gsi7: [
+      `${tenantId}#contact#geo#u4pr`,
+      duplicateIndex.pairs(tenantId, 'contact'),
+      duplicateIndex.pairs(tenantId, 'company'),
+    ],
   };
 }
 

@@ -77,6 +77,18 @@ describe('block', () => {
     expect(list.body.items.map((c: { id: string }) => c.id)).toEqual([first]);
   });
 
+  it('replays a retried create (same Idempotency-Key) instead of refusing it as its own duplicate', async () => {
+    const tenant = await withPolicy('block');
+    const contacts = as('contacts')(tenant);
+    const body = person({ emails: ['retry@example.com'] });
+    const headers = { 'idempotency-key': 'retry-1' };
+    const first = await contacts('POST', '/v1/contacts', { body, headers });
+    const retry = await contacts('POST', '/v1/contacts', { body, headers });
+    expect(retry.status).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body.id).toBe(created(first));
+  });
+
   it('refuses the same phone in another notation (normalised to E.164)', async () => {
     const tenant = await withPolicy('block');
     const contacts = as('contacts')(tenant);

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
 import { validateCustomFields } from '../custom-fields/service.ts';
+import { findIdempotentResponse } from '../db/idempotency.ts';
 import { largestFields, RecordTooLargeError } from '../db/item-size.ts';
 import { isStorageOnly, itemView } from '../db/item-view.ts';
 import { type LookupEntry, model, type RecordWrite, type ReferenceCheck, writeRecords } from '../db/store.ts';
@@ -8,6 +9,7 @@ import { type DuplicateCandidate, explainTakenKey, guardDuplicates } from '../du
 import {
   ConflictError,
   DomainError,
+  IdempotentReplay,
   MovedPermanentlyError,
   NotFoundError,
   PreconditionFailedError,
@@ -189,7 +191,14 @@ export async function guardPlanned(
   releaseFrom: Stored[] = [],
 ): Promise<PlannedRecordWrite & { duplicates?: DuplicateCandidate[] }> {
   const next = planned.write.item as Stored;
-  const guard = await guardDuplicates(kind, tenantId, next, previous, selfIds, releaseFrom);
+  const guard = await guardDuplicates(kind, tenantId, next, previous, selfIds, releaseFrom).catch(async (error) => {
+    // A retried request whose first attempt created the record finds its own value taken: it is a replay.
+    const key = planned.write.idempotency?.key;
+    if (key && error instanceof DomainError && (await findIdempotentResponse({ tenantId } as Principal, key))) {
+      throw new IdempotentReplay(key);
+    }
+    throw error;
+  });
   const write: RecordWrite = { ...planned.write, items: [...(planned.write.items ?? []), ...guard.items] };
   if (guard.policy !== 'warn' || guard.candidates.length === 0) return { write, view: planned.view };
   const view = { ...planned.view, duplicates: guard.candidates };
