@@ -149,6 +149,9 @@ describe('GET /v1/duplicates', () => {
     const b = await contactWith(tenant, { emails: ['iso@x.example'] });
     const [pair] = (await list('GET', '/v1/duplicates?entity=contact')).body.items;
     expect([...pair.recordIds].sort()).toEqual([a, b].sort());
+    const sales = as('duplicates')(tenant, ['sales']);
+    expect((await sales('GET', '/v1/duplicates?entity=contact')).status).toBe(200);
+    expect((await sales('POST', `/v1/duplicates/${pair.id}/dismiss`)).status).toBe(403);
     const other = as('duplicates')(uniqueTenant('other'));
     expect((await other('GET', '/v1/duplicates?entity=contact')).body.items).toEqual([]);
     expect((await other('POST', `/v1/duplicates/${pair.id}/dismiss`)).status).toBe(404);

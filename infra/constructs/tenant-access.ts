@@ -67,7 +67,7 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
-  // Duplicate candidates: pairs on their own partition of gsi7; dismissing one is a Put.
+  // Duplicate candidates: pairs on their own partition of gsi7; dismissing one is a Get and two Puts.
   duplicates: {
     items: ['GetItem', 'PutItem', 'UpdateItem'],
     queryTable: false,

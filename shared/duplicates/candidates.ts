@@ -1,7 +1,8 @@
+import { can } from '../auth/permissions.ts';
 import type { Principal } from '../auth/principal.ts';
 import { duplicateIndex, sortableName } from '../db/keys.ts';
 import { checkCursor, type ItemWrite, model, writeRecords } from '../db/store.ts';
-import { NotFoundError } from '../errors.ts';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Page, PageRequest } from '../records/lists.ts';
 import type { MatchKey } from './guard.ts';
 
@@ -186,6 +187,7 @@ export async function listPairs(
  */
 export async function dismissPair(principal: Principal, pairId: string): Promise<DuplicatePairView> {
   const [entity, a, b] = pairId.split('.') as [DuplicateEntity, string, string];
+  if (entity === 'company' && !can(principal.roles, 'companies:merge')) throw new ForbiddenError();
   const { tenantId } = principal;
   const { data } = await model.entities.duplicatePair.get({ tenantId, entity, recordId: a, otherId: b }).go();
   if (!data) throw new NotFoundError('duplicate', pairId);

@@ -24,11 +24,13 @@ export const duplicatesRoutes = defineRoutes([
     method: 'POST',
     path: '/v1/duplicates/{pairId}/dismiss',
     group: 'duplicates',
-    permission: 'duplicates:read',
+    permission: 'contacts:merge',
     tag: 'Duplicates',
     summary: 'Dismiss a candidate pair (not the same)',
     description:
-      'The pair leaves the list and stays dismissed while the two records still match; repeating it is harmless.',
+      'The pair leaves the list and stays dismissed while the two records still match; repeating it is harmless. ' +
+      'Deciding about duplicates is for those who may merge them: contacts:merge, and companies:merge for a pair ' +
+      'of companies.',
     params: DuplicatePairParams,
     response: { status: 200, schema: DuplicatePair, description: 'The dismissed pair.' },
   },
