@@ -142,6 +142,31 @@ describe('POST /v1/contacts/merge', () => {
     expect(unknownField.status).toBe(400);
   });
 
+  it('under concurrency: one loser merged into 5 winners at once goes to exactly one of them', async () => {
+    const tenant = uniqueTenant('merge');
+    const contacts = as('contacts')(tenant);
+    const loser = created(await contacts('POST', '/v1/contacts', { body: person({ emails: ['l@race.example'] }) }));
+    const winners = await Promise.all(
+      [1, 2, 3, 4, 5].map(async () => created(await contacts('POST', '/v1/contacts', { body: person({}) })).id),
+    );
+    const results = await Promise.all(
+      winners.map((winnerId) =>
+        as('merge')(tenant)('POST', '/v1/contacts/merge', { body: { winnerId, loserId: loser.id } }),
+      ),
+    );
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok).toHaveLength(1);
+    // Each other one lost the race for the loser: 409 (retry, and it answers contact.already_merged).
+    for (const r of results.filter((x) => x.status !== 200)) expect(r.status).toBe(409);
+    const into = ok[0]!.body.id;
+    expect((await contacts('GET', `/v1/contacts/${loser.id}`)).body.mergedInto).toBe(into);
+    const byEmail = await contacts('GET', '/v1/contacts?email=l@race.example');
+    expect(byEmail.body.items.map((c: { id: string }) => c.id)).toEqual([into]);
+    for (const other of winners.filter((w) => w !== into)) {
+      expect((await contacts('GET', `/v1/contacts/${other}`)).body.emails).not.toContain('l@race.example');
+    }
+  });
+
   it('needs contacts:merge', async () => {
     const tenant = uniqueTenant('merge');
     const res = await as('merge')(tenant, ['sales'])('POST', '/v1/contacts/merge', {

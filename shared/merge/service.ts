@@ -107,6 +107,9 @@ export async function mergeRecords(
     [loser],
   );
   const redirect = planWrite(kind, principal, loserNext, loser);
+  // The loser changed under us (most likely a concurrent merge of it): a retry sees what happened.
+  redirect.write.onVersionConflict = () =>
+    new ConflictError('request.conflict', `${kind.entity} ${loserId} changed during the merge; retry.`);
   await sendGuarded(tenantId, [planned.write, redirect.write]);
   return planned.view;
 }
