@@ -44,6 +44,8 @@ export interface RouteDefinition {
    * tenant's settings require it.
    */
   conditional?: boolean;
+  /** A GET of a record that may have been merged: 301 with Location to the record it was merged into. */
+  redirectsMerged?: boolean;
 }
 
 export function defineRoutes<const R extends readonly RouteDefinition[]>(routes: R): R {

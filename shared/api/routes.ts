@@ -76,6 +76,7 @@ export const routes = defineRoutes([
     summary: 'Get a contact',
     params: ContactIdParams,
     response: { status: 200, schema: Contact, description: 'The contact, with its version as ETag.' },
+    redirectsMerged: true,
   },
   {
     operationId: 'patchContact',
@@ -181,6 +182,7 @@ export const routes = defineRoutes([
     summary: 'Get a company',
     params: CompanyIdParams,
     response: { status: 200, schema: Company, description: 'The company.' },
+    redirectsMerged: true,
   },
   {
     operationId: 'patchCompany',
