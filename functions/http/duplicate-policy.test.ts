@@ -215,4 +215,16 @@ describe('warn', () => {
     // The stored contact has no `duplicates`: it describes the write, not the record.
     expect((await contacts('GET', `/v1/contacts/${b.body.id}`)).body.duplicates).toBeUndefined();
   });
+
+  it('applies to patches and to companies: the patch that adds a shared domain answers with the candidate', async () => {
+    const tenant = await withPolicy('allow', 'warn');
+    const companies = as('companies')(tenant);
+    const a = created(await companies('POST', '/v1/companies', { body: makeCompany({ domains: ['w.example'] }) }));
+    const b = created(await companies('POST', '/v1/companies', { body: makeCompany({ domains: ['v.example'] }) }));
+    const patched = await companies('PATCH', `/v1/companies/${b}`, { body: { domains: ['v.example', 'w.example'] } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.duplicates).toEqual([{ id: a, matched: ['domain'] }]);
+    const other = await companies('PATCH', `/v1/companies/${b}`, { body: { industry: 'Tools' } });
+    expect(other.body.duplicates).toBeUndefined();
+  });
 });
