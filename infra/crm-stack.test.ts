@@ -601,6 +601,48 @@ describe('audit trail', () => {
   });
 });
 
+describe('duplicates and merges', () => {
+  const ruleTargets = (rule: string, consumer: string, failures: string) => {
+    expect(props(rule).Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [consumer, 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [failures, 'Arn'] } },
+      }),
+    ]);
+  };
+
+  it('sends contact.merged and company.merged to the movers, with the table actions they use and no more', () => {
+    const { rule, consumer, failures } = stack.mergeChildren;
+    expect(props(logicalId(rule)).EventPattern).toEqual({
+      source: ['crm.contacts', 'crm.companies'],
+      'detail-type': ['contact.merged', 'company.merged'],
+    });
+    ruleTargets(logicalId(rule), logicalId(consumer.function), logicalId(failures.queue));
+    const dynamo = statementsOf(consumer).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    expect(dynamo.flatMap((s) => s.Action).sort()).toEqual(
+      [
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ].sort(),
+    );
+  });
+
+  it('sends every contact and company change to the candidates consumer, which only reads and writes table items', () => {
+    const { rule, consumer, failures } = stack.duplicateCandidates;
+    const types = Object.keys(CATALOG).filter((t) => t.startsWith('contact.') || t.startsWith('company.'));
+    expect(props(logicalId(rule)).EventPattern['detail-type'].sort()).toEqual(types.sort());
+    ruleTargets(logicalId(rule), logicalId(consumer.function), logicalId(failures.queue));
+    const dynamo = statementsOf(consumer).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    expect(dynamo.flatMap((s) => s.Action).sort()).toEqual(
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'].sort(),
+    );
+    for (const s of dynamo) expect(s.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] });
+  });
+});
+
 describe('claim checks', () => {
   it('keep large event values in a private, encrypted, TLS-only bucket that outlives the bus archive', () => {
     const id = logicalId(stack.claimCheck.bucket);
