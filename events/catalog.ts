@@ -191,10 +191,13 @@ export const CATALOG = {
   'contact.updated': { source: 'crm.contacts', schema: ContactChanged },
   'contact.deleted': { source: 'crm.contacts', schema: ContactChanged },
   'contact.restored': { source: 'crm.contacts', schema: ContactChanged },
+  /** The record (entityId) was merged into `changes.mergedInto.new`; the winner's own change is a contact.updated. */
+  'contact.merged': { source: 'crm.contacts', schema: ContactChanged },
   'company.created': { source: 'crm.companies', schema: CompanyChanged },
   'company.updated': { source: 'crm.companies', schema: CompanyChanged },
   'company.deleted': { source: 'crm.companies', schema: CompanyChanged },
   'company.restored': { source: 'crm.companies', schema: CompanyChanged },
+  'company.merged': { source: 'crm.companies', schema: CompanyChanged },
   'note.created': { source: 'crm.notes', schema: NoteChanged },
   'note.updated': { source: 'crm.notes', schema: NoteChanged },
   'note.deleted': { source: 'crm.notes', schema: NoteChanged },

@@ -89,6 +89,8 @@ const crmFunctions = () => [
   { name: 'audit-trail', fn: stack.auditTrail.consumer },
   { name: 'lead-scoring', fn: stack.leads.scoring },
   { name: 'assignment-load', fn: stack.assignmentLoad.consumer },
+  { name: 'merge-children', fn: stack.mergeChildren.consumer },
+  { name: 'duplicate-candidates', fn: stack.duplicateCandidates.consumer },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -579,8 +581,8 @@ describe('events', () => {
   });
 
   it('keeps failed work in encrypted, TLS-only queues for 14 days, with alarms', () => {
-    // Stream publisher, audit trail, inbound mail, lead scoring, reminders and assignment loads each park what they could
-    // not do in their own queue.
+    // Stream publisher, audit trail, inbound mail, lead scoring, reminders, assignment loads, merge movers and duplicate
+    // candidates each park what they could not do in their own queue.
     const queues = [
       stack.events.failures,
       stack.auditTrail.failures,
@@ -588,6 +590,8 @@ describe('events', () => {
       stack.leads.failures,
       stack.reminders.failures,
       stack.assignmentLoad.failures,
+      stack.mergeChildren.failures,
+      stack.duplicateCandidates.failures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -661,6 +665,48 @@ describe('audit trail', () => {
     const env = props(logicalId(stack.auditTrail.consumer.function)).Environment.Variables;
     expect(env.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
     expect(env.CLAIM_CHECK_BUCKET).toEqual({ Ref: logicalId(stack.claimCheck.bucket) });
+  });
+});
+
+describe('duplicates and merges', () => {
+  const ruleTargets = (rule: string, consumer: string, failures: string) => {
+    expect(props(rule).Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [consumer, 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [failures, 'Arn'] } },
+      }),
+    ]);
+  };
+
+  it('sends contact.merged and company.merged to the movers, with the table actions they use and no more', () => {
+    const { rule, consumer, failures } = stack.mergeChildren;
+    expect(props(logicalId(rule)).EventPattern).toEqual({
+      source: ['crm.contacts', 'crm.companies'],
+      'detail-type': ['contact.merged', 'company.merged'],
+    });
+    ruleTargets(logicalId(rule), logicalId(consumer.function), logicalId(failures.queue));
+    const dynamo = statementsOf(consumer).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    expect(dynamo.flatMap((s) => s.Action).sort()).toEqual(
+      [
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ].sort(),
+    );
+  });
+
+  it('sends every contact and company change to the candidates consumer, which only reads and writes table items', () => {
+    const { rule, consumer, failures } = stack.duplicateCandidates;
+    const types = Object.keys(CATALOG).filter((t) => t.startsWith('contact.') || t.startsWith('company.'));
+    expect(props(logicalId(rule)).EventPattern['detail-type'].sort()).toEqual(types.sort());
+    ruleTargets(logicalId(rule), logicalId(consumer.function), logicalId(failures.queue));
+    const dynamo = statementsOf(consumer).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    expect(dynamo.flatMap((s) => s.Action).sort()).toEqual(
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'].sort(),
+    );
+    for (const s of dynamo) expect(s.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] });
   });
 });
 

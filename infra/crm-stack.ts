@@ -6,10 +6,12 @@ import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
+import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
+import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 
 export interface CrmStackProps extends StackProps {
@@ -40,6 +42,8 @@ export class CrmStack extends Stack {
   readonly auditTrail: CrmAuditTrail;
   readonly reminders: CrmReminders;
   readonly assignmentLoad: CrmAssignmentLoad;
+  readonly mergeChildren: CrmMergeChildren;
+  readonly duplicateCandidates: CrmDuplicateCandidates;
   readonly claimCheck: CrmClaimCheck;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
@@ -59,6 +63,11 @@ export class CrmStack extends Stack {
       bus: this.events.bus,
       table: this.data.table,
       claimCheck: this.claimCheck,
+    });
+    this.mergeChildren = new CrmMergeChildren(this, 'MergeChildren', { bus: this.events.bus, table: this.data.table });
+    this.duplicateCandidates = new CrmDuplicateCandidates(this, 'DuplicateCandidates', {
+      bus: this.events.bus,
+      table: this.data.table,
     });
     this.api = new CrmApi(this, 'Api', {
       data: this.data,

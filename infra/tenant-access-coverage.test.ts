@@ -126,6 +126,8 @@ beforeAll(async () => {
   handlers.activities = (await import('../functions/http/activities.ts')).handler;
   handlers.calendarFeed = (await import('../functions/http/calendar-feed.ts')).handler;
   handlers.assignment = (await import('../functions/http/assignment.ts')).handler;
+  handlers.merge = (await import('../functions/http/merge.ts')).handler;
+  handlers.duplicates = (await import('../functions/http/duplicates.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -181,6 +183,8 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', '/v1/settings');
       await call('PATCH', '/v1/settings', { body: { requireIfMatch: true } });
       await call('PATCH', '/v1/settings', { body: { requireIfMatch: false }, headers: { 'if-match': '*' } });
+      // Duplicate policy `block`: creates, patches and restores claim unique keys and query their holders.
+      await call('PATCH', '/v1/settings', { body: { contactDuplicates: 'block', companyDuplicates: 'block' } });
     });
     await as('customFields', async (call) => {
       const fields = [{ key: 'tier', label: 'Tier', type: 'select', options: ['gold', 'silver'] }];
@@ -503,6 +507,48 @@ describe('each group does only what its tenant-access role allows, and needs all
     });
     await as('calendarFeed', async (call) => {
       await call('GET', feedPath);
+    });
+
+    await as('merge', async (call) => {
+      const contact = (body: Record<string, unknown>) =>
+        apiClient(handlers.contacts, { tenantId: tenant, roles: ['admin'], userId: 'u1' })('POST', '/v1/contacts', {
+          body: makeContact({ phones: [], ...body }),
+        });
+      const winner = (await contact({})).body.id;
+      const loser = (await contact({ companyId })).body.id;
+      await call('POST', '/v1/contacts/merge', {
+        body: { winnerId: winner, loserId: loser },
+        headers: { 'idempotency-key': 'm-1', 'if-match': '"1"' },
+      });
+      await call('POST', '/v1/contacts/merge', {
+        body: { winnerId: winner, loserId: loser },
+        headers: { 'idempotency-key': 'm-1' },
+      });
+      const company = (name: string) =>
+        apiClient(handlers.companies, { tenantId: tenant, roles: ['admin'], userId: 'u1' })('POST', '/v1/companies', {
+          body: makeCompany({ name }),
+        });
+      const [w, l] = [(await company('Initech')).body.id, (await company('Initech Ltd')).body.id];
+      await call('POST', '/v1/companies/merge', { body: { winnerId: w, loserId: l, fields: { name: 'loser' } } });
+    });
+    await as('duplicates', async (call) => {
+      const { refreshCandidates } = await import('../shared/duplicates/candidates.ts');
+      const contacts = apiClient(handlers.contacts, { tenantId: tenant, roles: ['admin'], userId: 'u1' });
+      // The setup's calls are the contacts group's and the consumer's own role's (crm-stack.test.ts), not this one's.
+      const before = calls.length;
+      const twins = [];
+      for (const email of ['twin1@cov.example', 'twin2@cov.example']) {
+        const res = await contacts('POST', '/v1/contacts', {
+          body: makeContact({ firstName: 'Twin', lastName: 'Coverage', emails: [email], phones: [] }),
+        });
+        twins.push(res.body.id as string);
+      }
+      for (const id of twins) await refreshCandidates(tenant, 'contact', id);
+      calls.splice(before);
+      resetTenantQuota();
+      const listed = await call('GET', '/v1/duplicates?entity=contact&limit=1');
+      await call('GET', `/v1/duplicates?entity=company&limit=1`);
+      await call('POST', `/v1/duplicates/${listed.body.items[0].id}/dismiss`);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -13,6 +13,7 @@ import {
   companyIndex,
   contactIndex,
   dealIndex,
+  duplicateIndex,
   formIndex,
   geoIndex,
   geoKeys,
@@ -158,6 +159,10 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.assignmentCounter.get({ tenantId, counterId: 'rotation#all' }).params()),
     pk(e.assignmentCounter.get({ tenantId, counterId: 'load#user-1' }).params()),
     pk(e.team.get({ tenantId, teamId: 'team-1' }).params()),
+    pk(e.uniqueKey.get({ tenantId, kind: 'contact.email', value: 'ada@example.com' }).params()),
+    pk(e.matchKey.get({ tenantId, entity: 'contact', key: 'email:ada@example.com', recordId: '01HZCONTACT' }).params()),
+    pk(e.matchKeySet.get({ tenantId, entity: 'contact', recordId: '01HZCONTACT' }).params()),
+    pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
   ];
 }
 
@@ -224,6 +229,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       geoIndex.cell(tenantId, 'contact', 'gcp'),
       geoIndex.cell(tenantId, 'company', 'gcp'),
       geoKeys(tenantId, 'contact', '01HZCONTACT', { lat: -16.8, lon: 179.95 }, true).gsi7pk!,
+      duplicateIndex.pairs(tenantId, 'contact'),
+      duplicateIndex.pairs(tenantId, 'company'),
     ],
   };
 }

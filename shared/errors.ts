@@ -24,6 +24,18 @@ export class DomainError extends Error {
   }
 }
 
+/** A record that moved for good (a merged record): 301 with Location, and a problem body saying where. */
+export class MovedPermanentlyError extends DomainError {
+  constructor(
+    code: string,
+    message: string,
+    readonly location: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(301, code, message, extra);
+  }
+}
+
 export class ValidationError extends DomainError {
   constructor(message: string, fieldErrors: FieldError[] = [], code = 'request.invalid') {
     super(400, code, message, { fieldErrors });

@@ -40,6 +40,8 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   activities: 'functions/http/activities.ts',
   calendarFeed: 'functions/http/calendar-feed.ts',
   assignment: 'functions/http/assignment.ts',
+  duplicates: 'functions/http/duplicates.ts',
+  merge: 'functions/http/merge.ts',
 };
 
 /** Why each group's public routes need no authorizer (cdk-nag APIG4). */

@@ -141,6 +141,20 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
+  // Duplicate candidates: pairs on their own partition of gsi7; dismissing one is a Get and two Puts.
+  duplicates: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi7'],
+  },
+  // Merges: both records read and written in one transaction with their lookups (removed for the loser) and
+  // unique-key claims (moved to the winner); a contact's company is a ConditionCheck; lookups are queried for the
+  // duplicate policy.
+  merge: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
+    queryIndexes: [],
+  },
 };
 
 export interface TenantAccessRoleProps {

@@ -347,6 +347,9 @@ describe('buildOpenApi', () => {
 
   it('derives error statuses from what a route declares', () => {
     const get = routes.find((r) => r.operationId === 'getContact')!;
-    expect(errorStatuses(get)).toEqual([400, 401, 403, 404, 429, 500]);
+    // 301: a merged contact redirects to the one it was merged into.
+    expect(errorStatuses(get)).toEqual([301, 400, 401, 403, 404, 429, 500]);
+    const note = routes.find((r) => r.operationId === 'getNote')!;
+    expect(errorStatuses(note)).toEqual([400, 401, 403, 404, 429, 500]);
   });
 });

@@ -107,6 +107,15 @@ const gatewayContent = { 'application/json': { schema: { $ref: '#/components/sch
 
 /** Reusable error responses, keyed by status. */
 const ERROR_RESPONSES: Record<number, { name: string; response: Json }> = {
+  301: {
+    name: 'MovedPermanently',
+    response: {
+      description:
+        'The record was merged into another: `Location` is its path, and the problem body carries `mergedInto`.',
+      headers: { Location: { description: 'The path of the record it was merged into.', schema: { type: 'string' } } },
+      content: problemContent,
+    },
+  },
   400: {
     name: 'BadRequest',
     response: { description: 'Invalid path, query, header or body; see `fieldErrors`.', content: problemContent },
@@ -325,6 +334,7 @@ export function errorStatuses(route: RouteDefinition): number[] {
     route.params || route.query || route.body || route.idempotent || route.conditional || readsConditionally,
   );
   const statuses = [
+    route.redirectsMerged && 301,
     validated && 400,
     !isPublic && 401,
     (!isPublic || route.acceptsForm) && 403,

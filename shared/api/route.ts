@@ -19,6 +19,8 @@ export const FUNCTION_GROUPS = [
   'activities',
   'calendarFeed',
   'assignment',
+  'duplicates',
+  'merge',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
@@ -65,6 +67,8 @@ export interface RouteDefinition {
   acceptsForm?: boolean;
   /** A smaller body limit than the API's 64 KiB, for public endpoints. */
   maxBodyBytes?: number;
+  /** A GET of a record that may have been merged: 301 with Location to the record it was merged into. */
+  redirectsMerged?: boolean;
 }
 
 export function defineRoutes<const R extends readonly RouteDefinition[]>(routes: R): R {

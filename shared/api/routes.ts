@@ -20,7 +20,10 @@ import {
 } from '../contacts/schema.ts';
 import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../custom-fields/schema.ts';
 import { dealsRoutes } from '../deals/routes.ts';
+import { duplicatesRoutes } from '../duplicates/routes.ts';
+import { CompanyWritten, ContactWritten } from '../duplicates/schema.ts';
 import { leadsRoutes } from '../leads/routes.ts';
+import { mergeRoutes } from '../merge/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
@@ -48,7 +51,7 @@ export const routes = defineRoutes([
     tag: 'Contacts',
     summary: 'Create a contact',
     body: ContactCreate,
-    response: { status: 201, schema: Contact, description: 'The new contact.' },
+    response: { status: 201, schema: ContactWritten, description: 'The new contact.' },
     idempotent: true,
   },
   {
@@ -81,6 +84,7 @@ export const routes = defineRoutes([
     summary: 'Get a contact',
     params: ContactIdParams,
     response: { status: 200, schema: Contact, description: 'The contact, with its version as ETag.' },
+    redirectsMerged: true,
   },
   {
     operationId: 'patchContact',
@@ -92,7 +96,7 @@ export const routes = defineRoutes([
     summary: 'Update a contact (JSON merge patch)',
     params: ContactIdParams,
     body: ContactPatch,
-    response: { status: 200, schema: Contact, description: 'The updated contact.' },
+    response: { status: 200, schema: ContactWritten, description: 'The updated contact.' },
     conditional: true,
   },
   {
@@ -116,7 +120,7 @@ export const routes = defineRoutes([
     tag: 'Contacts',
     summary: 'Restore a contact from the trash',
     params: ContactIdParams,
-    response: { status: 200, schema: Contact, description: 'The restored contact.' },
+    response: { status: 200, schema: ContactWritten, description: 'The restored contact.' },
     conditional: true,
   },
   {
@@ -154,7 +158,7 @@ export const routes = defineRoutes([
     tag: 'Companies',
     summary: 'Create a company',
     body: CompanyCreate,
-    response: { status: 201, schema: Company, description: 'The new company.' },
+    response: { status: 201, schema: CompanyWritten, description: 'The new company.' },
     idempotent: true,
   },
   {
@@ -186,6 +190,7 @@ export const routes = defineRoutes([
     summary: 'Get a company',
     params: CompanyIdParams,
     response: { status: 200, schema: Company, description: 'The company.' },
+    redirectsMerged: true,
   },
   {
     operationId: 'patchCompany',
@@ -197,7 +202,7 @@ export const routes = defineRoutes([
     summary: 'Update a company (JSON merge patch)',
     params: CompanyIdParams,
     body: CompanyPatch,
-    response: { status: 200, schema: Company, description: 'The updated company.' },
+    response: { status: 200, schema: CompanyWritten, description: 'The updated company.' },
     conditional: true,
   },
   {
@@ -221,7 +226,7 @@ export const routes = defineRoutes([
     tag: 'Companies',
     summary: 'Restore a company from the trash',
     params: CompanyIdParams,
-    response: { status: 200, schema: Company, description: 'The restored company.' },
+    response: { status: 200, schema: CompanyWritten, description: 'The restored company.' },
     conditional: true,
   },
   {
@@ -436,6 +441,8 @@ export const routes = defineRoutes([
   ...leadsRoutes,
   ...activitiesRoutes,
   ...assignmentRoutes,
+  ...duplicatesRoutes,
+  ...mergeRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -10,7 +10,7 @@ export const HISTORY_CHANGES_BUDGET_BYTES = 380 * 1024;
 export const AuditEntry = z
   .object({
     version: z.number().int().meta({ description: 'The record version this change produced.' }),
-    action: z.enum(['created', 'updated', 'deleted', 'restored']),
+    action: z.enum(['created', 'updated', 'deleted', 'restored', 'merged']),
     actorId: z.string().optional(),
     occurredAt: Timestamp,
     changes: z.record(z.string(), z.object({ old: z.unknown().optional(), new: z.unknown().optional() })).meta({

@@ -376,3 +376,7 @@ export function activityKeys(a: ActivityKeyInput): Keys {
     gsi5sk: `${a.updatedAt}#${a.activityId}`,
   };
 }
+/** Candidate duplicate pairs of a record kind (gsi7), by pair id: `GET /v1/duplicates?entity=`. */
+export const duplicateIndex = {
+  pairs: (tenantId: string, entity: 'contact' | 'company') => `${tenantId}#duplicate#${entity}`,
+};

@@ -8,6 +8,7 @@ import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
 import { DealEntity, DealStageChangeEntity } from './entities/deal.ts';
+import { DuplicatePairEntity } from './entities/duplicate-pair.ts';
 import { FormEntity } from './entities/form.ts';
 import { FormConfirmationEntity } from './entities/form-confirmation.ts';
 import { FormRateWindowEntity } from './entities/form-rate-window.ts';
@@ -15,6 +16,8 @@ import { FormSubmissionEntity } from './entities/form-submission.ts';
 import { IdempotencyEntity } from './entities/idempotency.ts';
 import { LeadEntity } from './entities/lead.ts';
 import { LookupEntity } from './entities/lookup.ts';
+import { MatchKeyEntity } from './entities/match-key.ts';
+import { MatchKeySetEntity } from './entities/match-key-set.ts';
 import { NoteEntity } from './entities/note.ts';
 import { DefaultPipelineEntity, PipelineEntity } from './entities/pipeline.ts';
 import { ProductEntity } from './entities/product.ts';
@@ -24,6 +27,7 @@ import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
+import { UniqueKeyEntity } from './entities/unique-key.ts';
 import { UserEntity } from './entities/user.ts';
 
 /** Every entity of the single table. The table's key schema and GSIs are derived from these (see table.ts). */
@@ -56,6 +60,10 @@ export const entities = {
   calendarFeed: CalendarFeedEntity,
   assignmentRules: AssignmentRulesEntity,
   assignmentCounter: AssignmentCounterEntity,
+  uniqueKey: UniqueKeyEntity,
+  matchKey: MatchKeyEntity,
+  matchKeySet: MatchKeySetEntity,
+  duplicatePair: DuplicatePairEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -257,6 +257,15 @@ describe('eventFromStreamRecord: contacts', () => {
     expectNoInternals(detail);
   });
 
+  it('maps a MODIFY that sets mergedInto to contact.merged, naming the winner in its changes', () => {
+    const before = storedContact({ version: 2 });
+    const after = storedContact({ version: 3, updatedAt: T1, updatedBy: 'user-3', mergedInto: 'WINNER', mergedAt: T1 });
+    const detail = expectValid(eventFromStreamRecord(streamRecord('MODIFY', before, after)), 'contact.merged');
+    expect(detail.changes.mergedInto).toEqual({ new: 'WINNER' });
+    expect(detail.actorId).toBe('user-3');
+    expectNoInternals(detail);
+  });
+
   it('maps a REMOVE (hard delete) to contact.deleted carrying the record as it was', () => {
     const before = storedContact();
     const detail = expectValid(eventFromStreamRecord(streamRecord('REMOVE', before, undefined)), 'contact.deleted');

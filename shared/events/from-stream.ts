@@ -38,9 +38,13 @@ function changes(before: Item, after: Item): Record<string, { old?: unknown; new
   return result;
 }
 
-function action(oldItem: Item | undefined, newItem: Item | undefined): 'created' | 'updated' | 'deleted' | 'restored' {
+function action(
+  oldItem: Item | undefined,
+  newItem: Item | undefined,
+): 'created' | 'updated' | 'deleted' | 'restored' | 'merged' {
   if (!oldItem) return 'created';
   if (!newItem) return 'deleted';
+  if (!oldItem.mergedInto && newItem.mergedInto) return 'merged';
   if (!oldItem.deletedAt && newItem.deletedAt) return 'deleted';
   if (oldItem.deletedAt && !newItem.deletedAt) return 'restored';
   return 'updated';

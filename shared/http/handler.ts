@@ -16,6 +16,7 @@ import {
   ForbiddenError,
   IdempotencyKeyReusedError,
   IdempotentReplay,
+  MovedPermanentlyError,
   PayloadTooLargeError,
   PreconditionRequiredError,
   TooManyRequestsError,
@@ -118,6 +119,7 @@ export function httpApi<Routes extends readonly RouteDefinition[], G extends Fun
       } else {
         logger.info('request refused', { status: problem.status, code: problem.code });
       }
+      if (error instanceof MovedPermanentlyError) headers.location = error.location;
       if (error instanceof TooManyRequestsError) {
         headers['retry-after'] = String(error.retryAfterSeconds);
         // No tenant dimension (one metric per tenant would cost per tenant); the log line above names it.

@@ -15,6 +15,7 @@ export interface Problem {
 }
 
 const TITLES: Record<number, string> = {
+  301: 'Moved Permanently',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',

@@ -1,10 +1,19 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
 import { validateCustomFields } from '../custom-fields/service.ts';
+import { findIdempotentResponse } from '../db/idempotency.ts';
 import { largestFields, RecordTooLargeError } from '../db/item-size.ts';
 import { isStorageOnly, itemView } from '../db/item-view.ts';
-import { type LookupEntry, model, type RecordWrite, type ReferenceCheck, writeRecord } from '../db/store.ts';
-import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { type LookupEntry, model, type RecordWrite, type ReferenceCheck, writeRecords } from '../db/store.ts';
+import { type DuplicateCandidate, explainTakenKey, guardDuplicates } from '../duplicates/guard.ts';
+import {
+  ConflictError,
+  DomainError,
+  IdempotentReplay,
+  MovedPermanentlyError,
+  NotFoundError,
+  PreconditionFailedError,
+} from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import type { Page } from './lists.ts';
 import { changedFields, mergePatch } from './merge-patch.ts';
@@ -89,13 +98,46 @@ export async function readStored(kind: RecordKind, tenantId: string, id: string)
   return data ?? undefined;
 }
 
+/** The path of a record, where a merged record redirects to. */
+export const recordPath = (kind: Pick<RecordKind, 'entity'>, id: string) =>
+  `/v1/${kind.entity === 'contact' ? 'contacts' : 'companies'}/${id}`;
+
 export async function getRecord(kind: RecordKind, principal: Principal, id: string): Promise<RecordView> {
   const stored = await readStored(kind, principal.tenantId, id);
   if (!stored || stored.deletedAt) throw notFound(kind, id);
+  if (stored.mergedInto) throw mergedRedirect(kind, id, String(stored.mergedInto));
   return toView(kind, stored);
 }
 
-const isLive = (stored: Stored | undefined): stored is Stored => stored !== undefined && !stored.deletedAt;
+/** A GET of a merged record: 301 to the record it was merged into (shared/merge). */
+function mergedRedirect(kind: RecordKind, id: string, into: string): DomainError {
+  return new MovedPermanentlyError(
+    `${kind.entity}.merged`,
+    `${kind.entity} ${id} was merged into ${into}.`,
+    recordPath(kind, into),
+    { mergedInto: into },
+  );
+}
+
+/** A write to a merged record is refused: it is only a redirect now. */
+function mergedConflict(kind: RecordKind, id: string, into: string): DomainError {
+  return new ConflictError(
+    `${kind.entity}.merged`,
+    `${kind.entity} ${id} was merged into ${into}; change ${into} instead.`,
+    { mergedInto: into },
+  );
+}
+
+/** Live: not in the trash and not merged into another record (a merged record is off every list and lookup). */
+const isLive = (stored: Stored | undefined): stored is Stored =>
+  stored !== undefined && !stored.deletedAt && !stored.mergedInto;
+
+/** A merged record keeps only its delta-sync key, so sync clients see it change and every list forgets it. */
+function indexKeys(kind: RecordKind, stored: Stored): Record<string, string | undefined> {
+  const keys = kind.keys(stored);
+  if (!stored.mergedInto) return keys;
+  return Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, k.startsWith('gsi5') ? v : undefined]));
+}
 
 /** Fields a client sets (not keys, bookkeeping or the audit trail): what a too-large error may name. */
 const AUDIT_FIELDS = new Set(['version', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy', 'deletedAt']);
@@ -135,6 +177,44 @@ export interface PlannedRecordWrite {
   view: RecordView;
 }
 
+/**
+ * Adds what the tenant's duplicate policy needs to a planned write (shared/duplicates/guard.ts): unique-key claims
+ * and releases join its transaction; under `warn` the view (and the stored idempotent response) lists the other
+ * records sharing an email, phone or domain in `duplicates`. Throws 409 `<entity>.duplicate` under `block`.
+ */
+export async function guardPlanned(
+  kind: RecordKind,
+  tenantId: string,
+  planned: PlannedRecordWrite,
+  previous: Stored | undefined,
+  selfIds: string[] = [String(planned.write.item[kind.idField])],
+  releaseFrom: Stored[] = [],
+): Promise<PlannedRecordWrite & { duplicates?: DuplicateCandidate[] }> {
+  const next = planned.write.item as Stored;
+  const guard = await guardDuplicates(kind, tenantId, next, previous, selfIds, releaseFrom).catch(async (error) => {
+    // A retried request whose first attempt created the record finds its own value taken: it is a replay.
+    const key = planned.write.idempotency?.key;
+    if (key && error instanceof DomainError && (await findIdempotentResponse({ tenantId } as Principal, key))) {
+      throw new IdempotentReplay(key);
+    }
+    throw error;
+  });
+  const write: RecordWrite = { ...planned.write, items: [...(planned.write.items ?? []), ...guard.items] };
+  if (guard.policy !== 'warn' || guard.candidates.length === 0) return { write, view: planned.view };
+  const view = { ...planned.view, duplicates: guard.candidates };
+  if (write.idempotency) write.idempotency = { ...write.idempotency, response: view };
+  return { write, view, duplicates: guard.candidates };
+}
+
+/** Sends a guarded write; a lost race for a unique key becomes the 409 naming the record that won it. */
+export async function sendGuarded(tenantId: string, writes: RecordWrite[]): Promise<void> {
+  try {
+    await writeRecords(writes);
+  } catch (error) {
+    throw await explainTakenKey(error, tenantId);
+  }
+}
+
 /** Plans the write of `next` over `previous` (absent: a create) with its lookups, references and size cap. */
 export function planWrite(
   kind: RecordKind,
@@ -146,7 +226,7 @@ export function planWrite(
   capped = false,
 ): PlannedRecordWrite {
   const id = String(next[kind.idField]);
-  const item = { ...next, ...kind.keys(next) };
+  const item = { ...next, ...indexKeys(kind, next) };
   const view = toView(kind, next);
   const write: RecordWrite = {
     entity: kind.entity,
@@ -174,8 +254,9 @@ export function planWrite(
 }
 
 async function persist(...args: Parameters<typeof planWrite>): Promise<RecordView> {
-  const { write, view } = planWrite(...args);
-  await writeRecord(write);
+  const [kind, principal, , previous] = args;
+  const { write, view } = await guardPlanned(kind, principal.tenantId, planWrite(...args), previous);
+  await sendGuarded(principal.tenantId, [write]);
   return view;
 }
 
@@ -186,7 +267,7 @@ export async function createRecord(
   idempotency?: ApiRequest['idempotency'],
 ): Promise<RecordView> {
   const { write, view } = await planCreate(kind, principal, fields, idempotency);
-  await writeRecord(write);
+  await sendGuarded(principal.tenantId, [write]);
   return view;
 }
 
@@ -213,7 +294,12 @@ export async function planCreate(
     createdBy: principal.userId,
     updatedBy: principal.userId,
   };
-  return planWrite(kind, principal, stored, undefined, idempotency, 201, true);
+  return guardPlanned(
+    kind,
+    principal.tenantId,
+    planWrite(kind, principal, stored, undefined, idempotency, 201, true),
+    undefined,
+  );
 }
 
 /**
@@ -229,6 +315,7 @@ export async function patchRecord(
 ): Promise<RecordView> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous || previous.deletedAt) throw notFound(kind, id);
+  if (previous.mergedInto) throw mergedConflict(kind, id, String(previous.mergedInto));
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   await validateCustomFields(principal.tenantId, kind.entity, patch.customFields as Record<string, unknown>);
   const current = toView(kind, previous);
@@ -257,6 +344,7 @@ export async function deleteRecord(
 ): Promise<void> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous || previous.deletedAt) throw notFound(kind, id);
+  if (previous.mergedInto) throw mergedConflict(kind, id, String(previous.mergedInto));
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);
   const now = new Date().toISOString();
   await persist(
@@ -282,6 +370,7 @@ export async function restoreRecord(
 ): Promise<RecordView> {
   const previous = await readStored(kind, principal.tenantId, id);
   if (!previous) throw notFound(kind, id);
+  if (previous.mergedInto) throw mergedConflict(kind, id, String(previous.mergedInto));
   if (!previous.deletedAt)
     throw new DomainError(409, `${kind.entity}.not_deleted`, `${kind.entity} ${id} is not in the trash.`);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError(kind.entity, id);

@@ -48,15 +48,18 @@ export async function patchSettings(
   const { tenantId } = principal;
   const current = await getSettings(tenantId);
   if (ifMatch && !ifMatch.matches(current.version)) throw new PreconditionFailedError('settings', tenantId);
-  const requireIfMatch =
-    patch.requireIfMatch === undefined
-      ? current.requireIfMatch
-      : (patch.requireIfMatch ?? SETTINGS_DEFAULTS.requireIfMatch);
+  const configurable = Object.keys(SETTINGS_DEFAULTS) as Array<keyof typeof SETTINGS_DEFAULTS>;
+  const values = Object.fromEntries(
+    configurable.map((name) => [
+      name,
+      patch[name] === undefined ? current[name] : (patch[name] ?? SETTINGS_DEFAULTS[name]),
+    ]),
+  ) as Pick<SettingsView, keyof typeof SETTINGS_DEFAULTS>;
   // A patch that changes nothing keeps the version (and writes nothing), as for records.
-  if (requireIfMatch === current.requireIfMatch) return current;
+  if (configurable.every((name) => values[name] === current[name])) return current;
   const now = new Date().toISOString();
   const next: SettingsView = {
-    requireIfMatch,
+    ...values,
     version: current.version + 1,
     createdAt: current.version === 0 ? now : current.createdAt,
     updatedAt: now,

@@ -21,6 +21,10 @@ export const CompanyEntity = new Entity(
       customFields: { type: 'any' },
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },
+      /** A merged record is a redirect to the record it was merged into (shared/merge). */
+      mergedInto: { type: 'string' },
+      mergedAt: { type: 'string' },
+      mergedBy: { type: 'string' },
       ...gsiKeyAttributes(['gsi1', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {

@@ -39,6 +39,10 @@ export const ContactEntity = new Entity(
       customFields: { type: 'any' },
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },
+      /** A merged record is a redirect to the record it was merged into (shared/merge). */
+      mergedInto: { type: 'string' },
+      mergedAt: { type: 'string' },
+      mergedBy: { type: 'string' },
       ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {

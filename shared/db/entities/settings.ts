@@ -8,6 +8,8 @@ export const TenantSettingsEntity = new Entity(
     attributes: {
       ...auditAttributes,
       requireIfMatch: { type: 'boolean', required: true },
+      contactDuplicates: { type: ['allow', 'warn', 'block'] as const },
+      companyDuplicates: { type: ['allow', 'warn', 'block'] as const },
     },
     indexes: {
       byTenant: {
