@@ -255,7 +255,7 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', `/v1/contacts?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
       // Created without an owner: the assignment rule above picks one (rules, team and load reads, counter ADDs).
       const assigned = await call('POST', '/v1/contacts', {
-        body: makeContact({ location: { lat: 51.5, lon: -0.12 } }),
+        body: makeContact({ phones: [], location: { lat: 51.5, lon: -0.12 } }),
       });
       expect(assigned.body.ownerId).toBe('rep-1');
       await call('GET', '/v1/contacts?near=51.5,-0.12&radiusKm=10');
