@@ -1,14 +1,12 @@
-import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
+import { busConsumer } from './bus-consumer.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
-import { CrmFunction } from './crm-function.ts';
-import { FailureQueue } from './failure-queue.ts';
+import type { CrmFunction } from './crm-function.ts';
+import type { FailureQueue } from './failure-queue.ts';
 
 /** Owned records whose changes move their owners' open loads (shared/assignment/load.ts says when each is open). */
 export const LOAD_COUNTED_ENTITIES = ['contact', 'lead', 'deal'] as const;
@@ -39,38 +37,27 @@ export class CrmAssignmentLoad extends Construct {
 
   constructor(scope: Construct, id: string, props: CrmAssignmentLoadProps) {
     super(scope, id);
-    this.failures = new FailureQueue(this, 'Failures', {
-      description: 'record changes that were not applied to assignment loads',
-    });
-    this.consumer = new CrmFunction(this, 'Consumer', {
-      entry: 'functions/events/assignment-load.ts',
-      serviceName: 'assignment-load',
-      description: 'Owned record changes -> users’ open-load counters (assignment)',
-      memorySize: 512,
-      timeout: Duration.seconds(30),
-      environment: { TABLE_NAME: props.table.tableName },
-    });
+    const events = loadCountedEvents();
+    ({
+      consumer: this.consumer,
+      failures: this.failures,
+      rule: this.rule,
+    } = busConsumer(this, {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/assignment-load.ts',
+        serviceName: 'assignment-load',
+        description: 'Owned record changes -> users’ open-load counters (assignment)',
+        environment: { TABLE_NAME: props.table.tableName },
+      },
+      eventPattern: { source: events.source, detailType: events.detailType },
+      ruleDescription: 'Owned record changes -> assignment loads',
+      failureDescription: 'record changes that were not applied to assignment loads',
+    }));
     // One transaction per change: a conditional put of the applied-marker and ADDs on load counters. No reads.
     this.consumer.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
     );
     props.claimCheck.grantRead(this.consumer);
-    this.consumer.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      onFailure: new SqsDestination(this.failures.queue),
-    });
-    const events = loadCountedEvents();
-    this.rule = new Rule(this, 'Rule', {
-      eventBus: props.bus,
-      description: 'Owned record changes -> assignment loads',
-      eventPattern: { source: events.source, detailType: events.detailType },
-      targets: [
-        new LambdaFunction(this.consumer.function, {
-          deadLetterQueue: this.failures.queue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(24),
-        }),
-      ],
-    });
   }
 }

@@ -1,14 +1,12 @@
-import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
+import { busConsumer } from './bus-consumer.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
-import { CrmFunction } from './crm-function.ts';
-import { FailureQueue } from './failure-queue.ts';
+import type { CrmFunction } from './crm-function.ts';
+import type { FailureQueue } from './failure-queue.ts';
 
 /** Records with a history (GET .../history): every change event of these entities is audited. */
 export const AUDITED_ENTITIES = ['contact', 'company', 'user'] as const;
@@ -39,41 +37,27 @@ export class CrmAuditTrail extends Construct {
 
   constructor(scope: Construct, id: string, props: CrmAuditTrailProps) {
     super(scope, id);
-    this.failures = new FailureQueue(this, 'Failures', {
-      description: 'change events that were not written to the audit trail',
-    });
-    this.consumer = new CrmFunction(this, 'Consumer', {
-      entry: 'functions/events/audit-trail.ts',
-      serviceName: 'audit-trail',
-      description: 'Contact and company change events -> record history',
-      memorySize: 512,
-      timeout: Duration.seconds(30),
-      environment: { TABLE_NAME: props.table.tableName },
-    });
+    const events = auditedEvents();
+    ({
+      consumer: this.consumer,
+      failures: this.failures,
+      rule: this.rule,
+    } = busConsumer(this, {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/audit-trail.ts',
+        serviceName: 'audit-trail',
+        description: 'Contact and company change events -> record history',
+        environment: { TABLE_NAME: props.table.tableName },
+      },
+      eventPattern: { source: events.source, detailType: events.detailType },
+      ruleDescription: 'Contact and company changes -> audit trail',
+      failureDescription: 'change events that were not written to the audit trail',
+    }));
     // History entries are plain puts keyed by record and version: nothing else, and no index.
     this.consumer.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.table.tableArn] }),
     );
     props.claimCheck.grantRead(this.consumer);
-    // EventBridge invokes asynchronously: handler errors are retried by Lambda, then sent here.
-    this.consumer.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      onFailure: new SqsDestination(this.failures.queue),
-    });
-
-    const events = auditedEvents();
-    this.rule = new Rule(this, 'Rule', {
-      eventBus: props.bus,
-      description: 'Contact and company changes -> audit trail',
-      eventPattern: { source: events.source, detailType: events.detailType },
-      targets: [
-        new LambdaFunction(this.consumer.function, {
-          // Delivery failures (throttling, permissions) go to the same queue.
-          deadLetterQueue: this.failures.queue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(24),
-        }),
-      ],
-    });
   }
 }

@@ -1,13 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
-import { CrmFunction } from './crm-function.ts';
-import { FailureQueue } from './failure-queue.ts';
+import { busConsumer } from './bus-consumer.ts';
+import type { CrmFunction } from './crm-function.ts';
+import type { FailureQueue } from './failure-queue.ts';
 
 /** Every contact and company change (created, updated, deleted, restored, merged). */
 export function candidateEvents(): { source: string[]; detailType: DetailType[] } {
@@ -34,17 +32,23 @@ export class CrmDuplicateCandidates extends Construct {
 
   constructor(scope: Construct, id: string, props: CrmDuplicateCandidatesProps) {
     super(scope, id);
-    this.failures = new FailureQueue(this, 'Failures', {
-      description: 'change events whose duplicate candidates were not refreshed',
-    });
-    this.consumer = new CrmFunction(this, 'Consumer', {
-      entry: 'functions/events/duplicate-candidates.ts',
-      serviceName: 'duplicate-candidates',
-      description: 'Contact and company changes -> match keys and candidate duplicate pairs',
-      memorySize: 512,
-      timeout: Duration.seconds(30),
-      environment: { TABLE_NAME: props.table.tableName },
-    });
+    const events = candidateEvents();
+    ({
+      consumer: this.consumer,
+      failures: this.failures,
+      rule: this.rule,
+    } = busConsumer(this, {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/duplicate-candidates.ts',
+        serviceName: 'duplicate-candidates',
+        description: 'Contact and company changes -> match keys and candidate duplicate pairs',
+        environment: { TABLE_NAME: props.table.tableName },
+      },
+      eventPattern: { source: events.source, detailType: events.detailType },
+      ruleDescription: 'Contact and company changes -> duplicate candidates',
+      failureDescription: 'change events whose duplicate candidates were not refreshed',
+    }));
     // Reads the record and its key set; puts/deletes match keys and pairs; queries a key's holders and a record's
     // pairs on the table. No index.
     this.consumer.role.addToPrincipalPolicy(
@@ -53,22 +57,5 @@ export class CrmDuplicateCandidates extends Construct {
         resources: [props.table.tableArn],
       }),
     );
-    this.consumer.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      onFailure: new SqsDestination(this.failures.queue),
-    });
-    const events = candidateEvents();
-    this.rule = new Rule(this, 'Rule', {
-      eventBus: props.bus,
-      description: 'Contact and company changes -> duplicate candidates',
-      eventPattern: { source: events.source, detailType: events.detailType },
-      targets: [
-        new LambdaFunction(this.consumer.function, {
-          deadLetterQueue: this.failures.queue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(24),
-        }),
-      ],
-    });
   }
 }

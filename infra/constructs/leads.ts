@@ -1,14 +1,13 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import type { EmailIdentity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import { CrmFunction } from './crm-function.ts';
-import { FailureQueue } from './failure-queue.ts';
+import { busConsumer } from './bus-consumer.ts';
+import type { CrmFunction } from './crm-function.ts';
+import type { FailureQueue } from './failure-queue.ts';
 
 /** Events that can change a lead's score: its own changes, form submissions, activities, marketing email events. */
 export const SCORING_EVENTS = [
@@ -45,24 +44,28 @@ export class CrmLeads extends Construct {
   constructor(scope: Construct, id: string, props: CrmLeadsProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.failures = new FailureQueue(this, 'Failures', { description: 'events that were not applied to lead scores' });
     this.scheduleGroup = new CfnScheduleGroup(this, 'ScheduleGroup', { name: `${stack.stackName}-lead-scoring` });
-    this.scoring = new CrmFunction(this, 'Scoring', {
-      entry: 'functions/events/lead-scoring.ts',
-      serviceName: 'lead-scoring',
-      description: 'Lead, form and activity events -> lead scores (and the next decay recompute)',
-      memorySize: 512,
-      timeout: Duration.seconds(30),
-      environment: { TABLE_NAME: props.table.tableName, SCORE_SCHEDULE_GROUP: this.scheduleGroup.ref },
-    });
+    ({
+      consumer: this.scoring,
+      failures: this.failures,
+      rule: this.rule,
+    } = busConsumer(this, {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/lead-scoring.ts',
+        serviceName: 'lead-scoring',
+        description: 'Lead, form and activity events -> lead scores (and the next decay recompute)',
+        environment: { TABLE_NAME: props.table.tableName, SCORE_SCHEDULE_GROUP: this.scheduleGroup.ref },
+      },
+      eventPattern: { detailType: [...SCORING_EVENTS] },
+      ruleDescription: 'Lead, form and activity events -> lead scoring',
+      failureDescription: 'events that were not applied to lead scores',
+      ids: { consumer: 'Scoring' },
+    }));
     // Reads a lead and the tenant's rules, writes the score fields with a conditional UpdateItem: nothing else.
     this.scoring.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
     );
-    this.scoring.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      onFailure: new SqsDestination(this.failures.queue),
-    });
 
     // Scheduler invokes the consumer with this role; the consumer may hand it only to its own schedules.
     this.schedulerRole = new Role(this, 'SchedulerRole', {
@@ -95,19 +98,6 @@ export class CrmLeads extends Construct {
       `arn:${nag(stack.partition, 'Partition')}:scheduler:${nag(stack.region, 'Region')}:${nag(stack.account, 'AccountId')}:schedule/<${stack.getLogicalId(this.scheduleGroup)}>/lead-score-*`,
       'Its own one-time decay schedules (one per lead, named by a hash of tenant and lead) in the scoring group only.',
     );
-
-    this.rule = new Rule(this, 'Rule', {
-      eventBus: props.bus,
-      description: 'Lead, form and activity events -> lead scoring',
-      eventPattern: { detailType: [...SCORING_EVENTS] },
-      targets: [
-        new LambdaFunction(this.scoring.function, {
-          deadLetterQueue: this.failures.queue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(24),
-        }),
-      ],
-    });
 
     if (props.sender) {
       props.formSubmissions.function.addEnvironment('SENDER_EMAIL', props.sender.email);

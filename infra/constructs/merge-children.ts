@@ -1,13 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
-import { CrmFunction } from './crm-function.ts';
-import { FailureQueue } from './failure-queue.ts';
+import { busConsumer } from './bus-consumer.ts';
+import type { CrmFunction } from './crm-function.ts';
+import type { FailureQueue } from './failure-queue.ts';
 
 export const MERGE_EVENTS = ['contact.merged', 'company.merged'] as const;
 
@@ -18,7 +17,7 @@ export interface CrmMergeChildrenProps {
 
 /**
  * After a merge, a rule on `contact.merged` / `company.merged` runs the movers (shared/merge/movers.ts) that re-point
- * the loser's notes and a merged company's contacts (and, once wired, deals and activities) to the winner. The
+ * the loser's notes, deals and activities and a merged company's contacts to the winner. The
  * movers are idempotent, so Lambda's retries and EventBridge's redeliveries are safe; what still fails is parked in
  * an alarmed queue.
  */
@@ -29,17 +28,26 @@ export class CrmMergeChildren extends Construct {
 
   constructor(scope: Construct, id: string, props: CrmMergeChildrenProps) {
     super(scope, id);
-    this.failures = new FailureQueue(this, 'Failures', {
-      description: 'merge events whose children were not moved to the winner',
-    });
-    this.consumer = new CrmFunction(this, 'Consumer', {
-      entry: 'functions/events/merge-children.ts',
-      serviceName: 'merge-children',
-      description: 'contact.merged / company.merged -> move notes and contacts to the winner',
-      memorySize: 512,
-      timeout: Duration.minutes(5),
-      environment: { TABLE_NAME: props.table.tableName },
-    });
+    ({
+      consumer: this.consumer,
+      failures: this.failures,
+      rule: this.rule,
+    } = busConsumer(this, {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/merge-children.ts',
+        serviceName: 'merge-children',
+        description: 'contact.merged / company.merged -> move notes, contacts, deals and activities to the winner',
+        timeout: Duration.minutes(5),
+        environment: { TABLE_NAME: props.table.tableName },
+      },
+      eventPattern: {
+        source: [...new Set(MERGE_EVENTS.map((type) => CATALOG[type].source))],
+        detailType: [...MERGE_EVENTS],
+      },
+      ruleDescription: 'Merges -> move the loser’s children to the winner',
+      failureDescription: 'merge events whose children were not moved to the winner',
+    }));
     // Reads the loser, the tenant's settings and each child; rewrites notes, contacts, deals and activities (Put with
     // their lookups and timeline links, ConditionChecks on what they now reference); lists notes and activities on the
     // timeline index, contacts and deals by company (gsi3), and a contact's deals through their lookups (the table).
@@ -55,24 +63,5 @@ export class CrmMergeChildren extends Construct {
         resources: [props.table.tableArn, `${props.table.tableArn}/index/gsi3`, `${props.table.tableArn}/index/gsi6`],
       }),
     );
-    this.consumer.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      onFailure: new SqsDestination(this.failures.queue),
-    });
-    this.rule = new Rule(this, 'Rule', {
-      eventBus: props.bus,
-      description: 'Merges -> move the loser’s children to the winner',
-      eventPattern: {
-        source: [...new Set(MERGE_EVENTS.map((type) => CATALOG[type].source))],
-        detailType: [...MERGE_EVENTS],
-      },
-      targets: [
-        new LambdaFunction(this.consumer.function, {
-          deadLetterQueue: this.failures.queue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(24),
-        }),
-      ],
-    });
   }
 }
