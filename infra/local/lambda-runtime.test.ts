@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthFixture } from '../../test/fixtures/fixture-stack.ts';
@@ -294,6 +295,33 @@ describe('LambdaRuntime local cap (no reserved concurrency)', () => {
     expect(results.map((r) => body(r).event)).toEqual([1, 2, 3, 4, 5].map((n) => sleep(200 + n)));
     expect(new Set(results.map((r) => body(r).instanceId)).size).toBe(2);
     expect(capped.workers(echo().name)).toBe(2);
+  });
+});
+
+describe('LambdaRuntime cold starts', () => {
+  it('initialises at most one container per core at a time, so a burst of cold starts does not time out together', async () => {
+    const lines: string[] = [];
+    const burst = await LambdaRuntime.start({
+      resolver: withProperties({}),
+      assemblyDir,
+      log: (m) => lines.push(m),
+      defaultConcurrency: 12,
+    });
+    try {
+      const name = burst.functions().find((f) => f.logicalId.startsWith('EchoFn'))!.name;
+      const results = await Promise.all(Array.from({ length: 12 }, (_, n) => burst.invoke(name, sleep(300 + n))));
+      expect(new Set(results.map((r) => body(r).instanceId)).size).toBe(12);
+      let running = 0;
+      let most = 0;
+      for (const line of lines.filter((l) => l.startsWith(`[${name}] INIT`))) {
+        running += line.includes('INIT_START') ? 1 : -1;
+        most = Math.max(most, running);
+      }
+      expect(lines.filter((l) => l.includes('INIT_START'))).toHaveLength(12);
+      expect(most).toBeLessThanOrEqual(Math.max(2, availableParallelism()));
+    } finally {
+      await burst.stop();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -101,6 +102,8 @@ const MAX_SYNC_PAYLOAD = 6 * 1024 * 1024;
 const MAX_ASYNC_PAYLOAD = 1024 * 1024;
 // Lambda gives on-demand init its own 10 s, apart from the function timeout.
 const INIT_TIMEOUT_MS = 10_000;
+/** Containers that may initialise at once: one per core (each init is CPU-bound module loading). */
+const INIT_CONCURRENCY = Math.max(2, availableParallelism());
 
 /**
  * Runs inside each worker (one per function, like a warm Lambda container). Plain CommonJS, evaluated as is: the
@@ -143,13 +146,18 @@ async function load() {
   return fn;
 }
 
-const loaded = load();
-loaded.then(
-  () => parentPort.postMessage({ type: 'ready' }),
-  (error) => parentPort.postMessage({ type: 'init-error', error: serialize(error) }),
-);
+// The module is loaded when the runtime says so (it lets only a few containers initialise at once).
+let loaded;
 
 parentPort.on('message', async (message) => {
+  if (message.type === 'init') {
+    loaded = load();
+    loaded.then(
+      () => parentPort.postMessage({ type: 'ready' }),
+      (error) => parentPort.postMessage({ type: 'init-error', error: serialize(error) }),
+    );
+    return;
+  }
   const { requestId, event, deadline, invokedFunctionArn } = message;
   try {
     const fn = await loaded;
@@ -208,9 +216,11 @@ class Container {
   dead = false;
   busy = false;
 
+  /** When its init began (it may wait for a turn first: see LambdaRuntime.initTurn). */
+  startedAt = Date.now();
+
   constructor(
     readonly worker: Worker,
-    readonly startedAt: number,
     ready: Promise<void>,
   ) {
     this.ready = ready;
@@ -253,6 +263,9 @@ export class LambdaRuntime implements Invoker, LocalService {
   private readonly asyncState = new Map<string, { attempts: number; notBefore: number; running: boolean }>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly asyncWaiters = new Set<() => void>();
+  /** Containers initialising now, and those waiting for their turn (see initTurn). */
+  private initsRunning = 0;
+  private readonly initsWaiting: Array<() => void> = [];
   /** Sync invocations waiting for a worker of a function at its local cap, first come first served. */
   private readonly workerWaiters = new Map<
     string,
@@ -613,6 +626,31 @@ export class LambdaRuntime implements Invoker, LocalService {
     return JSON.parse(json as string);
   }
 
+  /**
+   * Runs `start` when fewer containers than the machine has cores are initialising, else queues it (first come,
+   * first served). The returned function ends the turn (or leaves the queue); calling it again does nothing.
+   */
+  private initTurn(start: () => void): () => void {
+    let state: 'waiting' | 'running' | 'done' = 'waiting';
+    const begin = () => {
+      state = 'running';
+      this.initsRunning++;
+      start();
+    };
+    if (this.initsRunning < INIT_CONCURRENCY) begin();
+    else this.initsWaiting.push(begin);
+    return () => {
+      if (state === 'waiting') {
+        const at = this.initsWaiting.indexOf(begin);
+        if (at >= 0) this.initsWaiting.splice(at, 1);
+      } else if (state === 'running') {
+        this.initsRunning--;
+        this.initsWaiting.shift()?.();
+      }
+      state = 'done';
+    };
+  }
+
   /** A fresh execution environment (cold start), added to the function's pool. */
   private container(fn: LocalFunction, pool: Container[]): Container {
     if (!existsSync(fn.assetPath)) {
@@ -669,15 +707,28 @@ export class LambdaRuntime implements Invoker, LocalService {
     const ready = new Promise<void>((resolve, reject) => {
       settleReady = (error) => (error ? reject(error) : resolve());
     });
-    const container = new Container(worker, Date.now(), ready);
+    const container = new Container(worker, ready);
     // A failed init must not surface as an unhandled rejection when nobody awaits it yet.
     ready.catch(() => {});
-    const initTimer = setTimeout(() => {
-      const error = { errorType: 'Sandbox.Timedout', errorMessage: `INIT timed out after ${INIT_TIMEOUT_MS / 1000}s` };
-      settleReady(new LambdaError(error, fn.name));
-      void this.kill(container, error);
-    }, INIT_TIMEOUT_MS);
-    initTimer.unref();
+    // The init starts on its turn, and its 10 s count from then: a burst of cold starts on a small machine would
+    // otherwise share its cores and time out together, where Lambda gives each environment its own.
+    let initTimer: NodeJS.Timeout | undefined;
+    const endTurn = this.initTurn(() => {
+      if (container.dead) return;
+      container.startedAt = Date.now();
+      this.log(`[${fn.name}] INIT_START Runtime Version: ${fn.runtime}`);
+      initTimer = setTimeout(() => {
+        const error = {
+          errorType: 'Sandbox.Timedout',
+          errorMessage: `INIT timed out after ${INIT_TIMEOUT_MS / 1000}s`,
+        };
+        settleReady(new LambdaError(error, fn.name));
+        void this.kill(container, error);
+      }, INIT_TIMEOUT_MS);
+      initTimer.unref();
+      worker.postMessage({ type: 'init' });
+    });
+    void ready.then(endTurn, endTurn);
 
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'ready') {
