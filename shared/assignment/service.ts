@@ -4,7 +4,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../auth/principal.ts';
 import { documentClient } from '../db/client.ts';
-import { model, writeRecord } from '../db/store.ts';
+import { replaceDocument } from '../db/documents.ts';
+import { model } from '../db/store.ts';
 import { PreconditionFailedError } from '../errors.ts';
 import type { VersionPrecondition } from '../http/request.ts';
 import { logger, metrics } from '../observability.ts';
@@ -52,20 +53,13 @@ export async function putAssignmentRules(
   const { tenantId } = principal;
   const current = await getAssignmentRules(tenantId);
   if (ifMatch && !ifMatch.matches(current.version)) throw new PreconditionFailedError('assignmentRules', tenantId);
-  const now = new Date().toISOString();
-  const next: AssignmentRulesView = {
-    rules: input.rules,
-    version: current.version + 1,
-    createdAt: current.version === 0 ? now : current.createdAt,
-    updatedAt: now,
-    createdBy: current.createdBy ?? principal.userId,
-    updatedBy: principal.userId,
-  };
-  await writeRecord({
+  const next = await replaceDocument({
     entity: 'assignmentRules',
-    item: { ...next, tenantId },
-    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
-    onVersionConflict: () => new PreconditionFailedError('assignmentRules', tenantId),
+    tenantId,
+    current,
+    values: { rules: input.rules },
+    actorId: principal.userId,
+    conflict: () => new PreconditionFailedError('assignmentRules', tenantId),
   });
   remember(tenantId, next.rules);
   return next;

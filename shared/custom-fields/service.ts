@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.ts';
-import { model, writeRecord } from '../db/store.ts';
+import { replaceDocument } from '../db/documents.ts';
+import { model } from '../db/store.ts';
 import { type FieldError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { VersionPrecondition } from '../http/request.ts';
 import type { CustomFieldDefinition, CustomFieldEntityType, CustomFieldSchemaView } from './schema.ts';
@@ -38,21 +39,13 @@ export async function putCustomFieldSchema(
   if (ifMatch && !ifMatch.matches(current.version)) {
     throw new PreconditionFailedError('customFieldSchema', entityType);
   }
-  const now = new Date().toISOString();
-  const next: CustomFieldSchemaView = {
-    entityType,
-    fields,
-    version: current.version + 1,
-    createdAt: current.version === 0 ? now : current.createdAt,
-    updatedAt: now,
-    createdBy: current.createdBy ?? principal.userId,
-    updatedBy: principal.userId,
-  };
-  await writeRecord({
+  const next = await replaceDocument({
     entity: 'customFieldSchema',
-    item: { ...next, tenantId: principal.tenantId },
-    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
-    onVersionConflict: () => new PreconditionFailedError('customFieldSchema', entityType),
+    tenantId: principal.tenantId,
+    current,
+    values: { entityType, fields },
+    actorId: principal.userId,
+    conflict: () => new PreconditionFailedError('customFieldSchema', entityType),
   });
   cache.set(`${principal.tenantId}#${entityType}`, { fields, expires: Date.now() + CACHE_MS });
   return next;

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { createWithAssignedOwner } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { StoredAudit } from '../db/documents.ts';
 import { RecordTooLargeError } from '../db/item-size.ts';
 import { itemView } from '../db/item-view.ts';
 import { dealIndex, dealKeys, sortableName, timelineIndex } from '../db/keys.ts';
@@ -46,7 +47,7 @@ import type {
 
 export type DealStatus = 'open' | 'won' | 'lost';
 
-export interface StoredDeal {
+export interface StoredDeal extends StoredAudit {
   tenantId: string;
   dealId: string;
   name: string;
@@ -66,13 +67,6 @@ export interface StoredDeal {
   contactIds?: string[];
   companyId?: string;
   lineItems?: LineItemView[];
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  createdBy?: string;
-  updatedBy?: string;
-  deletedAt?: string;
-  deletedBy?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

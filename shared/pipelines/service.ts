@@ -3,6 +3,7 @@ import { ulid } from 'ulid';
 import type * as z from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { documentClient, tableName } from '../db/client.ts';
+import type { StoredAudit } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { dealIndex, pipelineIndex, pipelineKeys, sortableName } from '../db/keys.ts';
 import { type ItemWrite, model, writeRecord } from '../db/store.ts';
@@ -18,18 +19,13 @@ import type {
   StageView,
 } from './schema.ts';
 
-export interface StoredPipeline {
+export interface StoredPipeline extends StoredAudit {
   tenantId: string;
   pipelineId: string;
   name: string;
   sortName: string;
   stages: StageView[];
   isDefault: boolean;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  createdBy?: string;
-  updatedBy?: string;
 }
 
 const DEFAULT_PROBABILITY: Record<StageKind, number> = { open: 10, won: 100, lost: 0 };

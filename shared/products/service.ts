@@ -1,5 +1,6 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
+import type { StoredAudit } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { productIndex, productKeys, sortableName } from '../db/keys.ts';
 import { type ItemWrite, model, writeRecord } from '../db/store.ts';
@@ -9,7 +10,7 @@ import { type Page, queryIndex, singleFilter } from '../records/lists.ts';
 import { mergePatch } from '../records/merge-patch.ts';
 import type { ProductCreateInput, ProductListFilters, ProductPatchInput, ProductView } from './schema.ts';
 
-export interface StoredProduct {
+export interface StoredProduct extends StoredAudit {
   tenantId: string;
   productId: string;
   sku: string;
@@ -18,13 +19,6 @@ export interface StoredProduct {
   description?: string;
   prices: Record<string, number>;
   active: boolean;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  createdBy?: string;
-  updatedBy?: string;
-  deletedAt?: string;
-  deletedBy?: string;
 }
 
 export const productView = (stored: Record<string, unknown>): ProductView =>

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { Principal } from '../auth/principal.ts';
-import { model, writeRecord } from '../db/store.ts';
+import { replaceDocument } from '../db/documents.ts';
+import { model } from '../db/store.ts';
 import { PreconditionFailedError } from '../errors.ts';
 import type { VersionPrecondition } from '../http/request.ts';
 import { leadKind } from '../leads/service.ts';
@@ -26,22 +27,14 @@ export async function putScoringRules(
 ): Promise<ScoringRulesView> {
   const current = await getScoringRules(p.tenantId);
   if (ifMatch && !ifMatch.matches(current.version)) throw new PreconditionFailedError('scoringRules', 'rules');
-  const now = new Date().toISOString();
-  const next: ScoringRulesView = {
-    rules,
-    version: current.version + 1,
-    createdAt: current.version === 0 ? now : current.createdAt,
-    updatedAt: now,
-    createdBy: current.createdBy ?? p.userId,
-    updatedBy: p.userId,
-  };
-  await writeRecord({
+  return replaceDocument({
     entity: 'scoringRules',
-    item: { ...next, tenantId: p.tenantId },
-    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
-    onVersionConflict: () => new PreconditionFailedError('scoringRules', 'rules'),
+    tenantId: p.tenantId,
+    current,
+    values: { rules },
+    actorId: p.userId,
+    conflict: () => new PreconditionFailedError('scoringRules', 'rules'),
   });
-  return next;
 }
 
 /** Lead fields the scoring consumer writes: a change of only these (and version) is its own echo. */

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.ts';
-import { model, writeRecord } from '../db/store.ts';
+import { replaceDocument } from '../db/documents.ts';
+import { model } from '../db/store.ts';
 import { PreconditionFailedError } from '../errors.ts';
 import type { VersionPrecondition } from '../http/request.ts';
 import { SETTINGS_DEFAULTS, type SettingsPatchInput, type SettingsView } from './schema.ts';
@@ -57,20 +58,13 @@ export async function patchSettings(
   ) as Pick<SettingsView, keyof typeof SETTINGS_DEFAULTS>;
   // A patch that changes nothing keeps the version (and writes nothing), as for records.
   if (configurable.every((name) => values[name] === current[name])) return current;
-  const now = new Date().toISOString();
-  const next: SettingsView = {
-    ...values,
-    version: current.version + 1,
-    createdAt: current.version === 0 ? now : current.createdAt,
-    updatedAt: now,
-    createdBy: current.createdBy ?? principal.userId,
-    updatedBy: principal.userId,
-  };
-  await writeRecord({
+  const next = await replaceDocument({
     entity: 'tenantSettings',
-    item: { ...next, tenantId },
-    ...(current.version === 0 ? {} : { expectedVersion: current.version }),
-    onVersionConflict: () => new PreconditionFailedError('settings', tenantId),
+    tenantId,
+    current,
+    values,
+    actorId: principal.userId,
+    conflict: () => new PreconditionFailedError('settings', tenantId),
   });
   remember(tenantId, next);
   return next;
