@@ -11,13 +11,22 @@ export function syntheticSales(scale: number): SalesFigures {
   return {
     convertLead: {
       api: load(30 * scale, 120),
+      inLambdaP50Ms: 95,
       raw: load(50, 60),
       ratio: 0.6 * scale,
       requests,
       transactItems: 15,
       requestBytes: 13_000,
     },
-    moveStage: { api: load(60, 60), raw: load(80, 40), ratio: 0.75, requests, transactItems: 3, requestBytes: 2_900 },
+    moveStage: {
+      api: load(60, 60),
+      inLambdaP50Ms: 45,
+      raw: load(80, 40),
+      ratio: 0.75,
+      requests,
+      transactItems: 3,
+      requestBytes: 2_900,
+    },
     board: {
       deals: 10_000,
       stages: 6,

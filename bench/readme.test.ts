@@ -69,9 +69,9 @@ describe('renderBench: sales and assignment', () => {
     const text = renderBench(latestOf());
     // convert: API 30 × (1, 1.1, 0.9) per second, p50 120 / p99 360; raw 50; ratio 0.6 × scale.
     expect(text).toMatch(
-      /\| convert lead \| +30 \(27–33\) \| +120 \/ 360 \| +50 \| +60 \/ 180 \| +0\.6 \(0\.54–0\.66\) \| +15 \| GetItem \+ GetItem \+ TransactWriteItems \| met +\|/,
+      /\| convert lead \| +30 \(27–33\) \| +120 \/ 360 \| +95 \| +50 \| +60 \/ 180 \| +0\.6 \(0\.54–0\.66\) \| +15 \| GetItem \+ GetItem \+ TransactWriteItems \| met +\|/,
     );
-    expect(text).toMatch(/\| move stage +\| +60 \| +60 \/ 180 \| +80 \| +40 \/ 120 \| +0\.75 \| +3 \|/);
+    expect(text).toMatch(/\| move stage +\| +60 \| +60 \/ 180 \| +45 \| +80 \| +40 \/ 120 \| +0\.75 \| +3 \|/);
     expect(text).toContain('**The deal board** at 10,000 deals in one pipeline of 6 stages (10 deals per stage page');
     expect(text).toContain("the pipeline's GetItem and one Query per stage (7 requests)");
     expect(text).toMatch(

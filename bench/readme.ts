@@ -297,6 +297,7 @@ function renderSales(
         'call',
         'API /s',
         'API p50 / p99 ms',
+        'in Lambda p50 ms',
         'raw /s',
         'raw p50 / p99 ms',
         'API / raw',
@@ -313,6 +314,8 @@ function renderSales(
         name,
         spread(w.api.perSecond, 0),
         ms(w.api),
+        // Absent from results older than the figure.
+        w.inLambdaP50Ms === undefined ? 'n/a' : spread(w.inLambdaP50Ms, 0),
         spread(w.raw.perSecond, 0),
         ms(w.raw),
         spread(w.ratio, 2),
@@ -320,7 +323,7 @@ function renderSales(
         w.requests.join(' + '),
         verdict(passOf(`${name}: API throughput`)),
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
     ),
   );
   const b = s.board;

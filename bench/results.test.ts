@@ -147,6 +147,9 @@ describe('verdicts: sales and assignment', () => {
     expect(byGoal(runs)[goal]).toMatchObject({ pass: false });
     runs[2]!.assignmentFairness = { ...syntheticAssignment(0), failed: 1, assigned: 999 };
     expect(byGoal(runs)[goal]).toMatchObject({ pass: false });
+    // A create that succeeded but got no member as its owner is a miss too.
+    runs[2]!.assignmentFairness = { ...syntheticAssignment(0), assigned: 999 };
+    expect(byGoal(runs)[goal]).toMatchObject({ pass: false });
   });
 });
 

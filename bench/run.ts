@@ -79,9 +79,22 @@ const connectedQuotaProbe = (): QuotaProbe | undefined => quotaProbe;
 
 /**
  * Assignment fairness (issue 6): max - min of records per team member after 1,000 concurrent creates without an
- * owner, in the run's cloud after the other sections. bench/assignment.ts (measureAssignmentFairness) is on the
+ * owner, in the run's cloud after the sales section. bench/assignment.ts (measureAssignmentFairness) is on the
  * s6-assignment branch; until it is merged there is no probe and the figure is absent (results.ts skips its goal,
- * the README says it was not measured). Wiring it is this function's body; see AssignmentProbe for what it returns.
+ * the README says it was not measured). Once merged, return this instead of undefined:
+ *
+ *   async (ctx) => {
+ *     const tenantId = 'bench-assignment';
+ *     const r = await measureAssignmentFairness({
+ *       apiUrl: ctx.cloud.apiUrl,
+ *       token: await ctx.cloud.token({ tenantId, roles: ['admin'], userId: 'bench-admin' }),
+ *       tenantId,
+ *       table: { client: ctx.direct, tableName: ctx.cloud.tableName },
+ *       creates: ctx.profile === QUICK ? 200 : 1_000, // 8 members divide both: the goal is exactly 0
+ *     });
+ *     const { members, creates, assigned, failed, ideal } = r;
+ *     return { members, creates, assigned, failed, ideal, maxMinusMin: r.fairness, storedMaxMinusMin: r.storedFairness };
+ *   }
  */
 const connectedAssignmentProbe = (): AssignmentProbe | undefined => undefined;
 export type AssignmentProbe = (ctx: RunContext) => Promise<AssignmentFigure>;

@@ -155,8 +155,8 @@ async function compare(
   name: string,
   api: () => Promise<unknown>,
   raw: () => Promise<unknown>,
-): Promise<{ api: LoadResult; raw: LoadResult }> {
-  const { profile, problems } = ctx;
+): Promise<{ api: LoadResult; raw: LoadResult; inLambdaP50Ms: number }> {
+  const { profile, problems, lambdaDurations } = ctx;
   const { run, warmupOps } = profile.sales;
   const warm = { concurrency: profile.concurrency, maxOps: warmupOps, maxMs: 10_000 };
   await runLoad(warm, api);
@@ -169,14 +169,21 @@ async function compare(
   const samples = { api: [] as LoadSample[], raw: [] as LoadSample[] };
   const sides = { api, raw };
   const order = ['api', 'raw'] as const;
+  const inLambdaMs: number[] = [];
   for (let k = 0; k < profile.slices; k++) {
     for (const side of k % 2 === 0 ? order : [...order].reverse()) {
+      lambdaDurations.length = 0;
       samples[side].push(await runLoadSample(slice, sides[side]));
+      if (side === 'api') inLambdaMs.push(...lambdaDurations);
     }
   }
-  const result = { api: summarize(samples.api), raw: summarize(samples.raw) };
+  const inLambdaP50Ms = percentile(
+    inLambdaMs.sort((a, b) => a - b),
+    50,
+  );
+  const result = { api: summarize(samples.api), raw: summarize(samples.raw), inLambdaP50Ms };
   for (const side of order) {
-    const r = result[side];
+    const r = result[side] as LoadResult;
     if (r.errors > 0) problems.push(`${name} ${side}: ${r.errors} errors, first: ${r.firstError}`);
   }
   return result;
@@ -398,11 +405,15 @@ export async function sectionSales(
   }
   if (rounds < measured) problems.push(`sales board: only ${rounds} of ${measured} rounds within ${maxMs} ms`);
 
-  const write = (r: { api: LoadResult; raw: LoadResult }, captured: typeof moved): SalesWriteFigure => {
+  const write = (
+    r: { api: LoadResult; raw: LoadResult; inLambdaP50Ms: number },
+    captured: typeof moved,
+  ): SalesWriteFigure => {
     const tx = JSON.parse(replayable(captured.transaction)) as { TransactItems: unknown[] };
     const sent = captured.seen.find((s) => s.operation === 'TransactWriteItems');
     return {
       api: figure(r.api),
+      inLambdaP50Ms: r.inLambdaP50Ms,
       raw: figure(r.raw),
       ratio: round(r.api.perSecond / r.raw.perSecond, 3),
       requests: captured.seen.map((s) => s.operation),
@@ -432,7 +443,20 @@ export async function sectionSales(
     `7. Sales writes at ${profile.concurrency} in flight (per side: ${profile.sales.run.maxOps} ops or ` +
       `${profile.sales.run.maxMs / 1000} s in ${profile.slices} slices; raw = the API's TransactWriteItems replayed ` +
       'with fresh ids)',
-    ['call', 'API/s', 'p50 ms', 'p99 ms', 'raw/s', 'p50 ms', 'p99 ms', 'API/raw', 'items', 'bytes', 'requests'],
+    [
+      'call',
+      'API/s',
+      'p50 ms',
+      'p99 ms',
+      'in Lambda p50',
+      'raw/s',
+      'p50 ms',
+      'p99 ms',
+      'API/raw',
+      'items',
+      'bytes',
+      'requests',
+    ],
     (['convertLead', 'moveStage'] as const).map((k) => {
       const w = result[k];
       return [
@@ -440,6 +464,7 @@ export async function sectionSales(
         w.api.perSecond,
         w.api.p50Ms,
         w.api.p99Ms,
+        w.inLambdaP50Ms,
         w.raw.perSecond,
         w.raw.p50Ms,
         w.raw.p99Ms,
