@@ -25,6 +25,16 @@ export interface Profile {
   /** Handler calls without a database: warm-up, then rounds of batches per operation. */
   withoutDatabase: { warmupCalls: number; rounds: number; batch: number };
   initRuns: number;
+  /**
+   * Sales (bench/sales.ts): convert-lead and move-stage runs per side (count or time, in slices like `run`) after a
+   * warm-up of that many per side; the board's deal count and its sequential rounds.
+   */
+  sales: {
+    run: { maxOps: number; maxMs: number };
+    warmupOps: number;
+    boardDeals: number;
+    boardRounds: { warmup: number; measured: number; maxMs: number };
+  };
 }
 
 export const FULL: Profile = {
@@ -37,6 +47,12 @@ export const FULL: Profile = {
   listRounds: { warmup: 10, measured: 100, maxMs: 60_000 },
   withoutDatabase: { warmupCalls: 2_000, rounds: 10, batch: 500 },
   initRuns: 5,
+  sales: {
+    run: { maxOps: 1_000, maxMs: 6_000 },
+    warmupOps: 60,
+    boardDeals: 10_000,
+    boardRounds: { warmup: 5, measured: 100, maxMs: 60_000 },
+  },
 };
 
 export const QUICK: Profile = {
@@ -49,6 +65,12 @@ export const QUICK: Profile = {
   listRounds: { warmup: 2, measured: 10, maxMs: 10_000 },
   withoutDatabase: { warmupCalls: 500, rounds: 2, batch: 200 },
   initRuns: 1,
+  sales: {
+    run: { maxOps: 60, maxMs: 1_000 },
+    warmupOps: 10,
+    boardDeals: 600,
+    boardRounds: { warmup: 2, measured: 10, maxMs: 10_000 },
+  },
 };
 
 /** What every section of one run shares. */

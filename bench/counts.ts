@@ -23,7 +23,7 @@ export const EXPECTED_REQUESTS: Record<string, string[]> = {
 
 /** Entities of the per-tenant guards (quota lease, settings read): amortized over many calls, reported apart. */
 const GUARD_ENTITIES = new Set(['quotaWindow', 'tenantSettings']);
-const isGuard = (r: SeenRequest) => r.entities.length > 0 && r.entities.every((e) => GUARD_ENTITIES.has(e));
+export const isGuard = (r: SeenRequest) => r.entities.length > 0 && r.entities.every((e) => GUARD_ENTITIES.has(e));
 
 /** The DynamoDB operation a raw request of the throughput section sends, to compare with the API's. */
 const RAW_TARGET: Record<string, string> = { create: 'TransactWriteItems', get: 'GetItem', list: 'Query' };

@@ -1,8 +1,65 @@
 /** Synthetic runs for the bench's own tests: figures shaped like a real run's, scaled so runs differ. */
-import type { RunFigures } from './results.ts';
+import type { AssignmentFigure, RunFigures, SalesFigures } from './results.ts';
 
 const load = (perSecond: number, p50Ms: number) => ({ ops: 1000, errors: 0, perSecond, p50Ms, p99Ms: p50Ms * 3 });
 const lat = (p50Ms: number) => ({ samples: 100, p50Ms, p95Ms: p50Ms * 2 });
+const tail = (p50Ms: number) => ({ samples: 100, p50Ms, p99Ms: p50Ms * 4 });
+
+/** Sales figures shaped like a real run's: conversion at 0.6 x raw (times scale), a 6-stage board read as expected. */
+export function syntheticSales(scale: number): SalesFigures {
+  const requests = ['GetItem', 'GetItem', 'TransactWriteItems'];
+  return {
+    convertLead: {
+      api: load(30 * scale, 120),
+      inLambdaP50Ms: 95,
+      raw: load(50, 60),
+      ratio: 0.6 * scale,
+      requests,
+      transactItems: 15,
+      requestBytes: 13_000,
+    },
+    moveStage: {
+      api: load(60, 60),
+      inLambdaP50Ms: 45,
+      raw: load(80, 40),
+      ratio: 0.75,
+      requests,
+      transactItems: 3,
+      requestBytes: 2_900,
+    },
+    board: {
+      deals: 10_000,
+      stages: 6,
+      limit: 10,
+      seedSeconds: 4,
+      board: { api: tail(30 * scale), raw: tail(20) },
+      nextPage: { api: tail(8), raw: tail(4) },
+      boardRequests: {
+        calls: 20,
+        perCall: 7,
+        operations: { GetItem: 1, Query: 6 },
+        expected: ['GetItem', 'Query', 'Query', 'Query', 'Query', 'Query', 'Query'],
+        asExpected: true,
+      },
+      nextPageRequests: { calls: 20, perCall: 1, operations: { Query: 1 }, expected: ['Query'], asExpected: true },
+      sameDeals: true,
+      seededAsApi: true,
+    },
+  };
+}
+
+/** An assignment fairness figure: 1,000 creates over 8 members, spread `maxMinusMin`. */
+export function syntheticAssignment(maxMinusMin: number): AssignmentFigure {
+  return {
+    members: 8,
+    creates: 1000,
+    assigned: 1000,
+    failed: 0,
+    maxMinusMin,
+    storedMaxMinusMin: maxMinusMin,
+    ideal: 0,
+  };
+}
 
 export function syntheticRun(scale: number): RunFigures {
   return {
@@ -67,6 +124,7 @@ export function syntheticRun(scale: number): RunFigures {
       addedRatio: { first: 1, next: 1, middle: 0.85 / scale },
       samePage: true,
     },
+    sales: syntheticSales(scale),
     bundles: {
       ApiContacts: {
         entry: 'functions/http/contacts.ts',

@@ -7,7 +7,7 @@ import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { ContactCreate } from '../shared/contacts/schema.ts';
 import { contactKind } from '../shared/contacts/service.ts';
-import { contactIndex } from '../shared/db/keys.ts';
+import { contactIndex, dealIndex, dealKeys, sortableName } from '../shared/db/keys.ts';
 import { model } from '../shared/db/store.ts';
 import type { Stored } from '../shared/records/lifecycle.ts';
 import { mergePatch } from '../shared/records/merge-patch.ts';
@@ -86,3 +86,70 @@ export function cursorAfter(item: Record<string, unknown>): string {
 
 const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Margaret', 'Ken', 'Radia', 'Tim', 'Frances'];
 const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Hamilton', 'Thompson', 'Perlman'];
+
+/** A pipeline stage as the deal seeding needs it. */
+export interface SeedStage {
+  id: string;
+  kind: 'open' | 'won' | 'lost';
+  probability: number;
+}
+
+/**
+ * A deal item as planDealCreate + writeRecords store it for a deal without contacts, company or line items (its
+ * stage-history entry is left out: the board and a stage move read only the deal), for seeding. The deals module's
+ * own key builder (dealKeys) places it on the board's partitions.
+ */
+export function seedDealItem(
+  tenantId: string,
+  userId: string,
+  pipelineId: string,
+  stage: SeedStage,
+  n: number,
+): Record<string, unknown> {
+  const now = new Date().toISOString();
+  const name = `Deal ${n.toString(36)} ${LAST[n % LAST.length]}`;
+  const undated = n % 10 === 9;
+  const close = new Date(Date.UTC(2027, 0, 1) + (n % 365) * 86_400_000).toISOString().slice(0, 10);
+  const deal = Object.fromEntries(
+    Object.entries({
+      tenantId,
+      dealId: ulid(),
+      name,
+      sortName: sortableName(name),
+      amount: 100_000 + (n % 97) * 1_000,
+      currency: 'EUR',
+      expectedCloseDate: undated ? undefined : close,
+      pipelineId,
+      stageId: stage.id,
+      status: stage.kind,
+      probability: stage.probability,
+      stageEnteredAt: now,
+      closedAt: stage.kind === 'open' ? undefined : now,
+      lostReason: stage.kind === 'lost' ? 'Price' : undefined,
+      ownerId: userId,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      createdBy: userId,
+      updatedBy: userId,
+    }).filter(([, v]) => v !== undefined),
+  ) as unknown as Parameters<typeof dealKeys>[0] & Record<string, unknown>;
+  return (model.entities.deal.create({ ...deal, ...dealKeys(deal) } as never).params() as Params).Item;
+}
+
+/** GetItem params of a pipeline (the board's first read). */
+export function getPipelineParams(tenantId: string, pipelineId: string) {
+  return model.entities.pipeline.get({ tenantId, pipelineId }).params();
+}
+
+/** One stage's board Query (gsi2, the stage's partition, soonest close first), as stageDeals sends it. */
+export function stageDealsParams(tenantId: string, pipelineId: string, stageId: string, limit: number) {
+  return model.entities.deal.query
+    .gsi2({ gsi2pk: dealIndex.stage(tenantId, pipelineId, stageId) })
+    .params({ limit, order: 'asc' });
+}
+
+/** GetItem params for one deal (to compare a seeded deal item with one the API wrote). */
+export function getDealParams(tenantId: string, dealId: string) {
+  return model.entities.deal.get({ tenantId, dealId }).params();
+}

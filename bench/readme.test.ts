@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { syntheticRun } from './fixtures.ts';
+import { syntheticAssignment, syntheticRun } from './fixtures.ts';
 import { currentSection, END, README_FILE, readLatest, renderBench, replaceSection, START } from './readme.ts';
 import { aggregate, type Goals, type Latest, verdicts } from './results.ts';
 
-const GOALS: Goals = { apiVsRaw: 0.5, listAddedCostRatio: 1.5, bundleBytes: 300 * 1024, quotaNeighbourErrorRate: 0 };
+const GOALS: Goals = {
+  apiVsRaw: 0.5,
+  listAddedCostRatio: 1.5,
+  bundleBytes: 300 * 1024,
+  quotaNeighbourErrorRate: 0,
+  assignmentMaxMinusMin: 0,
+};
 
 function latestOf(runs = [syntheticRun(1), syntheticRun(1.1), syntheticRun(0.9)], quick = false): Latest {
   const figures = aggregate(runs);
@@ -55,6 +61,40 @@ describe('renderBench', () => {
     const text = renderBench(latestOf(runs, true));
     expect(text).toContain('come from a `--quick` development run');
     expect(text).toContain("tenant B's error rate is 0% (goal 0%: met); tenant A's is 85%.");
+  });
+});
+
+describe('renderBench: sales and assignment', () => {
+  it('renders the sales writes beside raw and the board with its requests per read', () => {
+    const text = renderBench(latestOf());
+    // convert: API 30 × (1, 1.1, 0.9) per second, p50 120 / p99 360; raw 50; ratio 0.6 × scale.
+    expect(text).toMatch(
+      /\| convert lead \| +30 \(27–33\) \| +120 \/ 360 \| +95 \| +50 \| +60 \/ 180 \| +0\.6 \(0\.54–0\.66\) \| +15 \| GetItem \+ GetItem \+ TransactWriteItems \| met +\|/,
+    );
+    expect(text).toMatch(/\| move stage +\| +60 \| +60 \/ 180 \| +45 \| +80 \| +40 \/ 120 \| +0\.75 \| +3 \|/);
+    expect(text).toContain('**The deal board** at 10,000 deals in one pipeline of 6 stages (10 deals per stage page');
+    expect(text).toContain("the pipeline's GetItem and one Query per stage (7 requests)");
+    expect(text).toMatch(
+      /\| `GET \/v1\/pipelines\/\{id\}\/board` \| +30 \(27–33\) \/ 120 \(108–132\) \| +20 \/ 80 \| +7 \| GetItem 1, Query 6 \| met +\|/,
+    );
+    expect(text).toMatch(/\| next page of one stage +\| +8 \/ 32 \| +4 \/ 16 \| +1 \| Query 1 +\| met +\|/);
+    expect(text).toContain('as the API writes them: checked; the same deals through the API and raw: checked.');
+    expect(text).toContain('**Assignment fairness**: not measured in this run.');
+  });
+
+  it('says when sales were not measured, and shows assignment fairness when it was', () => {
+    const runs = [syntheticRun(1), syntheticRun(1)];
+    for (const r of runs) {
+      delete r.sales;
+      r.assignmentFairness = syntheticAssignment(0);
+    }
+    runs[1]!.assignmentFairness!.maxMinusMin = 2;
+    const text = renderBench(latestOf(runs));
+    expect(text).toContain('**Sales** (lead conversion, stage moves, the deal board): not measured in this run.');
+    expect(text).toContain(
+      '**Assignment fairness**: 1,000 contacts created at once without an owner, round-robin over 8 available ' +
+        'members: max − min per member 1 (0–2) from the responses, 0 from the stored owner lists (goal 0: **missed**); 0 failed.',
+    );
   });
 });
 

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs } from './args.ts';
-import { syntheticRun } from './fixtures.ts';
+import { syntheticAssignment, syntheticRun } from './fixtures.ts';
 import { addedRatio, aggregate, type Goals, medianOf, verdicts } from './results.ts';
 
-const GOALS: Goals = { apiVsRaw: 0.5, listAddedCostRatio: 1.5, bundleBytes: 300 * 1024, quotaNeighbourErrorRate: 0 };
+const GOALS: Goals = {
+  apiVsRaw: 0.5,
+  listAddedCostRatio: 1.5,
+  bundleBytes: 300 * 1024,
+  quotaNeighbourErrorRate: 0,
+  assignmentMaxMinusMin: 0,
+};
 
 describe('aggregate', () => {
   it('turns every number into its median and min/max over the runs, keeping each run value', () => {
@@ -84,6 +90,66 @@ describe('verdicts', () => {
     // The median run saw no error, but one run did: missed.
     expect(v.find((x) => x.goal.startsWith('tenant B'))).toMatchObject({ value: '0', pass: false });
     expect(verdicts(aggregate([syntheticRun(1)]), GOALS).some((x) => x.goal.startsWith('tenant B'))).toBe(false);
+  });
+});
+
+describe('verdicts: sales and assignment', () => {
+  const byGoal = (runs: ReturnType<typeof syntheticRun>[]) =>
+    Object.fromEntries(verdicts(aggregate(runs), GOALS).map((v) => [v.goal, v]));
+
+  it('judges convert-lead and move-stage against the raw TransactWriteItems on the median run, errors missing', () => {
+    const v = byGoal([syntheticRun(1), syntheticRun(0.8), syntheticRun(0.7)]);
+    // convert ratios 0.6, 0.48, 0.42: the median 0.48 misses; move stays at 0.75.
+    expect(v['convert lead: API throughput >= 0.5 x raw TransactWriteItems']).toMatchObject({
+      value: '0.48',
+      pass: false,
+    });
+    expect(v['move stage: API throughput >= 0.5 x raw TransactWriteItems']).toMatchObject({ pass: true });
+    const failing = [syntheticRun(1)];
+    failing[0]!.sales!.moveStage.api.errors = 3;
+    expect(byGoal(failing)['move stage: API throughput >= 0.5 x raw TransactWriteItems']).toMatchObject({
+      pass: false,
+    });
+  });
+
+  it('holds the board to GetItem + one Query per stage and the next page to one Query, in every run', () => {
+    const ok = byGoal([syntheticRun(1), syntheticRun(1)]);
+    expect(ok['board: DynamoDB requests = GetItem + one Query per stage (6)']).toMatchObject({
+      value: '7',
+      pass: true,
+    });
+    expect(ok['board next page: DynamoDB requests = Query']).toMatchObject({ pass: true });
+    const runs = [syntheticRun(1), syntheticRun(1)];
+    runs[1]!.sales!.board.boardRequests.asExpected = false;
+    runs[0]!.sales!.board.seededAsApi = false;
+    const v = byGoal(runs);
+    expect(v['board: DynamoDB requests = GetItem + one Query per stage (6)']).toMatchObject({ pass: false });
+    expect(
+      v['board: the API read the deals the raw Queries did, from deals seeded as the API writes them'],
+    ).toMatchObject({ pass: false });
+  });
+
+  it('has no sales or assignment goals when they were not measured', () => {
+    const run = syntheticRun(1);
+    delete run.sales;
+    const goals = verdicts(aggregate([run]), GOALS).map((v) => v.goal);
+    expect(goals.some((g) => /convert lead|move stage|board|assignment/.test(g))).toBe(false);
+  });
+
+  it('judges assignment fairness on its worst run, both counts, with no failed create', () => {
+    const goal = 'assignment: max - min per member after 1000 concurrent creates = 0';
+    const runs = [syntheticRun(1), syntheticRun(1), syntheticRun(1)];
+    runs.forEach((r) => {
+      r.assignmentFairness = syntheticAssignment(0);
+    });
+    expect(byGoal(runs)[goal]).toMatchObject({ value: '0', pass: true });
+    runs[2]!.assignmentFairness!.storedMaxMinusMin = 1;
+    expect(byGoal(runs)[goal]).toMatchObject({ pass: false });
+    runs[2]!.assignmentFairness = { ...syntheticAssignment(0), failed: 1, assigned: 999 };
+    expect(byGoal(runs)[goal]).toMatchObject({ pass: false });
+    // A create that succeeded but got no member as its owner is a miss too.
+    runs[2]!.assignmentFairness = { ...syntheticAssignment(0), assigned: 999 };
+    expect(byGoal(runs)[goal]).toMatchObject({ pass: false });
   });
 });
 

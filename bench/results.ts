@@ -19,6 +19,8 @@ export interface Goals {
   bundleBytes: number;
   /** Tenant B's error rate while tenant A runs at 10x its quota. */
   quotaNeighbourErrorRate: number;
+  /** Assignment fairness: max - min of records per team member after concurrent creates (issue 6: 0). */
+  assignmentMaxMinusMin: number;
 }
 
 export interface Latency {
@@ -108,6 +110,86 @@ export interface BundleFigure {
   sdkInitMs: number;
 }
 
+/** A latency distribution with its tail: p50 and p99 (with ~100 samples the p99 is about the slowest). */
+export interface TailLatency {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * A sales write through the API beside the raw TransactWriteItems it amounts to: the API's own request (captured by
+ * the counting proxy) replayed with fresh ids, so the same items, sizes and conditions.
+ */
+export interface SalesWriteFigure {
+  api: LoadFigure;
+  /** The function's own duration per invoke (the runtime's REPORT line, whole ms): the rest is HTTP and queueing. */
+  inLambdaP50Ms: number;
+  raw: LoadFigure;
+  /** API per second over raw per second. */
+  ratio: number;
+  /** The DynamoDB requests one API call sent, in order, beside the tenant guards (reads first, then the write). */
+  requests: string[];
+  /** Operations in the transaction (Put, ConditionCheck, ...), the same in the raw one. */
+  transactItems: number;
+  /** Size of the TransactWriteItems request body as sent. */
+  requestBytes: number;
+}
+
+/** DynamoDB requests per read, beside the tenant guards. */
+export interface ReadCountFigure {
+  calls: number;
+  perCall: number;
+  /** Per call, by DynamoDB operation. */
+  operations: Record<string, number>;
+  /** What each call must send: the operations in any order (the board's Queries run in parallel). */
+  expected: string[];
+  /** Every call sent exactly the expected requests. */
+  asExpected: boolean;
+}
+
+/** The deal board with many deals in one pipeline. */
+export interface BoardFigure {
+  deals: number;
+  stages: number;
+  /** Deals per stage page (the board's `limit`, and the next page's). */
+  limit: number;
+  seedSeconds: number;
+  /** GET /v1/pipelines/{id}/board, beside the raw reads it amounts to (GetItem + one Query per stage, in parallel). */
+  board: { api: TailLatency; raw: TailLatency };
+  /** GET /v1/pipelines/{id}/stages/{stageId}/deals?cursor= (the first stage's second page), beside its raw Query. */
+  nextPage: { api: TailLatency; raw: TailLatency };
+  boardRequests: ReadCountFigure;
+  nextPageRequests: ReadCountFigure;
+  /** The API's board and next page returned the deals the raw Queries did. */
+  sameDeals: boolean;
+  /** A seeded deal item has exactly the attributes (names and types) of one the API wrote. */
+  seededAsApi: boolean;
+}
+
+export interface SalesFigures {
+  /** POST /v1/leads/{id}/convert creating contact, company and deal (one TransactWriteItems with the lead). */
+  convertLead: SalesWriteFigure;
+  /** POST /v1/deals/{id}/stage between two open stages. */
+  moveStage: SalesWriteFigure;
+  board: BoardFigure;
+}
+
+/** Round-robin assignment after concurrent creates without an owner (bench/assignment.ts, s6-assignment branch). */
+export interface AssignmentFigure {
+  members: number;
+  creates: number;
+  /** Creates that succeeded and got an owner; failed ones are a miss. */
+  assigned: number;
+  failed: number;
+  /** max - min of creates per member, from the create responses... */
+  maxMinusMin: number;
+  /** ...and from the stored owner lists, which must agree. */
+  storedMaxMinusMin: number;
+  /** The best possible: 0 when the member count divides the creates, else 1. */
+  ideal: number;
+}
+
 export interface QuotaFigure {
   /** Share of tenant A's requests refused or failed while it ran at 10x its quota (mostly 429s, as intended). */
   tenantAErrorRate: number;
@@ -140,6 +222,10 @@ export interface RunFigures {
     packages: Array<{ name: string; bytes: number }>;
   };
   tenantQuota?: QuotaFigure;
+  /** Lead conversion, stage moves and the board (bench/sales.ts); absent from results older than them. */
+  sales?: SalesFigures;
+  /** Absent until bench/assignment.ts is wired into run.ts (see connectedAssignmentProbe there). */
+  assignmentFairness?: AssignmentFigure;
 }
 
 export interface Spread {
@@ -281,6 +367,49 @@ export function verdicts(figures: Aggregated<RunFigures>, goals: Goals): Verdict
       goal: `${name}: bundle < ${goals.bundleBytes / 1024} KiB`,
       value: String(n(b.bytes)),
       pass: n(b.bytes) < goals.bundleBytes,
+    });
+  }
+  const sales = figures.sales;
+  if (sales) {
+    for (const [name, w] of [
+      ['convert lead', sales.convertLead],
+      ['move stage', sales.moveStage],
+    ] as const) {
+      out.push({
+        goal: `${name}: API throughput >= ${goals.apiVsRaw} x raw TransactWriteItems`,
+        value: String(n(w.ratio)),
+        pass: n(w.ratio) >= goals.apiVsRaw && n(w.api.errors) === 0 && n(w.raw.errors) === 0,
+      });
+    }
+    const b = sales.board;
+    out.push({
+      goal: `board: DynamoDB requests = GetItem + one Query per stage (${n(b.stages)})`,
+      value: String(n(b.boardRequests.perCall)),
+      pass: b.boardRequests.asExpected,
+    });
+    out.push({
+      goal: 'board next page: DynamoDB requests = Query',
+      value: String(n(b.nextPageRequests.perCall)),
+      pass: b.nextPageRequests.asExpected,
+    });
+    out.push({
+      goal: 'board: the API read the deals the raw Queries did, from deals seeded as the API writes them',
+      value: String(b.sameDeals && b.seededAsApi),
+      pass: b.sameDeals && b.seededAsApi,
+    });
+  }
+  const fair = figures.assignmentFairness;
+  if (fair) {
+    out.push({
+      goal: `assignment: max - min per member after ${n(fair.creates)} concurrent creates = ${goals.assignmentMaxMinusMin}`,
+      value: String(n(fair.maxMinusMin)),
+      // The worst run counts, and both counts (responses, stored owner lists) must meet it, with every create
+      // succeeding and getting a member as its owner.
+      pass:
+        fair.maxMinusMin.max <= goals.assignmentMaxMinusMin &&
+        fair.storedMaxMinusMin.max <= goals.assignmentMaxMinusMin &&
+        fair.failed.max === 0 &&
+        fair.assigned.min === fair.creates.max,
     });
   }
   if (figures.tenantQuota) {

@@ -9,6 +9,9 @@
  *   4. the API without a database: the bundled handler in-process, DynamoDB answering at once  (without-db.ts)
  *   5. per function: bundle size (minified, gzip), module init time, what fills the largest    (bundles.ts)
  *   6. tenant B's error rate while tenant A runs at 10x its quota, in a cloud of its own       (quota hook below)
+ *   7. convert-lead and move-stage vs the raw TransactWriteItems they send; the board at 10,000
+ *      deals (p50/p99, DynamoDB requests per read: GetItem + one Query per stage)             (sales.ts)
+ *   8. assignment fairness after 1,000 concurrent creates                                       (assignment hook below)
  * The suite runs N times (default 3); bench/results/latest.json gets the commit, the machine and per figure the
  * median and min/max over the runs, and the README's benchmark section is regenerated from it (readme.ts).
  */
@@ -20,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { PROJECT_ROOT } from '../infra/constructs/crm-function.ts';
 import { type LocalCloud, startLocalCloud } from '../infra/local/cloud.ts';
 import { parseBenchArgs } from './args.ts';
+import { measureAssignmentFairness } from './assignment.ts';
 import { bundledFunctions, measureBundle, packageBreakdown } from './bundles.ts';
 import { type Doc, docClient, FULL, type Items, type Profile, QUICK, type RunContext } from './common.ts';
 import { sectionRequestCounts } from './counts.ts';
@@ -30,6 +34,7 @@ import { measureTenantQuota } from './quota.ts';
 import { LATEST_FILE, updateReadme } from './readme.ts';
 import { printTable } from './report.ts';
 import {
+  type AssignmentFigure,
   aggregate,
   type BundleFigure,
   type Goals,
@@ -39,6 +44,7 @@ import {
   type RunFigures,
   verdicts,
 } from './results.ts';
+import { sectionSales } from './sales.ts';
 import { sectionThroughput } from './throughput.ts';
 import { sectionWithoutDatabase } from './without-db.ts';
 
@@ -47,6 +53,7 @@ const GOALS: Goals = {
   listAddedCostRatio: 1.5,
   bundleBytes: 300 * 1024,
   quotaNeighbourErrorRate: 0,
+  assignmentMaxMinusMin: 0,
 };
 /** Each run is cut off (and its cloud stopped) after this. */
 const RUN_LIMIT_MS = 10 * 60_000;
@@ -70,6 +77,26 @@ const quotaProbe: QuotaProbe = async (cloud, { quick }) => {
 export type QuotaProbe = (cloud: LocalCloud, options: { quick: boolean }) => Promise<QuotaFigure>;
 /** The probe (a function, so a run can leave it out). */
 const connectedQuotaProbe = (): QuotaProbe | undefined => quotaProbe;
+
+/**
+ * Assignment fairness (issue 6): max - min of records per team member after 1,000 concurrent contact creates without
+ * an owner (a round-robin rule over 8 members, which divide both counts: the goal is exactly 0), in the run's cloud
+ * after the sales section. A function, so a run can leave it out.
+ */
+const assignmentProbe: AssignmentProbe = async (ctx) => {
+  const tenantId = 'bench-assignment';
+  const r = await measureAssignmentFairness({
+    apiUrl: ctx.cloud.apiUrl,
+    token: await ctx.cloud.token({ tenantId, roles: ['admin'], userId: 'bench-admin' }),
+    tenantId,
+    table: { client: ctx.direct, tableName: ctx.cloud.tableName },
+    creates: ctx.profile === QUICK ? 200 : 1_000,
+  });
+  const { members, creates, assigned, failed, ideal } = r;
+  return { members, creates, assigned, failed, ideal, maxMinusMin: r.fairness, storedMaxMinusMin: r.storedFairness };
+};
+const connectedAssignmentProbe = (): AssignmentProbe | undefined => assignmentProbe;
+export type AssignmentProbe = (ctx: RunContext) => Promise<AssignmentFigure>;
 
 function machine(): Machine & { loadAverage: number[] } {
   const cpus = os.cpus();
@@ -240,6 +267,9 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
     await toProxy();
     const requestsPerCall = await sectionRequestCounts(ctx, throughput.call, throughput.rawOpsVia(viaProxy));
     const listScaling = await sectionListScaling(ctx, toDirect);
+    const sales = await sectionSales(ctx, { direct: toDirect, proxy: toProxy });
+    const assignment = connectedAssignmentProbe();
+    const assignmentFairness = assignment ? await assignment(ctx) : undefined;
     const withoutDatabase = await sectionWithoutDatabase(ctx, throughput.tenantId);
     const { bundles, largestBundle } = await sectionBundles(cloud, profile);
     if (bench.log.length > 0) problems.push(...bench.log.map((l) => `run ${index + 1} cloud log: ${l}`));
@@ -252,6 +282,8 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
       withoutDatabase,
       requestsPerCall,
       listScaling,
+      sales,
+      ...(assignmentFairness ? { assignmentFairness } : {}),
       bundles,
       largestBundle,
     };
@@ -296,6 +328,9 @@ async function main(): Promise<number> {
     'API stage throttle raised to 10,000 req/s (burst 5,000) and the per-tenant quota to 10,000 via CDK context.',
     'Stream poller stopped after start: no stream → EventBridge → audit-trail work during the measurements.',
     ...(connectedQuotaProbe() ? [] : ['Tenant quota not measured: bench/quota.ts is not connected in bench/run.ts.']),
+    ...(connectedAssignmentProbe()
+      ? []
+      : ['Assignment fairness not measured: bench/assignment.ts is not connected in bench/run.ts.']),
   ];
 
   const interrupt = (signal: string) => {
