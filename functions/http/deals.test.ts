@@ -266,6 +266,26 @@ describe('deals: stages, history and events-to-be', () => {
     const wrong = await api('POST', `/v1/deals/${deal.body.id}/stage`, { body: { stageId: 'qualify' } });
     expect(wrong.status).toBe(400);
   });
+
+  it('moves against the pipeline as stored now, right after its stages changed (no stale copy decides)', async () => {
+    const { t, api, pipelineId } = await setUp();
+    const deal = await api('POST', '/v1/deals', { body: { name: 'Fresh', currency: 'EUR', amount: 1 } });
+    // Moving once makes the function hold the pipeline as it was.
+    expect((await api('POST', `/v1/deals/${deal.body.id}/stage`, { body: { stageId: 'propose' } })).status).toBe(200);
+    const withDemo = [...STAGES.slice(0, 2), { id: 'demo', name: 'Demo', probability: 80 }, ...STAGES.slice(2)];
+    const added = await catalogAs(t)('PATCH', `/v1/pipelines/${pipelineId}`, { body: { stages: withDemo } });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    const toDemo = await api('POST', `/v1/deals/${deal.body.id}/stage`, { body: { stageId: 'demo' } });
+    expect(toDemo.body).toMatchObject({ stageId: 'demo', probability: 80 });
+    // A stage renamed meanwhile: the stage history names it as it is now.
+    const renamed = withDemo.map((s) => (s.id === 'qualify' ? { ...s, name: 'Discovery' } : s));
+    expect((await catalogAs(t)('PATCH', `/v1/pipelines/${pipelineId}`, { body: { stages: renamed } })).status).toBe(
+      200,
+    );
+    await api('POST', `/v1/deals/${deal.body.id}/stage`, { body: { stageId: 'qualify' } });
+    const history = await api('GET', `/v1/deals/${deal.body.id}/stages`);
+    expect(history.body.items.at(-1)).toMatchObject({ toStageId: 'qualify', toStageName: 'Discovery' });
+  });
 });
 
 describe('deals: board, lists, purchases, timelines', () => {

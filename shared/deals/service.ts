@@ -354,14 +354,40 @@ function amountOf(lines: LineItemView[] | undefined, given: number | undefined, 
 // ---------------------------------------------------------------------------------------------------------------
 // Pipelines and stages
 
-async function pipelineFor(tenantId: string, pipelineId: string | undefined): Promise<StoredPipeline> {
+/**
+ * Pipelines as this container last read them (30 s, bounded). Safe to use stale: every deal write that enters a
+ * stage carries a ConditionCheck on the pipeline's version, so a stale copy costs one fresh read and a retry
+ * (moveDealStage), never a deal in a stage that no longer exists.
+ */
+const PIPELINE_CACHE_MS = 30_000;
+const PIPELINE_CACHE_MAX = 1_000;
+const pipelineCache = new Map<string, { pipeline: StoredPipeline; expires: number }>();
+
+async function cachedPipeline(tenantId: string, pipelineId: string): Promise<StoredPipeline | undefined> {
+  const key = `${tenantId}#${pipelineId}`;
+  const hit = pipelineCache.get(key);
+  if (hit && hit.expires > Date.now()) return hit.pipeline;
+  const pipeline = await readPipeline(tenantId, pipelineId);
+  pipelineCache.delete(key);
+  if (pipeline) {
+    if (pipelineCache.size >= PIPELINE_CACHE_MAX) pipelineCache.delete(pipelineCache.keys().next().value!);
+    pipelineCache.set(key, { pipeline, expires: Date.now() + PIPELINE_CACHE_MS });
+  }
+  return pipeline;
+}
+
+async function pipelineFor(
+  tenantId: string,
+  pipelineId: string | undefined,
+  read: (tenantId: string, pipelineId: string) => Promise<StoredPipeline | undefined> = readPipeline,
+): Promise<StoredPipeline> {
   const id = pipelineId ?? (await defaultPipelineId(tenantId))?.pipelineId;
   if (!id) {
     throw new ValidationError('There is no pipeline yet.', [
       { field: 'body.pipelineId', message: 'Create a pipeline first (POST /v1/pipelines).' },
     ]);
   }
-  const pipeline = await readPipeline(tenantId, id);
+  const pipeline = await read(tenantId, id);
   if (!pipeline) {
     throw new ValidationError('The pipeline does not exist.', [
       { field: 'body.pipelineId', message: `No pipeline ${id}.` },
@@ -527,7 +553,32 @@ export async function moveDealStage(
   const previous = await readLive(principal.tenantId, dealId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('deal', dealId);
   const pipelineId = input.pipelineId ?? previous.pipelineId;
-  const pipeline = await pipelineFor(principal.tenantId, pipelineId);
+  try {
+    return await moveTo(
+      principal,
+      previous,
+      pipelineId,
+      input,
+      await pipelineFor(principal.tenantId, pipelineId, cachedPipeline),
+    );
+  } catch (error) {
+    // The cached pipeline may be stale (a stage added, removed or renamed since): the write's check on its version
+    // failed, or the stage is not in it. Move against the one stored now, which decides.
+    const stale =
+      (error instanceof ConflictError && error.code === 'pipeline.changed') || error instanceof ValidationError;
+    if (!stale) throw error;
+    pipelineCache.delete(`${principal.tenantId}#${pipelineId}`);
+    return moveTo(principal, previous, pipelineId, input, await pipelineFor(principal.tenantId, pipelineId));
+  }
+}
+
+async function moveTo(
+  principal: Principal,
+  previous: StoredDeal,
+  pipelineId: string,
+  input: DealStageMoveInput,
+  pipeline: StoredPipeline,
+): Promise<DealView> {
   const to = stageOf(pipeline, input.stageId, 'body.stageId');
   if (pipelineId === previous.pipelineId && to.id === previous.stageId) return dealView(previous);
   const from = pipelineId === previous.pipelineId ? pipeline.stages.find((s) => s.id === previous.stageId) : undefined;
