@@ -21,8 +21,11 @@ export const EXPECTED_REQUESTS: Record<string, string[]> = {
   restore: ['GetItem', 'TransactWriteItems'],
 };
 
-/** Entities of the per-tenant guards (quota lease, settings read): amortized over many calls, reported apart. */
-const GUARD_ENTITIES = new Set(['quotaWindow', 'tenantSettings']);
+/**
+ * Entities of the per-tenant guards and cached configuration (quota lease, settings, assignment rules: each read at
+ * most once per container every 30 s): amortized over many calls, reported apart.
+ */
+const GUARD_ENTITIES = new Set(['quotaWindow', 'tenantSettings', 'assignmentRules']);
 export const isGuard = (r: SeenRequest) => r.entities.length > 0 && r.entities.every((e) => GUARD_ENTITIES.has(e));
 
 /** The DynamoDB operation a raw request of the throughput section sends, to compare with the API's. */
