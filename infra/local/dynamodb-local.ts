@@ -11,6 +11,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import type { TableDesign } from '../../shared/db/table.ts';
+import { CommitBarrier } from './dynamodb-commit-barrier.ts';
 import { APT_PACKAGES, installCommand, MIN_JAVA, missingDeps, systemProbe } from './system-deps.ts';
 import type { LocalService } from './types.ts';
 
@@ -60,11 +61,16 @@ export class DynamoDbLocal implements LocalService {
 
   private constructor(
     private readonly process: ChildProcess,
+    /** Where clients connect: the JVM, or with a data dir the commit barrier in front of it. */
     readonly endpoint: string,
     readonly client: DynamoDBClient,
+    private readonly barrier?: CommitBarrier,
   ) {}
 
-  /** `dataDir` persists tables across restarts; without it everything is in memory (tests). */
+  /**
+   * `dataDir` persists tables across restarts, behind a CommitBarrier so that an acknowledged transaction survives a
+   * `kill -9`; without it everything is in memory (tests, the bench) and clients talk to the JVM directly.
+   */
   static async start(options: { dataDir?: string; port?: number } = {}): Promise<DynamoDbLocal> {
     assertJava();
     const port = options.port || (await freePort());
@@ -113,11 +119,20 @@ export class DynamoDbLocal implements LocalService {
       process.off('exit', killChild);
       rmSync(jvmTemp, { recursive: true, force: true });
     });
-    const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-    const instance = new DynamoDbLocal(child, endpoint, client);
+    const barrier = options.dataDir ? await CommitBarrier.start(endpoint) : undefined;
+    const clientEndpoint = barrier?.endpoint ?? endpoint;
+    const client = new DynamoDBClient({
+      endpoint: clientEndpoint,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const instance = new DynamoDbLocal(child, clientEndpoint, client, barrier);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}):\n${output}`);
+      if (child.exitCode !== null) {
+        await barrier?.stop();
+        throw new Error(`DynamoDB Local exited (${child.exitCode}):\n${output}`);
+      }
       try {
         await client.send(new DescribeTableCommand({ TableName: '__probe__' }));
         break;
@@ -140,6 +155,7 @@ export class DynamoDbLocal implements LocalService {
 
   async stop(): Promise<void> {
     this.client.destroy();
+    await this.barrier?.stop();
     if (this.process.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       this.process.once('exit', () => resolve());
