@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InstantDynamoDB } from './instant-dynamodb.ts';
@@ -64,6 +64,30 @@ describe('InstantDynamoDB (bench only)', () => {
       expect(dynamo.requests()).toBe(1);
       // A request beyond what was recorded fails instead of going anywhere.
       await expect(get()).rejects.toThrow(/more requests than were recorded/);
+    } finally {
+      client.destroy();
+      await dynamo.close();
+    }
+  });
+
+  it('answers a configuration re-read the recorded call did not make (an expired cache) with "no item"', async () => {
+    const dynamo = await fakeDynamo();
+    const client = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    const query = () => client.send(new QueryCommand({ TableName: 't', KeyConditionExpression: 'pk = :p' }));
+    try {
+      fake.install();
+      const { responses } = await fake.record(query);
+      await dynamo.close();
+      fake.replay(responses);
+      const reread = await client.send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'settings' } } }));
+      expect(reread.Item).toBeUndefined();
+      await query();
+      expect(fake.exhausted).toBe(true);
     } finally {
       client.destroy();
       await dynamo.close();
