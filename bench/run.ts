@@ -56,7 +56,7 @@ const GOALS: Goals = {
   assignmentMaxMinusMin: 0,
 };
 /** Each run is cut off (and its cloud stopped) after this. */
-const RUN_LIMIT_MS = 10 * 60_000;
+const RUN_LIMIT_MS = 20 * 60_000;
 /**
  * CDK context for the measured clouds: the stage throttle (100 req/s per route by default) and the per-tenant quota
  * would measure the limits, not the system, so both go to the maximum (CDK_CONTEXT_JSON is how the CLI passes -c).
