@@ -165,9 +165,13 @@ function intervalsOfDay(p: Prepared, day: number): Array<[number, number]> {
  */
 export function addBusinessMinutes(calendar: BusinessCalendarRules, start: Date, minutes: number): Date {
   if (!Number.isFinite(minutes) || minutes < 0) throw new RangeError('minutes must be a finite number ≥ 0.');
+  return new Date(addBusinessMillis(calendar, start.getTime(), Math.round(minutes * MINUTE)));
+}
+
+/** `addBusinessMinutes` in whole milliseconds (exact integer arithmetic, for callers that subtract and add again). */
+export function addBusinessMillis(calendar: BusinessCalendarRules, from: number, millis: number): number {
   const p = prepare(calendar);
-  const from = start.getTime();
-  let remaining = Math.round(minutes * MINUTE);
+  let remaining = millis;
   // Start a day early: the previous local day's intervals may end after `from` (never by much, but cheap to check).
   let day = localDayOf(from, p.timeZone) - 1;
   let idle = 0;
@@ -179,7 +183,7 @@ export function addBusinessMinutes(calendar: BusinessCalendarRules, start: Date,
       idle = 0;
       const begin = Math.max(s, from);
       const available = e - begin;
-      if (remaining <= available) return new Date(begin + remaining);
+      if (remaining <= available) return begin + remaining;
       remaining -= available;
     }
     day += 1;
@@ -191,9 +195,12 @@ export function addBusinessMinutes(calendar: BusinessCalendarRules, start: Date,
  * The inverse of `addBusinessMinutes`: `businessMinutesBetween(c, a, addBusinessMinutes(c, a, m)) === m`.
  */
 export function businessMinutesBetween(calendar: BusinessCalendarRules, a: Date, b: Date): number {
-  const from = a.getTime();
-  const to = b.getTime();
-  if (to < from) return -businessMinutesBetween(calendar, b, a);
+  return businessMillisBetween(calendar, a.getTime(), b.getTime()) / MINUTE;
+}
+
+/** `businessMinutesBetween` in whole milliseconds. */
+export function businessMillisBetween(calendar: BusinessCalendarRules, from: number, to: number): number {
+  if (to < from) return -businessMillisBetween(calendar, to, from);
   const p = prepare(calendar);
   let total = 0;
   const last = localDayOf(to, p.timeZone);
@@ -203,7 +210,7 @@ export function businessMinutesBetween(calendar: BusinessCalendarRules, a: Date,
       if (overlap > 0) total += overlap;
     }
   }
-  return total / MINUTE;
+  return total;
 }
 
 /** Whether `instant` is inside business hours (closing time included, as `addBusinessMinutes` may land on it). */
