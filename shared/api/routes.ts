@@ -32,6 +32,7 @@ import { teamsRoutes } from '../teams/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
+import { slaRoutes } from '../sla/routes.ts';
 
 const noContent = { status: 204, description: 'Done; nothing to return.' };
 
@@ -443,6 +444,7 @@ export const routes = defineRoutes([
   ...assignmentRoutes,
   ...duplicatesRoutes,
   ...mergeRoutes,
+  ...slaRoutes,
 ]);
 
 export type Routes = typeof routes;

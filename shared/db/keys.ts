@@ -380,3 +380,28 @@ export function activityKeys(a: ActivityKeyInput): Keys {
 export const duplicateIndex = {
   pairs: (tenantId: string, entity: 'contact' | 'company') => `${tenantId}#duplicate#${entity}`,
 };
+
+/** Business calendars (SLA): by name on gsi4. */
+export const businessCalendarIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'businessCalendar'),
+};
+
+export function businessCalendarKeys(c: { tenantId: string; calendarId: string; sortName: string }): Keys {
+  return { gsi4pk: businessCalendarIndex.name(c.tenantId), gsi4sk: `${c.sortName}#${c.calendarId}` };
+}
+
+/** SLA policies: by name on gsi4, and the policies counting on a calendar on gsi2 (a calendar in use stays). */
+export const slaPolicyIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'slaPolicy'),
+  calendar: (tenantId: string, calendarId: string) => `${tenantId}#slaPolicy#calendar#${calendarId}`,
+};
+
+export function slaPolicyKeys(p: { tenantId: string; policyId: string; sortName: string; calendarId: string }): Keys {
+  const byName = `${p.sortName}#${p.policyId}`;
+  return {
+    gsi2pk: slaPolicyIndex.calendar(p.tenantId, p.calendarId),
+    gsi2sk: byName,
+    gsi4pk: slaPolicyIndex.name(p.tenantId),
+    gsi4sk: byName,
+  };
+}

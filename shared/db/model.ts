@@ -2,6 +2,7 @@ import { Service } from 'electrodb';
 import { ActivityEntity } from './entities/activity.ts';
 import { AssignmentCounterEntity } from './entities/assignment-counter.ts';
 import { AssignmentRulesEntity } from './entities/assignment-rules.ts';
+import { BusinessCalendarEntity } from './entities/business-calendar.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { CalendarFeedEntity } from './entities/calendar-feed.ts';
 import { CompanyEntity } from './entities/company.ts';
@@ -27,6 +28,7 @@ import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
+import { SlaPolicyEntity } from './entities/sla-policy.ts';
 import { UniqueKeyEntity } from './entities/unique-key.ts';
 import { UserEntity } from './entities/user.ts';
 
@@ -64,6 +66,8 @@ export const entities = {
   matchKey: MatchKeyEntity,
   matchKeySet: MatchKeySetEntity,
   duplicatePair: DuplicatePairEntity,
+  businessCalendar: BusinessCalendarEntity,
+  slaPolicy: SlaPolicyEntity,
 };
 
 export type CrmEntities = typeof entities;

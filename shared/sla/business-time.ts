@@ -33,13 +33,23 @@ export interface BusinessCalendarRules {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-/** A search that finds no business time over this many consecutive local days gives up (the calendar has none). */
-const MAX_IDLE_DAYS = 4000;
+/**
+ * How far ahead `addBusinessMillis` looks (about ten years of local days): a calendar without hours, or a target
+ * longer than its hours give in ten years, ends the search instead of looping (bounded work per call).
+ */
+export const MAX_HORIZON_DAYS = 3660;
+/** Instants the arithmetic accepts: Intl and Date.UTC agree on years 1000-9999. */
+const MIN_INSTANT = Date.UTC(1000, 0, 1);
+const MAX_INSTANT = Date.UTC(9999, 0, 1);
 
 export class NoBusinessHoursError extends Error {
   constructor() {
-    super(`The calendar has no business hours within ${MAX_IDLE_DAYS} days.`);
+    super(`The calendar does not give that much business time within ${MAX_HORIZON_DAYS} days.`);
   }
+}
+
+function checkInstant(instant: number): void {
+  if (!(instant >= MIN_INSTANT && instant <= MAX_INSTANT)) throw new RangeError('Instants must be in years 1000-9999.');
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -170,24 +180,21 @@ export function addBusinessMinutes(calendar: BusinessCalendarRules, start: Date,
 
 /** `addBusinessMinutes` in whole milliseconds (exact integer arithmetic, for callers that subtract and add again). */
 export function addBusinessMillis(calendar: BusinessCalendarRules, from: number, millis: number): number {
+  checkInstant(from);
   const p = prepare(calendar);
   let remaining = millis;
   // Start a day early: the previous local day's intervals may end after `from` (never by much, but cheap to check).
-  let day = localDayOf(from, p.timeZone) - 1;
-  let idle = 0;
-  for (;;) {
-    const intervals = intervalsOfDay(p, day);
-    if (intervals.length === 0 && ++idle > MAX_IDLE_DAYS) throw new NoBusinessHoursError();
-    for (const [s, e] of intervals) {
+  const first = localDayOf(from, p.timeZone) - 1;
+  for (let day = first; day <= first + MAX_HORIZON_DAYS; day++) {
+    for (const [s, e] of intervalsOfDay(p, day)) {
       if (e <= from) continue;
-      idle = 0;
       const begin = Math.max(s, from);
       const available = e - begin;
       if (remaining <= available) return begin + remaining;
       remaining -= available;
     }
-    day += 1;
   }
+  throw new NoBusinessHoursError();
 }
 
 /**
@@ -201,6 +208,8 @@ export function businessMinutesBetween(calendar: BusinessCalendarRules, a: Date,
 /** `businessMinutesBetween` in whole milliseconds. */
 export function businessMillisBetween(calendar: BusinessCalendarRules, from: number, to: number): number {
   if (to < from) return -businessMillisBetween(calendar, to, from);
+  checkInstant(from);
+  checkInstant(to);
   const p = prepare(calendar);
   let total = 0;
   const last = localDayOf(to, p.timeZone);

@@ -228,13 +228,21 @@ export const SlaPolicyListQuery = z.strictObject({ ...PageQuery }).meta({ id: 'S
 /** At most this many pauses in a preview (a ticket's own history is not limited by this). */
 export const MAX_PREVIEW_PAUSES = 20;
 
+/** Instants the SLA arithmetic accepts (a ticket's times are always recent; this keeps the work bounded). */
+const inSlaRange = (iso: string) => {
+  const t = Date.parse(iso);
+  return t >= Date.UTC(1970, 0, 1) && t < Date.UTC(9000, 0, 1);
+};
+const SlaInstant = Timestamp.refine(inSlaRange, 'Use a date-time between 1970 and 9000.');
+
 const PauseInterval = z
   .string()
   .max(80)
   .transform((value, ctx) => {
     const [from, to, ...rest] = value.split('/');
-    const instant = z.iso.datetime({ offset: true });
-    if (rest.length > 0 || !instant.safeParse(from).success || (to !== '' && !instant.safeParse(to).success)) {
+        const instant = z.iso.datetime({ offset: true });
+    const bad = (v: string | undefined) => !instant.safeParse(v).success || !inSlaRange(v!);
+    if (rest.length > 0 || bad(from) || (to !== '' && bad(to))) {
       ctx.addIssue({ code: 'custom', message: 'Use "<from>/<to>" with ISO 8601 date-times ("<from>/" while paused).' });
       return z.NEVER;
     }
@@ -248,7 +256,7 @@ const PauseInterval = z
 export const SlaDueTimesQuery = z
   .strictObject({
     priority: z.enum(SLA_PRIORITIES),
-    createdAt: Timestamp.meta({ description: 'When the ticket was opened (its SLA clock starts).' }),
+    createdAt: SlaInstant.meta({ description: 'When the ticket was opened (its SLA clock starts).' }),
     paused: z
       .string()
       .max(2000)

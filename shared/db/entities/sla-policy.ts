@@ -1,0 +1,33 @@
+import { Entity } from 'electrodb';
+import { auditAttributes, gsiIndexes, gsiKeyAttributes, KEY_CASING, SERVICE } from './common.ts';
+
+/**
+ * An SLA policy: first-response and resolution targets per priority on a business calendar, when to warn, and what
+ * escalation does on breach. gsi2: the policies of a calendar (a calendar in use cannot be deleted); gsi4: by name.
+ */
+export const SlaPolicyEntity = new Entity(
+  {
+    model: { entity: 'slaPolicy', version: '1', service: SERVICE },
+    attributes: {
+      ...auditAttributes,
+      policyId: { type: 'string', required: true, readOnly: true },
+      name: { type: 'string', required: true },
+      sortName: { type: 'string', required: true },
+      calendarId: { type: 'string', required: true },
+      /** { low | normal | high | urgent: { firstResponseMinutes, resolutionMinutes } } */
+      targets: { type: 'any', required: true },
+      warnBeforeMinutes: { type: 'number', required: true },
+      /** { reassignToTeamId?, raisePriority, notifyTeamLead } */
+      escalation: { type: 'any', required: true },
+      ...gsiKeyAttributes(['gsi2', 'gsi4']),
+    },
+    indexes: {
+      byId: {
+        pk: { field: 'pk', composite: ['tenantId', 'policyId'], casing: KEY_CASING },
+        sk: { field: 'sk', composite: [], casing: KEY_CASING },
+      },
+      ...gsiIndexes(['gsi2', 'gsi4']),
+    },
+  },
+  {},
+);
