@@ -28,11 +28,11 @@ import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
+import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
-import { slaRoutes } from '../sla/routes.ts';
 
 const noContent = { status: 204, description: 'Done; nothing to return.' };
 

@@ -240,7 +240,7 @@ const PauseInterval = z
   .max(80)
   .transform((value, ctx) => {
     const [from, to, ...rest] = value.split('/');
-        const instant = z.iso.datetime({ offset: true });
+    const instant = z.iso.datetime({ offset: true });
     const bad = (v: string | undefined) => !instant.safeParse(v).success || !inSlaRange(v!);
     if (rest.length > 0 || bad(from) || (to !== '' && bad(to))) {
       ctx.addIssue({ code: 'custom', message: 'Use "<from>/<to>" with ISO 8601 date-times ("<from>/" while paused).' });

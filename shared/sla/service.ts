@@ -100,7 +100,10 @@ export async function getBusinessCalendar(principal: Principal, calendarId: stri
   return calendarView(await existingCalendar(principal.tenantId, calendarId));
 }
 
-export async function listBusinessCalendars(principal: Principal, page: { limit: number; cursor?: string | undefined }) {
+export async function listBusinessCalendars(
+  principal: Principal,
+  page: { limit: number; cursor?: string | undefined },
+) {
   const result = await queryIndex<StoredBusinessCalendar>(
     'businessCalendar',
     'gsi4',
@@ -350,7 +353,8 @@ export async function previewDueTimes(
       pausedIntervals: ticket.paused,
     });
   } catch (error) {
-    if (error instanceof NoBusinessHoursError) throw new DomainError(422, 'slaPolicy.unreachable_target', error.message);
+    if (error instanceof NoBusinessHoursError)
+      throw new DomainError(422, 'slaPolicy.unreachable_target', error.message);
     throw error;
   }
 }
