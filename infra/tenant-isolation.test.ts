@@ -10,6 +10,7 @@ import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
 import {
   activityIndex,
+  businessCalendarIndex,
   companyIndex,
   contactIndex,
   dealIndex,
@@ -21,6 +22,7 @@ import {
   pipelineIndex,
   productIndex,
   recordIndex,
+  slaPolicyIndex,
   timelineIndex,
   userIndex,
 } from '../shared/db/keys.ts';
@@ -163,6 +165,8 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.matchKey.get({ tenantId, entity: 'contact', key: 'email:ada@example.com', recordId: '01HZCONTACT' }).params()),
     pk(e.matchKeySet.get({ tenantId, entity: 'contact', recordId: '01HZCONTACT' }).params()),
     pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
+    pk(e.businessCalendar.get({ tenantId, calendarId: '01HZCALENDAR' }).params()),
+    pk(e.slaPolicy.get({ tenantId, policyId: '01HZPOLICY' }).params()),
   ];
 }
 
@@ -184,6 +188,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       productIndex.active(tenantId),
       dealIndex.stage(tenantId, '01HZP', 'won'),
       leadIndex.status(tenantId, 'new'),
+      slaPolicyIndex.calendar(tenantId, '01HZCALENDAR'),
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
@@ -207,6 +212,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.trash(tenantId),
       formIndex.name(tenantId),
       activityIndex.type(tenantId, 'task'),
+      businessCalendarIndex.name(tenantId),
+      slaPolicyIndex.name(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
