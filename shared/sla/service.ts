@@ -37,8 +37,15 @@ export interface StoredBusinessCalendar extends StoredAudit {
   holidays: BusinessCalendarView['holidays'];
 }
 
-export const calendarView = (stored: StoredBusinessCalendar): BusinessCalendarView =>
-  itemView(stored as unknown as Record<string, unknown>, 'calendarId') as BusinessCalendarView;
+/** Monday first, as people read a week (DynamoDB keeps a map's keys in no order). */
+const WEEK_ORDER = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+export const calendarView = (stored: StoredBusinessCalendar): BusinessCalendarView => ({
+  ...(itemView(stored as unknown as Record<string, unknown>, 'calendarId') as BusinessCalendarView),
+  weeklyHours: Object.fromEntries(
+    WEEK_ORDER.map((day) => [day, stored.weeklyHours[day] ?? []]),
+  ) as BusinessCalendarView['weeklyHours'],
+});
 
 const calendarItem = (c: StoredBusinessCalendar) => ({ ...c, ...businessCalendarKeys(c) });
 
