@@ -591,8 +591,11 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', `/v1/sla-policies/${policyId}/due-times?priority=high&createdAt=2026-11-27T16:30:00Z`);
       // Deleting a calendar first reads the policies counting on it (gsi2).
       await call('DELETE', `/v1/business-calendars/${spare}`);
+      // The first policy became the default; another made the default moves the pointer and clears the flag.
       const other = await call('POST', '/v1/sla-policies', { body: { ...policy, name: 'Other', escalation: {} } });
-      await call('DELETE', `/v1/sla-policies/${other.body.id}`, { headers: { 'if-match': '"1"' } });
+      await call('PATCH', `/v1/sla-policies/${other.body.id}`, { body: { isDefault: true } });
+      await call('PATCH', `/v1/sla-policies/${policyId}`, { body: { isDefault: true } });
+      await call('DELETE', `/v1/sla-policies/${other.body.id}`, { headers: { 'if-match': '"3"' } });
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -167,6 +167,7 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
     pk(e.businessCalendar.get({ tenantId, calendarId: '01HZCALENDAR' }).params()),
     pk(e.slaPolicy.get({ tenantId, policyId: '01HZPOLICY' }).params()),
+    pk(e.defaultSlaPolicy.get({ tenantId }).params()),
   ];
 }
 

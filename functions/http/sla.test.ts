@@ -147,6 +147,9 @@ describe('business calendars', () => {
 
   it('a calendar a policy counts on cannot be deleted', async () => {
     const api = slaAs(uniqueTenant('inuse'));
+    // The first policy is the default, which cannot be deleted: it lives on another calendar.
+    const other = await newCalendar(api, { ...berlinCalendar, name: 'Other' });
+    await api('POST', '/v1/sla-policies', { body: { name: 'Default', calendarId: other, targets } });
     const calendarId = await newCalendar(api);
     const policy = await api('POST', '/v1/sla-policies', { body: { name: 'Standard', calendarId, targets } });
     expect(policy.status).toBe(201);
@@ -174,6 +177,7 @@ describe('SLA policies', () => {
       targets,
       warnBeforeMinutes: 0,
       escalation: { raisePriority: false, notifyTeamLead: false },
+      isDefault: true,
       version: 1,
     });
 
@@ -208,6 +212,41 @@ describe('SLA policies', () => {
     expect(page.body.items.map((p: { name: string }) => p.name)).toEqual(['Enterprise']);
     const next = await api('GET', `/v1/sla-policies?limit=1&cursor=${page.body.nextCursor}`);
     expect(next.body.items.map((p: { name: string }) => p.name)).toEqual(['Standard']);
+  });
+
+  it("the organisation's first policy is its default; the default moves in one transaction and is not deleted", async () => {
+    const t = uniqueTenant('default');
+    const api = slaAs(t);
+    const { loadSlaContext } = await import('../../shared/sla/service.ts');
+    expect(await loadSlaContext(t)).toBeUndefined();
+    const calendarId = await newCalendar(api);
+    const first = await api('POST', '/v1/sla-policies', { body: { name: 'First', calendarId, targets } });
+    expect(first.body.isDefault).toBe(true);
+    const second = await api('POST', '/v1/sla-policies', { body: { name: 'Second', calendarId, targets } });
+    expect(second.body.isDefault).toBe(false);
+    expect((await loadSlaContext(t))?.policy.policyId).toBe(first.body.id);
+
+    const third = await api('POST', '/v1/sla-policies', {
+      body: { name: 'Third', calendarId, targets, isDefault: true },
+    });
+    expect(third.body.isDefault).toBe(true);
+    const firstNow = await api('GET', `/v1/sla-policies/${first.body.id}`);
+    expect(firstNow.body).toMatchObject({ isDefault: false, version: 2 });
+    const context = await loadSlaContext(t);
+    expect(context?.policy.policyId).toBe(third.body.id);
+    expect(context?.calendarRules.timeZone).toBe('Europe/Berlin');
+    expect((await loadSlaContext(t, second.body.id))?.policy.name).toBe('Second');
+    expect(await loadSlaContext(t, 'nope')).toBeUndefined();
+
+    const refused = await api('DELETE', `/v1/sla-policies/${third.body.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('slaPolicy.is_default');
+    const moved = await api('PATCH', `/v1/sla-policies/${second.body.id}`, { body: { isDefault: true } });
+    expect(moved.body.isDefault).toBe(true);
+    expect((await api('GET', `/v1/sla-policies/${third.body.id}`)).body.isDefault).toBe(false);
+    expect((await api('DELETE', `/v1/sla-policies/${third.body.id}`)).status).toBe(204);
+    const isDefaultFalse = await api('PATCH', `/v1/sla-policies/${first.body.id}`, { body: { isDefault: false } });
+    expect(isDefaultFalse.status).toBe(400);
   });
 
   it('refuses bad targets with field errors', async () => {

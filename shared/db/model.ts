@@ -26,7 +26,7 @@ import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
-import { SlaPolicyEntity } from './entities/sla-policy.ts';
+import { DefaultSlaPolicyEntity, SlaPolicyEntity } from './entities/sla-policy.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
 import { UniqueKeyEntity } from './entities/unique-key.ts';
@@ -68,6 +68,7 @@ export const entities = {
   duplicatePair: DuplicatePairEntity,
   businessCalendar: BusinessCalendarEntity,
   slaPolicy: SlaPolicyEntity,
+  defaultSlaPolicy: DefaultSlaPolicyEntity,
 };
 
 export type CrmEntities = typeof entities;

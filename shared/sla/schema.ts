@@ -185,6 +185,10 @@ export const SlaPolicyCreate = z
     targets: SlaTargets,
     warnBeforeMinutes: WarnBefore.default(0),
     escalation: SlaEscalation.default({ raisePriority: false, notifyTeamLead: false }),
+    isDefault: z
+      .boolean()
+      .optional()
+      .meta({ description: "Make it the default policy (the organisation's first policy always is)." }),
   })
   .meta({ id: 'SlaPolicyCreate' });
 
@@ -195,6 +199,7 @@ export const SlaPolicyPatch = z
     targets: SlaTargets,
     warnBeforeMinutes: WarnBefore,
     escalation: SlaEscalation,
+    isDefault: z.literal(true).meta({ description: 'Make it the default (the previous default stops being one).' }),
   })
   .partial()
   .meta({ id: 'SlaPolicyPatch', description: 'Each field given replaces the stored one as a whole.' });
@@ -213,6 +218,7 @@ export const SlaPolicy = z
       raisePriority: z.boolean(),
       notifyTeamLead: z.boolean(),
     }),
+    isDefault: z.boolean().meta({ description: 'Tickets that name no policy get this one.' }),
     ...Audit,
   })
   .meta({ id: 'SlaPolicy' });

@@ -9,7 +9,7 @@ import {
   slaPolicyKeys,
   sortableName,
 } from '../db/keys.ts';
-import { model, type ReferenceCheck, writeRecord } from '../db/store.ts';
+import { type ItemWrite, model, type ReferenceCheck, writeRecord } from '../db/store.ts';
 import { ConflictError, DomainError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, queryIndex } from '../records/lists.ts';
@@ -189,6 +189,7 @@ export interface StoredSlaPolicy extends StoredAudit {
   targets: SlaPolicyView['targets'];
   warnBeforeMinutes: number;
   escalation: SlaPolicyView['escalation'];
+  isDefault: boolean;
 }
 
 export const policyView = (stored: StoredSlaPolicy): SlaPolicyView =>
@@ -205,6 +206,49 @@ async function existingPolicy(tenantId: string, policyId: string): Promise<Store
   const stored = await readSlaPolicy(tenantId, policyId);
   if (!stored) throw new NotFoundError('slaPolicy', policyId);
   return stored;
+}
+
+/** The tenant's default policy id (one GetItem), if it has any policy. */
+export async function defaultSlaPolicyId(tenantId: string): Promise<{ policyId: string; version: number } | undefined> {
+  const { data } = await model.entities.defaultSlaPolicy.get({ tenantId }).go();
+  return data ? { policyId: data.policyId, version: data.version } : undefined;
+}
+
+/**
+ * The writes that make `policy` the default: the pointer item (new, or moved from the previous default at its
+ * version) and the previous default's flag cleared at its version. One transaction with the policy itself.
+ */
+async function becomeDefault(policy: StoredSlaPolicy, principal: Principal): Promise<ItemWrite[]> {
+  const current = await defaultSlaPolicyId(policy.tenantId);
+  const pointer = { tenantId: policy.tenantId, policyId: policy.policyId };
+  const raced = () => new ConflictError('request.conflict', 'The default SLA policy changed meanwhile; retry.');
+  if (!current)
+    return [{ put: 'defaultSlaPolicy', item: { ...pointer, version: 1 }, mustBeNew: true, onConflict: raced }];
+  if (current.policyId === policy.policyId) return [];
+  const writes: ItemWrite[] = [
+    {
+      put: 'defaultSlaPolicy',
+      item: { ...pointer, version: current.version + 1 },
+      expectedVersion: current.version,
+      onConflict: raced,
+    },
+  ];
+  const previous = await readSlaPolicy(policy.tenantId, current.policyId);
+  if (previous) {
+    writes.push({
+      put: 'slaPolicy',
+      item: policyItem({
+        ...previous,
+        isDefault: false,
+        version: previous.version + 1,
+        updatedAt: policy.updatedAt,
+        updatedBy: principal.userId,
+      }),
+      expectedVersion: previous.version,
+      onConflict: raced,
+    });
+  }
+  return writes;
 }
 
 /**
@@ -247,16 +291,21 @@ export async function createSlaPolicy(
     targets: input.targets,
     warnBeforeMinutes: input.warnBeforeMinutes,
     escalation: input.escalation,
+    isDefault: false,
     version: 1,
     createdAt: now,
     updatedAt: now,
     createdBy: principal.userId,
     updatedBy: principal.userId,
   };
+  // The organisation's first policy is its default whatever the request says.
+  policy.isDefault = input.isDefault === true || (await defaultSlaPolicyId(principal.tenantId)) === undefined;
+  const items = policy.isDefault ? await becomeDefault(policy, principal) : [];
   const view = policyView(policy);
   await writeRecord({
     entity: 'slaPolicy',
     item: policyItem(policy),
+    items,
     onVersionConflict: () => new DomainError(409, 'slaPolicy.exists', `slaPolicy ${policy.policyId} already exists.`),
     references: policyReferences(policy),
     ...(idempotency
@@ -290,6 +339,7 @@ export async function patchSlaPolicy(
     ...(patch.targets !== undefined ? { targets: patch.targets } : {}),
     ...(patch.warnBeforeMinutes !== undefined ? { warnBeforeMinutes: patch.warnBeforeMinutes } : {}),
     ...(patch.escalation !== undefined ? { escalation: patch.escalation } : {}),
+    isDefault: previous.isDefault || patch.isDefault === true,
   };
   if (JSON.stringify(policyView(changed)) === JSON.stringify(policyView(previous))) return policyView(previous);
   const next: StoredSlaPolicy = {
@@ -298,12 +348,14 @@ export async function patchSlaPolicy(
     updatedAt: new Date().toISOString(),
     updatedBy: principal.userId,
   };
+  const items = next.isDefault && !previous.isDefault ? await becomeDefault(next, principal) : [];
   await writeRecord({
     entity: 'slaPolicy',
     item: policyItem(next),
     expectedVersion: previous.version,
     onVersionConflict: () => new PreconditionFailedError('slaPolicy', policyId),
     references: policyReferences(next),
+    items,
   });
   return policyView(next);
 }
@@ -311,6 +363,12 @@ export async function patchSlaPolicy(
 export async function deleteSlaPolicy(principal: Principal, policyId: string, ifMatch?: VersionPrecondition) {
   const previous = await existingPolicy(principal.tenantId, policyId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('slaPolicy', policyId);
+  if (previous.isDefault) {
+    throw new ConflictError(
+      'slaPolicy.is_default',
+      'The default SLA policy cannot be deleted: make another policy the default first.',
+    );
+  }
   const { rejected } = await model.entities.slaPolicy
     .delete({ tenantId: principal.tenantId, policyId })
     .where((attr, op) => op.eq(attr.version, previous.version))
@@ -329,11 +387,14 @@ export interface SlaContext {
 }
 
 /**
- * A policy and its calendar (two GetItems), or undefined when either is gone. The ticket workflow calls this once
- * per SLA computation, then `slaDueTimes(context.rules, context.calendarRules, ticket)`.
+ * A policy and its calendar (two GetItems; three without `policyId`, which means the tenant's default), or undefined
+ * when there is none or either is gone. The ticket workflow calls this once per SLA computation, then
+ * `slaDueTimes(context.rules, context.calendarRules, ticket)`.
  */
-export async function loadSlaContext(tenantId: string, policyId: string): Promise<SlaContext | undefined> {
-  const policy = await readSlaPolicy(tenantId, policyId);
+export async function loadSlaContext(tenantId: string, policyId?: string): Promise<SlaContext | undefined> {
+  const id = policyId ?? (await defaultSlaPolicyId(tenantId))?.policyId;
+  if (id === undefined) return undefined;
+  const policy = await readSlaPolicy(tenantId, id);
   if (!policy) return undefined;
   const calendar = await readBusinessCalendar(tenantId, policy.calendarId);
   if (!calendar) return undefined;

@@ -19,6 +19,8 @@ export const SlaPolicyEntity = new Entity(
       warnBeforeMinutes: { type: 'number', required: true },
       /** { reassignToTeamId?, raisePriority, notifyTeamLead } */
       escalation: { type: 'any', required: true },
+      /** The tenant's default policy (see `defaultSlaPolicy`). */
+      isDefault: { type: 'boolean', required: true },
       ...gsiKeyAttributes(['gsi2', 'gsi4']),
     },
     indexes: {
@@ -27,6 +29,34 @@ export const SlaPolicyEntity = new Entity(
         sk: { field: 'sk', composite: [], casing: KEY_CASING },
       },
       ...gsiIndexes(['gsi2', 'gsi4']),
+    },
+  },
+  {},
+);
+
+/**
+ * Which SLA policy applies to a ticket that names none: one item per tenant, written with version conditions in the
+ * same transaction as the policies whose `isDefault` flag changes (like the default pipeline).
+ */
+export const DefaultSlaPolicyEntity = new Entity(
+  {
+    model: { entity: 'defaultSlaPolicy', version: '1', service: SERVICE },
+    attributes: {
+      tenantId: { type: 'string', required: true, readOnly: true },
+      policyId: { type: 'string', required: true },
+      version: { type: 'number', required: true },
+    },
+    indexes: {
+      byTenant: {
+        // Like every table key, `$crm#tenantId_<t>#…`: the tenant followed by '#', as tenant-scoped IAM expects.
+        pk: {
+          field: 'pk',
+          composite: ['tenantId'],
+          template: `$crm#tenantId_\${tenantId}#defaultslapolicy`,
+          casing: KEY_CASING,
+        },
+        sk: { field: 'sk', composite: [], casing: KEY_CASING },
+      },
     },
   },
   {},
