@@ -589,6 +589,7 @@ describe('each group does only what its tenant-access role allows, and needs all
         headers: { 'if-match': '"1"' },
       });
       await call('GET', `/v1/sla-policies/${policyId}/due-times?priority=high&createdAt=2026-11-27T16:30:00Z`);
+      await call('GET', '/v1/sla-outcomes?month=2026-11');
       // Deleting a calendar first reads the policies counting on it (gsi2).
       await call('DELETE', `/v1/business-calendars/${spare}`);
       // The first policy became the default; another made the default moves the pointer and clears the flag.

@@ -22,6 +22,7 @@ import {
   pipelineIndex,
   productIndex,
   recordIndex,
+  slaOutcomeIndex,
   slaPolicyIndex,
   timelineIndex,
   userIndex,
@@ -168,6 +169,7 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.businessCalendar.get({ tenantId, calendarId: '01HZCALENDAR' }).params()),
     pk(e.slaPolicy.get({ tenantId, policyId: '01HZPOLICY' }).params()),
     pk(e.defaultSlaPolicy.get({ tenantId }).params()),
+    pk(e.slaOutcome.get({ tenantId, ticketId: '01HZTICKET', target: 'resolution' }).params()),
   ];
 }
 
@@ -196,6 +198,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       activityIndex.calendar(tenantId, 'user-1'),
       dealIndex.company(tenantId, '01HZCOMPANY'),
       leadIndex.source(tenantId, 'form'),
+      slaOutcomeIndex.month(tenantId, '2026-11'),
     ],
     gsi4: [
       contactIndex.name(tenantId),

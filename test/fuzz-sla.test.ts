@@ -182,6 +182,10 @@ describe('SLA fuzzing', () => {
           noServerError(res, query);
           const list = await api('GET', `/v1/business-calendars?${search}`);
           noServerError(list, query);
+          const byMonth = new URLSearchParams(search);
+          byMonth.set('month', query.priority ?? '2026-11');
+          const outcomes = await api('GET', `/v1/sla-outcomes?${byMonth}`);
+          noServerError(outcomes, query);
         },
       ),
       { numRuns: runs(120) },

@@ -322,6 +322,58 @@ describe('SLA policies', () => {
   });
 });
 
+describe('SLA outcomes', () => {
+  it('records each target once and lists a month in the order outcomes were decided', async () => {
+    const t = uniqueTenant('outcome');
+    const api = slaAs(t);
+    const { recordSlaOutcome } = await import('../../shared/sla/outcomes.ts');
+    const base = { policyId: 'p-1', priority: 'high' as const, teamId: 'tier-1' };
+    // Met at 10:00 for a 10:30 due time: achieved, decided when met.
+    expect(
+      await recordSlaOutcome(t, {
+        ...base,
+        ticketId: 't-1',
+        target: 'firstResponse',
+        outcome: 'achieved',
+        dueAt: '2026-11-30T10:30:00.000Z',
+        metAt: '2026-11-30T10:00:00.000Z',
+      }),
+    ).toBe(true);
+    // Unmet at its due time: breached, decided at the due time.
+    const breach = {
+      ...base,
+      ticketId: 't-2',
+      target: 'resolution' as const,
+      outcome: 'breached' as const,
+      dueAt: '2026-11-30T09:00:00.000Z',
+    };
+    expect(await recordSlaOutcome(t, breach)).toBe(true);
+    // The first outcome stands: a redelivered timer, or the ticket solved late, records nothing more.
+    expect(await recordSlaOutcome(t, breach)).toBe(false);
+    expect(await recordSlaOutcome(t, { ...breach, outcome: 'achieved', metAt: '2026-11-30T08:00:00.000Z' })).toBe(
+      false,
+    );
+    // December's partition.
+    await recordSlaOutcome(t, { ...breach, ticketId: 't-3', dueAt: '2026-12-01T09:00:00.000Z' });
+
+    const november = await api('GET', '/v1/sla-outcomes?month=2026-11&limit=1');
+    expect(november.status).toBe(200);
+    expect(november.body.items).toEqual([{ ...breach, decidedAt: breach.dueAt }]);
+    const rest = await api('GET', `/v1/sla-outcomes?month=2026-11&limit=1&cursor=${november.body.nextCursor}`);
+    expect(rest.body.items.map((o: { ticketId: string; outcome: string }) => [o.ticketId, o.outcome])).toEqual([
+      ['t-1', 'achieved'],
+    ]);
+    const december = await api('GET', '/v1/sla-outcomes?month=2026-12');
+    expect(december.body.items.map((o: { ticketId: string }) => o.ticketId)).toEqual(['t-3']);
+    expect((await slaAs(uniqueTenant('other'))('GET', '/v1/sla-outcomes?month=2026-11')).body.items).toEqual([]);
+    for (const month of ['2026-13', '2026-1', 'november', '']) {
+      expect((await api('GET', `/v1/sla-outcomes?month=${month}`)).status, month).toBe(400);
+    }
+    // Another month's cursor cannot page this one.
+    expect((await api('GET', `/v1/sla-outcomes?month=2026-12&cursor=${november.body.nextCursor}`)).status).toBe(400);
+  });
+});
+
 describe('permissions and tenants', () => {
   it('every role reads; only admin and manager manage', async () => {
     const t = uniqueTenant('perm');

@@ -2,6 +2,7 @@ import { routes } from '../../shared/api/routes.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
 import { tenantGuards } from '../../shared/http/tenant-guards.ts';
+import { listSlaOutcomes } from '../../shared/sla/outcomes.ts';
 import * as sla from '../../shared/sla/service.ts';
 
 export const handler = httpApi(
@@ -62,6 +63,7 @@ export const handler = httpApi(
       status: 200,
       body: await sla.previewDueTimes(principal, params.policyId, query),
     }),
+    listSlaOutcomes: async ({ principal, query }) => ({ status: 200, body: await listSlaOutcomes(principal, query) }),
   },
   { findIdempotentResponse, guards: tenantGuards },
 );

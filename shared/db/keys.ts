@@ -405,3 +405,15 @@ export function slaPolicyKeys(p: { tenantId: string; policyId: string; sortName:
     gsi4sk: byName,
   };
 }
+
+/** SLA outcomes (achieved / breached targets) by the month they were decided, on gsi3. */
+export const slaOutcomeIndex = {
+  month: (tenantId: string, month: string) => `${tenantId}#slaOutcome#${month}`,
+};
+
+export function slaOutcomeKeys(o: { tenantId: string; ticketId: string; target: string; decidedAt: string }): Keys {
+  return {
+    gsi3pk: slaOutcomeIndex.month(o.tenantId, o.decidedAt.slice(0, 7)),
+    gsi3sk: `${o.decidedAt}#${o.ticketId}#${o.target}`,
+  };
+}

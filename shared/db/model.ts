@@ -26,6 +26,7 @@ import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
+import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
 import { DefaultSlaPolicyEntity, SlaPolicyEntity } from './entities/sla-policy.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
@@ -69,6 +70,7 @@ export const entities = {
   businessCalendar: BusinessCalendarEntity,
   slaPolicy: SlaPolicyEntity,
   defaultSlaPolicy: DefaultSlaPolicyEntity,
+  slaOutcome: SlaOutcomeEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -8,6 +8,8 @@ import {
   BusinessCalendarPatch,
   SlaDueTimes,
   SlaDueTimesQuery,
+  SlaOutcome,
+  SlaOutcomeListQuery,
   SlaPolicy,
   SlaPolicyCreate,
   SlaPolicyIdParams,
@@ -159,5 +161,19 @@ export const slaRoutes = defineRoutes([
     params: SlaPolicyIdParams,
     query: SlaDueTimesQuery,
     response: { status: 200, schema: SlaDueTimes, description: 'Due and warning times (UTC).' },
+  },
+  {
+    operationId: 'listSlaOutcomes',
+    method: 'GET',
+    path: '/v1/sla-outcomes',
+    group: 'sla',
+    permission: 'sla:read',
+    tag: 'SLAs',
+    summary: "A month's SLA outcomes, for reporting",
+    description:
+      'Each ticket target that was achieved (met by its due time) or breached, in the order they were decided, one ' +
+      'entry per ticket and target (the first outcome stands). Recorded by the ticket SLA workflow.',
+    query: SlaOutcomeListQuery,
+    response: { status: 200, schema: pageOf(SlaOutcome), description: 'A page of outcomes.' },
   },
 ]);

@@ -302,3 +302,31 @@ export const SlaDueTimes = z
     paused: z.boolean().meta({ description: 'The clock is stopped (the ticket waits on the customer).' }),
   })
   .meta({ id: 'SlaDueTimes' });
+
+// ---- outcomes (reporting) -----------------------------------------------------------------------------------------
+
+export const SlaOutcome = z
+  .object({
+    ticketId: z.string(),
+    target: z.enum(['firstResponse', 'resolution']),
+    outcome: z.enum(['achieved', 'breached']),
+    decidedAt: Timestamp.meta({ description: 'When the target was met (achieved) or fell due unmet (breached).' }),
+    dueAt: Timestamp,
+    metAt: Timestamp.optional().meta({ description: 'When it was met, if it was (a breach may be met late).' }),
+    policyId: z.string(),
+    priority: z.enum(SLA_PRIORITIES),
+    teamId: z.string().optional(),
+    assigneeId: z.string().optional(),
+  })
+  .meta({ id: 'SlaOutcome' });
+export type SlaOutcomeView = z.infer<typeof SlaOutcome>;
+
+export const SlaOutcomeListQuery = z
+  .strictObject({
+    month: z
+      .string()
+      .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'Use a month "YYYY-MM".')
+      .meta({ description: 'The month (UTC) the outcomes were decided in, "YYYY-MM".' }),
+    ...PageQuery,
+  })
+  .meta({ id: 'SlaOutcomeListQuery' });
