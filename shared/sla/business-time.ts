@@ -123,6 +123,7 @@ interface Prepared {
   days: Map<number, Array<[number, number]>>;
 }
 
+/** Keyed by the calendar object, so treat a calendar as immutable once used (services read a fresh one each time). */
 const prepared = new WeakMap<BusinessCalendarRules, Prepared>();
 
 function prepare(calendar: BusinessCalendarRules): Prepared {
