@@ -163,12 +163,12 @@ async function policiesOnCalendar(tenantId: string, calendarId: string): Promise
 export async function deleteBusinessCalendar(principal: Principal, calendarId: string, ifMatch?: VersionPrecondition) {
   const previous = await existingCalendar(principal.tenantId, calendarId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('businessCalendar', calendarId);
-  const users = await policiesOnCalendar(principal.tenantId, calendarId);
-  if (users.length > 0) {
+  const dependents = await policiesOnCalendar(principal.tenantId, calendarId);
+  if (dependents.length > 0) {
     throw new ConflictError(
       'businessCalendar.in_use',
-      `SLA policies count on this calendar (${users.map((p) => p.name).join(', ')}): point them at another calendar first.`,
-      { policyIds: users.map((p) => p.policyId) },
+      `SLA policies count on this calendar (${dependents.map((p) => p.name).join(', ')}): point them at another calendar first.`,
+      { policyIds: dependents.map((p) => p.policyId) },
     );
   }
   const { rejected } = await model.entities.businessCalendar
