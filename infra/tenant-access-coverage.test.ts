@@ -128,6 +128,7 @@ beforeAll(async () => {
   handlers.assignment = (await import('../functions/http/assignment.ts')).handler;
   handlers.merge = (await import('../functions/http/merge.ts')).handler;
   handlers.duplicates = (await import('../functions/http/duplicates.ts')).handler;
+  handlers.sla = (await import('../functions/http/sla.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -549,6 +550,53 @@ describe('each group does only what its tenant-access role allows, and needs all
       const listed = await call('GET', '/v1/duplicates?entity=contact&limit=1');
       await call('GET', `/v1/duplicates?entity=company&limit=1`);
       await call('POST', `/v1/duplicates/${listed.body.items[0].id}/dismiss`);
+    });
+
+    await as('sla', async (call) => {
+      const hours = [{ start: '09:00', end: '17:00' }];
+      const calendar = { name: 'Office', timeZone: 'Europe/Berlin', weeklyHours: { mon: hours, fri: hours } };
+      const created = await call('POST', '/v1/business-calendars', {
+        body: calendar,
+        headers: { 'idempotency-key': 'cal-1' },
+      });
+      await call('POST', '/v1/business-calendars', { body: calendar, headers: { 'idempotency-key': 'cal-1' } });
+      const calendarId = created.body.id;
+      const spare = (await call('POST', '/v1/business-calendars', { body: { ...calendar, name: 'Spare' } })).body.id;
+      await call('GET', '/v1/business-calendars?limit=1');
+      await call('GET', `/v1/business-calendars/${calendarId}`);
+      await call('PATCH', `/v1/business-calendars/${calendarId}`, {
+        body: { holidays: [{ date: '2026-12-25', recurring: true }] },
+        headers: { 'if-match': '"1"' },
+      });
+      const target = { firstResponseMinutes: 60, resolutionMinutes: 480 };
+      const policy = {
+        name: 'Standard',
+        calendarId,
+        targets: { low: target, normal: target, high: target, urgent: target },
+        escalation: { reassignToTeamId: 'team-1', raisePriority: true, notifyTeamLead: true },
+      };
+      // With a calendar and a team: a transaction of the policy and two ConditionChecks.
+      const created2 = await call('POST', '/v1/sla-policies', {
+        body: policy,
+        headers: { 'idempotency-key': 'sla-1' },
+      });
+      await call('POST', '/v1/sla-policies', { body: policy, headers: { 'idempotency-key': 'sla-1' } });
+      const policyId = created2.body.id;
+      await call('GET', '/v1/sla-policies');
+      await call('GET', `/v1/sla-policies/${policyId}`);
+      await call('PATCH', `/v1/sla-policies/${policyId}`, {
+        body: { warnBeforeMinutes: 15 },
+        headers: { 'if-match': '"1"' },
+      });
+      await call('GET', `/v1/sla-policies/${policyId}/due-times?priority=high&createdAt=2026-11-27T16:30:00Z`);
+      await call('GET', '/v1/sla-outcomes?month=2026-11');
+      // Deleting a calendar first reads the policies counting on it (gsi2).
+      await call('DELETE', `/v1/business-calendars/${spare}`);
+      // The first policy became the default; another made the default moves the pointer and clears the flag.
+      const other = await call('POST', '/v1/sla-policies', { body: { ...policy, name: 'Other', escalation: {} } });
+      await call('PATCH', `/v1/sla-policies/${other.body.id}`, { body: { isDefault: true } });
+      await call('PATCH', `/v1/sla-policies/${policyId}`, { body: { isDefault: true } });
+      await call('DELETE', `/v1/sla-policies/${other.body.id}`, { headers: { 'if-match': '"3"' } });
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

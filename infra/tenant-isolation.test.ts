@@ -10,6 +10,7 @@ import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
 import {
   activityIndex,
+  businessCalendarIndex,
   companyIndex,
   contactIndex,
   dealIndex,
@@ -21,6 +22,8 @@ import {
   pipelineIndex,
   productIndex,
   recordIndex,
+  slaOutcomeIndex,
+  slaPolicyIndex,
   timelineIndex,
   userIndex,
 } from '../shared/db/keys.ts';
@@ -163,6 +166,10 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.matchKey.get({ tenantId, entity: 'contact', key: 'email:ada@example.com', recordId: '01HZCONTACT' }).params()),
     pk(e.matchKeySet.get({ tenantId, entity: 'contact', recordId: '01HZCONTACT' }).params()),
     pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
+    pk(e.businessCalendar.get({ tenantId, calendarId: '01HZCALENDAR' }).params()),
+    pk(e.slaPolicy.get({ tenantId, policyId: '01HZPOLICY' }).params()),
+    pk(e.defaultSlaPolicy.get({ tenantId }).params()),
+    pk(e.slaOutcome.get({ tenantId, ticketId: '01HZTICKET', target: 'resolution' }).params()),
   ];
 }
 
@@ -184,12 +191,14 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       productIndex.active(tenantId),
       dealIndex.stage(tenantId, '01HZP', 'won'),
       leadIndex.status(tenantId, 'new'),
+      slaPolicyIndex.calendar(tenantId, '01HZCALENDAR'),
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
       activityIndex.calendar(tenantId, 'user-1'),
       dealIndex.company(tenantId, '01HZCOMPANY'),
       leadIndex.source(tenantId, 'form'),
+      slaOutcomeIndex.month(tenantId, '2026-11'),
     ],
     gsi4: [
       contactIndex.name(tenantId),
@@ -207,6 +216,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.trash(tenantId),
       formIndex.name(tenantId),
       activityIndex.type(tenantId, 'task'),
+      businessCalendarIndex.name(tenantId),
+      slaPolicyIndex.name(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),

@@ -147,6 +147,14 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: ['gsi7'],
   },
+  // SLAs: business calendars and SLA policies, one item each; a policy's calendar and escalation team are
+  // ConditionChecks; deletes are conditional DeleteItems; lists by name (gsi4); a calendar's policies (gsi2) before
+  // it is deleted; a month's outcomes (gsi3).
+  sla: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: false,
+    queryIndexes: ['gsi2', 'gsi3', 'gsi4'],
+  },
   // Merges: both records read and written in one transaction with their lookups (removed for the loser) and
   // unique-key claims (moved to the winner); a contact's company is a ConditionCheck; lookups are queried for the
   // duplicate policy.

@@ -28,6 +28,7 @@ import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
+import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
@@ -443,6 +444,7 @@ export const routes = defineRoutes([
   ...assignmentRoutes,
   ...duplicatesRoutes,
   ...mergeRoutes,
+  ...slaRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -20,6 +20,7 @@ const ALL_READS: Permission[] = [
   'deals:read',
   'activities:read',
   'assignment:read',
+  'sla:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -90,6 +91,7 @@ describe('role matrix', () => {
       'assignment:manage',
       'products:manage',
       'pipelines:manage',
+      'sla:manage',
     ] as const) {
       expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager']);
     }

@@ -58,6 +58,9 @@ export const PERMISSIONS = [
   'assignment:read',
   /** Assignment rules and territories. */
   'assignment:manage',
+  /** Business calendars and SLA policies (and their due-time preview). */
+  'sla:read',
+  'sla:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

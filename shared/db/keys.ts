@@ -380,3 +380,40 @@ export function activityKeys(a: ActivityKeyInput): Keys {
 export const duplicateIndex = {
   pairs: (tenantId: string, entity: 'contact' | 'company') => `${tenantId}#duplicate#${entity}`,
 };
+
+/** Business calendars (SLA): by name on gsi4. */
+export const businessCalendarIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'businessCalendar'),
+};
+
+export function businessCalendarKeys(c: { tenantId: string; calendarId: string; sortName: string }): Keys {
+  return { gsi4pk: businessCalendarIndex.name(c.tenantId), gsi4sk: `${c.sortName}#${c.calendarId}` };
+}
+
+/** SLA policies: by name on gsi4, and the policies counting on a calendar on gsi2 (a calendar in use stays). */
+export const slaPolicyIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'slaPolicy'),
+  calendar: (tenantId: string, calendarId: string) => `${tenantId}#slaPolicy#calendar#${calendarId}`,
+};
+
+export function slaPolicyKeys(p: { tenantId: string; policyId: string; sortName: string; calendarId: string }): Keys {
+  const byName = `${p.sortName}#${p.policyId}`;
+  return {
+    gsi2pk: slaPolicyIndex.calendar(p.tenantId, p.calendarId),
+    gsi2sk: byName,
+    gsi4pk: slaPolicyIndex.name(p.tenantId),
+    gsi4sk: byName,
+  };
+}
+
+/** SLA outcomes (achieved / breached targets) by the month they were decided, on gsi3. */
+export const slaOutcomeIndex = {
+  month: (tenantId: string, month: string) => `${tenantId}#slaOutcome#${month}`,
+};
+
+export function slaOutcomeKeys(o: { tenantId: string; ticketId: string; target: string; decidedAt: string }): Keys {
+  return {
+    gsi3pk: slaOutcomeIndex.month(o.tenantId, o.decidedAt.slice(0, 7)),
+    gsi3sk: `${o.decidedAt}#${o.ticketId}#${o.target}`,
+  };
+}

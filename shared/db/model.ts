@@ -3,6 +3,7 @@ import { ActivityEntity } from './entities/activity.ts';
 import { AssignmentCounterEntity } from './entities/assignment-counter.ts';
 import { AssignmentRulesEntity } from './entities/assignment-rules.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
+import { BusinessCalendarEntity } from './entities/business-calendar.ts';
 import { CalendarFeedEntity } from './entities/calendar-feed.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
@@ -25,6 +26,8 @@ import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
+import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
+import { DefaultSlaPolicyEntity, SlaPolicyEntity } from './entities/sla-policy.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
 import { UniqueKeyEntity } from './entities/unique-key.ts';
@@ -64,6 +67,10 @@ export const entities = {
   matchKey: MatchKeyEntity,
   matchKeySet: MatchKeySetEntity,
   duplicatePair: DuplicatePairEntity,
+  businessCalendar: BusinessCalendarEntity,
+  slaPolicy: SlaPolicyEntity,
+  defaultSlaPolicy: DefaultSlaPolicyEntity,
+  slaOutcome: SlaOutcomeEntity,
 };
 
 export type CrmEntities = typeof entities;
