@@ -42,6 +42,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   assignment: 'functions/http/assignment.ts',
   duplicates: 'functions/http/duplicates.ts',
   merge: 'functions/http/merge.ts',
+  tickets: 'functions/http/tickets.ts',
 };
 
 /** Why each group's public routes need no authorizer (cdk-nag APIG4). */

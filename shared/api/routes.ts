@@ -29,6 +29,7 @@ import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
@@ -443,6 +444,7 @@ export const routes = defineRoutes([
   ...assignmentRoutes,
   ...duplicatesRoutes,
   ...mergeRoutes,
+  ...ticketsRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -20,6 +20,7 @@ const ALL_READS: Permission[] = [
   'deals:read',
   'activities:read',
   'assignment:read',
+  'tickets:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -36,7 +37,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write'],
+  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write'],
   marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: ALL_READS,
 };
@@ -90,6 +91,7 @@ describe('role matrix', () => {
       'assignment:manage',
       'products:manage',
       'pipelines:manage',
+      'tickets:delete',
     ] as const) {
       expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager']);
     }
@@ -99,6 +101,11 @@ describe('role matrix', () => {
     expect(can(['support'], 'companies:write')).toBe(false);
     expect(can(['marketing'], 'companies:write')).toBe(true);
     expect(can(['marketing'], 'notes:write')).toBe(false);
+  });
+
+  it('support and managers work tickets; sales, marketing and readonly only read them', () => {
+    expect(ROLES.filter((r) => can([r], 'tickets:write'))).toEqual(['admin', 'manager', 'support']);
+    expect(ROLES.filter((r) => can([r], 'tickets:read'))).toEqual([...ROLES]);
   });
 
   it('several roles grant the union of their permissions', () => {

@@ -58,6 +58,10 @@ export const PERMISSIONS = [
   'assignment:read',
   /** Assignment rules and territories. */
   'assignment:manage',
+  'tickets:read',
+  /** Open tickets, change them, reply and add internal notes. */
+  'tickets:write',
+  'tickets:delete',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -79,7 +83,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...READ, 'contacts:write', 'notes:write', 'activities:write'],
+  support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write'],
   marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: READ,
 };
