@@ -128,6 +128,7 @@ beforeAll(async () => {
   handlers.assignment = (await import('../functions/http/assignment.ts')).handler;
   handlers.merge = (await import('../functions/http/merge.ts')).handler;
   handlers.duplicates = (await import('../functions/http/duplicates.ts')).handler;
+  handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -399,6 +400,29 @@ describe('each group does only what its tenant-access role allows, and needs all
       (call) => call('PUT', '/v1/me/availability', { body: { availability: 'away' } }).then(() => {}),
       userId,
     );
+    await as('tickets', async (call) => {
+      const body = { subject: 'Coverage', requesterId: contactId, companyId, assigneeId: userId, teamId, tags: ['a'] };
+      const created = await call('POST', '/v1/tickets', { body, headers: { 'idempotency-key': 'tk-1' } });
+      await call('POST', '/v1/tickets', { body, headers: { 'idempotency-key': 'tk-1' } });
+      const id = created.body.id;
+      const filters = ['', '?status=open', `?assigneeId=${userId}`, `?teamId=${teamId}`, '?priority=normal'];
+      for (const query of [
+        ...filters,
+        '?inTrash=true',
+        `?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`,
+      ]) {
+        await call('GET', `/v1/tickets${query}`);
+      }
+      await call('GET', `/v1/tickets/${id}`);
+      await call('GET', `/v1/tickets/by-number/${created.body.number}`);
+      await call('PATCH', `/v1/tickets/${id}`, { body: { status: 'pending' }, headers: { 'if-match': '"1"' } });
+      await call('POST', `/v1/tickets/${id}/messages`, {
+        body: { authorType: 'contact', bodyText: 'Reply' },
+        headers: { 'idempotency-key': 'tm-1' },
+      });
+      await call('GET', `/v1/tickets/${id}/messages`);
+      await call('DELETE', `/v1/tickets/${id}`);
+    });
     await as('users', async (call) => {
       await call('DELETE', `/v1/users/${userId}`);
     });

@@ -21,6 +21,7 @@ import {
   pipelineIndex,
   productIndex,
   recordIndex,
+  ticketIndex,
   timelineIndex,
   userIndex,
 } from '../shared/db/keys.ts';
@@ -163,6 +164,15 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.matchKey.get({ tenantId, entity: 'contact', key: 'email:ada@example.com', recordId: '01HZCONTACT' }).params()),
     pk(e.matchKeySet.get({ tenantId, entity: 'contact', recordId: '01HZCONTACT' }).params()),
     pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
+    pk(e.ticket.get({ tenantId, ticketId: '01HZTICKET' }).params()),
+    pk(e.ticketMessage.get({ tenantId, ticketId: '01HZTICKET', messageId: '01HZMESSAGE' }).params()),
+    pk(e.ticketCounter.get({ tenantId }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'ticket.number', value: '1042', targetId: '01HZTICKET' }).params()),
+    pk(
+      e.timelineLink
+        .get({ tenantId, entity: 'ticket', entityId: '01HZTICKET', subjectType: 'contact', subjectId: '01HZC' })
+        .params(),
+    ),
   ];
 }
 
@@ -176,6 +186,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       ...['lead', 'deal', 'activity'].map((kind) => recordIndex.owner(tenantId, kind, 'user-1')),
       dealIndex.owner(tenantId, 'user-1'),
       leadIndex.owner(tenantId, 'u'),
+      ticketIndex.assignee(tenantId, 'user-1'),
     ],
     gsi2: [
       contactIndex.stage(tenantId, 'lead'),
@@ -184,12 +195,14 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       productIndex.active(tenantId),
       dealIndex.stage(tenantId, '01HZP', 'won'),
       leadIndex.status(tenantId, 'new'),
+      ticketIndex.status(tenantId, 'open'),
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
       activityIndex.calendar(tenantId, 'user-1'),
       dealIndex.company(tenantId, '01HZCOMPANY'),
       leadIndex.source(tenantId, 'form'),
+      ticketIndex.team(tenantId, '01HZTEAM'),
     ],
     gsi4: [
       contactIndex.name(tenantId),
@@ -207,6 +220,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.trash(tenantId),
       formIndex.name(tenantId),
       activityIndex.type(tenantId, 'task'),
+      ticketIndex.recent(tenantId),
+      ticketIndex.trash(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
@@ -216,6 +231,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       dealIndex.sync(tenantId),
       leadIndex.sync(tenantId),
       activityIndex.sync(tenantId),
+      ticketIndex.sync(tenantId),
     ],
     gsi6: [
       timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),
@@ -231,6 +247,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       geoKeys(tenantId, 'contact', '01HZCONTACT', { lat: -16.8, lon: 179.95 }, true).gsi7pk!,
       duplicateIndex.pairs(tenantId, 'contact'),
       duplicateIndex.pairs(tenantId, 'company'),
+      ticketIndex.priority(tenantId, 'urgent'),
     ],
   };
 }

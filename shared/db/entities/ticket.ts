@@ -101,7 +101,13 @@ export const TicketCounterEntity = new Entity(
     },
     indexes: {
       byTenant: {
-        pk: { field: 'pk', composite: ['tenantId'], casing: KEY_CASING },
+        // Like every table key, `$crm#tenantId_<t>#…`: the tenant followed by '#', as tenant-scoped IAM expects.
+        pk: {
+          field: 'pk',
+          composite: ['tenantId'],
+          template: `$crm#tenantId_\${tenantId}#ticketcounter`,
+          casing: KEY_CASING,
+        },
         sk: { field: 'sk', composite: [], casing: KEY_CASING },
       },
     },
