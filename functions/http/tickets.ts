@@ -2,6 +2,7 @@ import { routes } from '../../shared/api/routes.ts';
 import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
 import { tenantGuards } from '../../shared/http/tenant-guards.ts';
+import * as attachments from '../../shared/tickets/attachments.ts';
 import * as tickets from '../../shared/tickets/service.ts';
 
 export const handler = httpApi(
@@ -39,6 +40,22 @@ export const handler = httpApi(
     listTicketMessages: async ({ principal, params, query }) => ({
       status: 200,
       body: await tickets.listMessages(principal, params.ticketId, query),
+    }),
+    createTicketAttachment: async ({ principal, params, body, idempotency }) => {
+      return {
+        status: 201,
+        body: await attachments.declareAttachment(
+          principal.tenantId,
+          params.ticketId,
+          principal.userId,
+          body,
+          idempotency,
+        ),
+      };
+    },
+    getTicketAttachment: async ({ principal, params }) => ({
+      status: 200,
+      body: await attachments.attachmentLink(principal.tenantId, params.ticketId, params.attachmentId),
     }),
   },
   { findIdempotentResponse, guards: tenantGuards },

@@ -26,7 +26,7 @@ import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { TeamEntity } from './entities/team.ts';
-import { TicketCounterEntity, TicketEntity, TicketMessageEntity } from './entities/ticket.ts';
+import { TicketAttachmentEntity, TicketCounterEntity, TicketEntity, TicketMessageEntity } from './entities/ticket.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
 import { UniqueKeyEntity } from './entities/unique-key.ts';
 import { UserEntity } from './entities/user.ts';
@@ -68,6 +68,7 @@ export const entities = {
   ticket: TicketEntity,
   ticketMessage: TicketMessageEntity,
   ticketCounter: TicketCounterEntity,
+  ticketAttachment: TicketAttachmentEntity,
 };
 
 export type CrmEntities = typeof entities;

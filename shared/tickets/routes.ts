@@ -2,6 +2,10 @@ import { pageOf } from '../api/common-schemas.ts';
 import { defineRoutes } from '../api/route.ts';
 import {
   Ticket,
+  TicketAttachment,
+  TicketAttachmentCreate,
+  TicketAttachmentParams,
+  TicketAttachmentUpload,
   TicketCreate,
   TicketIdParams,
   TicketListQuery,
@@ -124,5 +128,33 @@ export const ticketsRoutes = defineRoutes([
     params: TicketIdParams,
     query: TicketMessageListQuery,
     response: { status: 200, schema: pageOf(TicketMessage), description: 'A page of messages.' },
+  },
+  {
+    operationId: 'createTicketAttachment',
+    method: 'POST',
+    path: '/v1/tickets/{ticketId}/attachments',
+    group: 'tickets',
+    permission: 'tickets:write',
+    tag: 'Tickets',
+    summary: 'Declare a file and get its upload URL',
+    description:
+      'Returns a pre-signed PUT (15 minutes) to the private attachments bucket; its Content-Type and Content-Length ' +
+      'are signed, so the upload must be the declared type and size. Then reference the id from a message.',
+    params: TicketIdParams,
+    body: TicketAttachmentCreate,
+    response: { status: 201, schema: TicketAttachmentUpload, description: 'The attachment and where to upload it.' },
+    idempotent: true,
+  },
+  {
+    operationId: 'getTicketAttachment',
+    method: 'GET',
+    path: '/v1/tickets/{ticketId}/attachments/{attachmentId}',
+    group: 'tickets',
+    permission: 'tickets:read',
+    tag: 'Tickets',
+    summary: 'A file of a ticket, with a download link that expires',
+    description: 'The link is a pre-signed GET valid for 15 minutes; the file downloads under its name.',
+    params: TicketAttachmentParams,
+    response: { status: 200, schema: TicketAttachment, description: 'The file and its download link.' },
   },
 ]);

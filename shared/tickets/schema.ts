@@ -144,6 +144,12 @@ export const TicketMessageCreate = z
       }),
     bodyText: z.string().max(TICKET_LIMITS.messageText).optional(),
     bodyHtml: z.string().max(TICKET_LIMITS.messageHtml).optional(),
+    attachmentIds: z
+      .array(Id)
+      .max(TICKET_LIMITS.attachmentsPerMessage)
+      .refine((ids) => new Set(ids).size === ids.length, 'Each attachment once.')
+      .optional()
+      .meta({ description: 'Files declared with POST …/attachments and uploaded to their upload URL.' }),
     status: Status.exclude(['new'])
       .optional()
       .meta({ description: "Set the ticket's status with this message (an agent's reply and pending, say)." }),
@@ -180,3 +186,62 @@ export const TicketMessagePosted = z
   .meta({ id: 'TicketMessagePosted', description: 'The new message and the ticket as it is after it.' });
 
 export const TicketMessageListQuery = z.strictObject({ ...PageQuery });
+
+/** A file name as it downloads: no path separators, quotes or control characters. */
+const FileName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^/\\"\p{Cc}]+$/u, 'No slashes, backslashes, quotes or control characters.');
+
+export const TicketAttachmentCreate = z
+  .strictObject({
+    fileName: FileName,
+    contentType: z
+      .string()
+      .max(100)
+      .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i, 'A media type such as image/png.')
+      .transform((t) => t.toLowerCase()),
+    size: z
+      .number()
+      .int()
+      .min(1)
+      .max(25 * 1024 * 1024)
+      .meta({ description: 'In bytes, at most 25 MiB: the upload must have exactly this Content-Length.' }),
+  })
+  .meta({ id: 'TicketAttachmentCreate' });
+
+const AttachmentFields = {
+  id: z.string(),
+  ticketId: z.string(),
+  fileName: z.string(),
+  contentType: z.string(),
+  size: z.number().int(),
+  createdAt: Timestamp,
+  createdBy: z.string().optional(),
+};
+
+export const TicketAttachmentUpload = z
+  .object({
+    ...AttachmentFields,
+    upload: z.object({
+      method: z.literal('PUT'),
+      url: z.string().meta({ description: 'A pre-signed URL, valid for 15 minutes.' }),
+      headers: z.record(z.string(), z.string()).meta({ description: 'Send exactly these headers with the PUT.' }),
+      expiresAt: Timestamp,
+    }),
+  })
+  .meta({ id: 'TicketAttachmentUpload' });
+
+export const TicketAttachment = z
+  .object({
+    ...AttachmentFields,
+    download: z.object({
+      url: z.string().meta({ description: 'A pre-signed GET, valid for 15 minutes.' }),
+      expiresAt: Timestamp,
+    }),
+  })
+  .meta({ id: 'TicketAttachment' });
+
+export const TicketAttachmentParams = z.object({ ticketId: Id, attachmentId: Id });

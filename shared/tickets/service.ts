@@ -12,6 +12,7 @@ import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { MAX_RECORD_BYTES } from '../records/lifecycle.ts';
 import { type Page, type PageRequest, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
 import { type TimelinePlacement, timelineLinkWrites } from '../timeline/links.ts';
+import { attachmentChecks } from './attachments.ts';
 import type {
   TicketCreateInput,
   TicketListQueryInput,
@@ -26,7 +27,7 @@ const ENTITY = 'ticket';
 /** The first number a tenant's tickets get: T-1001. */
 export const FIRST_TICKET_NUMBER = 1001;
 /** How often a create re-reads the counter after another create took the number it read. */
-const MAX_NUMBER_ATTEMPTS = 80;
+const MAX_NUMBER_ATTEMPTS = 60;
 /** How often a message re-reads its ticket after a concurrent change to it. */
 const MAX_MESSAGE_ATTEMPTS = 8;
 
@@ -128,7 +129,7 @@ const retryable = (error: unknown, own: new () => DomainError) =>
   error instanceof own || (error instanceof ConflictError && error.code === 'request.conflict');
 
 /** Jittered backoff: racing writers spread out instead of colliding again in step. */
-const backoff = (attempt: number) => sleep(Math.floor(Math.random() * Math.min(200, 10 * (attempt + 1))));
+const backoff = (attempt: number) => sleep(Math.floor(Math.random() * Math.min(1000, 20 * 2 ** Math.min(attempt, 6))));
 
 async function readCounter(tenantId: string) {
   const { data } = await model.entities.ticketCounter.get({ tenantId }).go({ consistent: true });
@@ -413,6 +414,9 @@ async function appendMessage(
   idempotency?: ApiRequest['idempotency'],
 ): Promise<{ message: TicketMessageView; ticket: TicketView }> {
   const messageId = nextMessageId();
+  const attachments = message.attachmentIds?.length
+    ? await attachmentChecks(tenantId, ticketId, message.attachmentIds)
+    : [];
   for (let attempt = 0; ; attempt++) {
     const current = await readLive(tenantId, ticketId);
     assertOpen(current);
@@ -439,7 +443,7 @@ async function appendMessage(
     try {
       const next = await rewrite(actorId, current, candidate, {
         now,
-        items: [{ put: 'ticketMessage', item: messageItem, mustBeNew: true }],
+        items: [{ put: 'ticketMessage', item: messageItem, mustBeNew: true }, ...attachments],
         conflict: () => new TicketMoved(),
         ...(idempotency ? { idempotency: { tenantId, ...idempotency, statusCode: 201, response } } : {}),
       });
@@ -473,6 +477,7 @@ export async function postMessage(
       authorId: requesterId ?? principal.userId,
       bodyText: input.bodyText,
       bodyHtml: input.bodyHtml,
+      ...(input.attachmentIds?.length ? { attachmentIds: input.attachmentIds } : {}),
       status: input.status,
     },
     idempotency,

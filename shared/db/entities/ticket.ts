@@ -114,3 +114,30 @@ export const TicketCounterEntity = new Entity(
   },
   {},
 );
+
+/**
+ * A file of a ticket, stored in the attachments bucket under `tickets/<tenant>/<ticket>/<attachment>`: declared
+ * first (name, type, size) and uploaded by the client with a pre-signed PUT, then referenced by messages. Kept in
+ * the ticket's partition.
+ */
+export const TicketAttachmentEntity = new Entity(
+  {
+    model: { entity: 'ticketAttachment', version: '1', service: SERVICE },
+    attributes: {
+      ...auditAttributes,
+      ticketId: { type: 'string', required: true, readOnly: true },
+      attachmentId: { type: 'string', required: true, readOnly: true },
+      fileName: { type: 'string', required: true },
+      contentType: { type: 'string', required: true },
+      size: { type: 'number', required: true },
+      objectKey: { type: 'string', required: true },
+    },
+    indexes: {
+      byTicket: {
+        pk: { field: 'pk', composite: ['tenantId', 'ticketId'], casing: KEY_CASING },
+        sk: { field: 'sk', composite: ['attachmentId'], casing: KEY_CASING },
+      },
+    },
+  },
+  {},
+);
