@@ -14,6 +14,7 @@ import { apiClient, type TestResponse } from '../test/support/http-event.ts';
 import { useFreshTable } from '../test/support/table.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
+import { LocalS3 } from './local/s3.ts';
 import { LocalSes } from './local/ses.ts';
 import { TemplateResolver } from './local/template.ts';
 import type { CfnTemplate } from './local/types.ts';
@@ -421,6 +422,30 @@ describe('each group does only what its tenant-access role allows, and needs all
         headers: { 'idempotency-key': 'tm-1' },
       });
       await call('GET', `/v1/tickets/${id}/messages`);
+      // Files go to a local S3 (the function signs the links with its own role; S3 is not the table's business).
+      const files = await LocalS3.start({
+        resolver: new TemplateResolver({
+          Resources: { B: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'cov-files' } } },
+        }),
+        dataDir: mkdtempSync(join(tmpdir(), 'coverage-s3-')),
+      });
+      process.env.AWS_ENDPOINT_URL_S3 = files.endpoint;
+      process.env.ATTACHMENTS_BUCKET = 'cov-files';
+      try {
+        const declared = await call('POST', `/v1/tickets/${id}/attachments`, {
+          body: { fileName: 'a.txt', contentType: 'text/plain', size: 1 },
+          headers: { 'idempotency-key': 'ta-1' },
+        });
+        const { url, headers } = declared.body.upload;
+        expect((await fetch(url, { method: 'PUT', headers, body: 'a' })).status).toBe(200);
+        await call('POST', `/v1/tickets/${id}/messages`, {
+          body: { bodyText: 'File', attachmentIds: [declared.body.id] },
+        });
+        await call('GET', `/v1/tickets/${id}/attachments/${declared.body.id}`);
+      } finally {
+        await files.stop();
+        rmSync(files.directory, { recursive: true, force: true });
+      }
       await call('DELETE', `/v1/tickets/${id}`);
     });
     await as('users', async (call) => {
