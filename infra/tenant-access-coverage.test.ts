@@ -423,11 +423,12 @@ describe('each group does only what its tenant-access role allows, and needs all
       });
       await call('GET', `/v1/tickets/${id}/messages`);
       // Files go to a local S3 (the function signs the links with its own role; S3 is not the table's business).
+      const filesDir = mkdtempSync(join(tmpdir(), 'coverage-s3-'));
       const files = await LocalS3.start({
         resolver: new TemplateResolver({
           Resources: { B: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'cov-files' } } },
         }),
-        dataDir: mkdtempSync(join(tmpdir(), 'coverage-s3-')),
+        dataDir: filesDir,
       });
       process.env.AWS_ENDPOINT_URL_S3 = files.endpoint;
       process.env.ATTACHMENTS_BUCKET = 'cov-files';
@@ -444,7 +445,7 @@ describe('each group does only what its tenant-access role allows, and needs all
         await call('GET', `/v1/tickets/${id}/attachments/${declared.body.id}`);
       } finally {
         await files.stop();
-        rmSync(files.directory, { recursive: true, force: true });
+        rmSync(filesDir, { recursive: true, force: true });
       }
       await call('DELETE', `/v1/tickets/${id}`);
     });

@@ -360,6 +360,32 @@ describe('tickets: changes and views', () => {
     expect(open.items.filter((r) => r.entity === 'ticket').map((r) => r.id)).toEqual([b1, a1]);
   });
 
+  it('moves the ticket between timelines when its requester or company changes, and off them when deleted', async () => {
+    const t = uniqueTenant('tix7');
+    const [first, second, companyId] = [await newContact(t), await newContact(t), await newCompany(t)];
+    const agent = ticketsAs(t);
+    const { body: ticket } = await agent('POST', '/v1/tickets', {
+      body: { subject: 'Moves', requesterId: first, companyId },
+    });
+    const onTimeline = async (type: 'contacts' | 'companies', id: string) => {
+      const client = type === 'contacts' ? contactsAs(t) : companiesAs(t);
+      const res = await client('GET', `/v1/${type}/${id}/timeline`);
+      return res.body.items
+        .filter((i: { id: string }) => i.id === ticket.id)
+        .map((i: { data: { status: string } }) => i.data.status);
+    };
+    const moved = await agent('PATCH', `/v1/tickets/${ticket.id}`, {
+      body: { requesterId: second, companyId: null, status: 'on_hold' },
+    });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(await onTimeline('contacts', first)).toEqual([]);
+    expect(await onTimeline('contacts', second)).toEqual(['on_hold']);
+    expect(await onTimeline('companies', companyId)).toEqual([]);
+    expect((await agent('PATCH', `/v1/tickets/${ticket.id}`, { body: { requesterId: 'ghost' } })).status).toBe(400);
+    await ticketsAs(t, ['admin'])('DELETE', `/v1/tickets/${ticket.id}`, { headers: { 'if-match': '"2"' } });
+    expect(await onTimeline('contacts', second)).toEqual([]);
+  });
+
   it('refuses two filters at once, a forged cursor and unknown query fields', async () => {
     const agent = ticketsAs(tenant);
     const two = await agent('GET', '/v1/tickets?status=open&priority=high');
