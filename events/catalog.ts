@@ -110,6 +110,16 @@ export const FormSubmitted = recordChange('formSubmission');
  * (tasks: open/completed/cancelled; meetings: scheduled/held/cancelled), `direction`, `dueAt`, `startAt`.
  */
 export const ActivityChanged = recordChange('activity');
+/**
+ * Support tickets. Their `record` carries `number` ('T-1042'), `status`, `priority`, `channel`, `requesterId`,
+ * `companyId`, `assigneeId`, `teamId`, `tags`, `category`: routing and SLA workflows start from `ticket.created`.
+ */
+export const TicketChanged = recordChange('ticket');
+/**
+ * `ticket.message_added`: a message's creation on a ticket's thread; `record` holds ticketId, visibility
+ * ('public' | 'internal'), authorType ('user' | 'contact'), authorId, the bodies and attachmentIds.
+ */
+export const TicketMessageAdded = recordChange('ticketMessage');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -120,6 +130,8 @@ export type RecordChangedDetail = z.infer<
   | typeof LeadChanged
   | typeof FormSubmitted
   | typeof ActivityChanged
+  | typeof TicketChanged
+  | typeof TicketMessageAdded
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -224,6 +236,10 @@ export const CATALOG = {
   'activity.updated': { source: 'crm.activities', schema: ActivityChanged },
   'activity.deleted': { source: 'crm.activities', schema: ActivityChanged },
   'task.due': { source: 'crm.activities', schema: TaskDue },
+  'ticket.created': { source: 'crm.tickets', schema: TicketChanged },
+  'ticket.updated': { source: 'crm.tickets', schema: TicketChanged },
+  'ticket.deleted': { source: 'crm.tickets', schema: TicketChanged },
+  'ticket.message_added': { source: 'crm.tickets', schema: TicketMessageAdded },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
@@ -239,10 +255,15 @@ export const PUBLISHED_ENTITIES = [
   'lead',
   'formSubmission',
   'activity',
+  'ticket',
+  'ticketMessage',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
-export const STREAM_DETAIL_TYPES: Record<string, DetailType> = { 'formSubmission.created': 'form.submitted' };
+export const STREAM_DETAIL_TYPES: Record<string, DetailType> = {
+  'formSubmission.created': 'form.submitted',
+  'ticketMessage.created': 'ticket.message_added',
+};
 /**
  * Events the stream publisher derives from a published entity's change beside its record-change event (see
  * shared/events/from-stream.ts) that are not named after that entity (`deal.stage_changed` is): it may put these too.

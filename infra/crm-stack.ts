@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CrmApi, type ThrottleSettings } from './constructs/api.ts';
 import { CrmAssignmentLoad } from './constructs/assignment-load.ts';
+import { CrmAttachments } from './constructs/attachments.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
@@ -45,6 +46,8 @@ export class CrmStack extends Stack {
   readonly mergeChildren: CrmMergeChildren;
   readonly duplicateCandidates: CrmDuplicateCandidates;
   readonly claimCheck: CrmClaimCheck;
+  /** Files of tickets (pre-signed uploads and downloads). */
+  readonly attachments: CrmAttachments;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
 
@@ -78,6 +81,8 @@ export class CrmStack extends Stack {
       tenantRateLimit: props.tenantRateLimit,
       userPool: this.auth.userPool,
     });
+    this.attachments = new CrmAttachments(this, 'Attachments', { allowedOrigins: props.allowedOrigins });
+    this.attachments.grantTicketFiles(this.api.functions.tickets);
     this.mail = new CrmMail(this, 'Mail', {
       bus: this.events.bus,
       ...(props.inboundRecipients ? { inboundRecipients: props.inboundRecipients } : {}),
@@ -110,6 +115,7 @@ export class CrmStack extends Stack {
     output('EventBusName', this.events.bus.eventBusName, 'EventBridge bus carrying CRM domain events');
     output('TableName', this.data.table.tableName, 'The single DynamoDB table');
     output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
+    output('AttachmentsBucketName', this.attachments.bucket.bucketName, 'Files of tickets (prefix tickets/)');
     output('ClaimCheckBucketName', this.claimCheck.bucket.bucketName, 'Values too large for an event (prefix events/)');
     if (this.edge) {
       const url = `https://${this.edge.distribution.distributionDomainName}`;

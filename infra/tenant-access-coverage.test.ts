@@ -14,6 +14,7 @@ import { apiClient, type TestResponse } from '../test/support/http-event.ts';
 import { useFreshTable } from '../test/support/table.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
+import { LocalS3 } from './local/s3.ts';
 import { LocalSes } from './local/ses.ts';
 import { TemplateResolver } from './local/template.ts';
 import type { CfnTemplate } from './local/types.ts';
@@ -129,6 +130,7 @@ beforeAll(async () => {
   handlers.merge = (await import('../functions/http/merge.ts')).handler;
   handlers.duplicates = (await import('../functions/http/duplicates.ts')).handler;
   handlers.sla = (await import('../functions/http/sla.ts')).handler;
+  handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -400,6 +402,54 @@ describe('each group does only what its tenant-access role allows, and needs all
       (call) => call('PUT', '/v1/me/availability', { body: { availability: 'away' } }).then(() => {}),
       userId,
     );
+    await as('tickets', async (call) => {
+      const body = { subject: 'Coverage', requesterId: contactId, companyId, assigneeId: userId, teamId, tags: ['a'] };
+      const created = await call('POST', '/v1/tickets', { body, headers: { 'idempotency-key': 'tk-1' } });
+      await call('POST', '/v1/tickets', { body, headers: { 'idempotency-key': 'tk-1' } });
+      const id = created.body.id;
+      const filters = ['', '?status=open', `?assigneeId=${userId}`, `?teamId=${teamId}`, '?priority=normal'];
+      for (const query of [
+        ...filters,
+        '?inTrash=true',
+        `?updatedSince=${encodeURIComponent('2020-01-01T00:00:00Z')}`,
+      ]) {
+        await call('GET', `/v1/tickets${query}`);
+      }
+      await call('GET', `/v1/tickets/${id}`);
+      await call('GET', `/v1/tickets/by-number/${created.body.number}`);
+      await call('PATCH', `/v1/tickets/${id}`, { body: { status: 'pending' }, headers: { 'if-match': '"1"' } });
+      await call('POST', `/v1/tickets/${id}/messages`, {
+        body: { authorType: 'contact', bodyText: 'Reply' },
+        headers: { 'idempotency-key': 'tm-1' },
+      });
+      await call('GET', `/v1/tickets/${id}/messages`);
+      // Files go to a local S3 (the function signs the links with its own role; S3 is not the table's business).
+      const filesDir = mkdtempSync(join(tmpdir(), 'coverage-s3-'));
+      const files = await LocalS3.start({
+        resolver: new TemplateResolver({
+          Resources: { B: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'cov-files' } } },
+        }),
+        dataDir: filesDir,
+      });
+      process.env.AWS_ENDPOINT_URL_S3 = files.endpoint;
+      process.env.ATTACHMENTS_BUCKET = 'cov-files';
+      try {
+        const declared = await call('POST', `/v1/tickets/${id}/attachments`, {
+          body: { fileName: 'a.txt', contentType: 'text/plain', size: 1 },
+          headers: { 'idempotency-key': 'ta-1' },
+        });
+        const { url, headers } = declared.body.upload;
+        expect((await fetch(url, { method: 'PUT', headers, body: 'a' })).status).toBe(200);
+        await call('POST', `/v1/tickets/${id}/messages`, {
+          body: { bodyText: 'File', attachmentIds: [declared.body.id] },
+        });
+        await call('GET', `/v1/tickets/${id}/attachments/${declared.body.id}`);
+      } finally {
+        await files.stop();
+        rmSync(filesDir, { recursive: true, force: true });
+      }
+      await call('DELETE', `/v1/tickets/${id}`);
+    });
     await as('users', async (call) => {
       await call('DELETE', `/v1/users/${userId}`);
     });

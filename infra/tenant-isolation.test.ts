@@ -24,6 +24,7 @@ import {
   recordIndex,
   slaOutcomeIndex,
   slaPolicyIndex,
+  ticketIndex,
   timelineIndex,
   userIndex,
 } from '../shared/db/keys.ts';
@@ -170,6 +171,15 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.slaPolicy.get({ tenantId, policyId: '01HZPOLICY' }).params()),
     pk(e.defaultSlaPolicy.get({ tenantId }).params()),
     pk(e.slaOutcome.get({ tenantId, ticketId: '01HZTICKET', target: 'resolution' }).params()),
+    pk(e.ticket.get({ tenantId, ticketId: '01HZTICKET' }).params()),
+    pk(e.ticketMessage.get({ tenantId, ticketId: '01HZTICKET', messageId: '01HZMESSAGE' }).params()),
+    pk(e.ticketCounter.get({ tenantId }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'ticket.number', value: '1042', targetId: '01HZTICKET' }).params()),
+    pk(
+      e.timelineLink
+        .get({ tenantId, entity: 'ticket', entityId: '01HZTICKET', subjectType: 'contact', subjectId: '01HZC' })
+        .params(),
+    ),
   ];
 }
 
@@ -183,6 +193,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       ...['lead', 'deal', 'activity'].map((kind) => recordIndex.owner(tenantId, kind, 'user-1')),
       dealIndex.owner(tenantId, 'user-1'),
       leadIndex.owner(tenantId, 'u'),
+      ticketIndex.assignee(tenantId, 'user-1'),
     ],
     gsi2: [
       contactIndex.stage(tenantId, 'lead'),
@@ -192,6 +203,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       dealIndex.stage(tenantId, '01HZP', 'won'),
       leadIndex.status(tenantId, 'new'),
       slaPolicyIndex.calendar(tenantId, '01HZCALENDAR'),
+      ticketIndex.status(tenantId, 'open'),
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
@@ -199,6 +211,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       dealIndex.company(tenantId, '01HZCOMPANY'),
       leadIndex.source(tenantId, 'form'),
       slaOutcomeIndex.month(tenantId, '2026-11'),
+      ticketIndex.team(tenantId, '01HZTEAM'),
     ],
     gsi4: [
       contactIndex.name(tenantId),
@@ -218,6 +231,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       activityIndex.type(tenantId, 'task'),
       businessCalendarIndex.name(tenantId),
       slaPolicyIndex.name(tenantId),
+      ticketIndex.recent(tenantId),
+      ticketIndex.trash(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
@@ -227,6 +242,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       dealIndex.sync(tenantId),
       leadIndex.sync(tenantId),
       activityIndex.sync(tenantId),
+      ticketIndex.sync(tenantId),
     ],
     gsi6: [
       timelineIndex.pk(tenantId, 'contact', '01HZCONTACT'),
@@ -242,6 +258,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       geoKeys(tenantId, 'contact', '01HZCONTACT', { lat: -16.8, lon: 179.95 }, true).gsi7pk!,
       duplicateIndex.pairs(tenantId, 'contact'),
       duplicateIndex.pairs(tenantId, 'company'),
+      ticketIndex.priority(tenantId, 'urgent'),
     ],
   };
 }

@@ -387,7 +387,7 @@ describe('users: removal and open records', () => {
     expect(fieldsOf(stolen)).toEqual(['query.cursor']);
     for (const bad of [
       'x',
-      Buffer.from('{"kind":"ticket"}').toString('base64url'),
+      Buffer.from('{"kind":"invoice"}').toString('base64url'),
       Buffer.from('{"kind":"deal","key":5}').toString('base64url'),
     ]) {
       expect((await reader('GET', `/v1/users/${user.id}/open-records?cursor=${bad}`)).status, bad).toBe(400);

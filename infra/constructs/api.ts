@@ -43,6 +43,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   duplicates: 'functions/http/duplicates.ts',
   merge: 'functions/http/merge.ts',
   sla: 'functions/http/sla.ts',
+  tickets: 'functions/http/tickets.ts',
 };
 
 /** Why each group's public routes need no authorizer (cdk-nag APIG4). */

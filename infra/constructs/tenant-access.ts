@@ -163,6 +163,15 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: true,
     queryIndexes: [],
   },
+  // Tickets: a create is one transaction of the number counter (Put conditioned on its version), the ticket, its
+  // number lookup, timeline links and ConditionChecks on requester, company, assignee and team; a message is a Put
+  // with the ticket's rewrite. The thread and the number lookup are Queries on the table; the views are gsi1
+  // (assignee), gsi2 (status), gsi3 (team), gsi4 (recent, trash), gsi5 (sync), gsi7 (priority).
+  tickets: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
+    queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7'],
+  },
 };
 
 export interface TenantAccessRoleProps {

@@ -22,6 +22,7 @@ export const FUNCTION_GROUPS = [
   'duplicates',
   'merge',
   'sla',
+  'tickets',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

@@ -30,6 +30,7 @@ import { productsRoutes } from '../products/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
 import { defineRoutes } from './route.ts';
@@ -445,6 +446,7 @@ export const routes = defineRoutes([
   ...duplicatesRoutes,
   ...mergeRoutes,
   ...slaRoutes,
+  ...ticketsRoutes,
 ]);
 
 export type Routes = typeof routes;

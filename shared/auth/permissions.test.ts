@@ -21,6 +21,7 @@ const ALL_READS: Permission[] = [
   'activities:read',
   'assignment:read',
   'sla:read',
+  'tickets:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -37,7 +38,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write'],
+  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write'],
   marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: ALL_READS,
 };
@@ -92,6 +93,7 @@ describe('role matrix', () => {
       'products:manage',
       'pipelines:manage',
       'sla:manage',
+      'tickets:delete',
     ] as const) {
       expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager']);
     }
@@ -101,6 +103,11 @@ describe('role matrix', () => {
     expect(can(['support'], 'companies:write')).toBe(false);
     expect(can(['marketing'], 'companies:write')).toBe(true);
     expect(can(['marketing'], 'notes:write')).toBe(false);
+  });
+
+  it('support and managers work tickets; sales, marketing and readonly only read them', () => {
+    expect(ROLES.filter((r) => can([r], 'tickets:write'))).toEqual(['admin', 'manager', 'support']);
+    expect(ROLES.filter((r) => can([r], 'tickets:read'))).toEqual([...ROLES]);
   });
 
   it('several roles grant the union of their permissions', () => {

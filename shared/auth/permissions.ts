@@ -61,6 +61,10 @@ export const PERMISSIONS = [
   /** Business calendars and SLA policies (and their due-time preview). */
   'sla:read',
   'sla:manage',
+  'tickets:read',
+  /** Open tickets, change them, reply and add internal notes. */
+  'tickets:write',
+  'tickets:delete',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -82,7 +86,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...READ, 'contacts:write', 'notes:write', 'activities:write'],
+  support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write'],
   marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: READ,
 };

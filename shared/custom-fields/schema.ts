@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { Audit } from '../api/common-schemas.ts';
 
 export const CUSTOM_FIELD_TYPES = ['text', 'number', 'boolean', 'date', 'select', 'multiselect'] as const;
-export const CustomFieldEntityType = z.enum(['contact', 'company', 'lead']);
+export const CustomFieldEntityType = z.enum(['contact', 'company', 'lead', 'ticket']);
 export type CustomFieldEntityType = z.infer<typeof CustomFieldEntityType>;
 
 export const CustomFieldDefinition = z

@@ -417,3 +417,53 @@ export function slaOutcomeKeys(o: { tenantId: string; ticketId: string; target: 
     gsi3sk: `${o.decidedAt}#${o.ticketId}#${o.target}`,
   };
 }
+
+/** Ticket statuses that still need work: the queues (assignee, team, priority) hold only these. */
+export const UNRESOLVED_TICKET_STATUSES: readonly string[] = ['new', 'open', 'pending', 'on_hold'];
+
+/**
+ * Tickets. Every view is sorted by `<updatedAt>#<id>` and read newest-updated first. Queues hold only unresolved
+ * tickets (new, open, pending, on hold): the assignee's on gsi1 (`recordIndex.owner`, so a removed user's open
+ * records include them), a team's on gsi3, a priority's on gsi7. Every live ticket is in its status partition (gsi2)
+ * and in the recent partition of gsi4 (deleted ones in its trash); every change on gsi5 (sync).
+ */
+export const ticketIndex = {
+  assignee: (tenantId: string, userId: string) => recordIndex.owner(tenantId, 'ticket', userId),
+  status: (tenantId: string, status: string) => `${tenantId}#ticket#status#${status}`,
+  team: (tenantId: string, teamId: string) => `${tenantId}#ticket#team#${teamId}`,
+  priority: (tenantId: string, priority: string) => `${tenantId}#ticket#priority#${priority}`,
+  recent: (tenantId: string) => `${tenantId}#ticket#recent`,
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'ticket'),
+  sync: (tenantId: string) => recordIndex.sync(tenantId, 'ticket'),
+};
+
+export interface TicketKeyInput {
+  tenantId: string;
+  ticketId: string;
+  status: string;
+  priority: string;
+  updatedAt: string;
+  assigneeId?: string;
+  teamId?: string;
+  deletedAt?: string;
+}
+
+export function ticketKeys(t: TicketKeyInput): Keys {
+  const live = !t.deletedAt;
+  const queued = live && UNRESOLVED_TICKET_STATUSES.includes(t.status);
+  const byUpdate = `${t.updatedAt}#${t.ticketId}`;
+  return {
+    gsi1pk: queued && t.assigneeId ? ticketIndex.assignee(t.tenantId, t.assigneeId) : undefined,
+    gsi1sk: queued && t.assigneeId ? byUpdate : undefined,
+    gsi2pk: live ? ticketIndex.status(t.tenantId, t.status) : undefined,
+    gsi2sk: live ? byUpdate : undefined,
+    gsi3pk: queued && t.teamId ? ticketIndex.team(t.tenantId, t.teamId) : undefined,
+    gsi3sk: queued && t.teamId ? byUpdate : undefined,
+    gsi4pk: live ? ticketIndex.recent(t.tenantId) : ticketIndex.trash(t.tenantId),
+    gsi4sk: live ? byUpdate : `${t.deletedAt}#${t.ticketId}`,
+    gsi5pk: ticketIndex.sync(t.tenantId),
+    gsi5sk: byUpdate,
+    gsi7pk: queued ? ticketIndex.priority(t.tenantId, t.priority) : undefined,
+    gsi7sk: queued ? byUpdate : undefined,
+  };
+}

@@ -29,6 +29,7 @@ import { TenantSettingsEntity } from './entities/settings.ts';
 import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
 import { DefaultSlaPolicyEntity, SlaPolicyEntity } from './entities/sla-policy.ts';
 import { TeamEntity } from './entities/team.ts';
+import { TicketAttachmentEntity, TicketCounterEntity, TicketEntity, TicketMessageEntity } from './entities/ticket.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
 import { UniqueKeyEntity } from './entities/unique-key.ts';
 import { UserEntity } from './entities/user.ts';
@@ -71,6 +72,10 @@ export const entities = {
   slaPolicy: SlaPolicyEntity,
   defaultSlaPolicy: DefaultSlaPolicyEntity,
   slaOutcome: SlaOutcomeEntity,
+  ticket: TicketEntity,
+  ticketMessage: TicketMessageEntity,
+  ticketCounter: TicketCounterEntity,
+  ticketAttachment: TicketAttachmentEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -22,6 +22,8 @@ const ID_FIELD: Record<string, string> = {
   lead: 'leadId',
   formSubmission: 'submissionId',
   activity: 'activityId',
+  ticket: 'ticketId',
+  ticketMessage: 'messageId',
 };
 
 type Item = Record<string, unknown>;

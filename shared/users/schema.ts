@@ -4,7 +4,7 @@ import { ROLES } from '../auth/permissions.ts';
 
 export const USER_STATUSES = ['invited', 'active', 'disabled'] as const;
 /** Kinds of record that have an owner and keep their live records on recordIndex.owner (gsi1). */
-export const OWNED_RECORD_KINDS = ['contact', 'company', 'lead', 'deal', 'activity'] as const;
+export const OWNED_RECORD_KINDS = ['contact', 'company', 'lead', 'deal', 'activity', 'ticket'] as const;
 export type OwnedRecordKind = (typeof OWNED_RECORD_KINDS)[number];
 
 /** Whether Intl knows the zone (IANA names such as Europe/Paris, and UTC). */

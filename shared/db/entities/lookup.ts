@@ -23,6 +23,8 @@ export const LOOKUP_KINDS = [
   'deal.purchase',
   'lead.email',
   'lead.tag',
+  /** A ticket's number (value: the sequence number, e.g. `1042`): GET by number. */
+  'ticket.number',
 ] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
 
