@@ -21,6 +21,7 @@ export const FUNCTION_GROUPS = [
   'assignment',
   'duplicates',
   'merge',
+  'knowledge',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

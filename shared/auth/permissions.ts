@@ -58,6 +58,12 @@ export const PERMISSIONS = [
   'assignment:read',
   /** Assignment rules and territories. */
   'assignment:manage',
+  /** Published knowledge-base articles (every role, through READ). */
+  'kb:read',
+  /** Write and delete draft articles; see drafts and the trash. */
+  'kb:write',
+  /** Publish, unpublish, edit or delete published articles. */
+  'kb:publish',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -79,7 +85,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...READ, 'contacts:write', 'notes:write', 'activities:write'],
+  support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'kb:write'],
   marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: READ,
 };

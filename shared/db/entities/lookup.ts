@@ -23,6 +23,8 @@ export const LOOKUP_KINDS = [
   'deal.purchase',
   'lead.email',
   'lead.tag',
+  /** A live article's categories (value: `<status>#<category>`): an article list by category and status. */
+  'article.category',
 ] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
 
