@@ -113,7 +113,11 @@ export type ArticleListFilters = z.output<typeof ArticleListQuery>;
 
 export const ArticleSearchQuery = z
   .strictObject({
-    q: z.string().trim().min(1).max(200).meta({ description: 'Words to find; the last one also as a prefix.' }),
+    q: z
+      .string()
+      .max(200)
+      .refine((q) => q.trim() !== '', 'Give at least one word.')
+      .meta({ description: 'Words to find; the last one also as a prefix unless q ends with a space.' }),
     locale: Locale.default('en'),
     status: StatusFilter,
     limit: z.coerce
