@@ -10,6 +10,7 @@ import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
 import {
   activityIndex,
+  articleIndex,
   companyIndex,
   contactIndex,
   dealIndex,
@@ -163,6 +164,9 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.matchKey.get({ tenantId, entity: 'contact', key: 'email:ada@example.com', recordId: '01HZCONTACT' }).params()),
     pk(e.matchKeySet.get({ tenantId, entity: 'contact', recordId: '01HZCONTACT' }).params()),
     pk(e.duplicatePair.get({ tenantId, entity: 'contact', recordId: '01HZA', otherId: '01HZB' }).params()),
+    pk(e.article.get({ tenantId, articleId: '01HZARTICLE' }).params()),
+    pk(e.kbToken.get({ tenantId, articleId: '01HZARTICLE', token: 'password' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'article.category', value: 'published#billing', targetId: '01HZA' }).params()),
   ];
 }
 
@@ -184,12 +188,17 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       productIndex.active(tenantId),
       dealIndex.stage(tenantId, '01HZP', 'won'),
       leadIndex.status(tenantId, 'new'),
+      articleIndex.status(tenantId, 'published'),
+      articleIndex.token(tenantId, 'published', 'en', 'password'),
+      articleIndex.token(tenantId, 'draft', 'de-CH', 'passwort'),
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
       activityIndex.calendar(tenantId, 'user-1'),
       dealIndex.company(tenantId, '01HZCOMPANY'),
       leadIndex.source(tenantId, 'form'),
+      articleIndex.locale(tenantId, 'published', 'en-US'),
+      articleIndex.prefix(tenantId, 'published', 'en', 'password'),
     ],
     gsi4: [
       contactIndex.name(tenantId),
@@ -207,6 +216,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.trash(tenantId),
       formIndex.name(tenantId),
       activityIndex.type(tenantId, 'task'),
+      articleIndex.name(tenantId),
+      articleIndex.trash(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
