@@ -315,6 +315,28 @@ async function matchWord(
 }
 
 /**
+ * The best `limit` articles from each word's matches (article id -> weight): more matched words first, then the
+ * higher sum of weights, then the newer id (ULIDs sort by creation).
+ */
+export function rankMatches(
+  perWord: ReadonlyArray<ReadonlyMap<string, number>>,
+  limit: number,
+): Array<[string, { score: number; matchedWords: number }]> {
+  const totals = new Map<string, { score: number; matchedWords: number }>();
+  for (const weights of perWord) {
+    for (const [articleId, weight] of weights) {
+      const total = totals.get(articleId) ?? { score: 0, matchedWords: 0 };
+      total.score += weight;
+      total.matchedWords += 1;
+      totals.set(articleId, total);
+    }
+  }
+  return [...totals.entries()]
+    .sort(([idA, a], [idB, b]) => b.matchedWords - a.matchedWords || b.score - a.score || (idA < idB ? 1 : -1))
+    .slice(0, limit);
+}
+
+/**
  * Ranks articles for query words with one or two Queries per word (never a Scan): articles matching more words
  * first, then by summed weights (title words count TITLE_WEIGHT each), then newest id; the best `limit` are read
  * (GetItem each) and returned if still live in that status and locale.
@@ -327,18 +349,7 @@ export async function rankArticles(
   limit: number,
 ): Promise<SearchHitView[]> {
   const perWord = await Promise.all(words.map((word) => matchWord(tenantId, status, locale, word)));
-  const totals = new Map<string, { score: number; matchedWords: number }>();
-  for (const weights of perWord) {
-    for (const [articleId, weight] of weights) {
-      const total = totals.get(articleId) ?? { score: 0, matchedWords: 0 };
-      total.score += weight;
-      total.matchedWords += 1;
-      totals.set(articleId, total);
-    }
-  }
-  const best = [...totals.entries()]
-    .sort(([idA, a], [idB, b]) => b.matchedWords - a.matchedWords || b.score - a.score || (idA < idB ? 1 : -1))
-    .slice(0, limit);
+  const best = rankMatches(perWord, limit);
   const articles = await Promise.all(best.map(([articleId]) => readArticle(tenantId, articleId)));
   const hits: SearchHitView[] = [];
   articles.forEach((article, i) => {
