@@ -110,6 +110,8 @@ export const FormSubmitted = recordChange('formSubmission');
  * (tasks: open/completed/cancelled; meetings: scheduled/held/cancelled), `direction`, `dueAt`, `startAt`.
  */
 export const ActivityChanged = recordChange('activity');
+/** Knowledge-base articles (title, body, status, locale, categories...; never their search tokens). */
+export const ArticleChanged = recordChange('article');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -120,6 +122,7 @@ export type RecordChangedDetail = z.infer<
   | typeof LeadChanged
   | typeof FormSubmitted
   | typeof ActivityChanged
+  | typeof ArticleChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -224,6 +227,10 @@ export const CATALOG = {
   'activity.updated': { source: 'crm.activities', schema: ActivityChanged },
   'activity.deleted': { source: 'crm.activities', schema: ActivityChanged },
   'task.due': { source: 'crm.activities', schema: TaskDue },
+  'article.created': { source: 'crm.knowledge', schema: ArticleChanged },
+  'article.updated': { source: 'crm.knowledge', schema: ArticleChanged },
+  'article.deleted': { source: 'crm.knowledge', schema: ArticleChanged },
+  'article.restored': { source: 'crm.knowledge', schema: ArticleChanged },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
@@ -239,6 +246,7 @@ export const PUBLISHED_ENTITIES = [
   'lead',
   'formSubmission',
   'activity',
+  'article',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */

@@ -22,6 +22,7 @@ const ID_FIELD: Record<string, string> = {
   lead: 'leadId',
   formSubmission: 'submissionId',
   activity: 'activityId',
+  article: 'articleId',
 };
 
 type Item = Record<string, unknown>;

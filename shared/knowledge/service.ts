@@ -39,10 +39,9 @@ export interface StoredArticle extends StoredAudit {
 
 const asRecord = (a: StoredArticle) => a as unknown as Record<string, unknown>;
 
-export function articleView(stored: Record<string, unknown>): ArticleView {
-  const { searchTerms: _terms, ...view } = itemView(stored, 'articleId');
-  return view as ArticleView;
-}
+/** The article as the API shows it (itemView leaves out keys and the searchTerms bookkeeping). */
+export const articleView = (stored: Record<string, unknown>): ArticleView =>
+  itemView(stored, 'articleId') as ArticleView;
 
 const articleSummary = (a: StoredArticle): ArticleSummaryView => ({
   id: a.articleId,
