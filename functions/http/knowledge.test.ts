@@ -251,6 +251,25 @@ describe('the token index follows every write', () => {
     expect((await client('POST', `/v1/kb/articles/${id}/restore`)).status).toBe(409);
   });
 
+  it('keeps the index equal to the winner of concurrent edits', async () => {
+    const client = kbAs(tenant);
+    const id = await publish(client, { title: 'Race', body: 'Original words here.' });
+    const path = `/v1/kb/articles/${id}`;
+    const bodies = ['Alpha bravo charlie.', 'Delta echo foxtrot.', 'Golf hotel india.', 'Juliet kilo lima.'];
+    const results = await Promise.all(bodies.map((body) => client('PATCH', path, { body: { body } })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    for (const status of statuses) expect([200, 409, 412]).toContain(status);
+    const stored = await client('GET', path);
+    const { indexTerms } = await import('../../shared/knowledge/text.ts');
+    const expected = indexTerms(stored.body.title, stored.body.body, 'en').map(({ token, weight }) => ({
+      token,
+      weight,
+    }));
+    const byToken = (a: { token: string }, b: { token: string }) => a.token.localeCompare(b.token);
+    expect((await tokensOf(tenant, id)).sort(byToken)).toEqual(expected.sort(byToken));
+  });
+
   it('replaces all 40 tokens, the status and 5 categories in one transaction (the largest write)', async () => {
     const client = kbAs(tenant);
     const words = (prefix: string) => Array.from({ length: 60 }, (_, i) => `${prefix}${i}x`).join(' ');
