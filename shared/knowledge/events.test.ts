@@ -66,7 +66,7 @@ describe('article events from the stream', () => {
     const after = storedArticle({ status: 'draft', version: 2 });
     const updated = eventFromStreamRecord(streamRecord(before, after));
     expect(updated?.detailType).toBe('article.updated');
-    expect((updated?.detail as { changes: Item }).changes).toEqual({
+    expect((updated!.detail as { changes: Item }).changes).toEqual({
       status: { old: 'published', new: 'draft' },
       version: { old: 1, new: 2 },
     });
