@@ -120,6 +120,8 @@ export const TicketChanged = recordChange('ticket');
  * ('public' | 'internal'), authorType ('user' | 'contact'), authorId, the bodies and attachmentIds.
  */
 export const TicketMessageAdded = recordChange('ticketMessage');
+/** Knowledge-base articles (title, body, status, locale, categories...; never their search tokens). */
+export const ArticleChanged = recordChange('article');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -132,6 +134,7 @@ export type RecordChangedDetail = z.infer<
   | typeof ActivityChanged
   | typeof TicketChanged
   | typeof TicketMessageAdded
+  | typeof ArticleChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -240,6 +243,10 @@ export const CATALOG = {
   'ticket.updated': { source: 'crm.tickets', schema: TicketChanged },
   'ticket.deleted': { source: 'crm.tickets', schema: TicketChanged },
   'ticket.message_added': { source: 'crm.tickets', schema: TicketMessageAdded },
+  'article.created': { source: 'crm.knowledge', schema: ArticleChanged },
+  'article.updated': { source: 'crm.knowledge', schema: ArticleChanged },
+  'article.deleted': { source: 'crm.knowledge', schema: ArticleChanged },
+  'article.restored': { source: 'crm.knowledge', schema: ArticleChanged },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
@@ -257,6 +264,7 @@ export const PUBLISHED_ENTITIES = [
   'activity',
   'ticket',
   'ticketMessage',
+  'article',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */

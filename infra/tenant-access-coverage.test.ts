@@ -131,6 +131,7 @@ beforeAll(async () => {
   handlers.duplicates = (await import('../functions/http/duplicates.ts')).handler;
   handlers.sla = (await import('../functions/http/sla.ts')).handler;
   handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
+  handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -647,6 +648,26 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('PATCH', `/v1/sla-policies/${other.body.id}`, { body: { isDefault: true } });
       await call('PATCH', `/v1/sla-policies/${policyId}`, { body: { isDefault: true } });
       await call('DELETE', `/v1/sla-policies/${other.body.id}`, { headers: { 'if-match': '"3"' } });
+    });
+    await as('knowledge', async (call) => {
+      const created = await call('POST', '/v1/kb/articles', {
+        body: { title: 'Reset your password', body: 'Open Settings.', status: 'published', categories: ['account'] },
+        headers: { 'idempotency-key': 'kb-1' },
+      });
+      await call('POST', '/v1/kb/articles', {
+        body: { title: 'Reset your password', body: 'Open Settings.', status: 'published', categories: ['account'] },
+        headers: { 'idempotency-key': 'kb-1' },
+      });
+      const path = `/v1/kb/articles/${created.body.id}`;
+      for (const query of ['', '?status=draft', '?category=account', '?locale=en', '?inTrash=true']) {
+        await call('GET', `/v1/kb/articles${query}`);
+      }
+      await call('GET', path);
+      await call('GET', '/v1/kb/search?q=password%20res');
+      await call('POST', '/v1/kb/suggestions', { body: { subject: 'Cannot reset my password' } });
+      await call('PATCH', path, { body: { body: 'Open Settings, then Security.', categories: ['security'] } });
+      await call('DELETE', path);
+      await call('POST', `${path}/restore`);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

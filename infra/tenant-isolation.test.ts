@@ -10,6 +10,7 @@ import { principalFromClaims } from '../shared/auth/principal.ts';
 import type { GsiName } from '../shared/db/entities/common.ts';
 import {
   activityIndex,
+  articleIndex,
   businessCalendarIndex,
   companyIndex,
   contactIndex,
@@ -180,6 +181,9 @@ function tableKeysOf(tenantId: string): string[] {
         .get({ tenantId, entity: 'ticket', entityId: '01HZTICKET', subjectType: 'contact', subjectId: '01HZC' })
         .params(),
     ),
+    pk(e.article.get({ tenantId, articleId: '01HZARTICLE' }).params()),
+    pk(e.kbToken.get({ tenantId, articleId: '01HZARTICLE', token: 'password' }).params()),
+    pk(e.lookup.get({ tenantId, kind: 'article.category', value: 'published#billing', targetId: '01HZA' }).params()),
   ];
 }
 
@@ -204,6 +208,9 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.status(tenantId, 'new'),
       slaPolicyIndex.calendar(tenantId, '01HZCALENDAR'),
       ticketIndex.status(tenantId, 'open'),
+      articleIndex.status(tenantId, 'published'),
+      articleIndex.token(tenantId, 'published', 'en', 'password'),
+      articleIndex.token(tenantId, 'draft', 'de-CH', 'passwort'),
     ],
     gsi3: [
       contactIndex.company(tenantId, '01HZCOMPANY'),
@@ -212,6 +219,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       leadIndex.source(tenantId, 'form'),
       slaOutcomeIndex.month(tenantId, '2026-11'),
       ticketIndex.team(tenantId, '01HZTEAM'),
+      articleIndex.locale(tenantId, 'published', 'en-US'),
+      articleIndex.prefix(tenantId, 'published', 'en', 'password'),
     ],
     gsi4: [
       contactIndex.name(tenantId),
@@ -233,6 +242,8 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       slaPolicyIndex.name(tenantId),
       ticketIndex.recent(tenantId),
       ticketIndex.trash(tenantId),
+      articleIndex.name(tenantId),
+      articleIndex.trash(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),

@@ -33,6 +33,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   users: 'functions/http/users.ts',
   teams: 'functions/http/teams.ts',
   catalog: 'functions/http/catalog.ts',
+  knowledge: 'functions/http/knowledge.ts',
   deals: 'functions/http/deals.ts',
   leads: 'functions/http/leads.ts',
   forms: 'functions/http/forms.ts',

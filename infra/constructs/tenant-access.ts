@@ -172,6 +172,14 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: true,
     queryIndexes: ['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7'],
   },
+  // Knowledge base: an article write is one transaction of the article, its category lookups (Put/Delete) and its
+  // search-token delta (Put/Delete); search reads token partitions (gsi2 exact, gsi3 prefix) and GetItems the best;
+  // lists by status (gsi2), locale (gsi3), the trash (gsi4) and category (lookups: a table Query).
+  knowledge: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    queryTable: true,
+    queryIndexes: ['gsi2', 'gsi3', 'gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

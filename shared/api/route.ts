@@ -23,6 +23,7 @@ export const FUNCTION_GROUPS = [
   'merge',
   'sla',
   'tickets',
+  'knowledge',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

@@ -22,6 +22,7 @@ import { CustomFieldParams, CustomFieldSchema, CustomFieldSchemaPut } from '../c
 import { dealsRoutes } from '../deals/routes.ts';
 import { duplicatesRoutes } from '../duplicates/routes.ts';
 import { CompanyWritten, ContactWritten } from '../duplicates/schema.ts';
+import { knowledgeRoutes } from '../knowledge/routes.ts';
 import { leadsRoutes } from '../leads/routes.ts';
 import { mergeRoutes } from '../merge/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
@@ -447,6 +448,7 @@ export const routes = defineRoutes([
   ...mergeRoutes,
   ...slaRoutes,
   ...ticketsRoutes,
+  ...knowledgeRoutes,
 ]);
 
 export type Routes = typeof routes;

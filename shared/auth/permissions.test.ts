@@ -22,6 +22,7 @@ const ALL_READS: Permission[] = [
   'assignment:read',
   'sla:read',
   'tickets:read',
+  'kb:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -38,7 +39,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write'],
+  support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
   marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: ALL_READS,
 };
@@ -67,6 +68,11 @@ describe('role matrix', () => {
       for (const permission of PERMISSIONS.filter((p) => p.endsWith(':read')))
         expect(can([role], permission)).toBe(true);
     }
+  });
+
+  it('knowledge base: support agents write drafts; only admin and manager publish', () => {
+    expect(ROLES.filter((r) => can([r], 'kb:write'))).toEqual(['admin', 'manager', 'support']);
+    expect(ROLES.filter((r) => can([r], 'kb:publish'))).toEqual(['admin', 'manager']);
   });
 
   it('only admin may manage custom fields', () => {
@@ -145,12 +151,15 @@ describe('routes', () => {
 
   /** Writes that change only the caller's own state, which every role that can see teams may do. */
   const SELF_SERVICE = ['PUT /v1/me/availability'];
+  /** POSTs that store nothing: their input is too long for a query string (a ticket's subject and body). */
+  const READ_ONLY_POSTS = ['POST /v1/kb/suggestions'];
 
   it('no write operation is public (except the web-to-lead submission) or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {
       const permission: string = route.permission;
       if (SELF_SERVICE.includes(`${route.method} ${route.path}`)) expect(route.path).toMatch(/^\/v1\/me\//);
       else if (route.group === 'formSubmissions') expect(route.permission).toBe('public');
+      else if (READ_ONLY_POSTS.includes(`${route.method} ${route.path}`)) expect(permission).toMatch(/:read$/);
       else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
   });

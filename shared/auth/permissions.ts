@@ -65,6 +65,12 @@ export const PERMISSIONS = [
   /** Open tickets, change them, reply and add internal notes. */
   'tickets:write',
   'tickets:delete',
+  /** Published knowledge-base articles (every role, through READ). */
+  'kb:read',
+  /** Write and delete draft articles; see drafts and the trash. */
+  'kb:write',
+  /** Publish, unpublish, edit or delete published articles. */
+  'kb:publish',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -86,7 +92,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'deals:write',
     'activities:write',
   ],
-  support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write'],
+  support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
   marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
   readonly: READ,
 };

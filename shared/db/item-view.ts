@@ -2,7 +2,8 @@
  * What of a stored item is the record: keys, ElectroDB's markers and bookkeeping exist only for storage and never
  * reach an API response, an event or a timeline entry.
  */
-const STORAGE_ONLY = /^(pk|sk|gsi\d+(pk|sk)|__edb_[ev]__|tenantId|sortName|deletedBy|ttl)$/;
+// searchTerms: a knowledge-base article's index bookkeeping (the tokens it is indexed under).
+const STORAGE_ONLY = /^(pk|sk|gsi\d+(pk|sk)|__edb_[ev]__|tenantId|sortName|deletedBy|ttl|searchTerms)$/;
 
 /** Whether an attribute of a stored item exists only for storage (keys, markers, bookkeeping). */
 export const isStorageOnly = (attribute: string): boolean => STORAGE_ONLY.test(attribute);

@@ -467,3 +467,61 @@ export function ticketKeys(t: TicketKeyInput): Keys {
     gsi7sk: queued ? byUpdate : undefined,
   };
 }
+
+/**
+ * Knowledge-base articles: live ones by status (gsi2) and by status and locale (gsi3), sorted by title; name and
+ * trash on gsi4. Their search tokens (kbToken items) have partitions of their own, also per status and locale.
+ */
+export const articleIndex = {
+  status: (tenantId: string, status: string) => `${tenantId}#kb#article#${status}`,
+  locale: (tenantId: string, status: string, locale: string) => `${tenantId}#kb#article#${status}#locale#${locale}`,
+  name: (tenantId: string) => recordIndex.name(tenantId, 'article'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'article'),
+  /** A token's articles, heaviest first (gsi2). */
+  token: (tenantId: string, status: string, locale: string, token: string) =>
+    `${tenantId}#kb#${status}#token#${locale}#${token}`,
+  /** Words starting with the same two characters, sorted by word (gsi3): a begins_with Query finds a prefix. */
+  prefix: (tenantId: string, status: string, locale: string, word: string) =>
+    `${tenantId}#kb#${status}#prefix#${locale}#${Array.from(word).slice(0, 2).join('')}`,
+};
+
+export function articleKeys(a: {
+  tenantId: string;
+  articleId: string;
+  sortName: string;
+  status: string;
+  locale: string;
+  deletedAt?: string;
+}): Keys {
+  const live = !a.deletedAt;
+  const byTitle = `${a.sortName}#${a.articleId}`;
+  return {
+    gsi2pk: live ? articleIndex.status(a.tenantId, a.status) : undefined,
+    gsi2sk: live ? byTitle : undefined,
+    gsi3pk: live ? articleIndex.locale(a.tenantId, a.status, a.locale) : undefined,
+    gsi3sk: live ? byTitle : undefined,
+    gsi4pk: live ? articleIndex.name(a.tenantId) : articleIndex.trash(a.tenantId),
+    gsi4sk: live ? byTitle : `${a.deletedAt}#${a.articleId}`,
+  };
+}
+
+/** The sort key width of a weight: heavier first in an ascending Query (999 - weight, zero-padded). */
+export const kbWeightSortKey = (weight: number, articleId: string) =>
+  `${String(999 - Math.min(999, Math.max(0, weight))).padStart(3, '0')}#${articleId}`;
+
+export function kbTokenKeys(t: {
+  tenantId: string;
+  articleId: string;
+  status: string;
+  locale: string;
+  token: string;
+  surface: string;
+  weight: number;
+}): Keys {
+  return {
+    gsi2pk: articleIndex.token(t.tenantId, t.status, t.locale, t.token),
+    gsi2sk: kbWeightSortKey(t.weight, t.articleId),
+    gsi3pk: articleIndex.prefix(t.tenantId, t.status, t.locale, t.surface),
+    gsi3sk: `${t.surface}#${t.articleId}`,
+  };
+}

@@ -1,5 +1,6 @@
 import { Service } from 'electrodb';
 import { ActivityEntity } from './entities/activity.ts';
+import { ArticleEntity } from './entities/article.ts';
 import { AssignmentCounterEntity } from './entities/assignment-counter.ts';
 import { AssignmentRulesEntity } from './entities/assignment-rules.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
@@ -15,6 +16,7 @@ import { FormConfirmationEntity } from './entities/form-confirmation.ts';
 import { FormRateWindowEntity } from './entities/form-rate-window.ts';
 import { FormSubmissionEntity } from './entities/form-submission.ts';
 import { IdempotencyEntity } from './entities/idempotency.ts';
+import { KbTokenEntity } from './entities/kb-token.ts';
 import { LeadEntity } from './entities/lead.ts';
 import { LookupEntity } from './entities/lookup.ts';
 import { MatchKeyEntity } from './entities/match-key.ts';
@@ -76,6 +78,8 @@ export const entities = {
   ticketMessage: TicketMessageEntity,
   ticketCounter: TicketCounterEntity,
   ticketAttachment: TicketAttachmentEntity,
+  article: ArticleEntity,
+  kbToken: KbTokenEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -24,6 +24,7 @@ const ID_FIELD: Record<string, string> = {
   activity: 'activityId',
   ticket: 'ticketId',
   ticketMessage: 'messageId',
+  article: 'articleId',
 };
 
 type Item = Record<string, unknown>;

@@ -25,6 +25,8 @@ export const LOOKUP_KINDS = [
   'lead.tag',
   /** A ticket's number (value: the sequence number, e.g. `1042`): GET by number. */
   'ticket.number',
+  /** A live article's categories (value: `<status>#<category>`): an article list by category and status. */
+  'article.category',
 ] as const;
 export type LookupKind = (typeof LOOKUP_KINDS)[number];
 
