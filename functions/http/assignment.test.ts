@@ -345,7 +345,9 @@ describe('fairness under concurrency', () => {
     const { model } = await import('../../shared/db/store.ts');
     const { createHash } = await import('node:crypto');
     const counterId = `turn#all#${createHash('sha256').update('orphan-key').digest('base64url')}`;
-    await model.entities.assignmentCounter.create({ tenantId: t, counterId, ttl: 2_000_000_000 }).go();
+    // Claimed a minute ago (its TTL is 25 hours from the claim), never given a number: that attempt is dead.
+    const claimed = Math.floor(Date.now() / 1000) - 60 + 25 * 60 * 60;
+    await model.entities.assignmentCounter.create({ tenantId: t, counterId, ttl: claimed }).go();
     const res = await contactsAs(t)('POST', '/v1/contacts', {
       body: makeContact(),
       headers: { 'idempotency-key': 'orphan-key' },

@@ -174,8 +174,13 @@ async function chooseLeastLoaded(
 /** How long a request's turn is remembered: as long as its Idempotency-Key is honoured (and a margin). */
 const TURN_TTL_SECONDS = 25 * 60 * 60;
 
-/** How long a duplicate waits for the first attempt of its request to record its turn, before taking over. */
-const TURN_WAIT_MS = 3_000;
+/**
+ * When a first attempt that claimed a turn without recording its number is known to be dead: the API functions'
+ * timeout (10 s) after its claim, plus a margin, since Lambda has stopped it by then. A duplicate waits until that
+ * moment (counted from the claim, not from its own start) before taking the turn over; waiting less would take a
+ * second number for a first attempt that is merely slow, and leave a hole in the rotation.
+ */
+const TURN_TAKEOVER_MS = 15_000;
 
 const isConditionalFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException ||
@@ -197,14 +202,15 @@ async function takeTurn(
   if (!requestKey) return { n: await addToCounter(tenantId, rotationCounter(ruleId), 1), repeated: false };
   const counterId = `turn#${ruleId}#${createHash('sha256').update(requestKey).digest('base64url')}`;
   const turns = model.entities.assignmentCounter;
-  const recorded = async () => (await turns.get({ tenantId, counterId }).go()).data?.value ?? undefined;
-  const record = async (condition: 'new' | 'unset'): Promise<number | undefined> => {
+  const marker = async () => (await turns.get({ tenantId, counterId }).go()).data;
+  // Records the number unless another attempt of the request did first (then this one's number is not used).
+  const record = async (): Promise<number | undefined> => {
     const n = await addToCounter(tenantId, rotationCounter(ruleId), 1);
     try {
       await turns
         .update({ tenantId, counterId })
         .set({ value: n, updatedAt: new Date().toISOString() })
-        .where((attr, op) => (condition === 'new' ? op.exists(attr.ttl) : op.notExists(attr.value)))
+        .where((attr, op) => op.notExists(attr.value))
         .go();
       return n;
     } catch (error) {
@@ -215,22 +221,22 @@ async function takeTurn(
   const ttl = Math.floor(Date.now() / 1000) + TURN_TTL_SECONDS;
   try {
     await turns.create({ tenantId, counterId, ttl, updatedAt: new Date().toISOString() }).go();
-    const n = await record('new');
+    const n = await record();
     if (n !== undefined) return { n, repeated: false };
   } catch (error) {
     if (!isConditionalFailure(error)) throw error;
   }
-  const deadline = Date.now() + TURN_WAIT_MS;
   for (;;) {
-    const earlier = await recorded();
-    if (earlier !== undefined) return { n: earlier, repeated: true };
-    if (Date.now() > deadline) break;
+    const earlier = await marker();
+    if (earlier?.value !== undefined && earlier.value !== null) return { n: earlier.value, repeated: true };
+    const claimedAt = ((earlier?.ttl ?? ttl) - TURN_TTL_SECONDS) * 1000;
+    if (Date.now() > claimedAt + TURN_TAKEOVER_MS) break;
     await pause(25 + Math.random() * 25);
   }
   // The first attempt claimed the turn and died before taking a number: take one for it, once.
-  const n = await record('unset');
+  const n = await record();
   if (n !== undefined) return { n, repeated: false };
-  return { n: (await recorded()) ?? 0, repeated: true };
+  return { n: (await marker())?.value ?? 0, repeated: true };
 }
 
 /**
