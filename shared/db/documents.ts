@@ -1,5 +1,5 @@
-import type { DomainError } from '../errors.ts';
-import { type EntityName, writeRecord } from './store.ts';
+import { ConflictError, type DomainError } from '../errors.ts';
+import { type EntityName, type ItemWrite, writeRecord } from './store.ts';
 
 /** The version and audit fields of a tenant's one-item document (settings, rule sets, custom-field schemas). */
 export interface DocumentVersion {
@@ -51,4 +51,59 @@ export async function replaceDocument<V extends DocumentVersion>(options: {
     onVersionConflict: options.conflict,
   });
   return next;
+}
+
+/**
+ * The writes that make a record its tenant's default of its kind (the default pipeline, the default SLA policy): the
+ * pointer item, new or moved from the previous default at its version, and the previous default's `isDefault`
+ * cleared at its version. They go into one transaction with the record itself, so two racing changes of the default
+ * cannot both win (the loser gets `request.conflict`).
+ */
+export async function becomeDefaultWrites<R extends { version: number; isDefault: boolean }>(options: {
+  /** The pointer entity (one item per tenant) and the record entity. */
+  pointer: EntityName;
+  record: EntityName;
+  /** The record's id attribute in both (e.g. `pipelineId`). */
+  idField: string;
+  tenantId: string;
+  id: string;
+  /** The pointer as stored now. */
+  current: { id: string; version: number } | undefined;
+  readRecord: (id: string) => Promise<R | undefined>;
+  /** The record as stored (its index keys derived). */
+  itemOf: (record: R) => Record<string, unknown>;
+  updatedAt: string;
+  actorId: string;
+  /** What changed meanwhile, for the conflict's message (e.g. "default pipeline"). */
+  what: string;
+}): Promise<ItemWrite[]> {
+  const { current, tenantId } = options;
+  const pointer = { tenantId, [options.idField]: options.id };
+  const raced = () => new ConflictError('request.conflict', `The ${options.what} changed meanwhile; retry.`);
+  if (!current) return [{ put: options.pointer, item: { ...pointer, version: 1 }, mustBeNew: true, onConflict: raced }];
+  if (current.id === options.id) return [];
+  const writes: ItemWrite[] = [
+    {
+      put: options.pointer,
+      item: { ...pointer, version: current.version + 1 },
+      expectedVersion: current.version,
+      onConflict: raced,
+    },
+  ];
+  const previous = await options.readRecord(current.id);
+  if (previous) {
+    writes.push({
+      put: options.record,
+      item: options.itemOf({
+        ...previous,
+        isDefault: false,
+        version: previous.version + 1,
+        updatedAt: options.updatedAt,
+        updatedBy: options.actorId,
+      }),
+      expectedVersion: previous.version,
+      onConflict: raced,
+    });
+  }
+  return writes;
 }

@@ -3,7 +3,7 @@ import { ulid } from 'ulid';
 import type * as z from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { documentClient, tableName } from '../db/client.ts';
-import type { StoredAudit } from '../db/documents.ts';
+import { becomeDefaultWrites, type StoredAudit } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { dealIndex, pipelineIndex, pipelineKeys, sortableName } from '../db/keys.ts';
 import { type ItemWrite, model, writeRecord } from '../db/store.ts';
@@ -63,41 +63,22 @@ function normalizeStages(stages: z.output<typeof StagesInput>): StageView[] {
 
 const itemOf = (p: StoredPipeline) => ({ ...p, ...pipelineKeys(p) });
 
-/**
- * The writes that make `pipeline` the default: the pointer item (new, or moved from the previous default at its
- * version) and the previous default's flag cleared at its version. One transaction with the pipeline itself.
- */
+/** The writes that make `pipeline` the default, in one transaction with the pipeline itself (see becomeDefaultWrites). */
 async function becomeDefault(pipeline: StoredPipeline, principal: Principal): Promise<ItemWrite[]> {
   const current = await defaultPipelineId(pipeline.tenantId);
-  const pointer = { tenantId: pipeline.tenantId, pipelineId: pipeline.pipelineId };
-  const raced = () => new ConflictError('request.conflict', 'The default pipeline changed meanwhile; retry.');
-  if (!current)
-    return [{ put: 'defaultPipeline', item: { ...pointer, version: 1 }, mustBeNew: true, onConflict: raced }];
-  if (current.pipelineId === pipeline.pipelineId) return [];
-  const writes: ItemWrite[] = [
-    {
-      put: 'defaultPipeline',
-      item: { ...pointer, version: current.version + 1 },
-      expectedVersion: current.version,
-      onConflict: raced,
-    },
-  ];
-  const previous = await readPipeline(pipeline.tenantId, current.pipelineId);
-  if (previous) {
-    writes.push({
-      put: 'pipeline',
-      item: itemOf({
-        ...previous,
-        isDefault: false,
-        version: previous.version + 1,
-        updatedAt: pipeline.updatedAt,
-        updatedBy: principal.userId,
-      }),
-      expectedVersion: previous.version,
-      onConflict: raced,
-    });
-  }
-  return writes;
+  return becomeDefaultWrites<StoredPipeline>({
+    pointer: 'defaultPipeline',
+    record: 'pipeline',
+    idField: 'pipelineId',
+    tenantId: pipeline.tenantId,
+    id: pipeline.pipelineId,
+    current: current && { id: current.pipelineId, version: current.version },
+    readRecord: (id) => readPipeline(pipeline.tenantId, id),
+    itemOf: itemOf,
+    updatedAt: pipeline.updatedAt,
+    actorId: principal.userId,
+    what: 'default pipeline',
+  });
 }
 
 export async function createPipeline(

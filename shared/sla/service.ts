@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
-import type { StoredAudit } from '../db/documents.ts';
+import { becomeDefaultWrites, type StoredAudit } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import {
   businessCalendarIndex,
@@ -214,41 +214,22 @@ export async function defaultSlaPolicyId(tenantId: string): Promise<{ policyId: 
   return data ? { policyId: data.policyId, version: data.version } : undefined;
 }
 
-/**
- * The writes that make `policy` the default: the pointer item (new, or moved from the previous default at its
- * version) and the previous default's flag cleared at its version. One transaction with the policy itself.
- */
+/** The writes that make `policy` the default, in one transaction with the policy itself (see becomeDefaultWrites). */
 async function becomeDefault(policy: StoredSlaPolicy, principal: Principal): Promise<ItemWrite[]> {
   const current = await defaultSlaPolicyId(policy.tenantId);
-  const pointer = { tenantId: policy.tenantId, policyId: policy.policyId };
-  const raced = () => new ConflictError('request.conflict', 'The default SLA policy changed meanwhile; retry.');
-  if (!current)
-    return [{ put: 'defaultSlaPolicy', item: { ...pointer, version: 1 }, mustBeNew: true, onConflict: raced }];
-  if (current.policyId === policy.policyId) return [];
-  const writes: ItemWrite[] = [
-    {
-      put: 'defaultSlaPolicy',
-      item: { ...pointer, version: current.version + 1 },
-      expectedVersion: current.version,
-      onConflict: raced,
-    },
-  ];
-  const previous = await readSlaPolicy(policy.tenantId, current.policyId);
-  if (previous) {
-    writes.push({
-      put: 'slaPolicy',
-      item: policyItem({
-        ...previous,
-        isDefault: false,
-        version: previous.version + 1,
-        updatedAt: policy.updatedAt,
-        updatedBy: principal.userId,
-      }),
-      expectedVersion: previous.version,
-      onConflict: raced,
-    });
-  }
-  return writes;
+  return becomeDefaultWrites<StoredSlaPolicy>({
+    pointer: 'defaultSlaPolicy',
+    record: 'slaPolicy',
+    idField: 'policyId',
+    tenantId: policy.tenantId,
+    id: policy.policyId,
+    current: current && { id: current.policyId, version: current.version },
+    readRecord: (id) => readSlaPolicy(policy.tenantId, id),
+    itemOf: policyItem,
+    updatedAt: policy.updatedAt,
+    actorId: principal.userId,
+    what: 'default SLA policy',
+  });
 }
 
 /**
