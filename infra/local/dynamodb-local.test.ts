@@ -87,28 +87,32 @@ describe('DynamoDB Local', () => {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
-    const acknowledged: string[] = [];
-    for (let round = 0; round < 4; round++) {
-      const pk = `item-${round}`;
-      await dynamo.client.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            { Put: { TableName: 'durable', Item: { pk: { S: pk } } } },
-            { Put: { TableName: 'durable', Item: { pk: { S: `${pk}-b` } } } },
-          ],
-        }),
-      );
-      acknowledged.push(pk);
-      process.kill(dynamo.pid!, 'SIGKILL');
-      await dynamo.stop();
-      dynamo = await DynamoDbLocal.start({ dataDir });
-      for (const key of acknowledged) {
-        const { Item } = await dynamo.client.send(
-          new GetItemCommand({ TableName: 'durable', Key: { pk: { S: key } }, ConsistentRead: true }),
+    try {
+      const acknowledged: string[] = [];
+      for (let round = 0; round < 4; round++) {
+        const pk = `item-${round}`;
+        await dynamo.client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              { Put: { TableName: 'durable', Item: { pk: { S: pk } } } },
+              { Put: { TableName: 'durable', Item: { pk: { S: `${pk}-b` } } } },
+            ],
+          }),
         );
-        expect(Item, `${key} after kill -9 and restart`).toBeDefined();
+        acknowledged.push(pk);
+        process.kill(dynamo.pid!, 'SIGKILL');
+        await dynamo.stop();
+        dynamo = await DynamoDbLocal.start({ dataDir });
+        for (const key of acknowledged) {
+          const { Item } = await dynamo.client.send(
+            new GetItemCommand({ TableName: 'durable', Key: { pk: { S: key } }, ConsistentRead: true }),
+          );
+          expect(Item, `${key} after kill -9 and restart`).toBeDefined();
+        }
       }
+    } finally {
+      // Also when an assertion fails: no JVM outlives the test.
+      await dynamo.stop();
     }
-    await dynamo.stop();
   }, 240_000);
 });
