@@ -35,6 +35,8 @@ export interface Profile {
     boardDeals: number;
     boardRounds: { warmup: number; measured: number; maxMs: number };
   };
+  /** Inbound mail (bench/service-mail.ts): mails sent over SMTP, connections in flight, raw warm-up mails. */
+  serviceMail: { mails: number; concurrency: number; warmupOps: number };
 }
 
 export const FULL: Profile = {
@@ -53,6 +55,7 @@ export const FULL: Profile = {
     boardDeals: 10_000,
     boardRounds: { warmup: 5, measured: 100, maxMs: 60_000 },
   },
+  serviceMail: { mails: 400, concurrency: 8, warmupOps: 40 },
 };
 
 export const QUICK: Profile = {
@@ -71,6 +74,7 @@ export const QUICK: Profile = {
     boardDeals: 600,
     boardRounds: { warmup: 2, measured: 10, maxMs: 10_000 },
   },
+  serviceMail: { mails: 40, concurrency: 4, warmupOps: 5 },
 };
 
 /** What every section of one run shares. */

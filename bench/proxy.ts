@@ -7,6 +7,8 @@ export interface SeenRequest {
   entities: string[];
   bytes: number;
   at: number;
+  /** The parsed request body (kept only while recording): what a replay sends again. */
+  body?: unknown;
 }
 
 /**
@@ -80,7 +82,15 @@ export class CountingProxy {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      if (this.log) this.log.push({ operation, entities: entitiesOf(body), bytes: body.length, at: Date.now() });
+      if (this.log) {
+        this.log.push({
+          operation,
+          entities: entitiesOf(body),
+          bytes: body.length,
+          at: Date.now(),
+          body: safeJson(body),
+        });
+      }
       this.samples.set(operation, body);
       const upstream = request(
         {

@@ -206,6 +206,8 @@ export function renderBench(latest: Latest): string {
   out.push('');
   out.push(...renderSales(f, g.apiVsRaw, passOf, latest.config.concurrency));
   out.push('');
+  out.push(...renderServiceMail(f, passOf));
+  out.push('');
   const fair = f.assignmentFairness;
   if (fair) {
     out.push(
@@ -271,6 +273,21 @@ export function renderBench(latest: Latest): string {
     out.push(`Problems seen during the runs: ${latest.problems.length} (listed in latest.json).`);
   }
   return out.join('\n');
+}
+
+/** Inbound mail to tickets beside its raw writes, or a line saying it was not measured. */
+function renderServiceMail(f: Aggregated<RunFigures>, passOf: (prefix: string) => boolean): string[] {
+  const m = f.serviceMail;
+  if (!m) return ['**Inbound mail** (SMTP to tickets): not measured in this run.'];
+  return [
+    `**Inbound mail**: ${spread(m.sent, 0)} mails of ${num(mid(m.messageBytes) / 1024, 0)} KiB, each with an ` +
+      `attachment, over ${spread(m.concurrency, 0)} SMTP connections, each opening a ticket (SMTP accept → local SES ` +
+      'receipt rule → S3 → inbound function → `email.received` → parse, thread, write): ' +
+      `${spread(m.perSecond, 1)} mails/s, p50 ${spread(m.p50Ms, 0)} ms and p99 ${spread(m.p99Ms, 0)} ms from the ` +
+      `send to the ticket written. The same DynamoDB writes replayed raw (fresh ids, the ticket counter unconditioned): ` +
+      `${spread(m.raw.perSecond, 1)} mails/s, p99 ${spread(m.raw.p99Ms, 1)} ms; mail ÷ raw ${spread(m.ratio, 3)}. ` +
+      `Every accepted mail became one ticket: ${verdict(passOf('inbound mail:'))}.`,
+  ];
 }
 
 /** Lead conversion, stage moves and the board, or a line saying they were not measured. */

@@ -175,6 +175,29 @@ export interface SalesFigures {
   board: BoardFigure;
 }
 
+/** Inbound mail: SMTP accept -> parse -> thread -> ticket written (bench/service-mail.ts). */
+export interface ServiceMailFigure {
+  /** Mails the SMTP server accepted... */
+  sent: number;
+  /** ...and the tickets they became (every one, or the run reports a loss). */
+  mails: number;
+  messageBytes: number;
+  concurrency: number;
+  /** Mails over the span from the first SMTP send to the last ticket written. */
+  perSecond: number;
+  /** Per mail, from the SMTP send to the ticket's createdAt. */
+  p50Ms: number;
+  p99Ms: number;
+  /** The DynamoDB writes of one mail, replayed with fresh ids, one mail after another per worker. */
+  raw: { perSecond: number; p50Ms: number; p99Ms: number; errors: number };
+  /** perSecond / raw.perSecond. */
+  ratio: number;
+  /** The write operations of one mail, in order. */
+  writes: string[];
+  /** Every DynamoDB request of one mail (reads included). */
+  requests: number;
+}
+
 /** Round-robin assignment after concurrent creates without an owner (bench/assignment.ts, s6-assignment branch). */
 export interface AssignmentFigure {
   members: number;
@@ -224,6 +247,8 @@ export interface RunFigures {
   tenantQuota?: QuotaFigure;
   /** Lead conversion, stage moves and the board (bench/sales.ts); absent from results older than them. */
   sales?: SalesFigures;
+  /** Inbound mail to tickets (bench/service-mail.ts); absent from results older than it. */
+  serviceMail?: ServiceMailFigure;
   /** Absent until bench/assignment.ts is wired into run.ts (see connectedAssignmentProbe there). */
   assignmentFairness?: AssignmentFigure;
 }
@@ -396,6 +421,15 @@ export function verdicts(figures: Aggregated<RunFigures>, goals: Goals): Verdict
       goal: 'board: the API read the deals the raw Queries did, from deals seeded as the API writes them',
       value: String(b.sameDeals && b.seededAsApi),
       pass: b.sameDeals && b.seededAsApi,
+    });
+  }
+  const mail = figures.serviceMail;
+  if (mail) {
+    out.push({
+      goal: 'inbound mail: every mail accepted over SMTP became one ticket',
+      value: `${n(mail.mails)} of ${n(mail.sent)}`,
+      // The worst run counts: one lost or duplicated mail is a miss.
+      pass: mail.mails.min === mail.sent.min && mail.mails.max === mail.sent.max && mail.sent.min > 0,
     });
   }
   const fair = figures.assignmentFairness;

@@ -12,6 +12,7 @@
  *   7. convert-lead and move-stage vs the raw TransactWriteItems they send; the board at 10,000
  *      deals (p50/p99, DynamoDB requests per read: GetItem + one Query per stage)             (sales.ts)
  *   8. assignment fairness after 1,000 concurrent creates                                       (assignment hook below)
+ *   9. inbound mail: 50 KB mails with an attachment over SMTP to tickets, vs their raw writes     (service-mail.ts)
  * The suite runs N times (default 3); bench/results/latest.json gets the commit, the machine and per figure the
  * median and min/max over the runs, and the README's benchmark section is regenerated from it (readme.ts).
  */
@@ -45,6 +46,7 @@ import {
   verdicts,
 } from './results.ts';
 import { sectionSales } from './sales.ts';
+import { sectionServiceMail } from './service-mail.ts';
 import { sectionThroughput } from './throughput.ts';
 import { sectionWithoutDatabase } from './without-db.ts';
 
@@ -268,6 +270,7 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
     const requestsPerCall = await sectionRequestCounts(ctx, throughput.call, throughput.rawOpsVia(viaProxy));
     const listScaling = await sectionListScaling(ctx, toDirect);
     const sales = await sectionSales(ctx, { direct: toDirect, proxy: toProxy });
+    const serviceMail = await sectionServiceMail(ctx, { direct: toDirect, proxy: toProxy });
     const assignment = connectedAssignmentProbe();
     const assignmentFairness = assignment ? await assignment(ctx) : undefined;
     const withoutDatabase = await sectionWithoutDatabase(ctx, throughput.tenantId);
@@ -283,6 +286,7 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
       requestsPerCall,
       listScaling,
       sales,
+      serviceMail,
       ...(assignmentFairness ? { assignmentFairness } : {}),
       bundles,
       largestBundle,
