@@ -107,3 +107,33 @@ export async function becomeDefaultWrites<R extends { version: number; isDefault
   }
   return writes;
 }
+
+/** What moving a record to the trash and back changes. */
+type TrashableVersion = { version: number; deletedAt?: string | undefined; deletedBy?: string | undefined };
+
+/** The next version of a record moved to the trash: its version bumped, updated and deleted by the actor, now. */
+export function trashedVersion<R extends TrashableVersion>(
+  previous: R,
+  actorId: string,
+  now = new Date().toISOString(),
+): R {
+  return {
+    ...previous,
+    version: previous.version + 1,
+    updatedAt: now,
+    updatedBy: actorId,
+    deletedAt: now,
+    deletedBy: actorId,
+  };
+}
+
+/** The next version of a record back from the trash: without its deletion fields, its version bumped. */
+export function restoredVersion<R extends TrashableVersion>(previous: R, actorId: string): R {
+  const { deletedAt: _at, deletedBy: _by, ...rest } = previous;
+  return {
+    ...rest,
+    version: previous.version + 1,
+    updatedAt: new Date().toISOString(),
+    updatedBy: actorId,
+  } as unknown as R;
+}

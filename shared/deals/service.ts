@@ -1,7 +1,7 @@
 import { ulid } from 'ulid';
 import { createWithAssignedOwner } from '../assignment/service.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { StoredAudit } from '../db/documents.ts';
+import { restoredVersion, type StoredAudit, trashedVersion } from '../db/documents.ts';
 import { RecordTooLargeError } from '../db/item-size.ts';
 import { itemView } from '../db/item-view.ts';
 import { dealIndex, dealKeys, sortableName, timelineIndex } from '../db/keys.ts';
@@ -598,15 +598,7 @@ async function moveTo(
 export async function deleteDeal(principal: Principal, dealId: string, ifMatch?: VersionPrecondition): Promise<void> {
   const previous = await readLive(principal.tenantId, dealId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('deal', dealId);
-  const now = new Date().toISOString();
-  const next: StoredDeal = {
-    ...previous,
-    version: previous.version + 1,
-    updatedAt: now,
-    updatedBy: principal.userId,
-    deletedAt: now,
-    deletedBy: principal.userId,
-  };
+  const next = trashedVersion(previous, principal.userId);
   await send(planDealWrite(next, previous, { actorId: principal.userId }));
 }
 
@@ -627,13 +619,7 @@ export async function restoreDeal(
       `The deal's stage ${previous.stageId} is no longer in pipeline ${previous.pipelineId}; it cannot be restored there.`,
     );
   }
-  const { deletedAt: _d, deletedBy: _b, ...rest } = previous;
-  const next: StoredDeal = {
-    ...rest,
-    version: previous.version + 1,
-    updatedAt: new Date().toISOString(),
-    updatedBy: principal.userId,
-  };
+  const next = restoredVersion(previous, principal.userId);
   // The pipeline check keeps the stage from disappearing meanwhile; no history entry (the stage did not change).
   const plan = planDealWrite(next, previous, { actorId: principal.userId });
   plan.items.push({

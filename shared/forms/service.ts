@@ -1,5 +1,6 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
+import { trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { formIndex, sortableName } from '../db/keys.ts';
 import { model, writeRecord } from '../db/store.ts';
@@ -101,19 +102,7 @@ export async function patchForm(p: Principal, formId: string, patch: FormPatchIn
 export async function deleteForm(p: Principal, formId: string, ifMatch?: VersionPrecondition): Promise<void> {
   const previous = await liveForm(p.tenantId, formId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('form', formId);
-  const now = new Date().toISOString();
-  await save(
-    p,
-    {
-      ...previous,
-      version: previous.version + 1,
-      updatedAt: now,
-      updatedBy: p.userId,
-      deletedAt: now,
-      deletedBy: p.userId,
-    },
-    previous,
-  );
+  await save(p, trashedVersion(previous, p.userId), previous);
 }
 
 /** Forms by name: one Query on gsi4. */

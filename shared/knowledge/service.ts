@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ulid } from 'ulid';
 import { can } from '../auth/permissions.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { StoredAudit } from '../db/documents.ts';
+import { restoredVersion, type StoredAudit, trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { articleIndex, articleKeys, kbTokenKeys, sortableName } from '../db/keys.ts';
 import { type ItemWrite, type LookupEntry, model, writeRecord } from '../db/store.ts';
@@ -210,19 +210,7 @@ export async function deleteArticle(principal: Principal, articleId: string, ifM
   const previous = await readVisible(principal, articleId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('article', articleId);
   requirePublishRight(principal, previous.status);
-  const now = new Date().toISOString();
-  await writeArticle(
-    principal,
-    {
-      ...previous,
-      version: previous.version + 1,
-      updatedAt: now,
-      updatedBy: principal.userId,
-      deletedAt: now,
-      deletedBy: principal.userId,
-    },
-    previous,
-  );
+  await writeArticle(principal, trashedVersion(previous, principal.userId), previous);
 }
 
 /** Back from the trash with the status it had, re-indexed. */
@@ -237,12 +225,7 @@ export async function restoreArticle(
     throw new DomainError(409, 'article.not_deleted', `article ${articleId} is not in the trash.`);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('article', articleId);
   requirePublishRight(principal, previous.status);
-  const { deletedAt: _d, deletedBy: _b, ...rest } = previous;
-  return writeArticle(
-    principal,
-    { ...rest, version: previous.version + 1, updatedAt: new Date().toISOString(), updatedBy: principal.userId },
-    previous,
-  );
+  return writeArticle(principal, restoredVersion(previous, principal.userId), previous);
 }
 
 const FILTERS = ['category', 'locale', 'inTrash'] as const;

@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
-import type { StoredAudit } from '../db/documents.ts';
+import { restoredVersion, type StoredAudit, trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { productIndex, productKeys, sortableName } from '../db/keys.ts';
 import { type ItemWrite, model, writeRecord } from '../db/store.ts';
@@ -160,19 +160,7 @@ export async function patchProduct(
 export async function deleteProduct(principal: Principal, productId: string, ifMatch?: VersionPrecondition) {
   const previous = await readLive(principal.tenantId, productId);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('product', productId);
-  const now = new Date().toISOString();
-  await writeProduct(
-    principal,
-    {
-      ...previous,
-      version: previous.version + 1,
-      updatedAt: now,
-      updatedBy: principal.userId,
-      deletedAt: now,
-      deletedBy: principal.userId,
-    },
-    previous,
-  );
+  await writeProduct(principal, trashedVersion(previous, principal.userId), previous);
 }
 
 /** Back from the trash, claiming its SKU again (409 if another product took it meanwhile). */
@@ -186,12 +174,7 @@ export async function restoreProduct(
   if (!previous.deletedAt)
     throw new DomainError(409, 'product.not_deleted', `product ${productId} is not in the trash.`);
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('product', productId);
-  const { deletedAt: _d, deletedBy: _b, ...rest } = previous;
-  return writeProduct(
-    principal,
-    { ...rest, version: previous.version + 1, updatedAt: new Date().toISOString(), updatedBy: principal.userId },
-    previous,
-  );
+  return writeProduct(principal, restoredVersion(previous, principal.userId), previous);
 }
 
 const FILTERS = ['q', 'active', 'sku', 'inTrash'] as const;
