@@ -90,5 +90,5 @@ export function globalKeyPattern(name: GlobalKeyEntity, forPolicy = false): stri
     throw new Error(`${name}: a global key must end with its one composite, got ${pk}`);
   }
   const pattern = `${pk.slice(0, -MARKER.length)}*`;
-  return forPolicy ? pattern.replace(/\$/g, '${$}') : pattern;
+  return forPolicy ? pattern.replace(/\$/g, `\${$}`) : pattern;
 }
