@@ -73,6 +73,23 @@ export function tenantKeyPolicyPatterns(): TenantKeyPatterns {
 }
 
 /**
+ * The `dynamodb:LeadingKeys` pattern of one entity's table keys across tenants (every composite a wildcard), e.g.
+ * `$crm#tenantId_*#mailboxId_*`: for functions without a tenant that read one kind of item of any tenant.
+ */
+export function entityKeyPattern(name: keyof typeof entities, forPolicy = false): string {
+  const entity = entities[name];
+  const primary = Object.values(
+    entity.schema.indexes as unknown as Record<string, { index?: string; pk: { composite: string[] } }>,
+  ).find((index) => !index.index)!;
+  const facets = Object.fromEntries(primary.pk.composite.map((attribute) => [attribute, MARKER]));
+  const get = entity.get as unknown as (f: Record<string, string>) => {
+    params: (o: { table: string }) => { Key: { pk: string } };
+  };
+  const pattern = get.call(entity, facets).params({ table: 'probe' }).Key.pk.replaceAll(MARKER, '*');
+  return forPolicy ? pattern.replace(/\$/g, `\${$}`) : pattern;
+}
+
+/**
  * The `dynamodb:LeadingKeys` pattern of every key of a global-key entity (e.g. `$crm#mailboxAddress_*`), derived from
  * the entity like the tenant patterns; with `${$}` for a literal `$` when `forPolicy`.
  */

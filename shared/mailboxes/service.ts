@@ -10,7 +10,8 @@ import { type ItemWrite, model, type ReferenceCheck, writeRecord, writeRecords }
 import { ConflictError, DomainError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, queryIndex } from '../records/lists.ts';
-import { addressProblem, coveredByRecipients, mailboxAddressOf } from './address.ts';
+import { coveredByRecipients } from './address.ts';
+import { mailboxResolver, type ResolvedMailbox } from './resolve.ts';
 import {
   DEFAULT_VERDICT_POLICY,
   type MailboxCreateInput,
@@ -112,11 +113,8 @@ export async function readMailbox(tenantId: string, mailboxId: string): Promise<
  * address claim (the one global key: the address alone names the tenant). Undefined for an address no mailbox owns,
  * and for one that cannot be a mailbox (no read then).
  */
-export async function resolveMailbox(address: string): Promise<{ tenantId: string; mailboxId: string } | undefined> {
-  const mailboxAddress = mailboxAddressOf(address);
-  if (addressProblem(mailboxAddress)) return undefined;
-  const { data } = await model.entities.mailboxClaim.get({ mailboxAddress }).go();
-  return data ? { tenantId: data.tenantId, mailboxId: data.mailboxId } : undefined;
+export async function resolveMailbox(address: string): Promise<ResolvedMailbox | undefined> {
+  return mailboxResolver(model)(address);
 }
 
 async function existingMailbox(tenantId: string, mailboxId: string): Promise<StoredMailbox> {
