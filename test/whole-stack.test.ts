@@ -231,19 +231,30 @@ describe('events through the stream', () => {
     );
   });
 
-  it('inbound mail over SMTP is stored and published as email.received', async () => {
+  it('inbound mail over SMTP to a declared mailbox is stored and published as email.received', async () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: cloud.smtpPort, secure: false });
-    await transport.sendMail({
+    const mail = {
       from: 'Customer <customer@example.net>',
       to: 'support@crm.local',
       subject: 'Help with my order',
       text: 'It did not arrive.',
-    });
+    };
+    // No mailbox owns the address yet: the local SMTP server refuses it at RCPT TO.
+    await expect(transport.sendMail(mail)).rejects.toMatchObject({ responseCode: 550 });
+    const mailbox = await admin('POST', '/v1/mailboxes', { address: 'Support@crm.local', name: 'Support' });
+    expect(mailbox.status, JSON.stringify(mailbox.body)).toBe(201);
+    await transport.sendMail({ ...mail, to: 'support+T-1@crm.local' });
     transport.close();
     const event = await eventually(async () =>
       cloud.events.recentEvents().find((e) => e['detail-type'] === 'email.received'),
     );
     expect(event.detail).toMatchObject({
+      schemaVersion: 2,
+      tenantId: 'acme',
+      recipient: 'support+T-1@crm.local',
+      mailbox: { id: mailbox.body.id, address: 'support@crm.local', defaultPriority: 'normal' },
+      verdicts: { spam: 'PASS', virus: 'PASS', spf: 'PASS', dkim: 'PASS', dmarc: 'PASS' },
+      flagged: [],
       from: { address: 'customer@example.net', name: 'Customer' },
       subject: 'Help with my order',
       text: expect.stringContaining('It did not arrive.'),
