@@ -1,6 +1,12 @@
-import { type EmailReceivedV2Detail, FLAGGABLE_VERDICTS, SES_VERDICT_STATUSES } from '../../events/catalog.ts';
+import {
+  type EmailReceivedV2Detail,
+  FLAGGABLE_VERDICTS,
+  MAIL_LIMITS,
+  SES_VERDICT_STATUSES,
+} from '../../events/catalog.ts';
 import { subaddressTag } from '../mailboxes/address.ts';
 import { readMailbox, resolveMailbox, type StoredMailbox } from '../mailboxes/service.ts';
+import { jsonStringBytes } from './inbound.ts';
 
 export type Verdicts = EmailReceivedV2Detail['verdicts'];
 export type FlaggableVerdict = (typeof FLAGGABLE_VERDICTS)[number];
@@ -46,7 +52,9 @@ export async function routeRecipients(
   const unroutable: string[] = [];
   const read = new Map<string, Promise<StoredMailbox | undefined>>();
   for (const recipient of [...new Set(recipients)]) {
-    const owner = await mailboxes.resolve(recipient);
+    // SMTP bounds a path to 256 bytes; a longer one (a huge +tag) could not travel in the event, and is nobody's.
+    const owner =
+      jsonStringBytes(recipient) <= MAIL_LIMITS.addressBytes ? await mailboxes.resolve(recipient) : undefined;
     const key = owner && `${owner.tenantId}\n${owner.mailboxId}`;
     if (owner && key && !read.has(key)) read.set(key, mailboxes.read(owner.tenantId, owner.mailboxId));
     const mailbox = key ? await read.get(key) : undefined;
