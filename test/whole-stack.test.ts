@@ -283,6 +283,41 @@ describe('events through the stream', () => {
   });
 });
 
+describe('inbound mail verdicts, end to end', () => {
+  it("applies each mailbox's policy to the verdicts a message sets with X-Local-Verdicts", async () => {
+    // Two tenants receive one message; spam is rejected by one mailbox and flagged by the other.
+    const strict = api(cloud, await cloud.token({ tenantId: 'strictmail', roles: ['admin'] }));
+    const lenient = api(cloud, await cloud.token({ tenantId: 'lenientmail', roles: ['admin'] }));
+    const declare = async (client: typeof admin, address: string, spam: string) => {
+      const res = await client('POST', '/v1/mailboxes', { address, name: 'Help', verdictPolicy: { spam } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    };
+    await declare(strict, 'help@strict.local', 'reject');
+    await declare(lenient, 'help@lenient.local', 'flag');
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: cloud.smtpPort, secure: false });
+    await transport.sendMail({
+      from: 'spammer@example.net',
+      // The rejecting tenant first: the handler decides for it before it publishes for the other.
+      envelope: { from: 'spammer@example.net', to: ['help@strict.local', 'help@lenient.local'] },
+      to: 'help@strict.local, help@lenient.local',
+      subject: 'Cheap watches',
+      text: 'Buy now.',
+      headers: { 'X-Local-Verdicts': 'spam=FAIL' },
+    });
+    transport.close();
+    const received = () =>
+      cloud.events
+        .recentEvents()
+        .filter((e) => e['detail-type'] === 'email.received')
+        .map((e) => e.detail as { tenantId: string; subject: string; sesMessageId: string; flagged: string[] })
+        .filter((d) => d.subject === 'Cheap watches');
+    const flagged = await eventually(async () => received().find((d) => d.tenantId === 'lenientmail'));
+    expect(flagged.flagged).toEqual(['spam']);
+    // Both tenants were decided in the same invocation, the rejecting one first: it got nothing.
+    expect(received().map((d) => d.tenantId)).toEqual(['lenientmail']);
+  });
+});
+
 /** Every port the cloud opened for clients: API, SMTP, SES web UI and each AWS endpoint (DynamoDB Local's too). */
 const portsOf = (c: LocalCloud) => {
   const urls = [c.apiUrl, c.sesWebUiUrl, `smtp://127.0.0.1:${c.smtpPort}`, ...Object.values(c.aws.endpoints)];
