@@ -10,7 +10,7 @@ import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
-import { tenantKeyPolicyPatterns } from '../shared/db/tenant-keys.ts';
+import { type GlobalKeyEntity, globalKeyPattern, tenantKeyPolicyPatterns } from '../shared/db/tenant-keys.ts';
 import { SCORING_EVENTS } from './constructs/leads.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
@@ -432,11 +432,29 @@ describe('iam', () => {
         Effect: 'Deny',
         Condition: { Null: { 'aws:PrincipalTag/tenantId': 'true' } },
       });
+      // Global keys (address claims), only where granted, with only the actions granted and the claim pattern.
+      const globalSids = Object.entries(access.globalKeys ?? {}).map(([entity, actions]) => {
+        const sid = `GlobalKeys${entity[0]!.toUpperCase()}${entity.slice(1)}`;
+        const { Action: granted, ...statement } = bySid[sid]!;
+        expect(list(granted).sort(), group).toEqual(actions!.map((a) => `dynamodb:${a}`).sort());
+        expect(statement, group).toEqual({
+          Sid: sid,
+          Effect: 'Allow',
+          Resource: tableArn(),
+          Condition: {
+            'ForAllValues:StringLike': {
+              'dynamodb:LeadingKeys': [globalKeyPattern(entity as GlobalKeyEntity, true)],
+            },
+          },
+        });
+        return sid;
+      });
       expect(Object.keys(bySid).sort(), group).toEqual(
         [
           'DenyUntaggedSessions',
           'TenantItems',
           ...(access.queryIndexes.length > 0 ? ['TenantIndexQueries'] : []),
+          ...globalSids,
         ].sort(),
       );
     }
@@ -542,7 +560,38 @@ describe('iam', () => {
         },
       },
     ]);
-    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+    // The table: GetItem of address claims and mailboxes only (it resolves recipients to tenants).
+    expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:GetItem',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+        Condition: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': [`\${$}crm#mailboxAddress_*`, `\${$}crm#tenantId_*#mailboxId_*`],
+          },
+        },
+      },
+    ]);
+  });
+
+  it('alarms on inbound mail dropped for unknown addresses or rejected by a mailbox policy', () => {
+    for (const [alarm, metric] of [
+      [stack.mail.unroutableAlarm, 'InboundEmailsUnroutable'],
+      [stack.mail.rejectedAlarm, 'InboundEmailsRejected'],
+    ] as const) {
+      expect(props(logicalId(alarm))).toMatchObject({
+        Namespace: 'CRM',
+        MetricName: metric,
+        Dimensions: [{ Name: 'service', Value: 'inbound-email' }],
+        Statistic: 'Sum',
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+    // Mailboxes may be declared only where the receipt rule receives mail.
+    expect(props(logicalId(stack.api.functions.mailboxes.function)).Environment.Variables.INBOUND_RECIPIENTS).toBe(
+      'support@example.com,example.org',
+    );
   });
 });
 

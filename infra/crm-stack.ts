@@ -85,9 +85,14 @@ export class CrmStack extends Stack {
     this.attachments.grantTicketFiles(this.api.functions.tickets);
     this.mail = new CrmMail(this, 'Mail', {
       bus: this.events.bus,
+      table: this.data.table,
       ...(props.inboundRecipients ? { inboundRecipients: props.inboundRecipients } : {}),
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
+    // Only addresses the receipt rule covers can be declared as mailboxes (mail to others never arrives).
+    if (props.inboundRecipients?.length) {
+      this.api.functions.mailboxes.function.addEnvironment('INBOUND_RECIPIENTS', props.inboundRecipients.join(','));
+    }
 
     this.leads = new CrmLeads(this, 'Leads', {
       bus: this.events.bus,

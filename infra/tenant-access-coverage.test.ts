@@ -8,6 +8,7 @@ import type { CfnResource as CfnConstruct } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionGroup, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
+import { GLOBAL_KEY_ENTITIES, globalKeyPattern } from '../shared/db/tenant-keys.ts';
 import { useLocalCognito } from '../test/support/cognito.ts';
 import { makeCompany, makeContact, makeNote, makeUser, uniqueTenant } from '../test/support/factories.ts';
 import { apiClient, type TestResponse } from '../test/support/http-event.ts';
@@ -132,6 +133,7 @@ beforeAll(async () => {
   handlers.sla = (await import('../functions/http/sla.ts')).handler;
   handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
   handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
+  handlers.mailboxes = (await import('../functions/http/mailboxes.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -670,6 +672,19 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('POST', `${path}/restore`);
     });
 
+    await as('mailboxes', async (call) => {
+      const address = `support-${tenant}@help.example.com`.toLowerCase();
+      const body = { address, name: 'Support', teamId: 'team-1' };
+      const created = await call('POST', '/v1/mailboxes', { body, headers: { 'idempotency-key': 'mbx-1' } });
+      await call('POST', '/v1/mailboxes', { body, headers: { 'idempotency-key': 'mbx-1' } });
+      const path = `/v1/mailboxes/${created.body.id}`;
+      await call('GET', '/v1/mailboxes?limit=1');
+      await call('GET', path);
+      // A new address: the old claim released and the new one taken with the mailbox, in one transaction.
+      await call('PATCH', path, { body: { address: `desk-${address}` }, headers: { 'if-match': '"1"' } });
+      await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+    });
+
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);
     expect([...exercised].sort()).toEqual(dataRoutes.sort());
   });
@@ -712,6 +727,16 @@ describe('each group does only what its tenant-access role allows, and needs all
         ).toBe('Allowed');
       }
       const access = GROUP_TABLE_ACCESS[group];
+      // Global keys (address claims): exactly the actions the group is granted on them.
+      const globalPrefixes = GLOBAL_KEY_ENTITIES.map((entity) => globalKeyPattern(entity).slice(0, -1));
+      const onGlobal = distinct.filter(
+        (c) => c.on === 'table' && globalPrefixes.some((p) => c.leadingKey.startsWith(p)),
+      );
+      expect([...new Set(onGlobal.map((c) => c.action))].sort(), `${group}: global-key actions used`).toEqual(
+        Object.values(access.globalKeys ?? {})
+          .flat()
+          .sort(),
+      );
       const onTable = [...new Set(distinct.filter((c) => c.on === 'table').map((c) => c.action))].sort();
       expect(onTable, `${group}: table actions used`).toEqual(
         [...access.items, ...(access.queryTable ? ['Query'] : [])].sort(),

@@ -20,6 +20,7 @@ import {
   geoIndex,
   geoKeys,
   leadIndex,
+  mailboxIndex,
   pipelineIndex,
   productIndex,
   recordIndex,
@@ -31,6 +32,7 @@ import {
 } from '../shared/db/keys.ts';
 import { createModel } from '../shared/db/model.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
+import { GLOBAL_KEY_ENTITIES } from '../shared/db/tenant-keys.ts';
 import { publishedDetailTypes } from './constructs/events.ts';
 import { GROUP_TABLE_ACCESS, type TableAccess } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
@@ -184,6 +186,7 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.article.get({ tenantId, articleId: '01HZARTICLE' }).params()),
     pk(e.kbToken.get({ tenantId, articleId: '01HZARTICLE', token: 'password' }).params()),
     pk(e.lookup.get({ tenantId, kind: 'article.category', value: 'published#billing', targetId: '01HZA' }).params()),
+    pk(e.mailbox.get({ tenantId, mailboxId: '01HZMAILBOX' }).params()),
   ];
 }
 
@@ -244,6 +247,7 @@ function indexKeysOf(tenantId: string): Record<GsiName, string[]> {
       ticketIndex.trash(tenantId),
       articleIndex.name(tenantId),
       articleIndex.trash(tenantId),
+      mailboxIndex.address(tenantId),
     ],
     gsi5: [
       contactIndex.sync(tenantId),
@@ -393,6 +397,70 @@ describe('tenant-access roles (dynamodb:LeadingKeys on the session tag)', () => 
     expect(inside).toBe('Allowed');
     for (const id of ['acme#x', 'acme*', 'acm?', '$crm', 'a{b}']) {
       expect(() => principalFromClaims({ sub: 'u', 'custom:tenantId': id }), id).toThrow(/custom:tenantId/);
+    }
+  });
+});
+
+describe('address claims: the one global key', () => {
+  const claimKey = (address: string) =>
+    model.entities.mailboxClaim.get({ mailboxAddress: address }).params().Key.pk as string;
+  const sessionOf = (group: string) => ({
+    principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${group}TenantAccess/tenant-${A}`,
+    tag: { 'aws:PrincipalTag/tenantId': A },
+  });
+  const onClaim = (group: keyof typeof GROUP_TABLE_ACCESS, action: string, key = claimKey('support@acme.example')) =>
+    decide({
+      policies: policiesOfRole(logicalId(stack.api.tenantRoles[group]!.role)),
+      principal: sessionOf(group).principal,
+      action: `dynamodb:${action}`,
+      resource: tableArn,
+      context: { ...sessionOf(group).tag, 'dynamodb:LeadingKeys': [key] },
+    });
+
+  it('is the only entity whose key does not start with a tenant', () => {
+    expect(GLOBAL_KEY_ENTITIES).toEqual(['mailboxClaim']);
+    expect(claimKey('support@acme.example')).toBe('$crm#mailboxAddress_support@acme.example');
+  });
+
+  it('the mailboxes role may only create and delete claims (the code conditions both on the owner)', async () => {
+    for (const action of ['PutItem', 'DeleteItem']) {
+      expect(await onClaim('mailboxes', action), action).toBe('Allowed');
+    }
+    for (const action of ['GetItem', 'UpdateItem', 'ConditionCheckItem', 'Query', 'Scan', 'BatchWriteItem']) {
+      expect(await onClaim('mailboxes', action), action).not.toBe('Allowed');
+    }
+    // The claim pattern opens nothing else: a key merely containing it, or another tenant's record, stays closed.
+    for (const key of [`x${claimKey('a@b.example')}`, tableKeysOf('beta')[0]!, '$crm#mailboxAddres_x@y.example']) {
+      expect(await onClaim('mailboxes', 'PutItem', key), key).not.toBe('Allowed');
+    }
+  });
+
+  it('no other group may touch claims at all', async () => {
+    for (const group of dataGroups.filter((g) => g !== 'mailboxes')) {
+      for (const action of ITEM_ACTIONS) {
+        expect(await onClaim(group, action), `${group} ${action}`).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('the inbound mail function (no tenant) may only GetItem claims and mailboxes', async () => {
+    const role = stack.mail.inbound.role;
+    const as = (action: string, key: string) =>
+      decide({
+        policies: policiesOfRole(logicalId(role)),
+        principal: resolver.getAtt(logicalId(role), 'Arn'),
+        action: `dynamodb:${action}`,
+        resource: tableArn,
+        context: { 'dynamodb:LeadingKeys': [key] },
+      });
+    const mailboxKey = tableKeysOf('beta').at(-1)!;
+    expect(mailboxKey).toContain('#mailboxId_');
+    expect(await as('GetItem', claimKey('support@acme.example'))).toBe('Allowed');
+    expect(await as('GetItem', mailboxKey)).toBe('Allowed');
+    for (const key of tableKeysOf(A).slice(0, -1)) expect(await as('GetItem', key), key).not.toBe('Allowed');
+    for (const action of ITEM_ACTIONS.filter((a) => a !== 'GetItem')) {
+      expect(await as(action, claimKey('support@acme.example')), action).not.toBe('Allowed');
+      expect(await as(action, mailboxKey), action).not.toBe('Allowed');
     }
   });
 });

@@ -231,19 +231,30 @@ describe('events through the stream', () => {
     );
   });
 
-  it('inbound mail over SMTP is stored and published as email.received', async () => {
+  it('inbound mail over SMTP to a declared mailbox is stored and published as email.received', async () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: cloud.smtpPort, secure: false });
-    await transport.sendMail({
+    const mail = {
       from: 'Customer <customer@example.net>',
       to: 'support@crm.local',
       subject: 'Help with my order',
       text: 'It did not arrive.',
-    });
+    };
+    // No mailbox owns the address yet: the local SMTP server refuses it at RCPT TO.
+    await expect(transport.sendMail(mail)).rejects.toMatchObject({ responseCode: 550 });
+    const mailbox = await admin('POST', '/v1/mailboxes', { address: 'Support@crm.local', name: 'Support' });
+    expect(mailbox.status, JSON.stringify(mailbox.body)).toBe(201);
+    await transport.sendMail({ ...mail, to: 'support+T-1@crm.local' });
     transport.close();
     const event = await eventually(async () =>
       cloud.events.recentEvents().find((e) => e['detail-type'] === 'email.received'),
     );
     expect(event.detail).toMatchObject({
+      schemaVersion: 2,
+      tenantId: 'acme',
+      recipient: 'support+T-1@crm.local',
+      mailbox: { id: mailbox.body.id, address: 'support@crm.local', defaultPriority: 'normal' },
+      verdicts: { spam: 'PASS', virus: 'PASS', spf: 'PASS', dkim: 'PASS', dmarc: 'PASS' },
+      flagged: [],
       from: { address: 'customer@example.net', name: 'Customer' },
       subject: 'Help with my order',
       text: expect.stringContaining('It did not arrive.'),
@@ -269,6 +280,41 @@ describe('events through the stream', () => {
     } finally {
       s3.destroy();
     }
+  });
+});
+
+describe('inbound mail verdicts, end to end', () => {
+  it("applies each mailbox's policy to the verdicts a message sets with X-Local-Verdicts", async () => {
+    // Two tenants receive one message; spam is rejected by one mailbox and flagged by the other.
+    const strict = api(cloud, await cloud.token({ tenantId: 'strictmail', roles: ['admin'] }));
+    const lenient = api(cloud, await cloud.token({ tenantId: 'lenientmail', roles: ['admin'] }));
+    const declare = async (client: typeof admin, address: string, spam: string) => {
+      const res = await client('POST', '/v1/mailboxes', { address, name: 'Help', verdictPolicy: { spam } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    };
+    await declare(strict, 'help@strict.local', 'reject');
+    await declare(lenient, 'help@lenient.local', 'flag');
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: cloud.smtpPort, secure: false });
+    await transport.sendMail({
+      from: 'spammer@example.net',
+      // The rejecting tenant first: the handler decides for it before it publishes for the other.
+      envelope: { from: 'spammer@example.net', to: ['help@strict.local', 'help@lenient.local'] },
+      to: 'help@strict.local, help@lenient.local',
+      subject: 'Cheap watches',
+      text: 'Buy now.',
+      headers: { 'X-Local-Verdicts': 'spam=FAIL' },
+    });
+    transport.close();
+    const received = () =>
+      cloud.events
+        .recentEvents()
+        .filter((e) => e['detail-type'] === 'email.received')
+        .map((e) => e.detail as { tenantId: string; subject: string; sesMessageId: string; flagged: string[] })
+        .filter((d) => d.subject === 'Cheap watches');
+    const flagged = await eventually(async () => received().find((d) => d.tenantId === 'lenientmail'));
+    expect(flagged.flagged).toEqual(['spam']);
+    // Both tenants were decided in the same invocation, the rejecting one first: it got nothing.
+    expect(received().map((d) => d.tenantId)).toEqual(['lenientmail']);
   });
 });
 

@@ -34,6 +34,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   teams: 'functions/http/teams.ts',
   catalog: 'functions/http/catalog.ts',
   knowledge: 'functions/http/knowledge.ts',
+  mailboxes: 'functions/http/mailboxes.ts',
   deals: 'functions/http/deals.ts',
   leads: 'functions/http/leads.ts',
   forms: 'functions/http/forms.ts',

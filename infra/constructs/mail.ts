@@ -1,4 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -8,6 +10,7 @@ import { EmailIdentity, Identity, ReceiptRuleSet, TlsPolicy } from 'aws-cdk-lib/
 import { Lambda, LambdaInvocationType, S3 } from 'aws-cdk-lib/aws-ses-actions';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { entityKeyPattern, globalKeyPattern } from '../../shared/db/tenant-keys.ts';
 import { CrmFunction, nagArnOf } from './crm-function.ts';
 import { grantPutCatalogEvents } from './events.ts';
 import { FailureQueue } from './failure-queue.ts';
@@ -15,8 +18,13 @@ import { FailureQueue } from './failure-queue.ts';
 /** Where SES stores raw inbound messages; the inbound function reads `${INBOUND_PREFIX}${messageId}`. */
 export const INBOUND_PREFIX = 'inbound/';
 
+/** Dropped messages per 5 minutes above which the inbound alarms fire. */
+export const INBOUND_ALARM_THRESHOLDS = { unroutable: 10, rejected: 20 } as const;
+
 export interface CrmMailProps {
   bus: IEventBus;
+  /** The table: the inbound function reads address claims and mailboxes in it (GetItem only). */
+  table: ITable;
   /** Receipt rule recipients (addresses or domains). When given, the rule set is also made the active one. */
   inboundRecipients?: string[];
   /** Verified as an SES identity for outbound mail, when given. */
@@ -34,6 +42,9 @@ export class CrmMail extends Construct {
   readonly failures: FailureQueue;
   readonly ruleSet: ReceiptRuleSet;
   readonly senderIdentity?: EmailIdentity;
+  /** Mail for addresses no mailbox owns (dropped), and mail a mailbox's verdict policy rejected. */
+  readonly unroutableAlarm: Alarm;
+  readonly rejectedAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: CrmMailProps) {
     super(scope, id);
@@ -72,6 +83,7 @@ export class CrmMail extends Construct {
         EVENT_BUS_NAME: props.bus.eventBusName,
         INBOUND_BUCKET: this.bucket.bucketName,
         INBOUND_PREFIX,
+        TABLE_NAME: props.table.tableName,
       },
     });
     // SES invokes asynchronously: a failed parse or publish is retried by Lambda, then parked here (the raw message
@@ -88,6 +100,53 @@ export class CrmMail extends Construct {
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [inboundObjects] }),
     );
     grantPutCatalogEvents(props.bus, this.inbound.role, ['email.received']);
+    // It has no tenant (it learns the tenant from the address), so no tenant session: its own role may GetItem only
+    // address claims (`$crm#mailboxAddress_*`) and mailbox items of any tenant (`$crm#tenantId_*#mailboxId_*`),
+    // nothing else: no write, no Query, no other record kind (a wildcard also spans '#', but tenant and mailbox ids
+    // never contain one, and the code builds only those two keys).
+    this.inbound.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [props.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': [globalKeyPattern('mailboxClaim', true), entityKeyPattern('mailbox', true)],
+          },
+        },
+      }),
+    );
+
+    // Dropped mail is invisible to senders' support teams: alarm when it is more than background noise (mail to
+    // made-up addresses of a received domain is normal; a burst means a mailbox is missing or a policy is too strict).
+    const inboundMetric = (metricName: string) =>
+      new Metric({
+        namespace: 'CRM',
+        metricName,
+        dimensionsMap: { service: 'inbound-email' },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
+    const alarmOn = (id: string, metricName: string, threshold: number, what: string) =>
+      new Alarm(this, id, {
+        alarmDescription: `More than ${threshold} inbound messages in 5 minutes ${what}.`,
+        metric: inboundMetric(metricName),
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    this.unroutableAlarm = alarmOn(
+      'UnroutableAlarm',
+      'InboundEmailsUnroutable',
+      INBOUND_ALARM_THRESHOLDS.unroutable,
+      'were for addresses no mailbox owns (dropped)',
+    );
+    this.rejectedAlarm = alarmOn(
+      'RejectedAlarm',
+      'InboundEmailsRejected',
+      INBOUND_ALARM_THRESHOLDS.rejected,
+      "were rejected by their mailbox's verdict policy (dropped)",
+    );
     this.inbound.acknowledgeWildcardResource(
       `${nagArnOf(this.bucket.node.defaultChild as CfnBucket)}/${INBOUND_PREFIX}*`,
       'Reads any stored inbound message (object keys are SES message ids), under the inbound/ prefix only.',

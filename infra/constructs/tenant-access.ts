@@ -11,7 +11,12 @@ import {
 import { Construct } from 'constructs';
 import type { FunctionGroup } from '../../shared/api/route.ts';
 import type { GsiName } from '../../shared/db/entities/common.ts';
-import { TENANT_TAG, tenantKeyPolicyPatterns } from '../../shared/db/tenant-keys.ts';
+import {
+  type GlobalKeyEntity,
+  globalKeyPattern,
+  TENANT_TAG,
+  tenantKeyPolicyPatterns,
+} from '../../shared/db/tenant-keys.ts';
 import type { CrmFunction } from './crm-function.ts';
 
 /** Item-level actions a request may do. TransactWriteItems is authorized per item, as one of these. */
@@ -25,6 +30,11 @@ export interface TableAccess {
   queryTable: boolean;
   /** The GSIs it queries. */
   queryIndexes: readonly GsiName[];
+  /**
+   * Item actions on the keys of global-key entities (shared/db/tenant-keys.ts, GLOBAL_KEY_ENTITIES), which start
+   * with no tenant. Only what the group's writes need; the code conditions each on the item's owner.
+   */
+  globalKeys?: Partial<Record<GlobalKeyEntity, readonly ItemAction[]>>;
 }
 
 /**
@@ -180,6 +190,19 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: true,
     queryIndexes: ['gsi2', 'gsi3', 'gsi4'],
   },
+  // Mailboxes: one item each, listed by address (gsi4); a team is a ConditionCheck; a delete is a DeleteItem
+  // conditioned on the version. The address claim is the one key that cannot start with the tenant: an address must
+  // be unique across tenants (mail for it may feed only one) and the inbound handler finds the tenant from it. So
+  // this role alone may also create (PutItem, attribute_not_exists) and delete claim items, `$crm#mailboxAddress_*`,
+  // nothing else on them (no read, no update). IAM cannot compare the claim's tenantId attribute with the session
+  // tag, so the code does: every claim delete is conditioned on tenantId and mailboxId (shared/mailboxes/service.ts),
+  // and a claim is only ever created, never overwritten.
+  mailboxes: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: false,
+    queryIndexes: ['gsi4'],
+    globalKeys: { mailboxClaim: ['PutItem', 'DeleteItem'] },
+  },
 };
 
 export interface TenantAccessRoleProps {
@@ -224,6 +247,15 @@ export class TenantAccessRole extends Construct {
             }),
           ]
         : []),
+      ...Object.entries(props.access.globalKeys ?? {}).map(
+        ([entity, actions]) =>
+          new PolicyStatement({
+            sid: `GlobalKeys${entity[0]!.toUpperCase()}${entity.slice(1)}`,
+            actions: actions.map((a) => `dynamodb:${a}`),
+            resources: [props.table.tableArn],
+            conditions: onlyKeys(globalKeyPattern(entity as GlobalKeyEntity, true)),
+          }),
+      ),
       // A session without the tag would leave the key patterns unresolved: deny it outright.
       new PolicyStatement({
         sid: 'DenyUntaggedSessions',

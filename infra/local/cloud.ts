@@ -7,6 +7,9 @@ import {
   DescribeTableCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createModel } from '../../shared/db/model.ts';
+import { mailboxResolver } from '../../shared/mailboxes/resolve.ts';
 import { PROJECT_ROOT } from '../constructs/crm-function.ts';
 import { synthesize } from '../synth.ts';
 import { LocalCognito } from './cognito.ts';
@@ -306,8 +309,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }),
     );
 
+    // RCPT TO for an address no tenant's mailbox owns answers 550: the same claim lookup as the inbound function's.
+    const ownerOf = mailboxResolver(
+      createModel({ table: TableName, client: DynamoDBDocumentClient.from(dynamo.client) }),
+    );
     const smtp = track(
-      await LocalSmtpInbound.start({ resolver, invoker, s3Endpoint: s3.endpoint, port: options.smtpPort ?? 0, log }),
+      await LocalSmtpInbound.start({
+        resolver,
+        invoker,
+        s3Endpoint: s3.endpoint,
+        port: options.smtpPort ?? 0,
+        acceptRecipient: async (address) => (await ownerOf(address)) !== undefined,
+        log,
+      }),
     );
 
     const apiPort = options.apiPort || (await freePort());

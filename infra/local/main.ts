@@ -35,7 +35,7 @@ CRM local cloud is running.
   OpenAPI    ${cloud.apiUrl}/v1/openapi.json
   Web forms  ${cloud.formsApiUrl}/v1/forms/{publicKey}/submissions   (public web-to-lead API)
   Sent mail  ${cloud.sesWebUiUrl}   (SES outbound, local)
-  Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to the support address becomes email.received)
+  Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to a declared mailbox becomes email.received)
   Data       ${dataDir}
 
 AWS CLI and SDKs (also in ${shown(localCloudInfoPath(dataDir))}; load them with: export $(grep -v '^#' ${envFile})):

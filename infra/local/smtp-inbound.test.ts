@@ -6,9 +6,10 @@ import type { SESEvent } from 'aws-lambda';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useFreshTable } from '../../test/support/table.ts';
 import { LOCAL_CREDENTIALS } from './dynamodb-local.ts';
 import { LocalS3 } from './s3.ts';
-import { activeRules, LocalSmtpInbound, matchesRecipient } from './smtp-inbound.ts';
+import { activeRules, LocalSmtpInbound, localVerdictsOf, matchesRecipient } from './smtp-inbound.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, InvocationType, Invoker } from './types.ts';
 
@@ -338,5 +339,104 @@ describe('LocalSmtpInbound', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('LocalSmtpInbound with mailboxes (the local cloud wiring)', () => {
+  let dataDir: string;
+  let s3: LocalS3;
+  let inbound: LocalSmtpInbound;
+  const resolver = new TemplateResolver(template);
+  const invoker = new RecordingInvoker({ [INBOUND_ARN]: () => undefined, [FILTER_ARN]: () => undefined });
+  const declared = 'help@support.crm.example';
+  const tenantId = `smtp-${Date.now().toString(36)}`;
+
+  beforeAll(async () => {
+    const { tableName, endpoint } = await useFreshTable();
+    // As infra/local/cloud.ts does: the same claim lookup as the inbound function, against DynamoDB Local.
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { createModel } = await import('../../shared/db/model.ts');
+    const { mailboxResolver } = await import('../../shared/mailboxes/resolve.ts');
+    const client = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS }),
+    );
+    const ownerOf = mailboxResolver(createModel({ table: tableName, client }));
+    const { createMailbox } = await import('../../shared/mailboxes/service.ts');
+    await createMailbox(
+      { tenantId, userId: 'admin', roles: ['admin'] },
+      { address: declared, name: 'Help', defaultPriority: 'normal', verdictPolicy: {} },
+    );
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'local-smtp-mailboxes-'));
+    s3 = await LocalS3.start({ resolver, dataDir });
+    inbound = await LocalSmtpInbound.start({
+      resolver,
+      invoker,
+      s3Endpoint: s3.endpoint,
+      verdicts: { spf: 'GRAY' },
+      acceptRecipient: async (address) => (await ownerOf(address)) !== undefined,
+      log: () => {},
+    });
+  });
+
+  afterAll(async () => {
+    await inbound?.stop();
+    await s3?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const transport = () =>
+    nodemailer.createTransport({ host: '127.0.0.1', port: inbound.port, secure: false, ignoreTLS: true });
+  const compose = (options: ConstructorParameters<typeof MailComposer>[0]) =>
+    new MailComposer(options).compile().build();
+
+  it('answers 550 5.1.1 for an address no mailbox owns, even where a receipt rule covers it', async () => {
+    const raw = await compose({ from: 'x@example.org', to: 'nobody@support.crm.example', subject: 's', text: 't' });
+    await expect(
+      transport().sendMail({ envelope: { from: 'x@example.org', to: ['nobody@support.crm.example'] }, raw }),
+    ).rejects.toMatchObject({ responseCode: 550, response: expect.stringContaining('5.1.1') });
+    // A declared address outside every receipt rule is refused too: both must hold.
+    await expect(
+      transport().sendMail({ envelope: { from: 'x@example.org', to: ['help@elsewhere.example'] }, raw }),
+    ).rejects.toMatchObject({ responseCode: 550 });
+  });
+
+  it('accepts a declared address, in any case and with a +tag, beside a refused one', async () => {
+    const raw = await compose({ from: 'x@example.org', to: declared, subject: 'Order', text: 't' });
+    const tagged = 'Help+T-1042@support.crm.example';
+    const info = await transport().sendMail({
+      envelope: { from: 'x@example.org', to: [tagged, 'nobody@support.crm.example'] },
+      raw,
+    });
+    expect(info.accepted).toEqual([tagged]);
+    expect(info.rejected).toEqual(['nobody@support.crm.example']);
+    const delivery = await inbound.waitForDelivery((d) => d.destination.includes(tagged));
+    expect(delivery.ok).toBe(true);
+    expect(delivery.destination).toEqual([tagged]);
+  });
+
+  it('takes per-message verdicts from X-Local-Verdicts (local only), over the configured ones', async () => {
+    const raw = await compose({
+      from: 'x@example.org',
+      to: declared,
+      subject: 'Verdicts',
+      headers: { 'X-Local-Verdicts': 'spam=FAIL, dkim=fail; virus=BOGUS nonsense' },
+      text: 't',
+    });
+    const info = await transport().sendMail({ envelope: { from: 'x@example.org', to: [declared] }, raw });
+    const messageId = info.response.split(' ').pop();
+    await inbound.waitForDelivery((d) => d.messageId === messageId);
+    const call = invoker.calls.find((c) => c.event.Records[0]!.ses.mail.messageId === messageId)!;
+    const { receipt } = call.event.Records[0]!.ses;
+    expect({
+      spam: receipt.spamVerdict.status,
+      virus: receipt.virusVerdict.status,
+      spf: receipt.spfVerdict.status,
+      dkim: receipt.dkimVerdict.status,
+      dmarc: receipt.dmarcVerdict.status,
+    }).toEqual({ spam: 'FAIL', virus: 'PASS', spf: 'GRAY', dkim: 'FAIL', dmarc: 'PASS' });
+    // Only the header section counts.
+    expect(localVerdictsOf(Buffer.from('Subject: x\r\n\r\nX-Local-Verdicts: virus=FAIL\r\n'))).toEqual({});
+    expect(localVerdictsOf(Buffer.from('x-local-verdicts: virus=fail\r\n\r\n'))).toEqual({ virus: 'FAIL' });
   });
 });

@@ -60,6 +60,32 @@ export interface InboundDelivery {
 type Log = (line: string) => void;
 
 /**
+ * Local only: a message may set its own verdicts with this header, e.g. `X-Local-Verdicts: spam=FAIL, dkim=GRAY`, so
+ * tests can drive verdict handling end to end. SES ignores it (it computes verdicts itself); nothing in AWS reads it.
+ */
+export const LOCAL_VERDICTS_HEADER = 'X-Local-Verdicts';
+const VERDICT_NAMES = ['spam', 'virus', 'spf', 'dkim', 'dmarc'] as const;
+const VERDICT_STATUSES = ['PASS', 'FAIL', 'GRAY', 'PROCESSING_FAILED', 'DISABLED'] as const;
+
+/** The verdicts an `X-Local-Verdicts` header in the message's header section sets (unknown names and values ignored). */
+export function localVerdictsOf(message: Buffer): Partial<Verdicts> {
+  const end = message.indexOf('\r\n\r\n');
+  const head = message.subarray(0, end < 0 ? Math.min(message.length, 64 * 1024) : end).toString('latin1');
+  const line = new RegExp(`^${LOCAL_VERDICTS_HEADER}:[ \\t]*(.*(?:\\r\\n[ \\t].*)*)`, 'im').exec(head);
+  const verdicts: Partial<Verdicts> = {};
+  for (const pair of (line?.[1] ?? '').split(/[,;\s]+/)) {
+    const [name, status] = pair.split('=').map((p) => p.trim());
+    const key = name?.toLowerCase() as (typeof VERDICT_NAMES)[number];
+    const value = status?.toUpperCase() as VerdictStatus;
+    if (VERDICT_NAMES.includes(key) && (VERDICT_STATUSES as readonly string[]).includes(value)) verdicts[key] = value;
+  }
+  return verdicts;
+}
+
+/** Whether some tenant's mailbox owns an address (the local cloud reads the address claim in DynamoDB Local). */
+export type AcceptRecipient = (address: string) => Promise<boolean>;
+
+/**
  * Local SES inbound: an SMTP server on 127.0.0.1 that plays the template's SES receipt rules as SES does.
  *
  * RCPT TO is refused with 550 unless an enabled rule matches the recipient. Each accepted message gets an SES-style
@@ -87,6 +113,7 @@ export class LocalSmtpInbound implements LocalService {
     s3Endpoint: string,
     private readonly verdicts: Partial<Verdicts>,
     private readonly log: Log,
+    private readonly acceptRecipient?: AcceptRecipient,
   ) {
     this.s3 = new S3Client({
       region: resolver.region,
@@ -113,8 +140,13 @@ export class LocalSmtpInbound implements LocalService {
     /** Which rule set is the active one; by default the template's only (or first) rule set. */
     ruleSetName?: string;
     maxMessageBytes?: number;
-    /** Verdicts reported in the event (nothing is really checked locally). */
+    /** Verdicts reported in the event (nothing is really checked locally); a message's X-Local-Verdicts wins. */
     verdicts?: Partial<Verdicts>;
+    /**
+     * Asked for each RCPT TO a receipt rule covers: false answers 550 5.1.1, as for an address no mailbox owns
+     * (in AWS such mail is accepted by SES and dropped by the inbound function; locally the sender learns at once).
+     */
+    acceptRecipient?: AcceptRecipient;
     log?: Log;
   }): Promise<LocalSmtpInbound> {
     const log = opts.log ?? ((line: string) => console.log(line));
@@ -122,7 +154,15 @@ export class LocalSmtpInbound implements LocalService {
     if (!rules.some((rule) => rule.enabled)) {
       log('local SES inbound: no enabled receipt rule, every recipient is refused');
     }
-    const inbound = new LocalSmtpInbound(opts.resolver, opts.invoker, rules, opts.s3Endpoint, opts.verdicts ?? {}, log);
+    const inbound = new LocalSmtpInbound(
+      opts.resolver,
+      opts.invoker,
+      rules,
+      opts.s3Endpoint,
+      opts.verdicts ?? {},
+      log,
+      opts.acceptRecipient,
+    );
     await inbound.listen(opts.port ?? 0, opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     return inbound;
   }
@@ -141,15 +181,26 @@ export class LocalSmtpInbound implements LocalService {
       logger: false,
       closeTimeout: 2_000,
       onRcptTo: (address, _session, callback) => {
-        if (this.rules.some((rule) => rule.enabled && matchesRecipient(address.address, rule.recipients))) {
+        // What SES answers for an address no active rule covers (and, locally, one no mailbox owns).
+        const unavailable = () =>
+          callback(
+            Object.assign(new Error('5.1.1 Requested action not taken: mailbox unavailable'), { responseCode: 550 }),
+          );
+        if (!this.rules.some((rule) => rule.enabled && matchesRecipient(address.address, rule.recipients))) {
+          unavailable();
+          return;
+        }
+        if (!this.acceptRecipient) {
           callback();
           return;
         }
-        // What SES answers for an address no active rule covers.
-        const err = Object.assign(new Error('5.1.1 Requested action not taken: mailbox unavailable'), {
-          responseCode: 550,
-        });
-        callback(err);
+        this.acceptRecipient(address.address).then(
+          (accepted) => (accepted ? callback() : unavailable()),
+          (err: unknown) => {
+            this.log(`local SES inbound: could not check recipient ${address.address}: ${errorText(err)}`);
+            callback(Object.assign(new Error('4.3.0 Try again later'), { responseCode: 451 }));
+          },
+        );
       },
       onData: (stream, session, callback) => this.receive(stream, session, callback),
     });
@@ -188,7 +239,9 @@ export class LocalSmtpInbound implements LocalService {
         remoteAddress: session.remoteAddress,
       };
       callback(null, `Ok ${messageId}`);
-      const work = this.deliver(messageId, Buffer.concat(chunks), envelope, new Date())
+      const body = Buffer.concat(chunks);
+      const verdicts = { ...this.verdicts, ...localVerdictsOf(body) };
+      const work = this.deliver(messageId, body, envelope, new Date(), verdicts)
         .then((delivery) => this.record(delivery))
         .catch((err: unknown) => {
           this.log(`local SES inbound: message ${messageId} failed: ${errorText(err)}`);
@@ -211,6 +264,7 @@ export class LocalSmtpInbound implements LocalService {
     body: Buffer,
     envelope: { source: string; destination: string[]; helo: string; clientHostname: string; remoteAddress: string },
     receivedAt: Date,
+    verdicts: Partial<Verdicts>,
   ): Promise<InboundDelivery> {
     const matching = this.rules
       .filter((rule) => rule.enabled)
@@ -219,7 +273,7 @@ export class LocalSmtpInbound implements LocalService {
     const scanned = matching.some((m) => m.rule.scanEnabled);
     // SES prepends its own trace headers to the stored message; the event lists them too.
     let raw = Buffer.concat([
-      Buffer.from(sesTraceHeaders(messageId, envelope, receivedAt, scanned ? this.verdicts : undefined)),
+      Buffer.from(sesTraceHeaders(messageId, envelope, receivedAt, scanned ? verdicts : undefined)),
       body,
     ]);
     let mail: SESMail | undefined;
@@ -254,7 +308,10 @@ export class LocalSmtpInbound implements LocalService {
               const outcome: ActionOutcome = { type: 'Lambda', functionArn, invocationType };
               outcomes.push(outcome);
               mail ??= await sesMail(raw, messageId, envelope, receivedAt);
-              const event = this.lambdaEvent(mail, rule, recipients, receivedAt, { functionArn, invocationType });
+              const event = this.lambdaEvent(mail, rule, recipients, receivedAt, verdicts, {
+                functionArn,
+                invocationType,
+              });
               outcome.event = event;
               const result = await this.invoker.invoke(functionArn, event, invocationType);
               if (invocationType === 'RequestResponse') {
@@ -298,10 +355,11 @@ export class LocalSmtpInbound implements LocalService {
     rule: ReceiptRule,
     recipients: string[],
     receivedAt: Date,
+    verdicts: Partial<Verdicts>,
     action: { functionArn: string; invocationType: InvocationType },
   ): SESEvent {
     const verdict = (key: keyof Verdicts, fallback: VerdictStatus): SESReceiptStatus => ({
-      status: this.verdicts[key] ?? fallback,
+      status: verdicts[key] ?? fallback,
     });
     const lambdaAction: SESReceiptLambdaAction = { type: 'Lambda', ...action };
     const receipt: SESReceipt = {

@@ -24,6 +24,7 @@ export const FUNCTION_GROUPS = [
   'sla',
   'tickets',
   'knowledge',
+  'mailboxes',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

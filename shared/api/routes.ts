@@ -24,6 +24,7 @@ import { duplicatesRoutes } from '../duplicates/routes.ts';
 import { CompanyWritten, ContactWritten } from '../duplicates/schema.ts';
 import { knowledgeRoutes } from '../knowledge/routes.ts';
 import { leadsRoutes } from '../leads/routes.ts';
+import { mailboxesRoutes } from '../mailboxes/routes.ts';
 import { mergeRoutes } from '../merge/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { pipelinesRoutes } from '../pipelines/routes.ts';
@@ -449,6 +450,7 @@ export const routes = defineRoutes([
   ...slaRoutes,
   ...ticketsRoutes,
   ...knowledgeRoutes,
+  ...mailboxesRoutes,
 ]);
 
 export type Routes = typeof routes;

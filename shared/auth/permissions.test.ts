@@ -23,6 +23,7 @@ const ALL_READS: Permission[] = [
   'sla:read',
   'tickets:read',
   'kb:read',
+  'mailboxes:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -98,6 +99,7 @@ describe('role matrix', () => {
       'assignment:manage',
       'products:manage',
       'pipelines:manage',
+      'mailboxes:manage',
       'sla:manage',
       'tickets:delete',
     ] as const) {

@@ -71,6 +71,9 @@ export const PERMISSIONS = [
   'kb:write',
   /** Publish, unpublish, edit or delete published articles. */
   'kb:publish',
+  /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
+  'mailboxes:read',
+  'mailboxes:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -525,3 +525,12 @@ export function kbTokenKeys(t: {
     gsi3sk: `${t.surface}#${t.articleId}`,
   };
 }
+
+/** Support mailboxes: by address on gsi4 (the address claim itself is a table item with a global key). */
+export const mailboxIndex = {
+  address: (tenantId: string) => recordIndex.name(tenantId, 'mailbox'),
+};
+
+export function mailboxKeys(m: { tenantId: string; mailboxId: string; address: string }): Keys {
+  return { gsi4pk: mailboxIndex.address(m.tenantId), gsi4sk: `${m.address}#${m.mailboxId}` };
+}

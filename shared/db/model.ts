@@ -19,6 +19,7 @@ import { IdempotencyEntity } from './entities/idempotency.ts';
 import { KbTokenEntity } from './entities/kb-token.ts';
 import { LeadEntity } from './entities/lead.ts';
 import { LookupEntity } from './entities/lookup.ts';
+import { MailboxClaimEntity, MailboxEntity } from './entities/mailbox.ts';
 import { MatchKeyEntity } from './entities/match-key.ts';
 import { MatchKeySetEntity } from './entities/match-key-set.ts';
 import { NoteEntity } from './entities/note.ts';
@@ -80,6 +81,9 @@ export const entities = {
   ticketAttachment: TicketAttachmentEntity,
   article: ArticleEntity,
   kbToken: KbTokenEntity,
+  mailbox: MailboxEntity,
+  /** Global (not tenant-first) key: see the entity. */
+  mailboxClaim: MailboxClaimEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -63,7 +63,13 @@ export type ItemWrite =
       /** What a failed condition means (required when the put has one). */
       onConflict?: () => DomainError;
     }
-  | { delete: EntityName; key: Record<string, unknown>; onConflict?: () => DomainError }
+  | {
+      delete: EntityName;
+      key: Record<string, unknown>;
+      onConflict?: () => DomainError;
+      /** Deleted only if each of these attributes still has this value (e.g. a claim's owner, a record's version). */
+      expect?: Record<string, string | number>;
+    }
   | {
       check: EntityName;
       key: Record<string, unknown>;
@@ -153,8 +159,16 @@ function planItemWrite(write: ItemWrite): PlannedOp {
         : entity.put(write.item);
     return { op, explain: write.onConflict ?? interfered };
   }
-  if ('delete' in write)
-    return { op: entityOps(write.delete).delete(write.key), explain: write.onConflict ?? interfered };
+  if ('delete' in write) {
+    const expect = Object.entries(write.expect ?? {});
+    const op =
+      expect.length === 0
+        ? entityOps(write.delete).delete(write.key)
+        : (entityOps(write.delete).delete(write.key) as unknown as { where: Where }).where((attr, o) =>
+            expect.map(([name, value]) => o.eq!(attr[name], value)).join(' AND '),
+          );
+    return { op, explain: write.onConflict ?? interfered };
+  }
   const op = entityOps(write.check)
     .check(write.key)
     // Live: it exists and, for entities with a trash, is not in it; at the expected version when one is given.

@@ -15,10 +15,20 @@ export interface TenantKeyPatterns {
 
 const MARKER = 'TENANTMARKER';
 
+/**
+ * Entities whose table key does not start with a tenant, each for a stated reason. Only one: an address claim
+ * (shared/db/entities/mailbox.ts), because a mail address must be unique across tenants and the inbound handler finds
+ * the tenant from it. No tenant-access role reaches these keys unless its group is granted them by name
+ * (`globalKeys` in infra/constructs/tenant-access.ts).
+ */
+export const GLOBAL_KEY_ENTITIES = ['mailboxClaim'] as const;
+export type GlobalKeyEntity = (typeof GLOBAL_KEY_ENTITIES)[number];
+
 /** The part of every entity's table partition key before the tenant id, derived from the entities themselves. */
 function tablePrefixBeforeTenant(): string {
   const prefixes = new Set<string>();
-  for (const entity of Object.values(entities)) {
+  for (const [name, entity] of Object.entries(entities)) {
+    if ((GLOBAL_KEY_ENTITIES as readonly string[]).includes(name)) continue;
     const indexes = entity.schema.indexes as unknown as Record<
       string,
       { index?: string; pk: { composite: string[] }; sk: { composite: string[] } }
@@ -60,4 +70,42 @@ export function tenantKeyPolicyPatterns(): TenantKeyPatterns {
   const { table, index } = tenantKeyPatterns(variable);
   const literalDollars = (text: string) => text.replace(/\$(?!\{aws:)/g, `\${$}`);
   return { table: literalDollars(table), index: literalDollars(index) };
+}
+
+/**
+ * The `dynamodb:LeadingKeys` pattern of one entity's table keys across tenants (every composite a wildcard), e.g.
+ * `$crm#tenantId_*#mailboxId_*`: for functions without a tenant that read one kind of item of any tenant.
+ */
+export function entityKeyPattern(name: keyof typeof entities, forPolicy = false): string {
+  const entity = entities[name];
+  const primary = Object.values(
+    entity.schema.indexes as unknown as Record<string, { index?: string; pk: { composite: string[] } }>,
+  ).find((index) => !index.index)!;
+  const facets = Object.fromEntries(primary.pk.composite.map((attribute) => [attribute, MARKER]));
+  const get = entity.get as unknown as (f: Record<string, string>) => {
+    params: (o: { table: string }) => { Key: { pk: string } };
+  };
+  const pattern = get.call(entity, facets).params({ table: 'probe' }).Key.pk.replaceAll(MARKER, '*');
+  return forPolicy ? pattern.replace(/\$/g, `\${$}`) : pattern;
+}
+
+/**
+ * The `dynamodb:LeadingKeys` pattern of every key of a global-key entity (e.g. `$crm#mailboxAddress_*`), derived from
+ * the entity like the tenant patterns; with `${$}` for a literal `$` when `forPolicy`.
+ */
+export function globalKeyPattern(name: GlobalKeyEntity, forPolicy = false): string {
+  const entity = entities[name];
+  const primary = Object.values(
+    entity.schema.indexes as unknown as Record<string, { index?: string; pk: { composite: string[] } }>,
+  ).find((index) => !index.index)!;
+  const facets = Object.fromEntries(primary.pk.composite.map((attribute) => [attribute, MARKER]));
+  const get = entity.get as unknown as (f: Record<string, string>) => {
+    params: (o: { table: string }) => { Key: { pk: string } };
+  };
+  const pk = get.call(entity, facets).params({ table: 'probe' }).Key.pk;
+  if (primary.pk.composite.length !== 1 || !pk.endsWith(MARKER)) {
+    throw new Error(`${name}: a global key must end with its one composite, got ${pk}`);
+  }
+  const pattern = `${pk.slice(0, -MARKER.length)}*`;
+  return forPolicy ? pattern.replace(/\$/g, `\${$}`) : pattern;
 }

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CATALOG, type EmailReceivedDetail, MAIL_LIMITS } from '../../events/catalog.ts';
+import { CATALOG, type EmailReceivedV2Detail, MAIL_LIMITS } from '../../events/catalog.ts';
 import { EVENT_BUDGET_BYTES, entrySize } from '../events/bounds.ts';
-import { emailReceivedEvent, jsonStringBytes, truncateToBytes } from './inbound.ts';
+import {
+  describeMessage,
+  emailReceivedEvent,
+  jsonStringBytes,
+  type MessageDelivery,
+  truncateToBytes,
+} from './inbound.ts';
 
 const location = {
   bucket: 'inbound-mail',
@@ -10,15 +16,26 @@ const location = {
   receivedAt: '2026-01-01T10:00:00.000Z',
 };
 
+/** One tenant's delivery of the message (what the inbound handler adds after resolving the envelope recipients). */
+const delivery: MessageDelivery = {
+  tenantId: 'acme',
+  sesMessageId: 'ses-message-1',
+  recipient: 'support+T-1042@crm.example',
+  mailbox: { id: '01HZMAILBOX', address: 'support@crm.example', defaultPriority: 'normal' },
+  verdicts: { spam: 'PASS', virus: 'PASS', spf: 'PASS', dkim: 'FAIL', dmarc: 'PASS' },
+  flagged: ['dkim'],
+  envelopeFrom: 'bounces@example.net',
+};
+
 const mime = (headers: string[], body = 'Hello.') => `${headers.join('\r\n')}\r\n\r\n${body}\r\n`;
 
 /** Folds a long header value over continuation lines, as a sender may (every line stays short). */
 const folded = (name: string, value: string[]) => `${name}: ${value.join(',\r\n ')}`;
 
 async function parse(raw: string) {
-  const event = await emailReceivedEvent(raw, location);
+  const event = emailReceivedEvent(await describeMessage(raw, location), delivery);
   const size = entrySize({ Source: event.source, DetailType: event.detailType, Detail: JSON.stringify(event.detail) });
-  return { event, detail: event.detail as EmailReceivedDetail, size };
+  return { event, detail: event.detail as EmailReceivedV2Detail, size };
 }
 
 describe('email.received', () => {
@@ -47,6 +64,36 @@ describe('email.received', () => {
       text: expect.stringContaining('Hello.'),
     });
     expect(detail).not.toHaveProperty('truncated');
+    // Version 2: the tenant's delivery beside what the message says.
+    expect(detail).toMatchObject({ schemaVersion: 2, ...delivery });
+    expect(detail).not.toHaveProperty('autoSubmitted');
+  });
+
+  it('keeps Auto-Submitted and Precedence, bounded, for loop detection', async () => {
+    const { detail } = await parse(
+      mime(['From: robot@example.net', 'Auto-Submitted: auto-replied', `Precedence: ${'bulk'.repeat(100)}`]),
+    );
+    expect(detail.autoSubmitted).toBe('auto-replied');
+    expect(jsonStringBytes(detail.precedence!)).toBeLessThanOrEqual(100);
+    expect(detail.precedence!.startsWith('bulkbulk')).toBe(true);
+    expect(detail.truncated).toEqual(['precedence']);
+  });
+
+  it('still parses version 1 (archived events replay)', () => {
+    const v1 = {
+      schemaVersion: 1,
+      messageId: '<m1@example.net>',
+      s3: { bucket: 'b', key: 'k' },
+      from: { address: 'a@example.net' },
+      to: [],
+      cc: [],
+      subject: '',
+      references: [],
+      receivedAt: location.receivedAt,
+    };
+    expect(CATALOG['email.received'].schema.parse(v1)).toEqual(v1);
+    // A v2 without its tenant is not a v2.
+    expect(CATALOG['email.received'].schema.safeParse({ ...v1, schemaVersion: 2 }).success).toBe(false);
   });
 
   it('bounds a message with huge sender-controlled headers and body to a valid event under the limit', async () => {
@@ -99,13 +146,14 @@ describe('email.received', () => {
     ]);
     expect(raw.length).toBeGreaterThan(2 * 1024 * 1024);
     const recipients = [...Array.from({ length: 80 }, (_, i) => `r${i}@crm.example`), `${'y'.repeat(400)}@crm.example`];
-    const event = await emailReceivedEvent(raw, {
-      ...location,
-      envelope: { from: 'bounce@example.net', to: recipients },
-    });
+    const event = emailReceivedEvent(
+      await describeMessage(raw, { ...location, envelope: { from: 'bounce@example.net', to: recipients } }),
+      delivery,
+    );
     expect(CATALOG['email.received'].schema.parse(event.detail)).toEqual(event.detail);
     expect(event.detail).toEqual({
-      schemaVersion: 1,
+      schemaVersion: 2,
+      ...delivery,
       messageId: 'ses-message-1',
       s3: { bucket: 'inbound-mail', key: 'inbound/ses-message-1' },
       from: { address: 'bounce@example.net' },

@@ -1,5 +1,12 @@
 import PostalMime, { type Email } from 'postal-mime';
-import { type CatalogEvent, catalogEvent, type EmailReceivedDetail, MAIL_LIMITS } from '../../events/catalog.ts';
+import {
+  type CatalogEvent,
+  catalogEvent,
+  type EmailReceivedV1Detail,
+  type EmailReceivedV2Detail,
+  MAIL_HEADER_HINT_BYTES,
+  MAIL_LIMITS,
+} from '../../events/catalog.ts';
 import { EVENT_BUDGET_BYTES, entrySize } from '../events/bounds.ts';
 
 /** What a string takes inside an event's JSON: its escaped form in UTF-8, without the quotes. */
@@ -34,15 +41,24 @@ export interface MessageLocation {
 
 const splitIds = (value: string | undefined) => (value ? value.split(/\s+/).filter(Boolean) : []);
 
+/** What a message says about itself, bounded: the part of `email.received` every tenant's event shares. */
+export type MessageDescription = Omit<EmailReceivedV1Detail, 'schemaVersion'> & {
+  autoSubmitted?: string;
+  precedence?: string;
+};
+
 /**
- * Parses a raw MIME message that SES stored and describes it as an `email.received` event. Every header is
+ * Parses a raw MIME message that SES stored and describes it for `email.received`. Every header is
  * sender-controlled, so each field is bounded (MAIL_LIMITS in the catalog): strings are cut to their byte limit (as
  * they count in the event's JSON),
  * address lists to their count (an address too long to be real is left out rather than cut), references to the most
  * recent ones. Fields that lost anything are named in `truncated`; the raw message stays in S3, referenced by `s3`.
  * The event always fits EventBridge's entry limit.
  */
-export async function emailReceivedEvent(raw: Uint8Array | string, location: MessageLocation): Promise<CatalogEvent> {
+export async function describeMessage(
+  raw: Uint8Array | string,
+  location: MessageLocation,
+): Promise<MessageDescription> {
   const truncated = new Set<string>();
   const bounded = (field: string, value: string, maxBytes: number) => {
     const cut = truncateToBytes(value, maxBytes);
@@ -62,8 +78,7 @@ export async function emailReceivedEvent(raw: Uint8Array | string, location: Mes
     // postal-mime refuses what it cannot take safely (over 2 MiB of headers, MIME nested too deep): describe the
     // envelope SES accepted, so the message still reaches consumers, who find the rest in S3.
     const sender = location.envelope?.from ?? '';
-    const unparsed: EmailReceivedDetail = {
-      schemaVersion: 1,
+    const unparsed: MessageDescription = {
       messageId: bounded('messageId', location.messageId, MAIL_LIMITS.headerBytes),
       s3: { bucket: location.bucket, key: location.key },
       from: { address: jsonStringBytes(sender) <= MAIL_LIMITS.addressBytes ? sender : '' },
@@ -75,7 +90,7 @@ export async function emailReceivedEvent(raw: Uint8Array | string, location: Mes
       receivedAt: location.receivedAt,
     };
     if (truncated.size > 0) unparsed.truncated = [...truncated].sort();
-    return checked(catalogEvent('email.received', unparsed));
+    return unparsed;
   }
   const addresses = (field: string, list: typeof mail.to) =>
     boundedList(
@@ -90,8 +105,13 @@ export async function emailReceivedEvent(raw: Uint8Array | string, location: Mes
   const fromFits = jsonStringBytes(fromAddress) <= MAIL_LIMITS.addressBytes;
   if (!fromFits) truncated.add('from');
 
-  const detail: EmailReceivedDetail = {
-    schemaVersion: 1,
+  // Kept short for loop and auto-reply detection; the whole header is in S3.
+  const hint = (field: 'autoSubmitted' | 'precedence', name: string) => {
+    const value = mail.headers.find((h) => h.key === name)?.value.trim();
+    return value ? { [field]: bounded(field, value, MAIL_HEADER_HINT_BYTES) } : {};
+  };
+
+  const detail: MessageDescription = {
     messageId: bounded('messageId', mail.messageId ?? location.messageId, MAIL_LIMITS.headerBytes),
     s3: { bucket: location.bucket, key: location.key },
     from: {
@@ -108,10 +128,35 @@ export async function emailReceivedEvent(raw: Uint8Array | string, location: Mes
       .map((id) => bounded('references', id, MAIL_LIMITS.headerBytes)),
     ...(mail.text ? { text: bounded('text', mail.text, MAIL_LIMITS.textBytes) } : {}),
     receivedAt: location.receivedAt,
+    ...hint('autoSubmitted', 'auto-submitted'),
+    ...hint('precedence', 'precedence'),
   };
   if (references.length > MAIL_LIMITS.references) truncated.add('references');
   if (truncated.size > 0) detail.truncated = [...truncated].sort();
+  return detail;
+}
 
+/** Who a message is delivered to: the tenant, its mailbox, and what SES and the mailbox's policy said. */
+export type MessageDelivery = Pick<
+  EmailReceivedV2Detail,
+  'tenantId' | 'sesMessageId' | 'recipient' | 'mailbox' | 'verdicts' | 'flagged' | 'envelopeFrom'
+>;
+
+/** `email.received` (schema version 2) of one message for one tenant. */
+export function emailReceivedEvent(message: MessageDescription, delivery: MessageDelivery): CatalogEvent {
+  const truncated = new Set(message.truncated ?? []);
+  // Envelope addresses are bounded by SMTP (256 bytes); one longer is left out, never cut into another address.
+  const fits = (a: string) => jsonStringBytes(a) <= MAIL_LIMITS.addressBytes;
+  const envelopeFrom = fits(delivery.envelopeFrom) ? delivery.envelopeFrom : '';
+  if (envelopeFrom !== delivery.envelopeFrom) truncated.add('envelopeFrom');
+  const { truncated: _t, ...described } = message;
+  const detail: EmailReceivedV2Detail = {
+    schemaVersion: 2,
+    ...described,
+    ...delivery,
+    envelopeFrom,
+    ...(truncated.size > 0 ? { truncated: [...truncated].sort() } : {}),
+  };
   return checked(catalogEvent('email.received', detail));
 }
 
