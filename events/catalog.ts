@@ -181,6 +181,36 @@ export const EmailReceived = z.object({
 });
 export type EmailReceivedDetail = z.infer<typeof EmailReceived>;
 
+/** SES verdict statuses, as the receipt reports them. */
+const Verdict = z.enum(['PASS', 'FAIL', 'GRAY', 'PROCESSING_FAILED', 'DISABLED']);
+
+/**
+ * `email.received` schema version 2 (contract 2 of issue 7): v1's fields plus the tenant the envelope recipient
+ * resolved to, SES's message id (the de-duplication key, not the sender's Message-ID), the recipient that matched
+ * (with its `+tag`), the mailbox, the verdicts and those this mailbox flags instead of rejecting, the loop-relevant
+ * headers (bounded to 100 bytes) and the envelope sender (empty for a null sender, i.e. a bounce).
+ */
+export const EmailReceivedV2 = EmailReceived.extend({
+  schemaVersion: z.literal(2),
+  tenantId: z.string(),
+  sesMessageId: z.string().max(MAIL_LIMITS.headerBytes),
+  recipient: address,
+  mailbox: z.object({
+    id: z.string(),
+    address,
+    teamId: z.string().optional(),
+    defaultPriority: z.enum(['low', 'normal', 'high', 'urgent']),
+  }),
+  verdicts: z.object({ spam: Verdict, virus: Verdict, spf: Verdict, dkim: Verdict, dmarc: Verdict }),
+  flagged: z.array(z.string()),
+  autoSubmitted: z.string().max(100).optional(),
+  precedence: z.string().max(100).optional(),
+  envelopeFrom: address,
+});
+export type EmailReceivedV2Detail = z.infer<typeof EmailReceivedV2>;
+/** Either version: v1 still parses, so archived events replay. */
+export const EmailReceivedAnyVersion = z.discriminatedUnion('schemaVersion', [EmailReceived, EmailReceivedV2]);
+
 /**
  * A task's reminder went out: published (from the stream, like every event) when the reminder records `remindedAt`
  * on the task, i.e. when the task is due for its assignee's attention (dueAt minus the reminder offset).
@@ -222,7 +252,7 @@ export const CATALOG = {
   'team.created': { source: 'crm.teams', schema: TeamChanged },
   'team.updated': { source: 'crm.teams', schema: TeamChanged },
   'team.deleted': { source: 'crm.teams', schema: TeamChanged },
-  'email.received': { source: 'crm.mail', schema: EmailReceived },
+  'email.received': { source: 'crm.mail', schema: EmailReceivedAnyVersion },
   'deal.created': { source: 'crm.deals', schema: DealChanged },
   'deal.updated': { source: 'crm.deals', schema: DealChanged },
   'deal.deleted': { source: 'crm.deals', schema: DealChanged },
