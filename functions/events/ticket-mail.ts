@@ -44,4 +44,6 @@ async function onMail(event: EventBridgeEvent<string, unknown>): Promise<void> {
   metrics.addMetric(metric, MetricUnit.Count, 1);
 }
 
-export const handler = middy(onMail).use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
+export const handler = middy(onMail)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -45,4 +45,6 @@ async function onReply(event: EventBridgeEvent<string, unknown>): Promise<void> 
   );
 }
 
-export const handler = middy(onReply).use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
+export const handler = middy(onReply)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

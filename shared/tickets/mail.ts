@@ -309,7 +309,13 @@ export async function ticketFromMail(deps: MailDeps, detail: EmailReceivedV2Deta
       ? [
           {
             put: 'lookup',
-            item: { tenantId, kind: 'ticket.emailMessageId', value: key, targetId: forTicket, summary: { ticketId: forTicket } },
+            item: {
+              tenantId,
+              kind: 'ticket.emailMessageId',
+              value: key,
+              targetId: forTicket,
+              summary: { ticketId: forTicket },
+            },
           },
         ]
       : [];

@@ -22,7 +22,6 @@ export interface OutboundMail {
 }
 
 const CRLF = '\r\n';
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
 const UNSAFE = /[^\x20-\x7e]|[\r\n]/;
 
 /** An RFC 2047 encoded-word when the text is not plain printable ASCII. */
@@ -41,7 +40,11 @@ export function mailbox(address: string, name?: string): string {
 }
 
 const base64Lines = (bytes: Uint8Array) =>
-  (Buffer.from(bytes).toString('base64').match(/.{1,76}/g) ?? []).join(CRLF);
+  (
+    Buffer.from(bytes)
+      .toString('base64')
+      .match(/.{1,76}/g) ?? []
+  ).join(CRLF);
 
 const boundary = () => `=_crm_${randomBytes(12).toString('hex')}`;
 

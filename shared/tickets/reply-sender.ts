@@ -1,5 +1,5 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { model } from '../db/store.ts';
 import { logger } from '../observability.ts';
 import { messageIdKey } from './mail-headers.ts';
@@ -57,7 +57,14 @@ async function setDelivery(reply: StoredReply, delivery: NonNullable<StoredReply
 }
 
 /** SES answers that mean the message will never be accepted as it is (vs. throttling or an outage: retried). */
-const PERMANENT = new Set(['MessageRejected', 'BadRequestException', 'MailFromDomainNotVerifiedException', 'NotFoundException', 'AccountSuspendedException', 'SendingPausedException']);
+const PERMANENT = new Set([
+  'MessageRejected',
+  'BadRequestException',
+  'MailFromDomainNotVerifiedException',
+  'NotFoundException',
+  'AccountSuspendedException',
+  'SendingPausedException',
+]);
 
 /**
  * Sends a queued reply once. The send is claimed first (queued → sending, a write conditioned on the version read),
@@ -71,7 +78,7 @@ export async function sendQueuedReply(
   key: { tenantId: string; ticketId: string; messageId: string },
 ): Promise<SendOutcome> {
   const reply = await readReply(key.tenantId, key.ticketId, key.messageId);
-  if (!reply || reply.delivery?.status !== 'queued' || !reply.emailMessageId || !reply.from || !reply.to?.length) {
+  if (reply?.delivery?.status !== 'queued' || !reply.emailMessageId || !reply.from || !reply.to?.length) {
     return 'not-queued';
   }
   if (!(await setDelivery(reply, { status: 'sending' }, reply.version))) return 'not-queued';

@@ -207,7 +207,13 @@ export const TicketReplyCreate = z
     bodyText: z.string().trim().min(1).max(TICKET_LIMITS.messageText),
     bodyHtml: z.string().max(TICKET_LIMITS.messageHtml).optional(),
     cc: z
-      .array(z.string().trim().max(254).pipe(z.email({ message: 'Not a valid email address.' })))
+      .array(
+        z
+          .string()
+          .trim()
+          .max(254)
+          .pipe(z.email({ message: 'Not a valid email address.' })),
+      )
       .max(REPLY_LIMITS.cc)
       .optional(),
     attachmentIds: z
