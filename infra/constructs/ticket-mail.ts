@@ -37,7 +37,7 @@ export class CrmTicketMail extends Construct {
   constructor(scope: Construct, id: string, props: CrmTicketMailProps) {
     super(scope, id);
     const table = props.table.tableArn;
-    this.intake = busConsumer(this, {
+    this.intake = busConsumer(new Construct(this, 'Intake'), {
       bus: props.bus,
       fn: {
         entry: 'functions/events/ticket-mail.ts',
@@ -53,7 +53,6 @@ export class CrmTicketMail extends Construct {
       eventPattern: { source: [CATALOG['email.received'].source], detailType: ['email.received'] },
       ruleDescription: 'Inbound mail -> tickets',
       failureDescription: 'inbound mail that did not become a ticket or a reply',
-      ids: { consumer: 'Intake', rule: 'IntakeRule' },
     });
     const intake = this.intake.consumer;
     // Reads tickets, lookups, settings and the contact rules; writes a contact (its lookups, claims) and the ticket
@@ -83,7 +82,7 @@ export class CrmTicketMail extends Construct {
     );
     props.attachments.grantTicketFiles(intake);
 
-    this.sender = busConsumer(this, {
+    this.sender = busConsumer(new Construct(this, 'Sender'), {
       bus: props.bus,
       fn: {
         entry: 'functions/events/ticket-reply-send.ts',
@@ -105,7 +104,6 @@ export class CrmTicketMail extends Construct {
       },
       ruleDescription: 'Queued email replies -> SES',
       failureDescription: 'email replies that were not sent',
-      ids: { consumer: 'Sender', rule: 'SenderRule' },
     });
     const sender = this.sender.consumer;
     // The message and its files' records are GetItems; the claim and the outcome are conditional Updates; SES's id
