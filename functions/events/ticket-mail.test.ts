@@ -27,7 +27,6 @@ let intake: Handler;
 let sender: Handler;
 let ticketsAs: (tenantId: string) => ReturnType<typeof apiClient>;
 let contactsAs: (tenantId: string) => ReturnType<typeof apiClient>;
-let model: typeof import('../../shared/db/store.ts').model;
 let putMailbox: typeof import('../../shared/tickets/mailbox-reader.ts').putMailboxForTests;
 let s3: LocalS3;
 let ses: LocalSes;
@@ -71,7 +70,6 @@ beforeAll(async () => {
   const contacts = (await import('../http/contacts.ts')).handler;
   ticketsAs = (tenantId) => apiClient(tickets, { tenantId, roles: ['support'], userId: 'agent-1' });
   contactsAs = (tenantId) => apiClient(contacts, { tenantId, roles: ['admin'], userId: 'admin-1' });
-  model = (await import('../../shared/db/store.ts')).model;
   putMailbox = (await import('../../shared/tickets/mailbox-reader.ts')).putMailboxForTests;
 });
 
