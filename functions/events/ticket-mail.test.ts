@@ -214,6 +214,17 @@ describe('mail in: a new ticket', () => {
     expect(await threadOf(tenant, tickets[0]!.id)).toHaveLength(1);
   });
 
+  it('the same mail sent again (a new SES id, its Message-ID from the same sender) adds nothing; from another sender it does', async () => {
+    const tenant = uniqueTenant('mail');
+    await take(await delivered(tenant, { messageId: '<again@customer.test>' }));
+    await take(await delivered(tenant, { messageId: '<again@customer.test>' }));
+    const tickets = await ticketsOf(tenant);
+    expect(tickets).toHaveLength(1);
+    expect(await threadOf(tenant, tickets[0]!.id)).toHaveLength(1);
+    await take(await delivered(tenant, { messageId: '<again@customer.test>', from: 'other@customer.test' }));
+    expect(await ticketsOf(tenant)).toHaveLength(2);
+  });
+
   it('records flagged verdicts as tags and on the message', async () => {
     const tenant = uniqueTenant('mail');
     await take(

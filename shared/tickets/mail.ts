@@ -265,6 +265,13 @@ export async function ticketFromMail(deps: MailDeps, detail: EmailReceivedV2Deta
     mailboxAddress: detail.mailbox.address,
   });
   if (reason) return { kind: 'ignored', reason };
+  // The same mail sent again over SMTP gets a new SES id: its own Message-ID, stored from the same sender, is the
+  // same mail (a forged id from anyone else does not suppress anything).
+  const ownKey = mail.messageId ? messageIdKey(mail.messageId) : undefined;
+  if (ownKey) {
+    const seen = await queryLookup<{ from?: string }>(tenantId, 'ticket.emailMessageId', ownKey, { limit: 10 });
+    if (seen.items.some((item) => item.from === fromAddress)) return { kind: 'duplicate' };
+  }
 
   const senderId = await senderContact(tenantId, fromAddress, mail.from?.name || detail.from.name);
   if (!senderId) return { kind: 'ignored', reason: 'no-sender-address' };
@@ -303,23 +310,21 @@ export async function ticketFromMail(deps: MailDeps, detail: EmailReceivedV2Deta
     ...(text.trim() ? { bodyText: cut(text, TICKET_LIMITS.messageText) } : {}),
     ...(mail.html?.trim() ? { bodyHtml: cut(mail.html, TICKET_LIMITS.messageHtml) } : {}),
   };
-  const messageIdLookup = (forTicket: string): ItemWrite[] => {
-    const key = mail.messageId ? messageIdKey(mail.messageId) : undefined;
-    return key
+  const messageIdLookup = (forTicket: string): ItemWrite[] =>
+    ownKey
       ? [
           {
             put: 'lookup',
             item: {
               tenantId,
               kind: 'ticket.emailMessageId',
-              value: key,
+              value: ownKey,
               targetId: forTicket,
-              summary: { ticketId: forTicket },
+              summary: { ticketId: forTicket, from: fromAddress },
             },
           },
         ]
       : [];
-  };
   const dedupe = (forTicket: string): ItemWrite => ({
     put: 'lookup',
     item: { ...dedupeKey, summary: { ticketId: forTicket } },
