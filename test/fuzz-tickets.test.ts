@@ -166,7 +166,7 @@ describe('fuzzing tickets', () => {
         fc.dictionary(fc.constantFrom(...REPLY_FIELDS), anyValue, { maxKeys: 4 }),
         fc.boolean(),
         async (fields, withText) => {
-          const body = { ...(withText ? { bodyText: 'Thanks' } : {}), ...fields };
+          const body: Json = { ...(withText ? { bodyText: 'Thanks' } : {}), ...fields };
           const safe = body.status === 'closed' ? { ...body, status: 'open' } : body;
           const before = await tickets('GET', `/v1/tickets/${target.id}`);
           const res = await tickets('POST', `/v1/tickets/${target.id}/replies`, { body: safe });
