@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CatalogEvent, catalogEvent, type EmailReceivedV2Detail } from '../../events/catalog.ts';
 import { LocalS3 } from '../../infra/local/s3.ts';
 import { LocalSes } from '../../infra/local/ses.ts';
@@ -21,6 +21,12 @@ import { useFreshTable } from '../../test/support/table.ts';
  * (aws-ses-v2-local): the intake consumer (threading, loops, de-duplication, files, verdicts), the replies route and
  * the reply sender.
  */
+
+// The ticket writes, wrapped so a test can make one fail after the mail's files and contact were stored.
+vi.mock('../../shared/tickets/service.ts', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../shared/tickets/service.ts')>();
+  return { ...actual, createTicket: vi.fn(actual.createTicket), addCustomerMessage: vi.fn(actual.addCustomerMessage) };
+});
 
 type Handler = (event: EventBridgeEvent<string, unknown>, context: Context) => Promise<void>;
 let intake: Handler;
@@ -223,6 +229,33 @@ describe('mail in: a new ticket', () => {
     expect(await threadOf(tenant, tickets[0]!.id)).toHaveLength(1);
     await take(await delivered(tenant, { messageId: '<again@customer.test>', from: 'other@customer.test' }));
     expect(await ticketsOf(tenant)).toHaveLength(2);
+  });
+
+  it('a delivery that fails after storing its files and contact is retried into one ticket with the same files', async () => {
+    const service = await import('../../shared/tickets/service.ts');
+    const tenant = uniqueTenant('mail');
+    const event = await delivered(tenant, {
+      attachments: [{ fileName: 'a.txt', contentType: 'text/plain', content: Buffer.from('aaa') }],
+    });
+    vi.mocked(service.createTicket).mockRejectedValueOnce(new Error('connection lost'));
+    await expect(take(event)).rejects.toThrow('connection lost');
+    expect(await ticketsOf(tenant)).toEqual([]);
+    await take(event);
+    await take(event);
+    const tickets = await ticketsOf(tenant);
+    expect(tickets).toHaveLength(1);
+    const [message] = await threadOf(tenant, tickets[0]!.id);
+    expect(message!.attachmentIds).toHaveLength(1);
+    const contacts = await contactsAs(tenant)('GET', '/v1/contacts');
+    expect(contacts.body.items).toHaveLength(1);
+
+    // The same for a reply: the failed attempt leaves nothing, the retry adds exactly one message.
+    const reply = await delivered(tenant, { subject: `Re: [${tickets[0]!.number}]` });
+    vi.mocked(service.addCustomerMessage).mockRejectedValueOnce(new Error('connection lost'));
+    await expect(take(reply)).rejects.toThrow('connection lost');
+    await take(reply);
+    await take(reply);
+    expect(await threadOf(tenant, tickets[0]!.id)).toHaveLength(2);
   });
 
   it('records flagged verdicts as tags and on the message', async () => {
@@ -433,6 +466,40 @@ describe('replies: POST /v1/tickets/{id}/replies and the sender', () => {
     );
     expect(await ticketsOf(tenant)).toHaveLength(1);
     expect(await threadOf(tenant, ticket.id)).toHaveLength(3);
+  });
+
+  it('a refused send is recorded failed; a transient SES error gives the claim back, so the retry sends it', async () => {
+    const { sendQueuedReply } = await import('../../shared/tickets/reply-sender.ts');
+    const { SESv2Client } = await import('@aws-sdk/client-sesv2');
+    const tenant = uniqueTenant('reply');
+    const ticket = await mailTicket(tenant);
+    const post = async (text: string) =>
+      (await ticketsAs(tenant)('POST', `/v1/tickets/${ticket.id}/replies`, { body: { bodyText: text } })).body.message;
+    const failing = (name: string) =>
+      ({
+        send: async () => {
+          throw Object.assign(new Error(name), { name });
+        },
+      }) as unknown as InstanceType<typeof SESv2Client>;
+    const deps = (client: InstanceType<typeof SESv2Client>) => ({
+      ses: client,
+      s3: s3Client,
+      attachmentsBucket: 'files',
+    });
+    const key = (m: { id: string }) => ({ tenantId: tenant, ticketId: ticket.id, messageId: m.id });
+
+    const refused = await post('refused');
+    expect(await sendQueuedReply(deps(failing('MessageRejected')), key(refused))).toBe('failed');
+    const transient = await post('transient');
+    await expect(sendQueuedReply(deps(failing('TooManyRequestsException')), key(transient))).rejects.toThrow();
+    const real = new SESv2Client({ endpoint: ses.endpoint, region: 'us-east-1' });
+    expect(await sendQueuedReply(deps(real), key(transient))).toBe('sent');
+    expect(await sendQueuedReply(deps(real), key(refused))).toBe('not-queued');
+    real.destroy();
+    const thread = await threadOf(tenant, ticket.id);
+    const byText = (text: string) => thread.find((m) => m.bodyText === text)!.delivery;
+    expect(byText('refused')).toMatchObject({ status: 'failed', error: 'MessageRejected' });
+    expect(byText('transient')).toMatchObject({ status: 'sent' });
   });
 
   it('answers 409 ticket.no_mailbox for a ticket that did not come in by mail', async () => {
