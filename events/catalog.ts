@@ -156,8 +156,8 @@ export const MAIL_LIMITS = {
 const header = z.string().max(MAIL_LIMITS.headerBytes);
 const address = z.string().max(MAIL_LIMITS.addressBytes);
 
-export const EmailReceived = z.object({
-  schemaVersion: z.literal(1),
+/** What a message says about itself (its headers, bounded), common to every version of `email.received`. */
+const emailMessageFields = {
   messageId: header,
   /** Where SES stored the raw MIME message: the complete message, whatever was cut here. */
   s3: z.object({ bucket: z.string(), key: z.string() }),
@@ -178,22 +178,32 @@ export const EmailReceived = z.object({
    */
   unparsed: z.literal(true).optional(),
   receivedAt: z.iso.datetime({ offset: true }),
-});
-export type EmailReceivedDetail = z.infer<typeof EmailReceived>;
+};
 
-/** SES verdict statuses, as the receipt reports them. */
-const Verdict = z.enum(['PASS', 'FAIL', 'GRAY', 'PROCESSING_FAILED', 'DISABLED']);
+/** Version 1: the message alone, before mailboxes (still accepted, so archived events replay). */
+export const EmailReceivedV1 = z.object({ schemaVersion: z.literal(1), ...emailMessageFields });
+export type EmailReceivedV1Detail = z.infer<typeof EmailReceivedV1>;
+
+/** SES receipt verdict statuses. */
+export const SES_VERDICT_STATUSES = ['PASS', 'FAIL', 'GRAY', 'PROCESSING_FAILED', 'DISABLED'] as const;
+const VerdictStatus = z.enum(SES_VERDICT_STATUSES);
+/** Verdicts a mailbox may choose to flag instead of rejecting (a virus is always rejected). */
+export const FLAGGABLE_VERDICTS = ['spam', 'spf', 'dkim', 'dmarc'] as const;
+/** Header values kept for loop and auto-reply detection (Auto-Submitted, Precedence): bytes in JSON. */
+export const MAIL_HEADER_HINT_BYTES = 100;
 
 /**
- * `email.received` schema version 2 (contract 2 of issue 7): v1's fields plus the tenant the envelope recipient
- * resolved to, SES's message id (the de-duplication key, not the sender's Message-ID), the recipient that matched
- * (with its `+tag`), the mailbox, the verdicts and those this mailbox flags instead of rejecting, the loop-relevant
- * headers (bounded to 100 bytes) and the envelope sender (empty for a null sender, i.e. a bounce).
+ * Version 2: one event per (message, tenant), published by the inbound mail function after it resolved the SES
+ * envelope recipients to tenants' mailboxes (never from the To/Cc headers) and applied the mailbox's verdict policy.
+ * Rejected and unroutable mail publishes nothing. `sesMessageId` is the de-duplication key (SES's id; a redelivered
+ * or retried message carries the same), not the sender's Message-ID (`messageId`).
  */
-export const EmailReceivedV2 = EmailReceived.extend({
+export const EmailReceivedV2 = z.object({
   schemaVersion: z.literal(2),
+  ...emailMessageFields,
   tenantId: z.string(),
-  sesMessageId: z.string().max(MAIL_LIMITS.headerBytes),
+  sesMessageId: z.string().min(1).max(MAIL_LIMITS.headerBytes),
+  /** The envelope recipient that matched the mailbox, as sent, with its `+tag` (e.g. support+T-1042@acme.example). */
   recipient: address,
   mailbox: z.object({
     id: z.string(),
@@ -201,15 +211,26 @@ export const EmailReceivedV2 = EmailReceived.extend({
     teamId: z.string().optional(),
     defaultPriority: z.enum(['low', 'normal', 'high', 'urgent']),
   }),
-  verdicts: z.object({ spam: Verdict, virus: Verdict, spf: Verdict, dkim: Verdict, dmarc: Verdict }),
-  flagged: z.array(z.string()),
-  autoSubmitted: z.string().max(100).optional(),
-  precedence: z.string().max(100).optional(),
+  verdicts: z.object({
+    spam: VerdictStatus,
+    virus: VerdictStatus,
+    spf: VerdictStatus,
+    dkim: VerdictStatus,
+    dmarc: VerdictStatus,
+  }),
+  /** Verdicts that FAILed and that this mailbox flags instead of rejecting. */
+  flagged: z.array(z.enum(FLAGGABLE_VERDICTS)),
+  /** The Auto-Submitted header (RFC 3834), when present: anything but `no` is an automatic message. */
+  autoSubmitted: z.string().max(MAIL_HEADER_HINT_BYTES).optional(),
+  /** The Precedence header (bulk, list, junk...), when present. */
+  precedence: z.string().max(MAIL_HEADER_HINT_BYTES).optional(),
+  /** SMTP MAIL FROM; empty for a null sender (a bounce or another automatic reply). */
   envelopeFrom: address,
 });
 export type EmailReceivedV2Detail = z.infer<typeof EmailReceivedV2>;
-/** Either version: v1 still parses, so archived events replay. */
-export const EmailReceivedAnyVersion = z.discriminatedUnion('schemaVersion', [EmailReceived, EmailReceivedV2]);
+
+export const EmailReceived = z.discriminatedUnion('schemaVersion', [EmailReceivedV1, EmailReceivedV2]);
+export type EmailReceivedDetail = z.infer<typeof EmailReceived>;
 
 /**
  * A task's reminder went out: published (from the stream, like every event) when the reminder records `remindedAt`
@@ -252,7 +273,7 @@ export const CATALOG = {
   'team.created': { source: 'crm.teams', schema: TeamChanged },
   'team.updated': { source: 'crm.teams', schema: TeamChanged },
   'team.deleted': { source: 'crm.teams', schema: TeamChanged },
-  'email.received': { source: 'crm.mail', schema: EmailReceivedAnyVersion },
+  'email.received': { source: 'crm.mail', schema: EmailReceived },
   'deal.created': { source: 'crm.deals', schema: DealChanged },
   'deal.updated': { source: 'crm.deals', schema: DealChanged },
   'deal.deleted': { source: 'crm.deals', schema: DealChanged },

@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { EmailReceivedAnyVersion } from '../../events/catalog.ts';
+import { EmailReceived } from '../../events/catalog.ts';
 import { readConfig } from '../../shared/config.ts';
 import { runAsTenant } from '../../shared/db/tenant-context.ts';
 import { logger, metrics } from '../../shared/observability.ts';
@@ -23,7 +23,7 @@ const s3 = new S3Client({});
  * message id. Version 1 events (archived, before mailboxes) name no tenant and are skipped.
  */
 async function onMail(event: EventBridgeEvent<string, unknown>): Promise<void> {
-  const detail = EmailReceivedAnyVersion.parse(event.detail);
+  const detail = EmailReceived.parse(event.detail);
   if (detail.schemaVersion !== 2) {
     logger.info('email.received v1 has no tenant: skipped');
     metrics.addMetric('MailWithoutTenant', MetricUnit.Count, 1);
