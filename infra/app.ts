@@ -57,6 +57,11 @@ export const crmContextSchema = z.object({
   edgeRateLimit: z.coerce.number().int().min(10).max(2_000_000_000).default(1000),
   /** Requests per second per tenant (a 10-second window: 500 requests by default), beside the stage throttle. */
   tenantRateLimit: z.coerce.number().positive().max(100_000).default(50),
+  /** The domain of ticket replies' Message-IDs (`<message.ticket.tenant@mailDomain>`); crm.local by default. */
+  mailDomain: z
+    .string()
+    .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'must be a domain')
+    .optional(),
 });
 export type CrmContext = z.infer<typeof crmContextSchema>;
 
@@ -108,6 +113,7 @@ export function buildCrmApp(app: App, env: NodeJS.ProcessEnv = process.env): Crm
     tenantRateLimit: context.tenantRateLimit,
     ...(context.senderEmail ? { senderEmail: context.senderEmail } : {}),
     ...(context.inboundRecipients ? { inboundRecipients: context.inboundRecipients } : {}),
+    ...(context.mailDomain ? { mailDomain: context.mailDomain } : {}),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -641,6 +641,8 @@ describe('events', () => {
       stack.assignmentLoad.failures,
       stack.mergeChildren.failures,
       stack.duplicateCandidates.failures,
+      stack.ticketMail.intake.failures,
+      stack.ticketMail.sender.failures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -1061,5 +1063,93 @@ describe('reminders', () => {
     });
     expect(rule.Targets).toHaveLength(1);
     expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [logicalId(stack.reminders.schedules.function), 'Arn'] });
+  });
+});
+
+describe('tickets by email', () => {
+  const tableArn = () => ({ 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] });
+  const own = (fn: Parameters<typeof statementsOf>[0]) =>
+    statementsOf(fn).filter((s) => !actionsOf(s).some((a) => a.startsWith('logs:') || a.startsWith('sqs:')));
+  const objectsUnder = (bucket: { node: { defaultChild?: unknown } }, prefix: string) => ({
+    'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(bucket), 'Arn'] }, `/${prefix}*`]],
+  });
+
+  it('sends email.received to the intake and queued replies (or claim checks) to the sender', () => {
+    expect(props(logicalId(stack.ticketMail.intake.rule)).EventPattern).toEqual({
+      source: ['crm.mail'],
+      'detail-type': ['email.received'],
+    });
+    expect(props(logicalId(stack.ticketMail.sender.rule)).EventPattern).toEqual({
+      source: ['crm.tickets'],
+      'detail-type': ['ticket.message_added'],
+      detail: {
+        $or: [
+          { record: { delivery: { status: ['queued'] } } },
+          { record: { $claimCheck: { key: [{ exists: true }] } } },
+          { $claimCheck: { key: [{ exists: true }] } },
+        ],
+      },
+    });
+  });
+
+  /** Each statement as sorted actions over its resources (CDK merges statements that share actions). */
+  const grants = (fn: Parameters<typeof statementsOf>[0]) =>
+    own(fn).map((s) => ({
+      actions: [...actionsOf(s)].sort(),
+      resources: Array.isArray(s.Resource) ? s.Resource : [s.Resource],
+    }));
+
+  it('lets the intake use the table, read inbound mail under inbound/ and write ticket files under tickets/ only', () => {
+    expect(grants(stack.ticketMail.intake.consumer)).toEqual([
+      {
+        actions: [
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ],
+        resources: [tableArn()],
+      },
+      { actions: ['s3:GetObject'], resources: [objectsUnder(stack.mail.bucket, 'inbound/')] },
+      { actions: ['s3:GetObject', 's3:PutObject'], resources: [objectsUnder(stack.attachments.bucket, 'tickets/')] },
+    ]);
+    const env = props(logicalId(stack.ticketMail.intake.consumer.function)).Environment.Variables;
+    expect(env).toMatchObject({ INBOUND_PREFIX: 'inbound/', MAIL_DOMAIN: 'crm.local' });
+  });
+
+  it('lets the sender read and update messages, read files and claim checks, and send mail (no other SES action)', () => {
+    expect(grants(stack.ticketMail.sender.consumer)).toEqual([
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [tableArn()] },
+      {
+        actions: ['s3:GetObject'],
+        resources: [
+          objectsUnder(stack.attachments.bucket, 'tickets/'),
+          objectsUnder(stack.claimCheck.bucket, 'events/'),
+        ],
+      },
+      {
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':ses:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':identity/*',
+              ],
+            ],
+          },
+        ],
+      },
+    ]);
+    const tickets = props(logicalId(stack.api.functions.tickets.function)).Environment.Variables;
+    expect(tickets.MAIL_DOMAIN).toBe('crm.local');
   });
 });

@@ -14,6 +14,7 @@ import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -28,6 +29,8 @@ export interface CrmStackProps extends StackProps {
   inboundRecipients?: string[];
   /** Edge protection: CloudFront in front of the API with this CLOUDFRONT-scope web ACL (from the us-east-1 stack). */
   edge?: { webAclArn: string };
+  /** The domain of the Message-IDs of ticket replies (MAIL_DOMAIN); `crm.local` unless given. */
+  mailDomain?: string;
 }
 
 /**
@@ -50,6 +53,8 @@ export class CrmStack extends Stack {
   readonly attachments: CrmAttachments;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
+  /** Tickets from inbound mail, and agents' replies out through SES. */
+  readonly ticketMail: CrmTicketMail;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -93,6 +98,16 @@ export class CrmStack extends Stack {
     if (props.inboundRecipients?.length) {
       this.api.functions.mailboxes.function.addEnvironment('INBOUND_RECIPIENTS', props.inboundRecipients.join(','));
     }
+    const mailDomain = props.mailDomain ?? DEFAULT_MAIL_DOMAIN;
+    this.ticketMail = new CrmTicketMail(this, 'TicketMail', {
+      bus: this.events.bus,
+      table: this.data.table,
+      mail: this.mail,
+      attachments: this.attachments,
+      claimCheck: this.claimCheck,
+      mailDomain,
+    });
+    this.api.functions.tickets.function.addEnvironment('MAIL_DOMAIN', mailDomain);
 
     this.leads = new CrmLeads(this, 'Leads', {
       bus: this.events.bus,

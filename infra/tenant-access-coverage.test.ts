@@ -426,6 +426,15 @@ describe('each group does only what its tenant-access role allows, and needs all
         headers: { 'idempotency-key': 'tm-1' },
       });
       await call('GET', `/v1/tickets/${id}/messages`);
+      // An email reply needs the ticket's mailbox (mail tickets get one from the mail; set here directly).
+      const { model } = await import('../shared/db/store.ts');
+      await model.entities.ticket.patch({ tenantId: tenant, ticketId: id }).set({ mailboxId: 'mbx-cov' }).go();
+      const { putMailboxForTests } = await import('../test/support/mailboxes.ts');
+      await putMailboxForTests(tenant, { id: 'mbx-cov', address: 'support@cov.test' });
+      await call('POST', `/v1/tickets/${id}/replies`, {
+        body: { bodyText: 'By mail' },
+        headers: { 'idempotency-key': 'tr-1' },
+      });
       // Files go to a local S3 (the function signs the links with its own role; S3 is not the table's business).
       const filesDir = mkdtempSync(join(tmpdir(), 'coverage-s3-'));
       const files = await LocalS3.start({

@@ -152,6 +152,40 @@ describe('fuzzing tickets', () => {
     );
   });
 
+  it('email replies: never a 5xx; accepted ones are queued public replies, refused ones leave the ticket as it was', async () => {
+    const target = (await tickets('POST', '/v1/tickets', { body: valid() })).body;
+    // A mail ticket's mailbox (the email-in part sets it from the mail): set directly here.
+    const { model } = await import('../shared/db/store.ts');
+    const { putMailboxForTests } = await import('./support/mailboxes.ts');
+    await putMailboxForTests(tenant, { id: 'mbx-fuzz', address: 'support@fuzz.test' });
+    await model.entities.ticket.patch({ tenantId: tenant, ticketId: target.id }).set({ mailboxId: 'mbx-fuzz' }).go();
+    const REPLY_FIELDS = ['bodyText', 'bodyHtml', 'cc', 'attachmentIds', 'status', 'subject', 'to'];
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom(...REPLY_FIELDS), anyValue, { maxKeys: 4 }),
+        fc.boolean(),
+        async (fields, withText) => {
+          const body: Json = { ...(withText ? { bodyText: 'Thanks' } : {}), ...fields };
+          const safe = body.status === 'closed' ? { ...body, status: 'open' } : body;
+          const before = await tickets('GET', `/v1/tickets/${target.id}`);
+          const res = await tickets('POST', `/v1/tickets/${target.id}/replies`, { body: safe });
+          expectNoServerError(res, safe);
+          if (res.status === 201) {
+            accepted++;
+            expect(TicketMessagePosted.safeParse(res.body).success).toBe(true);
+            expect(res.body.message.delivery).toEqual({ status: 'queued' });
+          } else {
+            expect(res.headers['content-type']).toBe('application/problem+json');
+            expect((await tickets('GET', `/v1/tickets/${target.id}`)).body).toEqual(before.body);
+          }
+        },
+      ),
+      { numRuns: runs(100) },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
+
   it('views, numbers and path ids: never a 5xx', async () => {
     const param = fc.tuple(
       fc.constantFrom('status', 'assigneeId', 'teamId', 'priority', 'inTrash', 'updatedSince', 'limit', 'cursor', 'x'),

@@ -3,6 +3,7 @@ import { findIdempotentResponse } from '../../shared/db/idempotency.ts';
 import { httpApi } from '../../shared/http/handler.ts';
 import { tenantGuards } from '../../shared/http/tenant-guards.ts';
 import * as attachments from '../../shared/tickets/attachments.ts';
+import * as replies from '../../shared/tickets/replies.ts';
 import * as tickets from '../../shared/tickets/service.ts';
 
 export const handler = httpApi(
@@ -56,6 +57,10 @@ export const handler = httpApi(
     getTicketAttachment: async ({ principal, params }) => ({
       status: 200,
       body: await attachments.attachmentLink(principal.tenantId, params.ticketId, params.attachmentId),
+    }),
+    postTicketReply: async ({ principal, params, body, idempotency }) => ({
+      status: 201,
+      body: await replies.postReply(principal, params.ticketId, body, idempotency),
     }),
   },
   { findIdempotentResponse, guards: tenantGuards },

@@ -49,6 +49,21 @@ export class CrmAttachments extends Construct {
     });
   }
 
+  /** Lets the reply sender read the files a reply carries: s3:GetObject under `tickets/` only. */
+  grantReadTicketFiles(fn: CrmFunction): void {
+    fn.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${ATTACHMENT_PREFIX}*`)],
+      }),
+    );
+    fn.function.addEnvironment('ATTACHMENTS_BUCKET', this.bucket.bucketName);
+    fn.acknowledgeWildcardResource(
+      `${nagArnOf(this.bucket.node.defaultChild as CfnBucket)}/${ATTACHMENT_PREFIX}*`,
+      'Reads the files replies carry (keys tickets/<tenant>/<ticket>/<attachment>), under tickets/ only.',
+    );
+  }
+
   /** Lets the tickets function sign uploads and downloads of ticket files: s3:PutObject and s3:GetObject there. */
   grantTicketFiles(fn: CrmFunction): void {
     fn.role.addToPrincipalPolicy(

@@ -139,8 +139,8 @@ function newAttachment(
   ticketId: string,
   actorId: string,
   file: { fileName: string; contentType: string; size: number },
+  attachmentId: string = ulid(),
 ): StoredAttachment {
-  const attachmentId = ulid();
   const now = new Date().toISOString();
   return {
     tenantId,
@@ -192,12 +192,16 @@ export async function storeAttachment(
   ticketId: string,
   actorId: string,
   file: { fileName: string; contentType: string; body: Uint8Array },
+  /** A caller-chosen id (the email-in part derives it from the mail, so a redelivery rewrites the same file). */
+  attachmentId?: string,
 ): Promise<AttachmentView> {
-  const stored = newAttachment(tenantId, ticketId, actorId, {
-    fileName: file.fileName,
-    contentType: file.contentType,
-    size: file.body.byteLength,
-  });
+  const stored = newAttachment(
+    tenantId,
+    ticketId,
+    actorId,
+    { fileName: file.fileName, contentType: file.contentType, size: file.body.byteLength },
+    attachmentId,
+  );
   await s3().send(
     new PutObjectCommand({ Bucket: bucket(), Key: stored.objectKey, Body: file.body, ContentType: file.contentType }),
   );

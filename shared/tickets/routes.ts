@@ -15,6 +15,7 @@ import {
   TicketMessagePosted,
   TicketNumberParams,
   TicketPatch,
+  TicketReplyCreate,
 } from './schema.ts';
 
 /** Support tickets and their threads. */
@@ -156,5 +157,23 @@ export const ticketsRoutes = defineRoutes([
     description: 'The link is a pre-signed GET valid for 15 minutes; the file downloads under its name.',
     params: TicketAttachmentParams,
     response: { status: 200, schema: TicketAttachment, description: 'The file and its download link.' },
+  },
+  {
+    operationId: 'postTicketReply',
+    method: 'POST',
+    path: '/v1/tickets/{ticketId}/replies',
+    group: 'tickets',
+    permission: 'tickets:write',
+    tag: 'Tickets',
+    summary: 'Reply to the customer by email',
+    description:
+      "Stores a public reply with delivery `queued`, then it goes out through SES from the ticket's mailbox: our own " +
+      "Message-ID, In-Reply-To the customer's latest mail, the thread's References, and a Reply-To of the mailbox's " +
+      '`+T-<number>` address, so the answer comes back to this ticket. The first public reply sets firstRespondedAt. ' +
+      'A ticket that did not come in by mail has no mailbox (409 ticket.no_mailbox).',
+    params: TicketIdParams,
+    body: TicketReplyCreate,
+    response: { status: 201, schema: TicketMessagePosted, description: 'The queued reply and the ticket after it.' },
+    idempotent: true,
   },
 ]);

@@ -101,6 +101,7 @@ export const Ticket = z
     firstRespondedAt: Timestamp.optional().meta({ description: "An agent's first public reply." }),
     solvedAt: Timestamp.optional(),
     closedAt: Timestamp.optional(),
+    mailboxId: z.string().optional().meta({ description: 'The support mailbox a mail ticket came in through.' }),
     ...Audit,
   })
   .meta({ id: 'Ticket' });
@@ -176,10 +177,57 @@ export const TicketMessage = z
     bodyHtml: z.string().optional(),
     attachmentIds: z.array(z.string()).optional(),
     source: z.record(z.string(), z.unknown()).optional(),
+    emailMessageId: z.string().optional().meta({ description: 'The RFC 5322 Message-ID of an email message.' }),
+    from: z.object({ address: z.string(), name: z.string().optional() }).optional(),
+    to: z.array(z.string()).optional(),
+    cc: z.array(z.string()).optional(),
+    replyTo: z.string().optional(),
+    subject: z.string().optional(),
+    inReplyTo: z.string().optional(),
+    references: z.array(z.string()).optional(),
+    delivery: z
+      .object({
+        status: z.enum(['queued', 'sending', 'sent', 'failed']),
+        sesMessageId: z.string().optional(),
+        sentAt: Timestamp.optional(),
+        error: z.string().optional(),
+      })
+      .optional()
+      .meta({ description: 'Outbound replies: queued, sending, then sent (with SES message id) or failed.' }),
     ...Audit,
   })
   .meta({ id: 'TicketMessage' });
 export type TicketMessageView = z.infer<typeof TicketMessage>;
+
+/** Bounds of an agent's email reply. */
+export const REPLY_LIMITS = { cc: 20, references: 20 } as const;
+
+export const TicketReplyCreate = z
+  .strictObject({
+    bodyText: z.string().trim().min(1).max(TICKET_LIMITS.messageText),
+    bodyHtml: z.string().max(TICKET_LIMITS.messageHtml).optional(),
+    cc: z
+      .array(
+        z
+          .string()
+          .trim()
+          .max(254)
+          .pipe(z.email({ message: 'Not a valid email address.' })),
+      )
+      .max(REPLY_LIMITS.cc)
+      .optional(),
+    attachmentIds: z
+      .array(Id)
+      .max(TICKET_LIMITS.attachmentsPerMessage)
+      .refine((ids) => new Set(ids).size === ids.length, 'Each attachment once.')
+      .optional()
+      .meta({ description: 'Files declared with POST …/attachments and uploaded; they go out with the mail.' }),
+    status: Status.exclude(['new'])
+      .optional()
+      .meta({ description: "Set the ticket's status with the reply (pending, say, to wait on the customer)." }),
+  })
+  .meta({ id: 'TicketReplyCreate' });
+export type TicketReplyCreateInput = z.output<typeof TicketReplyCreate>;
 
 export const TicketMessagePosted = z
   .object({ message: TicketMessage, ticket: Ticket })

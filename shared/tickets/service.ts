@@ -158,10 +158,11 @@ export async function createTicket(
   principal: Principal,
   input: TicketCreateInput,
   idempotency?: ApiRequest['idempotency'],
+  mail?: MailTicketOptions,
 ): Promise<TicketView> {
   const t = principal.tenantId;
   await validateCustomFields(t, 'ticket', input.customFields);
-  const ticketId = ulid();
+  const ticketId = mail?.ticketId ?? ulid();
   for (let attempt = 0; ; attempt++) {
     const now = new Date().toISOString();
     const { seq, write: counter } = counterWrite(t, await readCounter(t), now);
@@ -178,7 +179,9 @@ export async function createTicket(
         status: 'new',
         priority: input.priority ?? 'normal',
         channel: input.channel ?? 'api',
-        messageCount: 0,
+        messageCount: mail?.firstMessage ? 1 : 0,
+        ...(mail?.firstMessage ? { lastMessageAt: now } : {}),
+        ...(mail?.mailboxId ? { mailboxId: mail.mailboxId } : {}),
         version: 1,
         createdAt: now,
         updatedAt: now,
@@ -203,7 +206,13 @@ export async function createTicket(
           previous: [],
           summary: { id: ticketId, number: ticket.number },
         },
-        items: [counter, ...timelineLinkWrites(t, ENTITY, ticketId, placementOf(ticket), undefined)],
+        items: [
+          counter,
+          ...timelineLinkWrites(t, ENTITY, ticketId, placementOf(ticket), undefined),
+          ...(mail?.firstMessage
+            ? [firstMessageWrite(t, principal.userId, ticketId, mail.firstMessage, now), ...(mail.items ?? [])]
+            : (mail?.items ?? [])),
+        ],
         ...(idempotency ? { idempotency: { tenantId: t, ...idempotency, statusCode: 201, response: view } } : {}),
       });
       return view;
@@ -212,6 +221,39 @@ export async function createTicket(
       await backoff(attempt);
     }
   }
+}
+
+/**
+ * What the email-in part adds to a create (shared/tickets/mail.ts): a ticket id chosen by the caller (derived from
+ * the SES message id, so a redelivered mail after a partial failure lands on the same id), the mailbox, the mail
+ * as the thread's first message and other items (its de-duplication and Message-ID lookups), all in the create's
+ * transaction.
+ */
+export interface MailTicketOptions {
+  ticketId?: string;
+  mailboxId?: string;
+  firstMessage?: NewMessage;
+  items?: ItemWrite[];
+}
+
+function firstMessageWrite(tenantId: string, actorId: string, ticketId: string, message: NewMessage, now: string) {
+  const { status: _status, ...fields } = message;
+  const messageId = nextMessageId();
+  return {
+    put: 'ticketMessage',
+    item: {
+      ...fields,
+      tenantId,
+      ticketId,
+      messageId,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      createdBy: actorId,
+      updatedBy: actorId,
+    },
+    mustBeNew: true,
+  } satisfies ItemWrite;
 }
 
 function dropNulls(values: Record<string, unknown>): Record<string, unknown> {
@@ -223,7 +265,7 @@ export async function readTicket(tenantId: string, ticketId: string): Promise<St
   return (data as unknown as StoredTicket | null) ?? undefined;
 }
 
-async function readLive(tenantId: string, ticketId: string): Promise<StoredTicket> {
+export async function readLive(tenantId: string, ticketId: string): Promise<StoredTicket> {
   const found = await readTicket(tenantId, ticketId);
   if (!found || found.deletedAt) throw new NotFoundError(ENTITY, ticketId);
   return { ...found, id: found.ticketId };
@@ -382,9 +424,21 @@ export interface NewMessage {
   source?: Record<string, unknown> | undefined;
   /** The ticket's status after this message (else: a customer reply reopens, an agent's first reply opens). */
   status?: TicketStatus | undefined;
+  /** Email messages: the RFC 5322 Message-ID, addresses, threading headers and (outbound) the delivery state. */
+  emailMessageId?: string;
+  from?: { address: string; name?: string };
+  to?: string[];
+  cc?: string[];
+  replyTo?: string;
+  subject?: string;
+  inReplyTo?: string;
+  references?: string[];
+  delivery?: { status: 'queued' | 'sending' | 'sent' | 'failed'; sesMessageId?: string; sentAt?: string };
 }
 
 const nextMessageId = monotonicFactory();
+/** A new message id (a monotonic ULID): for callers that must know it before the write (an outbound Message-ID). */
+export const newMessageId = (): string => nextMessageId();
 
 /** What a message does to its ticket: counts, first response, and the status it leads to. */
 function afterMessage(current: StoredTicket, message: NewMessage, now: string): StoredTicket {
@@ -406,14 +460,15 @@ function afterMessage(current: StoredTicket, message: NewMessage, now: string): 
  * Adds a message and updates its ticket in one transaction conditioned on the ticket's version (re-read and retried
  * when something else changed the ticket meanwhile), so the count, the status and the thread never disagree.
  */
-async function appendMessage(
+export async function appendMessage(
   tenantId: string,
   actorId: string,
   ticketId: string,
   message: NewMessage,
   idempotency?: ApiRequest['idempotency'],
+  extra: { messageId?: string; items?: ItemWrite[] } = {},
 ): Promise<{ message: TicketMessageView; ticket: TicketView }> {
-  const messageId = nextMessageId();
+  const messageId = extra.messageId ?? nextMessageId();
   const attachments = message.attachmentIds?.length
     ? await attachmentChecks(tenantId, ticketId, message.attachmentIds)
     : [];
@@ -443,7 +498,7 @@ async function appendMessage(
     try {
       const next = await rewrite(actorId, current, candidate, {
         now,
-        items: [{ put: 'ticketMessage', item: messageItem, mustBeNew: true }, ...attachments],
+        items: [{ put: 'ticketMessage', item: messageItem, mustBeNew: true }, ...attachments, ...(extra.items ?? [])],
         conflict: () => new TicketMoved(),
         ...(idempotency ? { idempotency: { tenantId, ...idempotency, statusCode: 201, response } } : {}),
       });
@@ -498,18 +553,33 @@ export async function addCustomerMessage(
     bodyHtml?: string;
     attachmentIds?: string[];
     source?: Record<string, unknown>;
+    /** The mail's own headers (Message-ID, addresses, threading), stored on the message. */
+    email?: Pick<NewMessage, 'emailMessageId' | 'from' | 'to' | 'cc' | 'subject' | 'inReplyTo' | 'references'>;
   },
+  /** Items written in the message's transaction (the mail's de-duplication and Message-ID lookups). */
+  items?: ItemWrite[],
 ): Promise<{ message: TicketMessageView; ticket: TicketView }> {
-  return appendMessage(tenantId, `contact:${message.contactId}`, ticketId, {
-    visibility: 'public',
-    authorType: 'contact',
-    authorId: message.contactId,
-    bodyText: message.bodyText,
-    bodyHtml: message.bodyHtml,
-    ...(message.attachmentIds?.length ? { attachmentIds: message.attachmentIds } : {}),
-    ...(message.source ? { source: message.source } : {}),
-  });
+  return appendMessage(
+    tenantId,
+    `contact:${message.contactId}`,
+    ticketId,
+    {
+      visibility: 'public',
+      authorType: 'contact',
+      authorId: message.contactId,
+      bodyText: message.bodyText,
+      bodyHtml: message.bodyHtml,
+      ...(message.attachmentIds?.length ? { attachmentIds: message.attachmentIds } : {}),
+      ...(message.source ? { source: message.source } : {}),
+      ...definedFields(message.email ?? {}),
+    },
+    undefined,
+    items ? { items } : {},
+  );
 }
+
+const definedFields = <T extends object>(fields: T): Partial<T> =>
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** The thread, oldest first: one Query of the ticket's partition. */
 export async function listMessages(

@@ -25,6 +25,13 @@ export const LOOKUP_KINDS = [
   'lead.tag',
   /** A ticket's number (value: the sequence number, e.g. `1042`): GET by number. */
   'ticket.number',
+  /**
+   * An email Message-ID of a ticket's message (value: the normalised id, see shared/tickets/mail-headers.ts): a
+   * customer's reply threads by In-Reply-To/References with one Query per id.
+   */
+  'ticket.emailMessageId',
+  /** An inbound mail taken (value: SES's message id; targetId `mail`): written with its message, so a redelivery adds nothing. */
+  'ticket.sesMessageId',
   /** A live article's categories (value: `<status>#<category>`): an article list by category and status. */
   'article.category',
 ] as const;

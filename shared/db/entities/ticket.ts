@@ -41,6 +41,8 @@ export const TicketEntity = new Entity(
       closedAt: { type: 'string' },
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },
+      /** The support mailbox a mail ticket came in through: replies go out from its address. */
+      mailboxId: { type: 'string' },
       ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {
@@ -74,6 +76,17 @@ export const TicketMessageEntity = new Entity(
       attachmentIds: { type: 'list', items: { type: 'string' } },
       /** Where it came from when not typed into the API, e.g. the email part's SES message id. */
       source: { type: 'any' },
+      /** Email messages (in and out): the RFC 5322 Message-ID, addresses and threading headers. */
+      emailMessageId: { type: 'string' },
+      from: { type: 'any' },
+      to: { type: 'list', items: { type: 'string' } },
+      cc: { type: 'list', items: { type: 'string' } },
+      replyTo: { type: 'string' },
+      subject: { type: 'string' },
+      inReplyTo: { type: 'string' },
+      references: { type: 'list', items: { type: 'string' } },
+      /** Outbound replies: queued, then claimed (sending) by the sender, then sent or failed. */
+      delivery: { type: 'any' },
     },
     indexes: {
       byTicket: {
