@@ -14,6 +14,7 @@ import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmTicketSla } from './constructs/ticket-sla.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -50,6 +51,8 @@ export class CrmStack extends Stack {
   readonly attachments: CrmAttachments;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
+  /** Ticket SLA due times, warnings and escalations. */
+  readonly ticketSla: CrmTicketSla;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -98,6 +101,11 @@ export class CrmStack extends Stack {
         : {}),
     });
     this.reminders = new CrmReminders(this, 'Reminders', {
+      bus: this.events.bus,
+      table: this.data.table,
+      ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
+    });
+    this.ticketSla = new CrmTicketSla(this, 'TicketSla', {
       bus: this.events.bus,
       table: this.data.table,
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),

@@ -29,10 +29,7 @@ const TimerInput = z.object({
 async function fire(event: unknown): Promise<void> {
   const input = TimerInput.parse(event);
   logger.appendKeys({ tenantId: input.tenantId, ticketId: input.ticketId, timer: `${input.target}.${input.timer}` });
-  const result = await handleSlaTimer(
-    { sendEmail: (mail) => sendTextEmail(ses, config().SENDER_EMAIL, mail) },
-    input,
-  );
+  const result = await handleSlaTimer({ sendEmail: (mail) => sendTextEmail(ses, config().SENDER_EMAIL, mail) }, input);
   logger.info(result.handled.length > 0 ? 'SLA timer handled' : 'SLA timer stale', { ...result });
   for (const key of result.handled) {
     metrics.addMetric(key.endsWith('.breach') ? 'SlaBreaches' : 'SlaWarnings', MetricUnit.Count, 1);
