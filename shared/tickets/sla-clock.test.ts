@@ -72,7 +72,11 @@ describe('due times across a weekend and a DST change (Berlin, Mon-Fri 09:00-17:
       createdAt,
       slaPauses: { spans: [{ from: '2026-03-27T15:45:00.000Z' }] },
     });
-    expect(waiting).toMatchObject({ firstResponseDueAt: '2026-03-27T15:30:00.000Z', resolutionDueAt: null, paused: true });
+    expect(waiting).toMatchObject({
+      firstResponseDueAt: '2026-03-27T15:30:00.000Z',
+      resolutionDueAt: null,
+      paused: true,
+    });
   });
 
   it('counts the autumn change too: Monday after the clocks go back', () => {

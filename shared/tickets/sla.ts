@@ -6,6 +6,7 @@
  * lead's mail). Its write comes back as a change, and the consumer schedules the next timer. Nothing trusts the
  * schedule's payload: a stale timer finds nothing due and does nothing.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { formatInZone } from '../activities/reminders.ts';
 import { model } from '../db/store.ts';
@@ -104,8 +105,9 @@ export function ticketSla(t: StoredTicket, context: SlaContext, now: Date): Tick
   };
 }
 
+/** Equal but for when it was computed (a stored map's keys come back in any order). */
 const sameSla = (a: TicketSlaView | undefined, b: TicketSlaView | undefined) =>
-  JSON.stringify(a && { ...a, computedAt: undefined }) === JSON.stringify(b && { ...b, computedAt: undefined });
+  isDeepStrictEqual(a && { ...a, computedAt: '' }, b && { ...b, computedAt: '' });
 
 /** The warnings and breaches not yet handled, soonest first. A solved or closed ticket has none. */
 export function pendingTimers(t: StoredTicket, sla: TicketSlaView): SlaTimer[] {
