@@ -300,6 +300,34 @@ describe('syncTicketSla and handleSlaTimer', () => {
     );
   });
 
+  it('escalates without moving the ticket when the escalation team was deleted since', async () => {
+    const teams = await import('../teams/service.ts');
+    const doomed = (await teams.createTeam(agent, { name: 'Disbanded', leadUserId: 'lead-2' })).id;
+    const base = await slaService.getSlaPolicy(agent, policyId);
+    const strict = await slaService.createSlaPolicy(agent, {
+      name: 'Strict',
+      calendarId: base.calendarId,
+      targets: base.targets,
+      warnBeforeMinutes: 0,
+      escalation: { reassignToTeamId: doomed, raisePriority: true, notifyTeamLead: false },
+    });
+    await teams.deleteTeam(agent, doomed);
+    const ticket = await tickets.createTicket(agent, {
+      subject: 'Nobody to escalate to',
+      requesterId,
+      assigneeId: 'agent-1',
+      teamId: frontTeam,
+      slaPolicyId: strict.id,
+    });
+    await sla.syncTicketSla(syncDeps(after(ticket.createdAt, 0)), tenant, ticket.id);
+    const result = await sla.handleSlaTimer(timerDeps(after(ticket.createdAt, minutes(61))), {
+      tenantId: tenant,
+      ticketId: ticket.id,
+    });
+    expect(result.handled).toEqual(['firstResponse.breach']);
+    expect(await stored(ticket.id)).toMatchObject({ priority: 'high', teamId: frontTeam, assigneeId: 'agent-1' });
+  });
+
   it('refuses a ticket naming an SLA policy that does not exist', async () => {
     await expect(
       tickets.createTicket(agent, { subject: 'Bad policy', requesterId, slaPolicyId: '01J00000000000000000000000' }),

@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { formatInZone } from '../activities/reminders.ts';
 import { model } from '../db/store.ts';
-import { PreconditionFailedError } from '../errors.ts';
+import { PreconditionFailedError, ValidationError } from '../errors.ts';
 import {
   applyOneTimeSchedule,
   atExpression,
@@ -366,6 +366,8 @@ export async function handleSlaTimer(
   const mailed = new Set<string>();
   const sentTo: string[] = [];
   const recorded = new Set<string>();
+  // The escalation team was deleted since the policy named it: escalate without moving the ticket.
+  let teamGone = false;
   for (let attempt = 0; attempt < 6; attempt++) {
     const now = deps.now?.() ?? new Date();
     const current = await readLiveTicket(input.tenantId, input.ticketId);
@@ -421,7 +423,7 @@ export async function handleSlaTimer(
         next.priority = plan.priority;
         nextSla.escalatedPriority = plan.priority;
       }
-      if (plan.teamId !== next.teamId) {
+      if (plan.teamId !== next.teamId && !teamGone) {
         changes.push(`Moved to team ${plan.teamId}${next.assigneeId ? ' and unassigned' : ''}.`);
         next = { ...next, teamId: plan.teamId };
         delete next.assigneeId;
@@ -454,7 +456,9 @@ export async function handleSlaTimer(
       await rewriteTicket(SLA_ACTOR, current, { ...next, sla: nextSla });
       return { handled, mailed: sentTo };
     } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
+      const missingTeam = error instanceof ValidationError && error.code === 'ticket.team_not_found';
+      if (missingTeam && !teamGone) teamGone = true;
+      else if (!(error instanceof PreconditionFailedError)) throw error;
     }
   }
   throw new Error(`ticket ${input.ticketId} kept changing while its SLA timer ran`);
