@@ -71,7 +71,8 @@ function dueTimesOf(t: StoredTicket, context: SlaContext, priority = clockPriori
 
 /**
  * The ticket's `sla` view at `now`: due times, each target's state, and the workflow's marks kept (a warning stays
- * sent unless its warn time moved past it; a breach stays handled, so a target escalates once).
+ * sent unless its warn time moved past it, e.g. after a wait on the customer, when it is due again; a breach stays
+ * handled, so a target escalates once).
  */
 export function ticketSla(t: StoredTicket, context: SlaContext, now: Date): TicketSlaView {
   const priority = clockPriority(t);
@@ -80,7 +81,7 @@ export function ticketSla(t: StoredTicket, context: SlaContext, now: Date): Tick
     const { dueAt, warnAt } = dueOf(due, target);
     const before = t.sla?.[target];
     const warnedAt =
-      before?.warnedAt && warnAt !== null && Date.parse(before.warnedAt) >= Date.parse(warnAt) - SKEW_MS
+      before?.warnedAt && (warnAt === null || Date.parse(before.warnedAt) >= Date.parse(warnAt) - SKEW_MS)
         ? before.warnedAt
         : undefined;
     const state =
