@@ -122,7 +122,7 @@ afterAll(async () => {
 });
 
 const minutes = (n: number) => n * 60_000;
-const after = (iso: string, ms: number) => () => new Date(Date.parse(iso) + ms);
+const clockAt = (iso: string, ms: number) => () => new Date(Date.parse(iso) + ms);
 const syncDeps = (now: () => Date) => ({
   schedules: { scheduler: schedulerClient, groupName: GROUP, targetArn: TARGET, roleArn: ROLE },
   now,
@@ -150,7 +150,7 @@ describe('syncTicketSla and handleSlaTimer', () => {
     });
     const created = ticket.createdAt;
     // The tenant's first policy is its default: a ticket naming none counts by it.
-    const first = await sla.syncTicketSla(syncDeps(after(created, 0)), tenant, ticket.id);
+    const first = await sla.syncTicketSla(syncDeps(clockAt(created, 0)), tenant, ticket.id);
     expect(first).toMatchObject({
       written: true,
       schedule: 'created',
@@ -182,13 +182,13 @@ describe('syncTicketSla and handleSlaTimer', () => {
     expect(
       sla.slaTicketOf('ticket.updated', { tenantId: tenant, entityId: ticket.id, changedFields: ['sla', 'version'] }),
     ).toBeUndefined();
-    expect(await sla.syncTicketSla(syncDeps(after(created, minutes(1))), tenant, ticket.id)).toMatchObject({
+    expect(await sla.syncTicketSla(syncDeps(clockAt(created, minutes(1))), tenant, ticket.id)).toMatchObject({
       written: false,
       schedule: 'unchanged',
     });
 
     // The warning: the assignee is mailed once, and the warning is marked on the ticket.
-    const warned = await sla.handleSlaTimer(timerDeps(after(created, minutes(46))), {
+    const warned = await sla.handleSlaTimer(timerDeps(clockAt(created, minutes(46))), {
       tenantId: tenant,
       ticketId: ticket.id,
     });
@@ -199,16 +199,16 @@ describe('syncTicketSla and handleSlaTimer', () => {
     expect((await stored(ticket.id)).sla!.firstResponse).toMatchObject({ state: 'warning', warnedAt: at(46) });
     // A stale or repeated timer does nothing.
     expect(
-      await sla.handleSlaTimer(timerDeps(after(created, minutes(47))), { tenantId: tenant, ticketId: ticket.id }),
+      await sla.handleSlaTimer(timerDeps(clockAt(created, minutes(47))), { tenantId: tenant, ticketId: ticket.id }),
     ).toMatchObject({ handled: [], reason: 'nothing_due' });
     expect(await mailsAbout(ticket.number, 'agent@support.example')).toHaveLength(1);
-    expect(await sla.syncTicketSla(syncDeps(after(created, minutes(47))), tenant, ticket.id)).toMatchObject({
+    expect(await sla.syncTicketSla(syncDeps(clockAt(created, minutes(47))), tenant, ticket.id)).toMatchObject({
       timer: { target: 'firstResponse', kind: 'breach', at: at(60) },
       schedule: 'updated',
     });
 
     // The breach: outcome, priority raised, moved to the escalation team (agent unassigned), its lead mailed.
-    const breached = await sla.handleSlaTimer(timerDeps(after(created, minutes(61))), {
+    const breached = await sla.handleSlaTimer(timerDeps(clockAt(created, minutes(61))), {
       tenantId: tenant,
       ticketId: ticket.id,
     });
@@ -231,13 +231,13 @@ describe('syncTicketSla and handleSlaTimer', () => {
       expect.objectContaining({ target: 'firstResponse', outcome: 'breached', dueAt: at(60), priority: 'normal' }),
     ]);
     // The escalation's own raise does not shorten the targets it escalated: the resolution is still due at 240.
-    const next = await sla.syncTicketSla(syncDeps(after(created, minutes(62))), tenant, ticket.id);
+    const next = await sla.syncTicketSla(syncDeps(clockAt(created, minutes(62))), tenant, ticket.id);
     expect(next.timer).toEqual({ target: 'resolution', kind: 'warning', at: at(225) });
     expect((await stored(ticket.id)).sla!.resolutionDueAt).toBe(at(240));
 
     // Solved in time: the resolution is achieved and recorded, and no timer is left.
     await tickets.patchTicket(agent, ticket.id, { status: 'solved' });
-    const done = await sla.syncTicketSla(syncDeps(after(created, minutes(63))), tenant, ticket.id);
+    const done = await sla.syncTicketSla(syncDeps(clockAt(created, minutes(63))), tenant, ticket.id);
     expect(done).toMatchObject({ written: true, schedule: 'deleted' });
     expect(done.timer).toBeUndefined();
     expect((await stored(ticket.id)).sla!.resolution).toMatchObject({ state: 'achieved', outcome: 'achieved' });
@@ -250,8 +250,8 @@ describe('syncTicketSla and handleSlaTimer', () => {
 
   it('mails the team lead when the ticket is unassigned', async () => {
     const ticket = await tickets.createTicket(agent, { subject: 'No owner', requesterId, teamId: frontTeam });
-    await sla.syncTicketSla(syncDeps(after(ticket.createdAt, 0)), tenant, ticket.id);
-    const warned = await sla.handleSlaTimer(timerDeps(after(ticket.createdAt, minutes(50))), {
+    await sla.syncTicketSla(syncDeps(clockAt(ticket.createdAt, 0)), tenant, ticket.id);
+    const warned = await sla.handleSlaTimer(timerDeps(clockAt(ticket.createdAt, minutes(50))), {
       tenantId: tenant,
       ticketId: ticket.id,
     });
@@ -267,11 +267,11 @@ describe('syncTicketSla and handleSlaTimer', () => {
       slaPolicyId: policyId,
     });
     const created = ticket.createdAt;
-    await sla.syncTicketSla(syncDeps(after(created, 0)), tenant, ticket.id);
+    await sla.syncTicketSla(syncDeps(clockAt(created, 0)), tenant, ticket.id);
     expect(await scheduleOf(ticket.id)).toBeTruthy();
     await tickets.patchTicket(agent, ticket.id, { status: 'pending' });
     const pausedAt = (await stored(ticket.id)).slaPauses!.spans[0]!.from;
-    const paused = await sla.syncTicketSla(syncDeps(after(created, minutes(1))), tenant, ticket.id);
+    const paused = await sla.syncTicketSla(syncDeps(clockAt(created, minutes(1))), tenant, ticket.id);
     expect(paused).toMatchObject({ schedule: 'deleted' });
     expect(paused.timer).toBeUndefined();
     expect((await stored(ticket.id)).sla).toMatchObject({
@@ -282,7 +282,7 @@ describe('syncTicketSla and handleSlaTimer', () => {
       resolution: { state: 'paused' },
     });
     // Long past every target: a timer firing now (stale) finds nothing due.
-    const late = await sla.handleSlaTimer(timerDeps(after(created, minutes(600))), {
+    const late = await sla.handleSlaTimer(timerDeps(clockAt(created, minutes(600))), {
       tenantId: tenant,
       ticketId: ticket.id,
     });
@@ -293,7 +293,7 @@ describe('syncTicketSla and handleSlaTimer', () => {
     const resumed = await stored(ticket.id);
     const span = resumed.slaPauses!.spans[0]!;
     expect(span.from).toBe(pausedAt);
-    await sla.syncTicketSla(syncDeps(after(created, minutes(2))), tenant, ticket.id);
+    await sla.syncTicketSla(syncDeps(clockAt(created, minutes(2))), tenant, ticket.id);
     const wait = Date.parse(span.to!) - Date.parse(span.from);
     expect((await stored(ticket.id)).sla!.firstResponseDueAt).toBe(
       new Date(Date.parse(created) + minutes(60) + wait).toISOString(),
@@ -319,8 +319,8 @@ describe('syncTicketSla and handleSlaTimer', () => {
       teamId: frontTeam,
       slaPolicyId: strict.id,
     });
-    await sla.syncTicketSla(syncDeps(after(ticket.createdAt, 0)), tenant, ticket.id);
-    const result = await sla.handleSlaTimer(timerDeps(after(ticket.createdAt, minutes(61))), {
+    await sla.syncTicketSla(syncDeps(clockAt(ticket.createdAt, 0)), tenant, ticket.id);
+    const result = await sla.handleSlaTimer(timerDeps(clockAt(ticket.createdAt, minutes(61))), {
       tenantId: tenant,
       ticketId: ticket.id,
     });
@@ -336,13 +336,13 @@ describe('syncTicketSla and handleSlaTimer', () => {
 
   it('keeps no SLA and no timer for a deleted ticket', async () => {
     const ticket = await tickets.createTicket(agent, { subject: 'Gone soon', requesterId });
-    await sla.syncTicketSla(syncDeps(after(ticket.createdAt, 0)), tenant, ticket.id);
+    await sla.syncTicketSla(syncDeps(clockAt(ticket.createdAt, 0)), tenant, ticket.id);
     await tickets.deleteTicket(agent, ticket.id);
-    expect(await sla.syncTicketSla(syncDeps(after(ticket.createdAt, 0)), tenant, ticket.id)).toMatchObject({
+    expect(await sla.syncTicketSla(syncDeps(clockAt(ticket.createdAt, 0)), tenant, ticket.id)).toMatchObject({
       schedule: 'deleted',
     });
     expect(
-      await sla.handleSlaTimer(timerDeps(after(ticket.createdAt, minutes(100))), {
+      await sla.handleSlaTimer(timerDeps(clockAt(ticket.createdAt, minutes(100))), {
         tenantId: tenant,
         ticketId: ticket.id,
       }),
