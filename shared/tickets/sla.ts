@@ -284,7 +284,7 @@ export async function syncTicketSla(deps: SlaSyncDeps, tenantId: string, ticketI
   for (let round = 0; round < 2; round++) {
     const again = await readLiveTicket(tenantId, ticketId);
     const context = again && (await contextOf(again));
-    const latest = again?.sla && context ? pendingTimers(again, ticketSla(again, context, now()))[0] : undefined;
+    const latest = again && context ? pendingTimers(again, ticketSla(again, context, now()))[0] : undefined;
     if (JSON.stringify(latest) === JSON.stringify(timer)) break;
     timer = latest;
     schedule = await applyOneTimeSchedule(
