@@ -91,6 +91,8 @@ const crmFunctions = () => [
   { name: 'assignment-load', fn: stack.assignmentLoad.consumer },
   { name: 'merge-children', fn: stack.mergeChildren.consumer },
   { name: 'duplicate-candidates', fn: stack.duplicateCandidates.consumer },
+  { name: 'ticket-sla', fn: stack.ticketSla.consumer },
+  { name: 'sla-timer', fn: stack.ticketSla.timer },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -643,6 +645,7 @@ describe('events', () => {
       stack.duplicateCandidates.failures,
       stack.ticketMail.intake.failures,
       stack.ticketMail.sender.failures,
+      stack.ticketSla.failures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -916,7 +919,8 @@ describe('leads', () => {
     const sends = crmFunctions().filter(({ fn }) =>
       statementsOf(fn).some((s) => actionsOf(s).includes('ses:SendEmail')),
     );
-    expect(sends.map((f) => f.name)).toEqual(['formSubmissions']);
+    // (and the SLA timer, whose own grant is checked under 'ticket SLA')
+    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'sla-timer']);
     const env = props(logicalId(stack.api.functions.formSubmissions.function)).Environment.Variables;
     expect(env.SENDER_EMAIL).toBe('crm@example.com');
     expect(env.TENANT_RATE_LIMIT).toBeDefined();
@@ -1151,5 +1155,94 @@ describe('tickets by email', () => {
     ]);
     const tickets = props(logicalId(stack.api.functions.tickets.function)).Environment.Variables;
     expect(tickets.MAIL_DOMAIN).toBe('crm.local');
+  });
+});
+
+describe('ticket SLA', () => {
+  const groupArn = () => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':scheduler:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:schedule/${stack.stackName}-ticket-sla/*`,
+      ],
+    ],
+  });
+  const withoutLogsAndQueues = (statements: Statement[]) =>
+    statements.filter((s) => !actionsOf(s).some((a) => a.startsWith('logs:') || a.startsWith('sqs:')));
+
+  it('has its own schedule group, and lets Scheduler invoke only the SLA timer', () => {
+    template.resourcePropertiesCountIs('AWS::Scheduler::ScheduleGroup', { Name: `${stack.stackName}-ticket-sla` }, 1);
+    const role = props(logicalId(stack.ticketSla.schedulerRole));
+    expect(role.AssumeRolePolicyDocument.Statement[0].Condition.ArnLike['aws:SourceArn']).toEqual([
+      groupArn(),
+      { 'Fn::GetAtt': [logicalId(stack.ticketSla.group), 'Arn'] },
+    ]);
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) =>
+        (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === logicalId(stack.ticketSla.schedulerRole)),
+      )
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.ticketSla.timer.function), 'Arn'] },
+      },
+    ]);
+  });
+
+  it("lets the consumer manage only its group's schedules, pass only the Scheduler role, and read/update the table", () => {
+    expect(withoutLogsAndQueues(statementsOf(stack.ticketSla.consumer))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        Action: [
+          'scheduler:CreateSchedule',
+          'scheduler:DeleteSchedule',
+          'scheduler:GetSchedule',
+          'scheduler:UpdateSchedule',
+        ],
+        Resource: groupArn(),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.ticketSla.schedulerRole), 'Arn'] },
+        Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  it('lets the timer read and write tickets and outcomes, and mail only from the sender', () => {
+    const statements = withoutLogsAndQueues(statementsOf(stack.ticketSla.timer));
+    expect(statements[0]).toEqual({
+      Effect: 'Allow',
+      Action: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+    });
+    expect(statements[1]).toMatchObject({
+      Action: 'ses:SendEmail',
+      Condition: { StringEquals: { 'ses:FromAddress': 'crm@example.com' } },
+    });
+    expect(statements).toHaveLength(2);
+  });
+
+  it('sends ticket changes to the consumer', () => {
+    const rule = props(logicalId(stack.ticketSla.rule));
+    expect(rule.EventPattern).toEqual({
+      source: ['crm.tickets'],
+      'detail-type': ['ticket.created', 'ticket.updated', 'ticket.deleted'],
+    });
+    expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [logicalId(stack.ticketSla.consumer.function), 'Arn'] });
   });
 });

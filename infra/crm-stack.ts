@@ -15,6 +15,7 @@ import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
+import { CrmTicketSla } from './constructs/ticket-sla.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -55,6 +56,8 @@ export class CrmStack extends Stack {
   readonly leads: CrmLeads;
   /** Tickets from inbound mail, and agents' replies out through SES. */
   readonly ticketMail: CrmTicketMail;
+  /** Ticket SLA due times, warnings and escalations. */
+  readonly ticketSla: CrmTicketSla;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -118,6 +121,11 @@ export class CrmStack extends Stack {
         : {}),
     });
     this.reminders = new CrmReminders(this, 'Reminders', {
+      bus: this.events.bus,
+      table: this.data.table,
+      ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
+    });
+    this.ticketSla = new CrmTicketSla(this, 'TicketSla', {
       bus: this.events.bus,
       table: this.data.table,
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),

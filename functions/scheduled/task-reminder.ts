@@ -1,12 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
 import middy from '@middy/core';
 import * as z from 'zod';
 import { sendTaskReminder } from '../../shared/activities/reminder-jobs.ts';
 import { markReminded, readActivity } from '../../shared/activities/service.ts';
 import { lazyConfig } from '../../shared/config.ts';
+import { sendTextEmail } from '../../shared/mail/send-text.ts';
 import { logger, metrics } from '../../shared/observability.ts';
 import { findUser } from '../../shared/users/directory.ts';
 
@@ -33,20 +34,7 @@ async function remind(event: unknown): Promise<void> {
       readTask: readActivity,
       findUser,
       markReminded,
-      sendEmail: async ({ to, subject, text }) => {
-        await ses.send(
-          new SendEmailCommand({
-            FromEmailAddress: config().SENDER_EMAIL,
-            Destination: { ToAddresses: [to] },
-            Content: {
-              Simple: {
-                Subject: { Data: subject, Charset: 'UTF-8' },
-                Body: { Text: { Data: text, Charset: 'UTF-8' } },
-              },
-            },
-          }),
-        );
-      },
+      sendEmail: (mail) => sendTextEmail(ses, config().SENDER_EMAIL, mail),
     },
     input,
   );

@@ -1,13 +1,6 @@
-import {
-  ConflictException,
-  CreateScheduleCommand,
-  DeleteScheduleCommand,
-  GetScheduleCommand,
-  ResourceNotFoundException,
-  type SchedulerClient,
-  UpdateScheduleCommand,
-} from '@aws-sdk/client-scheduler';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { PreconditionFailedError } from '../errors.ts';
+import { applyOneTimeSchedule, type ScheduleOutcome } from '../scheduling/one-time.ts';
 import type { UserProfile } from '../users/directory.ts';
 import {
   type DesiredSchedule,
@@ -32,62 +25,10 @@ export interface ScheduleSyncDeps {
   now?: () => number;
 }
 
-export type SyncOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
+export type SyncOutcome = ScheduleOutcome;
 
-async function apply(deps: ScheduleSyncDeps, name: string, desired: DesiredSchedule | undefined): Promise<SyncOutcome> {
-  const GroupName = deps.groupName;
-  if (!desired) {
-    try {
-      await deps.scheduler.send(new DeleteScheduleCommand({ Name: name, GroupName }));
-      return 'deleted';
-    } catch (error) {
-      if (error instanceof ResourceNotFoundException) return 'absent';
-      throw error;
-    }
-  }
-  const definition = {
-    Name: desired.name,
-    GroupName,
-    ScheduleExpression: desired.expression,
-    ScheduleExpressionTimezone: 'UTC',
-    FlexibleTimeWindow: { Mode: 'OFF' as const },
-    // One-time: Scheduler deletes it once it has fired.
-    ActionAfterCompletion: 'DELETE' as const,
-    State: 'ENABLED' as const,
-    Description: `Reminder of task ${desired.input.taskId}`,
-    Target: {
-      Arn: deps.targetArn,
-      RoleArn: deps.roleArn,
-      Input: JSON.stringify(desired.input),
-      RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
-    },
-  };
-  let existing: { Target?: { Input?: string | undefined } | undefined } | undefined;
-  try {
-    existing = await deps.scheduler.send(new GetScheduleCommand({ Name: desired.name, GroupName }));
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
-  }
-  if (existing?.Target?.Input === definition.Target.Input) return 'unchanged';
-  if (!existing) {
-    try {
-      await deps.scheduler.send(new CreateScheduleCommand(definition));
-      return 'created';
-    } catch (error) {
-      // Created meanwhile by a consumer of another change of the same task: update it instead.
-      if (!(error instanceof ConflictException)) throw error;
-    }
-  }
-  try {
-    await deps.scheduler.send(new UpdateScheduleCommand(definition));
-    return 'updated';
-  } catch (error) {
-    // It fired and deleted itself meanwhile: the reminder re-checks, and the change it records brings us back here.
-    if (!(error instanceof ResourceNotFoundException)) throw error;
-    await deps.scheduler.send(new CreateScheduleCommand(definition));
-    return 'created';
-  }
-}
+const apply = (deps: ScheduleSyncDeps, name: string, desired: DesiredSchedule | undefined): Promise<SyncOutcome> =>
+  applyOneTimeSchedule(deps, name, desired && { ...desired, description: `Reminder of task ${desired.input.taskId}` });
 
 const sameInput = (a: DesiredSchedule | undefined, b: DesiredSchedule | undefined) =>
   JSON.stringify(a?.input) === JSON.stringify(b?.input);

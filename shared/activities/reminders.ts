@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { atExpression, hashedScheduleName } from '../scheduling/one-time.ts';
 import type { StoredActivity } from './service.ts';
 
 /**
@@ -30,7 +30,7 @@ export interface DesiredSchedule {
 
 /** 'task-reminder-' + 40 hex characters of SHA-256(tenant/task): within Scheduler's 64 characters, any tenant id. */
 export function scheduleName(tenantId: string, taskId: string): string {
-  return `task-reminder-${createHash('sha256').update(`${tenantId}/${taskId}`).digest('hex').slice(0, 40)}`;
+  return hashedScheduleName('task-reminder', tenantId, taskId);
 }
 
 export function remindAtOf(task: Pick<StoredActivity, 'dueAt' | 'reminderOffsetMinutes'>): string | undefined {
@@ -50,11 +50,7 @@ export function wantsReminder(task: StoredActivity | undefined): task is StoredA
   );
 }
 
-/** `at(...)` for an instant, rounded up to the next whole second (never earlier than asked). */
-export function atExpression(epochMs: number): string {
-  const seconds = Math.ceil(epochMs / 1000) * 1000;
-  return `at(${new Date(seconds).toISOString().slice(0, 19)})`;
-}
+export { atExpression };
 
 /** The schedule a task should have now, or undefined when it should have none. */
 export function desiredSchedule(

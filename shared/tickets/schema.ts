@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { Audit, CustomFieldValues, Id, PageQuery, Tags, Timestamp } from '../api/common-schemas.ts';
 import { TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES } from '../db/entities/ticket.ts';
+import { TicketSla, TicketSlaPauses } from './sla-schema.ts';
 
 export { TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES };
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
@@ -43,6 +44,7 @@ const fields = {
   tags: Tags.optional(),
   category: z.string().trim().min(1).max(TICKET_LIMITS.category).optional(),
   customFields: CustomFieldValues.optional().meta({ description: 'Declared at /v1/custom-fields/ticket.' }),
+  slaPolicyId: Id.optional().meta({ description: "The SLA policy; must exist. Absent: the tenant's default policy." }),
 };
 
 export const TicketCreate = z
@@ -71,6 +73,7 @@ export const TicketPatch = z
     tags: clearable(Tags),
     category: clearable(fields.category.unwrap()),
     customFields: CustomFieldValues.optional().meta({ description: 'Merged: null clears a value.' }),
+    slaPolicyId: clearable(Id).meta({ description: "null: count by the tenant's default policy." }),
   })
   .meta({
     id: 'TicketPatch',
@@ -102,6 +105,9 @@ export const Ticket = z
     solvedAt: Timestamp.optional(),
     closedAt: Timestamp.optional(),
     mailboxId: z.string().optional().meta({ description: 'The support mailbox a mail ticket came in through.' }),
+    slaPolicyId: z.string().optional(),
+    sla: TicketSla.optional(),
+    slaPauses: TicketSlaPauses.optional(),
     ...Audit,
   })
   .meta({ id: 'Ticket' });

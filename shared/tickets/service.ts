@@ -22,6 +22,8 @@ import type {
   TicketStatus,
   TicketView,
 } from './schema.ts';
+import { needsFolding, pausesAfterStatus } from './sla-clock.ts';
+import { withFoldedPauses } from './sla-pauses.ts';
 
 const ENTITY = 'ticket';
 /** The first number a tenant's tickets get: T-1001. */
@@ -73,12 +75,16 @@ function tooLarge(stored: Record<string, unknown>, size: number): DomainError {
   );
 }
 
-type ReferenceField = 'requesterId' | 'companyId' | 'assigneeId' | 'teamId';
-const REFERENCES: Record<ReferenceField, { entity: 'contact' | 'company' | 'user' | 'team'; key: string }> = {
+type ReferenceField = 'requesterId' | 'companyId' | 'assigneeId' | 'teamId' | 'slaPolicyId';
+const REFERENCES: Record<
+  ReferenceField,
+  { entity: 'contact' | 'company' | 'user' | 'team' | 'slaPolicy'; key: string }
+> = {
   requesterId: { entity: 'contact', key: 'contactId' },
   companyId: { entity: 'company', key: 'companyId' },
   assigneeId: { entity: 'user', key: 'userId' },
   teamId: { entity: 'team', key: 'teamId' },
+  slaPolicyId: { entity: 'slaPolicy', key: 'policyId' },
 };
 
 /** A ConditionCheck for each reference that is new in this write: the contact, company, user or team must be live. */
@@ -105,6 +111,8 @@ function referenceChecks(next: StoredTicket, previous?: StoredTicket): Reference
 /** Status bookkeeping: solvedAt while solved (a reopen clears it), closedAt once closed. */
 function withStatus(t: StoredTicket, status: TicketStatus, now: string): StoredTicket {
   const next = { ...t, status };
+  const slaPauses = pausesAfterStatus(t.slaPauses, t.status, status, now);
+  if (slaPauses) next.slaPauses = slaPauses;
   if (status === 'solved' || status === 'closed') next.solvedAt ??= now;
   else delete next.solvedAt;
   if (status === 'closed') next.closedAt ??= now;
@@ -283,7 +291,7 @@ export async function getTicketByNumber(principal: Principal, seq: number): Prom
   return getTicket(principal, found.id);
 }
 
-const CLEARABLE = ['description', 'companyId', 'assigneeId', 'teamId', 'tags', 'category'] as const;
+const CLEARABLE = ['description', 'companyId', 'assigneeId', 'teamId', 'tags', 'category', 'slaPolicyId'] as const;
 
 function assertOpen(t: StoredTicket): void {
   if (t.status === 'closed') {
@@ -305,7 +313,7 @@ async function rewrite(
   const unchanged = isDeepStrictEqual(toView(storedItem(candidate)), toView(storedItem(current)));
   if (unchanged && !extra.items?.length) return current;
   const next = {
-    ...candidate,
+    ...(needsFolding(candidate.slaPauses) ? await withFoldedPauses(candidate) : candidate),
     version: current.version + 1,
     updatedAt: extra.now ?? new Date().toISOString(),
     updatedBy: actorId,
@@ -324,6 +332,14 @@ async function rewrite(
     ...(extra.idempotency ? { idempotency: extra.idempotency } : {}),
   });
   return next;
+}
+
+/**
+ * A workflow's change to a ticket it read (the SLA escalation): one write conditioned on the version read, with the
+ * reference checks and timeline links of any edit. Throws PreconditionFailedError when the ticket changed meanwhile.
+ */
+export async function rewriteTicket(actorId: string, current: StoredTicket, next: StoredTicket): Promise<StoredTicket> {
+  return rewrite(actorId, current, next);
 }
 
 export async function patchTicket(

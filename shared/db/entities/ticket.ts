@@ -43,6 +43,12 @@ export const TicketEntity = new Entity(
       deletedBy: { type: 'string' },
       /** The support mailbox a mail ticket came in through: replies go out from its address. */
       mailboxId: { type: 'string' },
+      /** The SLA policy it counts by (absent: the tenant's default policy). */
+      slaPolicyId: { type: 'string' },
+      /** Its time in `pending` (shared/tickets/sla-clock.ts): recent spans, older ones folded into a total. */
+      slaPauses: { type: 'any' },
+      /** Due times and per-target state, written by the SLA workflow (shared/tickets/sla.ts). */
+      sla: { type: 'any' },
       ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {
