@@ -234,7 +234,8 @@ const calendarArb = fc
 
 const instantArb = fc.integer({ min: Date.UTC(2025, 0, 1), max: Date.UTC(2028, 0, 1) }).map((ms) => new Date(ms));
 
-describe('properties', () => {
+// Heavy pure computation: on a loaded machine 150 runs can take longer than vitest's 5-second default.
+describe('properties', { timeout: 120_000 }, () => {
   it('measuring what was added gives the minutes back, and the result is inside business hours', () => {
     fc.assert(
       fc.property(calendarArb, instantArb, fc.integer({ min: 0, max: 20_000 }), (calendar, start, minutes) => {
