@@ -14,6 +14,7 @@ import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 
 export interface CrmStackProps extends StackProps {
   /** CORS origins of the browser apps allowed to call the API. */
@@ -50,6 +51,8 @@ export class CrmStack extends Stack {
   readonly attachments: CrmAttachments;
   readonly edge?: CrmEdgeDistribution;
   readonly leads: CrmLeads;
+  /** The ticket routing workflow (Step Functions), started by ticket.created. */
+  readonly ticketRouting: CrmTicketRouting;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -102,6 +105,8 @@ export class CrmStack extends Stack {
       table: this.data.table,
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
+
+    this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

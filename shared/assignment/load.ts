@@ -78,10 +78,26 @@ export function loadDeltas(action: LoadAction, detail: CompleteRecordChange): Ma
  * transaction that fails if the marker exists, so a redelivered event changes nothing. Returns false for a repeat.
  */
 export async function applyLoadDeltas(detail: CompleteRecordChange, deltas: Map<string, number>): Promise<boolean> {
+  return addLoadsOnce(
+    detail.tenantId,
+    `applied#${detail.entity}#${detail.entityId}#${detail.version}`,
+    deltas,
+    loadKindOf(detail.entity),
+  );
+}
+
+/**
+ * ADDs `deltas` to users' load counters of `kind` exactly once per `marker`: the ADDs and the marker (kept 7 days) go
+ * in one transaction that fails if the marker exists. Returns false for a repeat.
+ */
+export async function addLoadsOnce(
+  tenantId: string,
+  marker: string,
+  deltas: Map<string, number>,
+  kind: LoadKind,
+): Promise<boolean> {
   if (deltas.size === 0) return true;
-  const { tenantId } = detail;
   const now = new Date();
-  const marker = `applied#${detail.entity}#${detail.entityId}#${detail.version}`;
   type Op = { commit: () => unknown };
   const counter = model.entities.assignmentCounter as unknown as {
     create: (item: Record<string, unknown>) => Op;
@@ -100,7 +116,7 @@ export async function applyLoadDeltas(detail: CompleteRecordChange, deltas: Map<
       .commit(),
     ...[...deltas].map(([userId, by]) =>
       counter
-        .update({ tenantId, counterId: loadCounter(userId, loadKindOf(detail.entity)) })
+        .update({ tenantId, counterId: loadCounter(userId, kind) })
         .add({ value: by })
         .set({ updatedAt: now.toISOString() })
         .commit(),

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { Audit, CustomFieldValues, Id, PageQuery, Tags, Timestamp } from '../api/common-schemas.ts';
 import { TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES } from '../db/entities/ticket.ts';
+import { TicketRouting } from '../routing/schema.ts';
 
 export { TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES };
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
@@ -101,6 +102,8 @@ export const Ticket = z
     firstRespondedAt: Timestamp.optional().meta({ description: "An agent's first public reply." }),
     solvedAt: Timestamp.optional(),
     closedAt: Timestamp.optional(),
+    mailboxId: z.string().optional().meta({ description: 'The support mailbox a mail ticket came in through.' }),
+    routing: TicketRouting.optional().meta({ description: 'Set by the routing workflow once it has run.' }),
     ...Audit,
   })
   .meta({ id: 'Ticket' });

@@ -41,6 +41,10 @@ export const TicketEntity = new Entity(
       closedAt: { type: 'string' },
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },
+      /** The support mailbox a mail ticket came in through (routing rules can match it). */
+      mailboxId: { type: 'string' },
+      /** What the routing workflow did: { status: routed | fallback, ruleId?, teamId?, assigneeId?, method?, reason?, routedAt }. */
+      routing: { type: 'any' },
       ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {
