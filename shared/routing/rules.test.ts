@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { domainOf, firstRoutingRule, foldWords, hasKeyword, routingRuleMatches } from './rules.ts';
-import { RoutingRule, type RoutingRuleView, RoutingRulesPut, type RoutingSubject } from './schema.ts';
+import { RoutingRule, RoutingRulesPut, type RoutingRuleView, type RoutingSubject } from './schema.ts';
 import { decideRouting } from './service.ts';
 
 const rule = (id: string, conditions: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
@@ -72,7 +72,11 @@ describe('conditions', () => {
 
   it('without conditions matches every ticket; inactive rules never match', () => {
     expect(routingRuleMatches(rule('all'), ticket())).toBe(true);
-    const rules: RoutingRuleView[] = [rule('off', {}, { active: false }), rule('web', { channels: ['web'] }), rule('all')];
+    const rules: RoutingRuleView[] = [
+      rule('off', {}, { active: false }),
+      rule('web', { channels: ['web'] }),
+      rule('all'),
+    ];
     expect(firstRoutingRule(rules, ticket({ channel: 'web' }))?.id).toBe('web');
     expect(firstRoutingRule(rules, ticket())?.id).toBe('all');
   });
@@ -123,7 +127,14 @@ describe('decideRouting', () => {
 describe('the rules document', () => {
   it('refuses duplicate ids, empty condition lists and unknown fields', () => {
     const actions = { teamId: 't', method: 'roundRobin' };
-    expect(RoutingRulesPut.safeParse({ rules: [{ id: 'a', actions }, { id: 'a', actions }] }).success).toBe(false);
+    expect(
+      RoutingRulesPut.safeParse({
+        rules: [
+          { id: 'a', actions },
+          { id: 'a', actions },
+        ],
+      }).success,
+    ).toBe(false);
     expect(RoutingRulesPut.safeParse({ rules: [{ id: 'a', conditions: { keywords: [] }, actions }] }).success).toBe(
       false,
     );
