@@ -49,7 +49,7 @@ export const RoutingConditions = z
   })
   .partial()
   .meta({
-    id: 'RoutingConditions',
+    id: 'TicketRoutingConditions',
     description:
       'All given conditions must hold (any value of each list); a ticket lacking what a condition names does not ' +
       'match. No conditions: every ticket matches.',
@@ -66,7 +66,7 @@ export const RoutingActions = z
         'fewest unresolved tickets (new, open, pending, on hold).',
     }),
   })
-  .meta({ id: 'RoutingActions' });
+  .meta({ id: 'TicketRoutingActions' });
 
 export const RoutingRule = z
   .strictObject({
@@ -76,7 +76,7 @@ export const RoutingRule = z
     conditions: RoutingConditions.default({}),
     actions: RoutingActions,
   })
-  .meta({ id: 'RoutingRule' });
+  .meta({ id: 'TicketRoutingRule' });
 export type RoutingRuleView = z.output<typeof RoutingRule>;
 
 export const RoutingRulesPut = z
@@ -91,7 +91,7 @@ export const RoutingRulesPut = z
         'Absent: they stay without a team.',
     }),
   })
-  .meta({ id: 'TicketRoutingPut' });
+  .meta({ id: 'TicketRoutingRulesPut' });
 export type RoutingRulesPutInput = z.output<typeof RoutingRulesPut>;
 
 export const RoutingRules = z
@@ -100,7 +100,7 @@ export const RoutingRules = z
     fallbackTeamId: z.string().optional(),
     ...Audit,
   })
-  .meta({ id: 'TicketRouting' });
+  .meta({ id: 'TicketRoutingRules' });
 export type RoutingRulesView = z.infer<typeof RoutingRules>;
 
 /** What routing knows about a ticket when it evaluates the rules. */
