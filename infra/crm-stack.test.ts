@@ -91,6 +91,7 @@ const crmFunctions = () => [
   { name: 'assignment-load', fn: stack.assignmentLoad.consumer },
   { name: 'merge-children', fn: stack.mergeChildren.consumer },
   { name: 'duplicate-candidates', fn: stack.duplicateCandidates.consumer },
+  { name: 'ticket-routing', fn: stack.ticketRouting.steps },
 ];
 
 describe('cdk-nag AwsSolutions', () => {

@@ -28,6 +28,8 @@ let as: (group: 'tickets' | 'contacts' | 'assignment', tenantId: string) => Clie
 /** Errors to throw before the real handler runs, by step (a flaky Lambda service). */
 const injected: Array<{ step: string; error: Error }> = [];
 const calls: string[] = [];
+/** What the local Step Functions reported while loading the template (validation, unsupported resources). */
+const loadLog: string[] = [];
 
 beforeAll(async () => {
   await useFreshTable();
@@ -54,7 +56,7 @@ beforeAll(async () => {
       return handler(event, context);
     },
   };
-  sfn = await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: 0, log: () => {} });
+  sfn = await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: 0, log: (m) => loadLog.push(m) });
   const handlers = {
     tickets: (await import('../../functions/http/tickets.ts')).handler,
     contacts: (await import('../../functions/http/contacts.ts')).handler,
@@ -105,6 +107,11 @@ const ticketOf = async (tenantId: string, id: string) =>
   (await as('tickets', tenantId)('GET', `/v1/tickets/${id}`)).body;
 
 describe('the routing state machine in aws-local-stepfunctions', () => {
+  it('loads from the template, valid as CDK wrote it, with only supported task resources', () => {
+    expect(sfn.stateMachineArns()).toContain(machineArn);
+    expect(loadLog).toEqual([]);
+  });
+
   it('routes and assigns through Route → Assign → Apply, round robin across executions', async () => {
     const t = uniqueTenant('sfn');
     await setup(t, ['a1', 'a2']);
