@@ -389,9 +389,9 @@ describe('LocalStepFunctions journal', () => {
       const hanging = new FakeInvoker({ step: () => new Promise(() => {}) });
       const first = await LocalStepFunctions.start({ resolver, invoker: hanging, dataDir, log: () => {} });
       const { executionArn } = await first.startExecution('journaled', { ticketId: 't-1' }, 'ticket-t-1');
-      expect(await readdir(dataDir)).toHaveLength(1);
+      expect(await readdir(join(dataDir, 'executions'))).toHaveLength(1);
       await first.stop();
-      expect(await readdir(dataDir)).toHaveLength(1);
+      expect(await readdir(join(dataDir, 'executions'))).toHaveLength(1);
 
       // Next start: the same execution (name, input) runs again, to the end.
       const working = new FakeInvoker({ step: (event) => ({ done: (event as { ticketId: string }).ticketId }) });
@@ -406,7 +406,7 @@ describe('LocalStepFunctions journal', () => {
         await second.stop();
       }
       // It ended: nothing is left to resume.
-      await expect.poll(() => readdir(dataDir)).toEqual([]);
+      await expect.poll(() => readdir(join(dataDir, 'executions'))).toEqual([]);
       const third = await LocalStepFunctions.start({ resolver, invoker: working, dataDir, log: () => {} });
       expect(third.resumePending()).toBe(0);
       await third.stop();

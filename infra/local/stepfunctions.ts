@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -167,7 +168,9 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
     });
     let service: LocalStepFunctions;
     try {
-      const journal = await DurableQueue.open<JournaledExecution>(opts.dataDir ? { dir: opts.dataDir } : {});
+      const journal = await DurableQueue.open<JournaledExecution>(
+        opts.dataDir ? { dir: join(opts.dataDir, 'executions') } : {},
+      );
       service = new LocalStepFunctions(opts, server, journal);
     } catch (err) {
       server.close();
