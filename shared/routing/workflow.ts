@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { addLoadsOnce } from '../assignment/load.ts';
 import { chooseMember } from '../assignment/service.ts';
@@ -39,6 +40,8 @@ export interface RoutingState extends RoutingStart {
   assigneeId?: string;
   /** Assign added 1 to the assignee's ticket load (taken back, once, if the ticket is not given to them). */
   loadAdded?: boolean;
+  /** Names that addition, so taking it back happens once however often a step runs (two executions: two claims). */
+  claimId?: string;
   /** Set by Apply/Fallback. */
   outcome?: 'routed' | 'fallback' | 'skipped';
   /** A Catch puts the failed step's error here before Fallback. */
@@ -161,13 +164,19 @@ export async function assignStep(state: RoutingState): Promise<RoutingState> {
     requestKey: `ticket-routing#${ticketId}`,
   });
   if (!chosen) return { ...state, decision: 'fallback', reason: 'no_agent' };
-  return { ...state, assigneeId: chosen.userId, loadAdded: chosen.loadAdded };
+  return {
+    ...state,
+    assigneeId: chosen.userId,
+    loadAdded: chosen.loadAdded,
+    ...(chosen.loadAdded ? { claimId: randomUUID() } : {}),
+  };
 }
 
-/** Takes back the load Assign added for a ticket it did not get: once per ticket, however often this runs. */
+/** Takes back the load Assign added for a ticket it did not get: once per claim, however often this runs. */
 async function takeBackLoad(state: RoutingState): Promise<void> {
   if (!state.loadAdded || !state.assigneeId) return;
-  await addLoadsOnce(state.tenantId, `unrouted#ticket#${state.ticketId}`, new Map([[state.assigneeId, -1]]), 'tickets');
+  const marker = `unrouted#ticket#${state.ticketId}#${state.claimId ?? ''}`;
+  await addLoadsOnce(state.tenantId, marker, new Map([[state.assigneeId, -1]]), 'tickets');
 }
 
 /** How often Apply re-reads a ticket that changed under it (a message, an edit) before giving up. */
