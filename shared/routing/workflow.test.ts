@@ -281,12 +281,24 @@ describe('the fallback queue', () => {
     expect((await getTicket(t, ticket.id)).routing).toMatchObject({ status: 'fallback', reason: 'error' });
   });
 
-  it('leaves the ticket without a team when the tenant has no fallback team or no rules at all', async () => {
+  it('leaves the ticket without a team when the tenant has no fallback team', async () => {
     const t = uniqueTenant('route');
+    await setRules(t, {
+      rules: [{ id: 'web', conditions: { channels: ['web'] }, actions: { teamId: 'x', method: 'roundRobin' } }],
+    });
     const ticket = await newTicket(t);
     expect(await run(t, ticket.id)).toMatchObject({ outcome: 'fallback', reason: 'no_rule' });
     const stored = await getTicket(t, ticket.id);
     expect(stored.teamId).toBeUndefined();
     expect(stored.routing).toMatchObject({ status: 'fallback', reason: 'no_rule' });
+  });
+
+  it('leaves every ticket of an organisation that has not set up routing as it was created', async () => {
+    const t = uniqueTenant('route');
+    const ticket = await newTicket(t);
+    expect(await run(t, ticket.id)).toMatchObject({ decision: 'skip', reason: 'not_configured' });
+    const stored = await getTicket(t, ticket.id);
+    expect(stored.version).toBe(1);
+    expect(stored.routing).toBeUndefined();
   });
 });

@@ -24,7 +24,7 @@ export interface RoutingStart {
   ticketId: string;
 }
 
-export type SkipReason = 'gone' | 'already_routed' | 'assigned' | 'resolved' | 'team_changed';
+export type SkipReason = 'gone' | 'already_routed' | 'assigned' | 'resolved' | 'team_changed' | 'not_configured';
 export type FallbackReason = 'no_rule' | 'no_agent' | 'team_not_found' | 'error';
 
 export interface RoutingState extends RoutingStart {
@@ -89,7 +89,7 @@ async function subjectOf(
 
 /**
  * Route: reads the ticket and the rules and decides. A ticket already assigned (by a person at creation, or since),
- * already routed, resolved or gone is skipped. A team a person gave it is kept: an agent of that team is assigned
+ * already routed, resolved or gone is skipped, and so is every ticket of an organisation without routing rules. A team a person gave it is kept: an agent of that team is assigned
  * (the first matching rule for that team gives method and priority, else round robin). Otherwise the first matching
  * rule's team, priority and method; no rule: the fallback queue.
  */
@@ -100,6 +100,8 @@ export async function routeStep(input: RoutingStart): Promise<RoutingState> {
   const skip = notRoutable(ticket);
   if (skip || !ticket) return { ...base, decision: 'skip', reason: skip ?? 'gone' };
   const rules = await getRoutingRules(tenantId);
+  // An organisation that has not set up routing (no rules, no fallback team) keeps its tickets as created.
+  if (rules.rules.length === 0 && !rules.fallbackTeamId) return { ...base, decision: 'skip', reason: 'not_configured' };
   const subject = await subjectOf(ticket, rules.rules);
   const teamAtRoute = ticket.teamId ?? null;
   if (ticket.teamId) {
