@@ -93,6 +93,7 @@ const crmFunctions = () => [
   { name: 'duplicate-candidates', fn: stack.duplicateCandidates.consumer },
   { name: 'ticket-sla', fn: stack.ticketSla.consumer },
   { name: 'sla-timer', fn: stack.ticketSla.timer },
+  { name: 'ticket-routing', fn: stack.ticketRouting.steps },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -352,7 +353,29 @@ describe('iam', () => {
       .filter((s) => s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*')))
       .flatMap(actionsOf);
     const allowed = ['dynamodb:ListStreams'];
-    expect(onEverything.filter((a) => !allowed.includes(a) && a !== 'ses:SetActiveReceiptRuleSet')).toEqual([]);
+    // Step Functions' log delivery to CloudWatch Logs (the routing state machine's role).
+    const logDelivery = [
+      'logs:CreateLogDelivery',
+      'logs:GetLogDelivery',
+      'logs:UpdateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:DescribeResourcePolicies',
+      'logs:DescribeLogGroups',
+    ];
+    const routingRole = logicalId(stack.ticketRouting.stateMachine.role);
+    const routingLogs = ofType('AWS::IAM::Policy')
+      .filter(([id]) => (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === routingRole))
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[])
+      .filter((st) => st.Resource === '*')
+      .flatMap(actionsOf);
+    expect(routingLogs.every((a) => logDelivery.includes(a))).toBe(true);
+    expect(
+      onEverything.filter(
+        (a) => !allowed.includes(a) && a !== 'ses:SetActiveReceiptRuleSet' && !logDelivery.includes(a),
+      ),
+    ).toEqual([]);
   });
 
   it('uses no AWS managed policies', () => {
@@ -646,6 +669,7 @@ describe('events', () => {
       stack.ticketMail.intake.failures,
       stack.ticketMail.sender.failures,
       stack.ticketSla.failures,
+      stack.ticketRouting.failures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -670,14 +694,18 @@ describe('events', () => {
 });
 
 describe('assignment load', () => {
-  it('routes every contact, lead and deal change to its consumer, which may only put markers and update counters', () => {
+  it('routes every contact, lead, deal and ticket change to its consumer, which may only put markers and update counters', () => {
     const rule = props(logicalId(stack.assignmentLoad.rule));
     expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
-    const types = ['contact', 'lead', 'deal'].flatMap((e) =>
-      ['created', 'updated', 'deleted', 'restored'].map((a) => `${e}.${a}`),
-    );
+    const types = [
+      ...['contact', 'lead', 'deal'].flatMap((e) =>
+        ['created', 'updated', 'deleted', 'restored'].map((a) => `${e}.${a}`),
+      ),
+      // Tickets have no restore.
+      ...['created', 'updated', 'deleted'].map((a) => `ticket.${a}`),
+    ];
     expect(rule.EventPattern['detail-type'].sort()).toEqual(types.sort());
-    expect(rule.EventPattern.source.sort()).toEqual(['crm.contacts', 'crm.deals', 'crm.leads']);
+    expect(rule.EventPattern.source.sort()).toEqual(['crm.contacts', 'crm.deals', 'crm.leads', 'crm.tickets']);
     const failures = { 'Fn::GetAtt': [logicalId(stack.assignmentLoad.failures.queue), 'Arn'] };
     expect(rule.Targets).toEqual([
       expect.objectContaining({
@@ -1244,5 +1272,66 @@ describe('ticket SLA', () => {
       'detail-type': ['ticket.created', 'ticket.updated', 'ticket.deleted'],
     });
     expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [logicalId(stack.ticketSla.consumer.function), 'Arn'] });
+  });
+});
+
+describe('ticket routing', () => {
+  it('starts the state machine on ticket.created with the ids only, through a role, with retries and a DLQ', () => {
+    const routing = stack.ticketRouting;
+    const rule = props(logicalId(routing.rule));
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
+    expect(rule.EventPattern).toEqual({ source: ['crm.tickets'], 'detail-type': ['ticket.created'] });
+    const [target] = rule.Targets as Props[];
+    expect(target).toMatchObject({
+      Arn: { Ref: logicalId(routing.stateMachine) },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(routing.failures.queue), 'Arn'] } },
+      RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 24 * 3600 },
+      InputTransformer: {
+        InputPathsMap: { 'detail-tenantId': '$.detail.tenantId', 'detail-entityId': '$.detail.entityId' },
+      },
+    });
+    // The target's role may start this state machine and nothing else.
+    const roleId = (target!.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) => (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(routing.stateMachine) } },
+    ]);
+  });
+
+  it('is Route → Assign → Apply with retries on transient errors and a Catch of everything into Fallback', () => {
+    const machine = props(logicalId(stack.ticketRouting.stateMachine));
+    const parts = machine.DefinitionString['Fn::Join'][1] as unknown[];
+    // References (the function's ARN) sit inside JSON strings of the definition.
+    const text = parts.map((p) => (typeof p === 'string' ? p : '<ref>')).join('');
+    const definition = JSON.parse(text) as { StartAt: string; States: Record<string, Props> };
+    expect(definition.StartAt).toBe('Route');
+    for (const name of ['Route', 'Assign', 'Apply']) {
+      const state = definition.States[name]!;
+      expect(state.Retry[0]).toMatchObject({
+        ErrorEquals: expect.arrayContaining(['Lambda.ServiceException']),
+        BackoffRate: 2,
+      });
+      expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Fallback' }]);
+    }
+    expect(definition.States.Fallback!.Catch).toBeUndefined();
+    expect(machine.LoggingConfiguration).toMatchObject({ Level: 'ALL' });
+  });
+
+  it('lets the steps function only read and write table items (no query, no delete), and alarms on failed executions', () => {
+    const dynamo = statementsOf(stack.ticketRouting.steps).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+      },
+    ]);
+    const alarm = props(logicalId(stack.ticketRouting.failedAlarm));
+    expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
+    expect(JSON.stringify(alarm.Metrics)).toContain('ExecutionsFailed');
   });
 });

@@ -15,6 +15,7 @@ import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
+import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 import { CrmTicketSla } from './constructs/ticket-sla.ts';
 
 export interface CrmStackProps extends StackProps {
@@ -58,6 +59,8 @@ export class CrmStack extends Stack {
   readonly ticketMail: CrmTicketMail;
   /** Ticket SLA due times, warnings and escalations. */
   readonly ticketSla: CrmTicketSla;
+  /** The ticket routing workflow (Step Functions), started by ticket.created. */
+  readonly ticketRouting: CrmTicketRouting;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -130,6 +133,8 @@ export class CrmStack extends Stack {
       table: this.data.table,
       ...(props.senderEmail ? { senderEmail: props.senderEmail } : {}),
     });
+
+    this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

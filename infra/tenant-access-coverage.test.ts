@@ -218,6 +218,10 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('PUT', '/v1/assignment-rules', { body: { rules: [rule] } });
       await call('GET', '/v1/assignment-rules');
       await call('GET', '/v1/assignment-rules/preview?entity=contact&country=GB');
+      const routing = { id: 'all', actions: { teamId: 'team-1', method: 'roundRobin' } };
+      await call('PUT', '/v1/ticket-routing', { body: { rules: [routing], fallbackTeamId: 'team-1' } });
+      await call('GET', '/v1/ticket-routing');
+      await call('POST', '/v1/ticket-routing/preview', { body: { subject: 'Invoice' } });
     });
     await as('companies', async (call) => {
       const body = makeCompany({

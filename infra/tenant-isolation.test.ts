@@ -187,6 +187,8 @@ function tableKeysOf(tenantId: string): string[] {
     pk(e.kbToken.get({ tenantId, articleId: '01HZARTICLE', token: 'password' }).params()),
     pk(e.lookup.get({ tenantId, kind: 'article.category', value: 'published#billing', targetId: '01HZA' }).params()),
     pk(e.mailbox.get({ tenantId, mailboxId: '01HZMAILBOX' }).params()),
+    pk(e.routingRules.get({ tenantId }).params()),
+    pk(e.assignmentCounter.get({ tenantId, counterId: 'load#ticket#user-1' }).params()),
   ];
 }
 

@@ -38,7 +38,7 @@ afterAll(async () => {
 type Action = 'created' | 'updated' | 'deleted' | 'restored';
 
 function changeOf(
-  entity: 'contact' | 'lead' | 'deal',
+  entity: 'contact' | 'lead' | 'deal' | 'ticket',
   tenantId: string,
   action: Action,
   entityId: string,
@@ -163,6 +163,63 @@ describe('open loads follow record changes', () => {
     // A rule counted a deal it assigned; created closed, that count is taken back.
     await deliver(changeOf('deal', t, 'created', 'd2', 1, { ownerId: 'u1', status: 'won', assignedByRule: 'r' }));
     expect(await load()).toBe(-1);
+  });
+
+  it("counts a ticket on its assignee's ticket load while unresolved, and not twice when the routing workflow assigned it", async () => {
+    const t = uniqueTenant('load');
+    const tickets = async () => [await openLoad(t, 'a1', 'tickets'), await openLoad(t, 'a2', 'tickets')];
+    // Created with an assignee by a person: +1 on the ticket load, nothing on the records load.
+    const created = changeOf('ticket', t, 'created', 't1', 1, { assigneeId: 'a1', status: 'open' });
+    await deliver(created);
+    await deliver(created);
+    expect(await tickets()).toEqual([1, 0]);
+    expect(await openLoad(t, 'a1')).toBe(0);
+    // Pending and on hold still count; solved leaves the load; a reopen counts again.
+    const step = (version: number, status: string, from: string) =>
+      changeOf(
+        'ticket',
+        t,
+        'updated',
+        't1',
+        version,
+        { assigneeId: 'a1', status },
+        { status: { old: from, new: status } },
+      );
+    await deliver(step(2, 'pending', 'open'));
+    await deliver(step(3, 'on_hold', 'pending'));
+    expect(await tickets()).toEqual([1, 0]);
+    await deliver(step(4, 'solved', 'on_hold'));
+    expect(await tickets()).toEqual([0, 0]);
+    await deliver(step(5, 'open', 'solved'));
+    expect(await tickets()).toEqual([1, 0]);
+    // Routed by the workflow: its chooser added a2's load already, so the update adds nothing to a2.
+    await deliver(changeOf('ticket', t, 'created', 't2', 1, { status: 'new' }));
+    const routed = changeOf(
+      'ticket',
+      t,
+      'updated',
+      't2',
+      2,
+      { status: 'new', assigneeId: 'a2', routing: { status: 'routed', assigneeId: 'a2' } },
+      { assigneeId: { new: 'a2' }, routing: { new: { status: 'routed', assigneeId: 'a2' } } },
+    );
+    await deliver(routed);
+    expect(await tickets()).toEqual([1, 0]);
+    // A later reassignment by a person moves it like any other.
+    await deliver(
+      changeOf(
+        'ticket',
+        t,
+        'updated',
+        't2',
+        3,
+        { status: 'new', assigneeId: 'a1' },
+        { assigneeId: { old: 'a2', new: 'a1' } },
+      ),
+    );
+    expect(await tickets()).toEqual([2, -1]);
+    await deliver(changeOf('ticket', t, 'deleted', 't1', 6, { assigneeId: 'a1', status: 'open' }));
+    expect(await tickets()).toEqual([1, -1]);
   });
 
   it('reads a claim-checked record back to find its owner', async () => {

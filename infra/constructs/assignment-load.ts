@@ -8,8 +8,11 @@ import type { CrmClaimCheck } from './claim-check.ts';
 import type { CrmFunction } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 
-/** Owned records whose changes move their owners' open loads (shared/assignment/load.ts says when each is open). */
-export const LOAD_COUNTED_ENTITIES = ['contact', 'lead', 'deal'] as const;
+/**
+ * Owned records whose changes move their owners' open loads (shared/assignment/load.ts says when each is open); a
+ * ticket's assignee has a ticket load of its own.
+ */
+export const LOAD_COUNTED_ENTITIES = ['contact', 'lead', 'deal', 'ticket'] as const;
 const RECORD_ACTIONS = ['created', 'updated', 'deleted', 'restored'];
 
 /** Their record-change events (not derived ones such as deal.stage_changed, whose updates already say it). */

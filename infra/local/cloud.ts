@@ -242,12 +242,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     const s3 = serve(await LocalS3.start({ resolver, dataDir: options.dataDir, silent: true, log }), 'S3');
     const ses = serve(await LocalSes.start({ port: options.sesPort ?? 0, log }), 'SESV2', 'SES');
+    // Accepted work (EventBridge target deliveries, async invocations, started executions) is journaled under the data
+    // dir when it persists.
+    const journal = (name: string) => (options.persist ? { dataDir: join(options.dataDir, name) } : {});
     const stepFunctions = serve(
-      await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: options.waitTimeScale ?? 1, log }),
+      await LocalStepFunctions.start({
+        resolver,
+        invoker,
+        waitTimeScale: options.waitTimeScale ?? 1,
+        log,
+        ...journal('stepfunctions'),
+      }),
       'SFN',
     );
-    // Accepted work (EventBridge target deliveries, async invocations) is journaled under the data dir when it persists.
-    const journal = (name: string) => (options.persist ? { dataDir: join(options.dataDir, name) } : {});
     const events = serve(
       await LocalEventBridge.start({ resolver, invoker, executions: stepFunctions, log, ...journal('eventbridge') }),
       'EVENTBRIDGE',
@@ -296,6 +303,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     );
     // Deliveries accepted before a crash go out now that their targets run.
     events.deliverPending();
+    stepFunctions.resumePending();
 
     const streams = track(
       await LocalStreamPoller.start({

@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
@@ -359,5 +362,56 @@ describe('LocalStepFunctions wait scaling', () => {
     expect(sfn.describe(executionArn).status).toBe('RUNNING');
     await sfn.stop();
     expect(sfn.describe(executionArn).status).toBe('ABORTED');
+  });
+});
+
+describe('LocalStepFunctions journal', () => {
+  const resolver = new TemplateResolver({
+    Resources: {
+      Step: lambda('step'),
+      Machine: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: {
+          StateMachineName: 'journaled',
+          Definition: {
+            StartAt: 'Step',
+            States: { Step: { Type: 'Task', Resource: { 'Fn::GetAtt': ['Step', 'Arn'] }, End: true } },
+          },
+        },
+      },
+    },
+  });
+
+  it('keeps a started execution across a stop and runs it again from its start, then forgets it once it ended', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sfn-journal-'));
+    try {
+      // First run: the step never answers (the process is about to die).
+      const hanging = new FakeInvoker({ step: () => new Promise(() => {}) });
+      const first = await LocalStepFunctions.start({ resolver, invoker: hanging, dataDir, log: () => {} });
+      const { executionArn } = await first.startExecution('journaled', { ticketId: 't-1' }, 'ticket-t-1');
+      expect(await readdir(join(dataDir, 'executions'))).toHaveLength(1);
+      await first.stop();
+      expect(await readdir(join(dataDir, 'executions'))).toHaveLength(1);
+
+      // Next start: the same execution (name, input) runs again, to the end.
+      const working = new FakeInvoker({ step: (event) => ({ done: (event as { ticketId: string }).ticketId }) });
+      const second = await LocalStepFunctions.start({ resolver, invoker: working, dataDir, log: () => {} });
+      try {
+        expect(second.resumePending()).toBe(1);
+        expect(second.resumePending()).toBe(0);
+        const result = await second.waitForExecution(executionArn, 10_000);
+        expect(result).toMatchObject({ status: 'SUCCEEDED', output: { done: 't-1' } });
+        expect(working.calls.map((c) => c.event)).toEqual([{ ticketId: 't-1' }]);
+      } finally {
+        await second.stop();
+      }
+      // It ended: nothing is left to resume.
+      await expect.poll(() => readdir(join(dataDir, 'executions'))).toEqual([]);
+      const third = await LocalStepFunctions.start({ resolver, invoker: working, dataDir, log: () => {} });
+      expect(third.resumePending()).toBe(0);
+      await third.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

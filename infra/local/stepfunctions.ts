@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -9,6 +10,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { readRequestBody, sendAwsJson } from './aws-http.ts';
+import { DurableQueue } from './durable-queue.ts';
 import type { TemplateResolver } from './template.ts';
 import type { EventPutter, ExecutionStarter, Invoker, LocalService } from './types.ts';
 
@@ -36,6 +38,19 @@ export interface LocalStepFunctionsOptions {
   /** Multiplies Wait durations and Retry intervals: 1 = real time, 0 = no waiting (tests). */
   waitTimeScale?: number;
   log?: (message: string) => void;
+  /**
+   * Where started executions are journaled until they end (fsync + rename, as other accepted work), so a crash
+   * loses none: `resumePending()` runs them again from their start, with the same name and input. Without it,
+   * they are kept in memory.
+   */
+  dataDir?: string;
+}
+
+/** A started execution as journaled until it ends. */
+interface JournaledExecution {
+  stateMachineArn: string;
+  name: string;
+  input: string;
 }
 
 export interface ExecutionResult {
@@ -85,6 +100,8 @@ interface ExecutionRecord {
   controller: AbortController;
   abort: () => void;
   done: Promise<void>;
+  /** Resolves with its journal id once the start is on disk (child executions are not journaled: the parent is). */
+  journaled: Promise<string | undefined>;
 }
 
 type Json = Record<string, unknown>;
@@ -127,10 +144,13 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
   private readonly log: (message: string) => void;
   private readonly scale: number;
   private events?: EventPutter;
+  private stopping = false;
+  private resumed = false;
 
   private constructor(
     private readonly opts: LocalStepFunctionsOptions,
     private readonly server: Server,
+    private readonly journal: DurableQueue<JournaledExecution>,
   ) {
     const { port } = server.address() as AddressInfo;
     this.endpoint = `http://127.0.0.1:${port}`;
@@ -148,7 +168,10 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
     });
     let service: LocalStepFunctions;
     try {
-      service = new LocalStepFunctions(opts, server);
+      const journal = await DurableQueue.open<JournaledExecution>(
+        opts.dataDir ? { dir: join(opts.dataDir, 'executions') } : {},
+      );
+      service = new LocalStepFunctions(opts, server, journal);
     } catch (err) {
       server.close();
       throw err;
@@ -175,7 +198,8 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
   async startExecution(stateMachineArn: string, input: unknown, name?: string): Promise<{ executionArn: string }> {
     const machine = this.machine(stateMachineArn);
     const text = JSON.stringify(input === undefined ? {} : input);
-    const exec = this.begin(machine, text, name);
+    const exec = this.begin(machine, text, name, { journal: true });
+    await exec.journaled;
     return { executionArn: exec.executionArn };
   }
 
@@ -210,7 +234,30 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
     return describeResult(this.execution(executionArn));
   }
 
+  /**
+   * Runs again, from their start, the executions a previous run journaled and did not finish (once; call it when the
+   * functions can be invoked). Returns how many. A step may so run twice: as on AWS, tasks should be idempotent.
+   */
+  resumePending(): number {
+    if (this.resumed) return 0;
+    this.resumed = true;
+    const pending = this.journal.entries();
+    for (const [id, { stateMachineArn, name, input }] of pending) {
+      const machine = this.machines.get(stateMachineArn);
+      if (!machine) {
+        this.log(`journaled execution ${name} of ${stateMachineArn}: no such state machine any more; dropped`);
+        void this.journal.remove(id).catch(() => {});
+        continue;
+      }
+      this.begin(machine, input, name, { journalId: id });
+    }
+    if (pending.length > 0) this.log(`resuming ${pending.length} journaled execution(s)`);
+    return pending.length;
+  }
+
   async stop(): Promise<void> {
+    // Executions stopped by shutting down stay journaled, to resume at the next start.
+    this.stopping = true;
     const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
     for (const exec of running) this.abortExecution(exec, 'States.Aborted', 'local Step Functions stopped');
     await Promise.allSettled(running.map((e) => e.done));
@@ -357,7 +404,12 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
     return exec;
   }
 
-  private begin(machine: MachineRecord, input: string, requestedName?: string): ExecutionRecord {
+  private begin(
+    machine: MachineRecord,
+    input: string,
+    requestedName?: string,
+    durability: { journal?: boolean; journalId?: string } = {},
+  ): ExecutionRecord {
     const name = requestedName ?? randomUUID();
     validateExecutionName(name);
     const { region, account } = this.opts.resolver;
@@ -381,7 +433,14 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
       controller,
       abort: () => {},
       done: Promise.resolve(),
+      journaled: durability.journalId
+        ? Promise.resolve(durability.journalId)
+        : durability.journal
+          ? this.journal.add([{ stateMachineArn: machine.arn, name, input }]).then(([id]) => id)
+          : Promise.resolve(undefined),
     };
+    // A failed journal write surfaces to the caller awaiting it; the execution itself runs on.
+    exec.journaled.catch(() => {});
     this.executions.set(executionArn, exec);
     const handler = (taskInput: unknown) => this.runTask(taskInput as Json, exec) as Promise<never>;
     const run = machine.runnable.run(JSON.parse(input), {
@@ -417,6 +476,11 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
         if (exec.status === 'FAILED') this.log(`execution ${exec.name} of ${machine.name} failed: ${exec.error}`);
       },
     );
+    void exec.done.then(async () => {
+      if (this.stopping) return;
+      const id = await exec.journaled.catch(() => undefined);
+      if (id) await this.journal.remove(id).catch((error: Error) => this.log(`journal: ${error.message}`));
+    });
     return exec;
   }
 
@@ -616,7 +680,7 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
       } catch {
         throw new SfnError('SerializationException', 'request body is not valid JSON');
       }
-      sendAwsJson(res, 200, this.dispatch(target.slice('AWSStepFunctions.'.length), request), {
+      sendAwsJson(res, 200, await this.dispatch(target.slice('AWSStepFunctions.'.length), request), {
         contentType: SFN_CONTENT_TYPE,
       });
     } catch (err) {
@@ -656,8 +720,9 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
           throw new SfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input is not valid JSON');
         }
         const name = request.name === undefined ? undefined : String(request.name);
-        const exec = this.begin(machine, input, name);
-        return { executionArn: exec.executionArn, startDate: epoch(exec.startDate) };
+        const exec = this.begin(machine, input, name, { journal: true });
+        // Answered once the start is journaled.
+        return exec.journaled.then(() => ({ executionArn: exec.executionArn, startDate: epoch(exec.startDate) }));
       }
       case 'DescribeExecution': {
         const exec = this.execution(arnParam(request, 'executionArn'));

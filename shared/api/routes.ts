@@ -29,6 +29,7 @@ import { mergeRoutes } from '../merge/routes.ts';
 import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry } from '../notes/schema.ts';
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
+import { routingRoutes } from '../routing/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
@@ -451,6 +452,7 @@ export const routes = defineRoutes([
   ...ticketsRoutes,
   ...knowledgeRoutes,
   ...mailboxesRoutes,
+  ...routingRoutes,
 ]);
 
 export type Routes = typeof routes;

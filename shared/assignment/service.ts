@@ -66,11 +66,19 @@ export async function putAssignmentRules(
 }
 
 export const rotationCounter = (ruleId: string) => `rotation#${ruleId}`;
-export const loadCounter = (userId: string) => `load#${userId}`;
+
+/**
+ * What a load counter counts: `records` the open contacts, leads and deals a user owns (sales assignment); `tickets`
+ * the unresolved tickets assigned to them (ticket routing's least busy). Kept apart so an agent's contacts do not
+ * make them look busy on tickets.
+ */
+export type LoadKind = 'records' | 'tickets';
+export const loadCounter = (userId: string, kind: LoadKind = 'records') =>
+  kind === 'tickets' ? `load#ticket#${userId}` : `load#${userId}`;
 
 /** A user's open load as assignment counts it (records assigned and not yet closed, deleted or reassigned). */
-export async function openLoad(tenantId: string, userId: string): Promise<number> {
-  const { data } = await model.entities.assignmentCounter.get({ tenantId, counterId: loadCounter(userId) }).go();
+export async function openLoad(tenantId: string, userId: string, kind: LoadKind = 'records'): Promise<number> {
+  const { data } = await model.entities.assignmentCounter.get({ tenantId, counterId: loadCounter(userId, kind) }).go();
   return data?.value ?? 0;
 }
 
@@ -96,8 +104,9 @@ async function claimLoad(
   tenantId: string,
   userId: string,
   bound: { atMost: number } | { under: number },
+  kind: LoadKind,
 ): Promise<true | number> {
-  const params = counterUpdate(tenantId, loadCounter(userId), 1)
+  const params = counterUpdate(tenantId, loadCounter(userId, kind), 1)
     .where((attr, op) =>
       'atMost' in bound
         ? `${op.notExists(attr.value)} OR ${op.lte(attr.value, bound.atMost)}`
@@ -124,9 +133,14 @@ function eligibleMembers(members: TeamMember[], loads: Map<string, number>): Tea
 }
 
 /** The members' loads, read only when a capacity or the method needs them (one GetItem each, in parallel). */
-async function loadsOf(tenantId: string, members: TeamMember[], needed: boolean): Promise<Map<string, number>> {
+async function loadsOf(
+  tenantId: string,
+  members: TeamMember[],
+  needed: boolean,
+  kind: LoadKind = 'records',
+): Promise<Map<string, number>> {
   if (!needed) return new Map();
-  const values = await Promise.all(members.map((m) => openLoad(tenantId, m.userId)));
+  const values = await Promise.all(members.map((m) => openLoad(tenantId, m.userId, kind)));
   return new Map(members.map((m, i) => [m.userId, values[i]!]));
 }
 
@@ -149,6 +163,7 @@ async function chooseLeastLoaded(
   ruleId: string,
   members: TeamMember[],
   initial: Map<string, number>,
+  kind: LoadKind,
 ): Promise<string | undefined> {
   let loads = initial;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
@@ -158,16 +173,16 @@ async function chooseLeastLoaded(
     const tied = eligible.filter((m) => (loads.get(m.userId) ?? 0) === least);
     const pick = tied[Math.floor(Math.random() * tied.length)]!;
     const bound = pick.capacity === undefined ? { atMost: least } : { atMost: Math.min(least, pick.capacity - 1) };
-    if ((await claimLoad(tenantId, pick.userId, bound)) === true) return pick.userId;
+    if ((await claimLoad(tenantId, pick.userId, bound, kind)) === true) return pick.userId;
     await pause(Math.random() * Math.min(20, 2 * (attempt + 1)));
-    loads = await loadsOf(tenantId, members, true);
+    loads = await loadsOf(tenantId, members, true, kind);
   }
   const eligible = eligibleMembers(members, loads);
   if (eligible.length === 0) return undefined;
   logger.warn('least-loaded assignment kept losing races; taking the last known minimum', { tenantId, ruleId });
   metrics.addMetric('AssignmentClaimContention', MetricUnit.Count, 1);
   const least = eligible.reduce((a, b) => ((loads.get(a.userId) ?? 0) <= (loads.get(b.userId) ?? 0) ? a : b));
-  await addToCounter(tenantId, loadCounter(least.userId), 1);
+  await addToCounter(tenantId, loadCounter(least.userId, kind), 1);
   return least.userId;
 }
 
@@ -251,6 +266,7 @@ async function chooseRoundRobin(
   members: TeamMember[],
   loads: Map<string, number>,
   requestKey: string | undefined,
+  kind: LoadKind,
 ): Promise<{ userId: string; loadAdded: boolean } | undefined> {
   for (let attempt = 0; attempt <= members.length; attempt++) {
     const eligible = eligibleMembers(members, loads);
@@ -259,14 +275,37 @@ async function chooseRoundRobin(
     const member = eligible[(((n - 1) % eligible.length) + eligible.length) % eligible.length]!;
     if (repeated) return { userId: member.userId, loadAdded: false };
     if (member.capacity === undefined) {
-      await addToCounter(tenantId, loadCounter(member.userId), 1);
+      await addToCounter(tenantId, loadCounter(member.userId, kind), 1);
       return { userId: member.userId, loadAdded: true };
     }
-    const claimed = await claimLoad(tenantId, member.userId, { under: member.capacity });
+    const claimed = await claimLoad(tenantId, member.userId, { under: member.capacity }, kind);
     if (claimed === true) return { userId: member.userId, loadAdded: true };
     loads.set(member.userId, claimed);
   }
   return undefined;
+}
+
+/**
+ * One of `members` (already filtered to those who may take work) by `method`, its load counted under `kind`:
+ * roundRobin takes the rotation counter `rotation#<rotationId>` (the same turn for a repeated `requestKey`),
+ * leastLoaded claims the least loaded. Under capacity in both. Undefined when nobody can take it.
+ */
+export async function chooseMember(options: {
+  tenantId: string;
+  rotationId: string;
+  method: 'roundRobin' | 'leastLoaded';
+  members: TeamMember[];
+  kind?: LoadKind;
+  requestKey?: string | undefined;
+}): Promise<{ userId: string; loadAdded: boolean } | undefined> {
+  const { tenantId, rotationId, method, members, kind = 'records', requestKey } = options;
+  const needLoads = method === 'leastLoaded' || members.some((m) => m.capacity !== undefined);
+  const loads = await loadsOf(tenantId, members, needLoads, kind);
+  if (method === 'leastLoaded') {
+    const userId = await chooseLeastLoaded(tenantId, rotationId, members, loads, kind);
+    return userId ? { userId, loadAdded: true } : undefined;
+  }
+  return chooseRoundRobin(tenantId, rotationId, members, loads, requestKey, kind);
 }
 
 /**
@@ -298,15 +337,14 @@ export async function chooseAssignment(
   if (!rule) return undefined;
   const roster = await getTeamRoster(tenantId, rule.teamId);
   const members = roster?.members ?? [];
-  const needLoads = rule.method === 'leastLoaded' || members.some((m) => m.capacity !== undefined);
   const available = members.filter((m) => m.availability === 'available');
-  const loads = await loadsOf(tenantId, available, needLoads);
-  const chosen =
-    rule.method === 'leastLoaded'
-      ? await chooseLeastLoaded(tenantId, rule.id, available, loads).then((userId) =>
-          userId ? { userId, loadAdded: true } : undefined,
-        )
-      : await chooseRoundRobin(tenantId, rule.id, available, loads, requestKey);
+  const chosen = await chooseMember({
+    tenantId,
+    rotationId: rule.id,
+    method: rule.method,
+    members: available,
+    requestKey,
+  });
   if (chosen) return { ownerId: chosen.userId, ruleId: rule.id, loadAdded: chosen.loadAdded };
   metrics.addMetric('AssignmentNoEligibleMember', MetricUnit.Count, 1);
   logger.warn('assignment: no eligible member; the record stays unowned', {

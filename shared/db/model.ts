@@ -27,6 +27,7 @@ import { DefaultPipelineEntity, PipelineEntity } from './entities/pipeline.ts';
 import { ProductEntity } from './entities/product.ts';
 import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
+import { RoutingRulesEntity } from './entities/routing-rules.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
@@ -84,6 +85,7 @@ export const entities = {
   mailbox: MailboxEntity,
   /** Global (not tenant-first) key: see the entity. */
   mailboxClaim: MailboxClaimEntity,
+  routingRules: RoutingRulesEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { Audit, CustomFieldValues, Id, PageQuery, Tags, Timestamp } from '../api/common-schemas.ts';
 import { TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES } from '../db/entities/ticket.ts';
+import { TicketRouting } from '../routing/schema.ts';
 import { TicketSla, TicketSlaPauses } from './sla-schema.ts';
 
 export { TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES };
@@ -108,6 +109,7 @@ export const Ticket = z
     slaPolicyId: z.string().optional(),
     sla: TicketSla.optional(),
     slaPauses: TicketSlaPauses.optional(),
+    routing: TicketRouting.optional().meta({ description: 'Set by the routing workflow once it has run.' }),
     ...Audit,
   })
   .meta({ id: 'Ticket' });

@@ -613,3 +613,34 @@ export async function listMessages(
     nextCursor: result.cursor ?? null,
   };
 }
+
+/** Who the audit trail names for the routing workflow's writes. */
+export const ROUTING_ACTOR = 'system:routing';
+
+/**
+ * The routing workflow's one write (contract 4): sets team, priority and assignee and records `routing`, in one
+ * conditional write on the version given (the one the caller just read). The assignee and team are ConditionChecks,
+ * so a user or team deleted meanwhile fails the write (`ticket.user_not_found` / `ticket.team_not_found`).
+ * Returns false when the ticket changed since that read (the caller re-reads and decides again).
+ */
+export async function applyRouting(
+  current: StoredTicket,
+  change: {
+    teamId?: string | undefined;
+    priority?: TicketView['priority'] | undefined;
+    assigneeId?: string | undefined;
+  },
+  routing: NonNullable<TicketView['routing']>,
+): Promise<boolean> {
+  const next: StoredTicket = { ...current, id: current.ticketId, routing };
+  if (change.teamId) next.teamId = change.teamId;
+  if (change.priority) next.priority = change.priority;
+  if (change.assigneeId) next.assigneeId = change.assigneeId;
+  try {
+    await rewrite(ROUTING_ACTOR, { ...current, id: current.ticketId }, next, { conflict: () => new TicketMoved() });
+    return true;
+  } catch (error) {
+    if (retryable(error, TicketMoved)) return false;
+    throw error;
+  }
+}

@@ -49,6 +49,8 @@ export const TicketEntity = new Entity(
       slaPauses: { type: 'any' },
       /** Due times and per-target state, written by the SLA workflow (shared/tickets/sla.ts). */
       sla: { type: 'any' },
+      /** What the routing workflow did: { status: routed | fallback, ruleId?, teamId?, assigneeId?, method?, reason?, routedAt }. */
+      routing: { type: 'any' },
       ...gsiKeyAttributes(['gsi1', 'gsi2', 'gsi3', 'gsi4', 'gsi5', 'gsi7']),
     },
     indexes: {
