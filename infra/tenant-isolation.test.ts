@@ -455,7 +455,7 @@ describe('address claims: the one global key', () => {
         resource: tableArn,
         context: { 'dynamodb:LeadingKeys': [key] },
       });
-    const mailboxKey = tableKeysOf('beta').at(-1)!;
+    const mailboxKey = tableKeysOf('beta').find((key) => key.includes('#mailboxId_'))!;
     expect(mailboxKey).toContain('#mailboxId_');
     expect(await as('GetItem', claimKey('support@acme.example'))).toBe('Allowed');
     expect(await as('GetItem', mailboxKey)).toBe('Allowed');
