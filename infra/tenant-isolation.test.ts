@@ -459,7 +459,9 @@ describe('address claims: the one global key', () => {
     expect(mailboxKey).toContain('#mailboxId_');
     expect(await as('GetItem', claimKey('support@acme.example'))).toBe('Allowed');
     expect(await as('GetItem', mailboxKey)).toBe('Allowed');
-    for (const key of tableKeysOf(A).slice(0, -1)) expect(await as('GetItem', key), key).not.toBe('Allowed');
+    for (const key of tableKeysOf(A).filter((k) => !k.includes('#mailboxId_'))) {
+      expect(await as('GetItem', key), key).not.toBe('Allowed');
+    }
     for (const action of ITEM_ACTIONS.filter((a) => a !== 'GetItem')) {
       expect(await as(action, claimKey('support@acme.example')), action).not.toBe('Allowed');
       expect(await as(action, mailboxKey), action).not.toBe('Allowed');
