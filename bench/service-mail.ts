@@ -7,7 +7,8 @@
  *     once warm. Latency per mail: from just before the SMTP client starts sending to the ticket's `createdAt` (the
  *     consumer's clock: the same machine). Throughput: mails over the span from the first send to the last write.
  *   - Raw: every write request the consumer sent for one mail (captured by the counting proxy, in order), replayed
- *     with fresh ids, one mail's writes after another, at the same concurrency. The ticket counter is a single item
+ *     with fresh ids and fresh values for the lookups keyed by a value (the SES message id, the Message-ID, the
+ *     ticket number), one mail's writes after another, at the same concurrency. The ticket counter is a single item
  *     that every create conditions on its version; the raw side writes it without that condition (otherwise every
  *     replay but the first would fail), so its figure is a floor: no read, no contention.
  */
@@ -21,6 +22,7 @@ import nodemailer from 'nodemailer';
 import { ulid } from 'ulid';
 import { type ApiCall, apiClient, type RunContext } from './common.ts';
 import { percentile, round, runLoad } from './load.ts';
+import type { SeenRequest } from './proxy.ts';
 import { replayIds, substitute, ulidsIn } from './replay.ts';
 import { printTable } from './report.ts';
 import type { ServiceMailFigure } from './results.ts';
@@ -38,6 +40,10 @@ interface TicketItem {
   id: string;
   subject: string;
   createdAt: string;
+  requesterId?: string;
+  companyId?: string;
+  mailboxId?: string;
+  teamId?: string;
 }
 
 /** A message of about 50 KB: a plain-text body and a binary attachment (base64 in the MIME). */
@@ -113,7 +119,8 @@ export async function sectionServiceMail(
     ctx.proxy.record();
     await transport.sendMail(message(template, 0));
     const [templateTicket] = await waitForTickets(call, template, 1);
-    const seen = ctx.proxy.stopRecording();
+    // The API calls that waited for the ticket went through the proxy too: only the consumer's requests count.
+    const seen = ctx.proxy.stopRecording().filter((r) => !isApiWait(r));
     const writes = seen.filter((r) => WRITES.has(r.operation) && r.body);
     if (writes.length === 0) throw new Error('service mail: no write of the consumer was captured');
     const templateText = JSON.stringify(writes.map((w) => ({ operation: w.operation, body: w.body })));
@@ -148,12 +155,29 @@ export async function sectionServiceMail(
     const seconds = (lastWrite - t0) / 1000;
 
     // --- Raw: the same writes, replayed with fresh ids ------------------------------------------------------------
-    const keep = new Set<string>();
+    // Records the mail refers to (its requester, their company, the mailbox) exist once: the replays keep their ids.
+    const t = templateTicket!;
+    const keep = new Set(
+      [t.requesterId, t.companyId, t.mailboxId, t.teamId]
+        .filter((id): id is string => !!id)
+        .map((id) => id.toUpperCase()),
+    );
+    const valued = lookupValues(writes.map((w) => w.body));
+    let replayNumber = 0;
     const rawMail = () => {
-      const ops = JSON.parse(substitute(templateText, replayIds(templateText, keep))) as Array<{
-        operation: string;
-        body: Wire;
-      }>;
+      replayNumber++;
+      let text = substitute(templateText, replayIds(templateText, keep));
+      for (const value of valued) {
+        const fresh = freshValue(value, replayNumber);
+        // Keys hold values lower-cased (ElectroDB's key casing), attributes as they are; only whole values change.
+        for (const [from, to] of [
+          [value, fresh],
+          [value.toLowerCase(), fresh.toLowerCase()],
+        ] as const) {
+          text = text.replace(wholeValue(from), to);
+        }
+      }
+      const ops = JSON.parse(text) as Array<{ operation: string; body: Wire }>;
       return ops.map(({ operation, body }) => unconditionedCounter(operation, body));
     };
     const prebuilt = Array.from({ length: sendLoad.ops + profile.serviceMail.warmupOps }, rawMail);
@@ -193,6 +217,41 @@ export async function sectionServiceMail(
   } finally {
     transport.close();
   }
+}
+
+/** The API's own requests while the bench waits for a ticket: its quota lease and the ticket list's Query. */
+function isApiWait(r: SeenRequest): boolean {
+  return (
+    r.entities.includes('quotaWindow') || (r.operation === 'Query' && /#ticket#recent/.test(JSON.stringify(r.body)))
+  );
+}
+
+/** The values of the lookup items a mail's writes put (SES message id, Message-ID, ticket number): keys by value. */
+function lookupValues(bodies: unknown[]): string[] {
+  const values = new Set<string>();
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node && typeof node === 'object') {
+      const item = node as Record<string, { S?: string }>;
+      if (item.__edb_e__?.S === 'lookup' && item.value?.S) values.add(item.value.S);
+      for (const child of Object.values(node)) visit(child);
+    }
+  };
+  visit(bodies);
+  // Longest first, so a value inside another is replaced after it.
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+/** `value` where it stands whole: not inside a longer run of letters and digits. */
+const wholeValue = (value: string) =>
+  new RegExp(`(?<![0-9A-Za-z])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![0-9A-Za-z])`, 'g');
+
+/** A value of the same kind that no other replay uses: a ticket number stays digits (or `T-<digits>`). */
+function freshValue(value: string, replay: number): string {
+  if (/^\d+$/.test(value)) return String(9_000_000 + replay);
+  if (/^T-\d+$/.test(value)) return `T-${9_000_000 + replay}`;
+  const suffix = `.r${replay}`;
+  return `${value.slice(0, Math.max(1, value.length - suffix.length))}${suffix}`;
 }
 
 /**

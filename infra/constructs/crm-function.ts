@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { type CfnResource, type Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type CfnResource, type Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -96,10 +96,36 @@ export class CrmFunction extends Construct {
       reason,
     });
   }
+
+  /**
+   * Lets the function keep one-time schedules (`actions` on `schedules`, a group's schedules) and hand them only
+   * `schedulerRole`, the role Scheduler assumes to run them.
+   */
+  grantSchedules(schedules: string, schedulerRole: IRole, actions: string[]): void {
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [schedules] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [schedulerRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+  }
 }
 
 function afterBundlingOnly(afterBundling: ICommandHooks['afterBundling']): ICommandHooks {
   return { beforeBundling: () => [], beforeInstall: () => [], afterBundling };
+}
+
+/**
+ * An ARN in the stack's partition, region and account as cdk-nag prints it in finding ids: pseudo parameters as
+ * `<AWS::...>` unless the stack's environment made them literal. `rest` is what follows the account, e.g.
+ * `schedule/<group>/*`.
+ */
+export function nagStackArn(stack: Stack, service: string, rest: string): string {
+  const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+  const partition = Token.isUnresolved(stack.region) ? '<AWS::Partition>' : stack.partition;
+  return `arn:${shown(partition, 'Partition')}:${service}:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:${rest}`;
 }
 
 /** How cdk-nag prints a resource's `Fn::GetAtt Arn` in finding ids: `<LogicalId.Arn>`. */

@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -6,7 +6,7 @@ import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import type { EmailIdentity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { busConsumer } from './bus-consumer.ts';
-import type { CrmFunction } from './crm-function.ts';
+import { type CrmFunction, nagStackArn } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 
 /** Events that can change a lead's score: its own changes, form submissions, activities, marketing email events. */
@@ -79,23 +79,12 @@ export class CrmLeads extends Construct {
     );
     this.scoring.function.addEnvironment('SCORE_SCHEDULER_ROLE_ARN', this.schedulerRole.roleArn);
     const schedules = `arn:${stack.partition}:scheduler:${stack.region}:${stack.account}:schedule/${this.scheduleGroup.ref}/lead-score-*`;
-    this.scoring.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'],
-        resources: [schedules],
-      }),
-    );
-    this.scoring.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['iam:PassRole'],
-        resources: [this.schedulerRole.roleArn],
-        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-      }),
-    );
-    // As cdk-nag prints it: pseudo parameters as <AWS::...> unless the stack's environment made them literal.
-    const nag = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+    this.scoring.grantSchedules(schedules, this.schedulerRole, [
+      'scheduler:CreateSchedule',
+      'scheduler:UpdateSchedule',
+    ]);
     this.scoring.acknowledgeWildcardResource(
-      `arn:${nag(stack.partition, 'Partition')}:scheduler:${nag(stack.region, 'Region')}:${nag(stack.account, 'AccountId')}:schedule/<${stack.getLogicalId(this.scheduleGroup)}>/lead-score-*`,
+      nagStackArn(stack, 'scheduler', `schedule/<${stack.getLogicalId(this.scheduleGroup)}>/lead-score-*`),
       'Its own one-time decay schedules (one per lead, named by a hash of tenant and lead) in the scoring group only.',
     );
 

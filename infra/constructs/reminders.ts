@@ -1,4 +1,4 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -7,7 +7,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
-import { CrmFunction } from './crm-function.ts';
+import { CrmFunction, nagStackArn } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 
 /**
@@ -126,21 +126,9 @@ export class CrmReminders extends Construct {
     this.schedules.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.table.tableArn] }),
     );
-    this.schedules.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: REMINDER_SCHEDULE_ACTIONS, resources: [schedulesArn] }),
-    );
-    this.schedules.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['iam:PassRole'],
-        resources: [this.schedulerRole.roleArn],
-        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-      }),
-    );
-    // How cdk-nag prints the ARN: pseudo parameters as <AWS::...>, literal once the stack has a concrete environment.
-    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
-    const partition = Token.isUnresolved(stack.region) ? '<AWS::Partition>' : stack.partition;
+    this.schedules.grantSchedules(schedulesArn, this.schedulerRole, REMINDER_SCHEDULE_ACTIONS);
     this.schedules.acknowledgeWildcardResource(
-      `arn:${shown(partition, 'Partition')}:scheduler:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:schedule/${stack.stackName}-task-reminders/*`,
+      nagStackArn(stack, 'scheduler', `schedule/${stack.stackName}-task-reminders/*`),
       'Schedules are named per task (task-reminder-<hash>) and created at run time, all in the reminders group: ' +
         'create/update/delete/get on that group only.',
     );

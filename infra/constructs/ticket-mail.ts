@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -8,7 +8,7 @@ import { CATALOG } from '../../events/catalog.ts';
 import type { CrmAttachments } from './attachments.ts';
 import { type BusConsumer, busConsumer } from './bus-consumer.ts';
 import type { CrmClaimCheck } from './claim-check.ts';
-import { nagArnOf } from './crm-function.ts';
+import { nagArnOf, nagStackArn } from './crm-function.ts';
 import { type CrmMail, INBOUND_PREFIX } from './mail.ts';
 
 /** The domain of our Message-IDs when the stack is given none (`-c mailDomain=...`). */
@@ -125,10 +125,8 @@ export class CrmTicketMail extends Construct {
         resources: [stack.formatArn({ service: 'ses', resource: 'identity', resourceName: '*' })],
       }),
     );
-    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
-    const partition = Token.isUnresolved(stack.region) ? '<AWS::Partition>' : stack.partition;
     sender.acknowledgeWildcardResource(
-      `arn:${shown(partition, 'Partition')}:ses:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:identity/*`,
+      nagStackArn(stack, 'ses', 'identity/*'),
       "Replies go out from each tenant's support mailbox address, which is tenant data: any verified identity of " +
         'this account; sending only.',
     );

@@ -1,4 +1,4 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction } from './crm-function.ts';
+import { CrmFunction, nagStackArn } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 import { DEFAULT_REMINDER_SENDER, REMINDER_SCHEDULE_ACTIONS } from './reminders.ts';
 
@@ -110,20 +110,9 @@ export class CrmTicketSla extends Construct {
         resources: [props.table.tableArn],
       }),
     );
-    this.consumer.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: REMINDER_SCHEDULE_ACTIONS, resources: [schedulesArn] }),
-    );
-    this.consumer.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['iam:PassRole'],
-        resources: [this.schedulerRole.roleArn],
-        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-      }),
-    );
-    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
-    const partition = Token.isUnresolved(stack.region) ? '<AWS::Partition>' : stack.partition;
+    this.consumer.grantSchedules(schedulesArn, this.schedulerRole, REMINDER_SCHEDULE_ACTIONS);
     this.consumer.acknowledgeWildcardResource(
-      `arn:${shown(partition, 'Partition')}:scheduler:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:schedule/${stack.stackName}-ticket-sla/*`,
+      nagStackArn(stack, 'scheduler', `schedule/${stack.stackName}-ticket-sla/*`),
       'Schedules are named per ticket (ticket-sla-<hash>) and created at run time, all in the ticket SLA group: ' +
         'create/update/delete/get on that group only.',
     );

@@ -197,7 +197,7 @@ export class LocalSmtpInbound implements LocalService {
         this.acceptRecipient(address.address).then(
           (accepted) => (accepted ? callback() : unavailable()),
           (err: unknown) => {
-            this.log(`local SES inbound: could not check recipient ${address.address}: ${errorText(err)}`);
+            this.log(`local SES inbound: checking recipient ${address.address} failed: ${errorText(err)}`);
             callback(Object.assign(new Error('4.3.0 Try again later'), { responseCode: 451 }));
           },
         );

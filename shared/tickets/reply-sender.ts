@@ -4,11 +4,12 @@ import { model } from '../db/store.ts';
 import { logger } from '../observability.ts';
 import { messageIdKey } from './mail-headers.ts';
 import { buildRawMail } from './mime.ts';
+import type { MessageEmailFields } from './service.ts';
 
 /** SES takes at most 10 MB per raw message (after base64): attachments beyond this budget are left out. */
 const MAX_ATTACHMENT_BYTES_OUT = 7 * 1024 * 1024;
 
-interface StoredReply {
+interface StoredReply extends MessageEmailFields {
   tenantId: string;
   ticketId: string;
   messageId: string;
@@ -18,15 +19,6 @@ interface StoredReply {
   bodyText?: string;
   bodyHtml?: string;
   attachmentIds?: string[];
-  emailMessageId?: string;
-  from?: { address: string; name?: string };
-  to?: string[];
-  cc?: string[];
-  replyTo?: string;
-  subject?: string;
-  inReplyTo?: string;
-  references?: string[];
-  delivery?: { status: 'queued' | 'sending' | 'sent' | 'failed'; sesMessageId?: string; sentAt?: string };
 }
 
 export type SendOutcome = 'sent' | 'failed' | 'not-queued';

@@ -430,7 +430,7 @@ export async function listTickets(
 }
 
 /** A message to add to a ticket's thread. */
-export interface NewMessage {
+export interface NewMessage extends MessageEmailFields {
   visibility: 'public' | 'internal';
   authorType: 'user' | 'contact';
   authorId: string;
@@ -440,7 +440,11 @@ export interface NewMessage {
   source?: Record<string, unknown> | undefined;
   /** The ticket's status after this message (else: a customer reply reopens, an agent's first reply opens). */
   status?: TicketStatus | undefined;
-  /** Email messages: the RFC 5322 Message-ID, addresses, threading headers and (outbound) the delivery state. */
+}
+
+/** What an email message carries beside its body: its RFC 5322 Message-ID, addresses, threading headers and
+ * (outbound) the delivery state. */
+export interface MessageEmailFields {
   emailMessageId?: string;
   from?: { address: string; name?: string };
   to?: string[];
