@@ -3,6 +3,7 @@ import { makeCompany, makeContact, uniqueTenant } from '../../test/support/facto
 import { apiClient, type TestResponse } from '../../test/support/http-event.ts';
 import { useFreshTable } from '../../test/support/table.ts';
 import { putTeam } from '../../test/support/teams.ts';
+import { putUser } from '../../test/support/users.ts';
 
 // Handlers read TABLE_NAME when loaded, so they are imported after the table exists.
 type Client = ReturnType<typeof apiClient>;
@@ -41,26 +42,6 @@ async function newCompany(tenantId = tenant): Promise<string> {
   const res = await companiesAs(tenantId)('POST', '/v1/companies', { body: makeCompany() });
   expect(res.status).toBe(201);
   return res.body.id;
-}
-
-/** A workspace user (the users API belongs to another module and needs Cognito): the profile item itself. */
-async function putUser(tenantId: string, userId: string): Promise<void> {
-  const now = new Date().toISOString();
-  await model.entities.user
-    .put({
-      tenantId,
-      userId,
-      email: `${userId}@example.com`,
-      name: userId,
-      roles: ['support'],
-      timeZone: 'UTC',
-      status: 'active',
-      sortName: userId,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .go();
 }
 
 async function all(client: Client, path: string, limit = 2): Promise<string[]> {

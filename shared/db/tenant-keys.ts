@@ -77,6 +77,12 @@ export function tenantKeyPolicyPatterns(): TenantKeyPatterns {
  * `$crm#tenantId_*#mailboxId_*`: for functions without a tenant that read one kind of item of any tenant.
  */
 export function entityKeyPattern(name: keyof typeof entities, forPolicy = false): string {
+  const pattern = markedPartitionKey(name).pk.replaceAll(MARKER, '*');
+  return forPolicy ? pattern.replace(/\$/g, `\${$}`) : pattern;
+}
+
+/** An entity's table partition key with every composite attribute set to MARKER, and how many composites it has. */
+function markedPartitionKey(name: keyof typeof entities): { pk: string; composites: number } {
   const entity = entities[name];
   const primary = Object.values(
     entity.schema.indexes as unknown as Record<string, { index?: string; pk: { composite: string[] } }>,
@@ -85,8 +91,7 @@ export function entityKeyPattern(name: keyof typeof entities, forPolicy = false)
   const get = entity.get as unknown as (f: Record<string, string>) => {
     params: (o: { table: string }) => { Key: { pk: string } };
   };
-  const pattern = get.call(entity, facets).params({ table: 'probe' }).Key.pk.replaceAll(MARKER, '*');
-  return forPolicy ? pattern.replace(/\$/g, `\${$}`) : pattern;
+  return { pk: get.call(entity, facets).params({ table: 'probe' }).Key.pk, composites: primary.pk.composite.length };
 }
 
 /**
@@ -94,16 +99,8 @@ export function entityKeyPattern(name: keyof typeof entities, forPolicy = false)
  * the entity like the tenant patterns; with `${$}` for a literal `$` when `forPolicy`.
  */
 export function globalKeyPattern(name: GlobalKeyEntity, forPolicy = false): string {
-  const entity = entities[name];
-  const primary = Object.values(
-    entity.schema.indexes as unknown as Record<string, { index?: string; pk: { composite: string[] } }>,
-  ).find((index) => !index.index)!;
-  const facets = Object.fromEntries(primary.pk.composite.map((attribute) => [attribute, MARKER]));
-  const get = entity.get as unknown as (f: Record<string, string>) => {
-    params: (o: { table: string }) => { Key: { pk: string } };
-  };
-  const pk = get.call(entity, facets).params({ table: 'probe' }).Key.pk;
-  if (primary.pk.composite.length !== 1 || !pk.endsWith(MARKER)) {
+  const { pk, composites } = markedPartitionKey(name);
+  if (composites !== 1 || !pk.endsWith(MARKER)) {
     throw new Error(`${name}: a global key must end with its one composite, got ${pk}`);
   }
   const pattern = `${pk.slice(0, -MARKER.length)}*`;
