@@ -263,6 +263,9 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
     const toDirect = () => cloud.lambda.updateEnvironment({ AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamo.endpoint });
     const toProxy = () => cloud.lambda.updateEnvironment({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint });
 
+    // Inbound mail first, on a fresh cloud: later in a run (after the sections' 60,000 seeded items) the local SMTP
+    // server's recipient check once answered 451 (see problems when it does).
+    const serviceMail = await sectionServiceMail(ctx, { direct: toDirect, proxy: toProxy });
     // Timed with the functions talking to DynamoDB Local directly, like the raw side; counted through the proxy.
     await toDirect();
     const throughput = await sectionThroughput(ctx);
@@ -270,7 +273,6 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
     const requestsPerCall = await sectionRequestCounts(ctx, throughput.call, throughput.rawOpsVia(viaProxy));
     const listScaling = await sectionListScaling(ctx, toDirect);
     const sales = await sectionSales(ctx, { direct: toDirect, proxy: toProxy });
-    const serviceMail = await sectionServiceMail(ctx, { direct: toDirect, proxy: toProxy });
     const assignment = connectedAssignmentProbe();
     const assignmentFairness = assignment ? await assignment(ctx) : undefined;
     const withoutDatabase = await sectionWithoutDatabase(ctx, throughput.tenantId);
@@ -291,6 +293,10 @@ async function runOnce(index: number, profile: Profile, problems: string[], note
       bundles,
       largestBundle,
     };
+  } catch (error) {
+    // The cloud's failure lines say why; the cloud (and its log) is gone once this run's finally has run.
+    for (const line of bench.log) console.error(`cloud log: ${line}`);
+    throw error;
   } finally {
     await bench.stop();
     current = undefined;
