@@ -6,11 +6,14 @@ import { AssignmentRulesEntity } from './entities/assignment-rules.ts';
 import { AuditEntryEntity } from './entities/audit-entry.ts';
 import { BusinessCalendarEntity } from './entities/business-calendar.ts';
 import { CalendarFeedEntity } from './entities/calendar-feed.ts';
+import { CampaignEntity, CampaignRecipientEntity, CampaignStatsEntity } from './entities/campaign.ts';
 import { CompanyEntity } from './entities/company.ts';
 import { ContactEntity } from './entities/contact.ts';
+import { ContactEngagementEntity } from './entities/contact-engagement.ts';
 import { CustomFieldSchemaEntity } from './entities/custom-field-schema.ts';
 import { DealEntity, DealStageChangeEntity } from './entities/deal.ts';
 import { DuplicatePairEntity } from './entities/duplicate-pair.ts';
+import { EmailTemplateEntity } from './entities/email-template.ts';
 import { FormEntity } from './entities/form.ts';
 import { FormConfirmationEntity } from './entities/form-confirmation.ts';
 import { FormRateWindowEntity } from './entities/form-rate-window.ts';
@@ -29,9 +32,12 @@ import { ProductSkuEntity } from './entities/product-sku.ts';
 import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { RoutingRulesEntity } from './entities/routing-rules.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
+import { SegmentEntity, SegmentMemberEntity } from './entities/segment.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
 import { DefaultSlaPolicyEntity, SlaPolicyEntity } from './entities/sla-policy.ts';
+import { SubscriptionCategoriesEntity } from './entities/subscription-categories.ts';
+import { SuppressionEntity } from './entities/suppression.ts';
 import { TeamEntity } from './entities/team.ts';
 import { TicketAttachmentEntity, TicketCounterEntity, TicketEntity, TicketMessageEntity } from './entities/ticket.ts';
 import { TimelineLinkEntity } from './entities/timeline-link.ts';
@@ -86,6 +92,15 @@ export const entities = {
   /** Global (not tenant-first) key: see the entity. */
   mailboxClaim: MailboxClaimEntity,
   routingRules: RoutingRulesEntity,
+  segment: SegmentEntity,
+  segmentMember: SegmentMemberEntity,
+  contactEngagement: ContactEngagementEntity,
+  suppression: SuppressionEntity,
+  subscriptionCategories: SubscriptionCategoriesEntity,
+  emailTemplate: EmailTemplateEntity,
+  campaign: CampaignEntity,
+  campaignRecipient: CampaignRecipientEntity,
+  campaignStats: CampaignStatsEntity,
 };
 
 export type CrmEntities = typeof entities;
