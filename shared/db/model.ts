@@ -34,6 +34,7 @@ import { RoutingRulesEntity } from './entities/routing-rules.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { SegmentEntity, SegmentMemberEntity } from './entities/segment.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
+import { SigningKeyEntity } from './entities/signing-key.ts';
 import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
 import { DefaultSlaPolicyEntity, SlaPolicyEntity } from './entities/sla-policy.ts';
 import { SubscriptionCategoriesEntity } from './entities/subscription-categories.ts';
@@ -101,6 +102,7 @@ export const entities = {
   campaign: CampaignEntity,
   campaignRecipient: CampaignRecipientEntity,
   campaignStats: CampaignStatsEntity,
+  signingKey: SigningKeyEntity,
 };
 
 export type CrmEntities = typeof entities;

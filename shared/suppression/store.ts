@@ -1,0 +1,51 @@
+import { model } from '../db/store.ts';
+
+/**
+ * The tenant's suppression list (SuppressionEntity), as the senders and the tracking consumer use it. An address is
+ * compared lower-cased.
+ */
+export type SuppressionReason = 'hard_bounce' | 'complaint' | 'manual';
+
+/** The addresses among `emails` that are suppressed: BatchGetItem, 100 keys per request. */
+export async function suppressedAmong(tenantId: string, emails: readonly string[]): Promise<Set<string>> {
+  const unique = [...new Set(emails.map((e) => e.toLowerCase()))];
+  const suppressed = new Set<string>();
+  for (let i = 0; i < unique.length; i += 100) {
+    const keys = unique.slice(i, i + 100).map((email) => ({ tenantId, email }));
+    const { data, unprocessed } = await model.entities.suppression.get(keys).go({ attributes: ['email'] });
+    if (unprocessed.length > 0) throw new Error(`suppression check: ${unprocessed.length} keys unprocessed`);
+    for (const item of data) suppressed.add(item.email);
+  }
+  return suppressed;
+}
+
+/**
+ * Puts an address on the list; the first entry stands (a later bounce of a complained address changes nothing), so a
+ * redelivered event writes nothing. Returns whether it was new.
+ */
+export async function suppressAddress(
+  tenantId: string,
+  entry: { email: string; reason: SuppressionReason; source?: string; detail?: string; createdBy?: string },
+): Promise<boolean> {
+  const email = entry.email.toLowerCase();
+  const suppressedAt = new Date().toISOString();
+  try {
+    await model.entities.suppression
+      .create({
+        tenantId,
+        email,
+        reason: entry.reason,
+        suppressedAt,
+        ...(entry.source ? { source: entry.source.slice(0, 200) } : {}),
+        ...(entry.detail ? { detail: entry.detail.slice(0, 1000) } : {}),
+        ...(entry.createdBy ? { createdBy: entry.createdBy } : {}),
+        gsi4pk: `${tenantId}#suppression#list`,
+        gsi4sk: `${suppressedAt}#${email}`,
+      })
+      .go();
+    return true;
+  } catch (error) {
+    if ((error as { cause?: { name?: string } }).cause?.name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
+}
