@@ -90,10 +90,11 @@ const ticketNow = async (id: string) => (await manager('GET', `/v1/tickets/${id}
 const scheduleOf = (ticketId: string) =>
   cloud.scheduler.list().find((s) => s.Name === slaScheduleName(TENANT, ticketId));
 
-describe('ticket SLAs in the local cloud', () => {
+// The two cases wait on real minutes for different tickets: run them side by side (each checks only its own ticket).
+describe.concurrent('ticket SLAs in the local cloud', () => {
   it('warns the assignee before the first response is due, then escalates the breach', {
     timeout: 300_000,
-  }, async () => {
+  }, async ({ expect }) => {
     const created = await manager('POST', '/v1/tickets', {
       subject: 'Site down',
       requesterId,
@@ -155,7 +156,7 @@ describe('ticket SLAs in the local cloud', () => {
 
   it('pauses the clock while the ticket waits on the customer: no due times, no timer, no breach', {
     timeout: 300_000,
-  }, async () => {
+  }, async ({ expect }) => {
     const created = await manager('POST', '/v1/tickets', {
       subject: 'Need your logs',
       requesterId,
