@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from '../../infra/local/dynamodb-local.ts';
 
 /** The project's root: `npm start` runs there, as a user types it. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -50,11 +50,30 @@ export function npmStart(env: Record<string, string>, children: ChildProcess[]):
 }
 
 /**
+ * A free port below Linux's ephemeral range (32768-60999). The tests restart `npm start` on the same ports (after a
+ * kill -9 too); a port the kernel hands out for outgoing connections (what `listen(0)` picks from) could be taken by
+ * another process's connection meanwhile, and the restart would fail with EADDRINUSE.
+ */
+async function freeStablePort(): Promise<number> {
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+}
+
+/**
  * The environment for `npm start` on free ports with its data in `dataDir`. tsx keeps a folder in the temp dir, so
  * the children get one inside the data dir (`<dataDir>/tmp`), removed with it.
  */
 export async function npmStartEnv(dataDir: string): Promise<Record<string, string>> {
-  const [port, smtp, ses, forms] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const ports = new Set<number>();
+  while (ports.size < 4) ports.add(await freeStablePort());
+  const [port, smtp, ses, forms] = [...ports] as [number, number, number, number];
   const childTmp = join(dataDir, 'tmp');
   await mkdir(childTmp, { recursive: true });
   return {
