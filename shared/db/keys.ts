@@ -534,3 +534,9 @@ export const mailboxIndex = {
 export function mailboxKeys(m: { tenantId: string; mailboxId: string; address: string }): Keys {
   return { gsi4pk: mailboxIndex.address(m.tenantId), gsi4sk: `${m.address}#${m.mailboxId}` };
 }
+
+/** A tenant's suppression list, newest first (SuppressionEntity, shared/suppression/store.ts). */
+export const suppressionIndex = {
+  list: (t: string) => `${t}#suppression#list`,
+  sk: (suppressedAt: string, email: string) => `${suppressedAt}#${email}`,
+};

@@ -1,3 +1,4 @@
+import { suppressionIndex } from '../db/keys.ts';
 import { model } from '../db/store.ts';
 
 /**
@@ -39,8 +40,8 @@ export async function suppressAddress(
         ...(entry.source ? { source: entry.source.slice(0, 200) } : {}),
         ...(entry.detail ? { detail: entry.detail.slice(0, 1000) } : {}),
         ...(entry.createdBy ? { createdBy: entry.createdBy } : {}),
-        gsi4pk: `${tenantId}#suppression#list`,
-        gsi4sk: `${suppressedAt}#${email}`,
+        gsi4pk: suppressionIndex.list(tenantId),
+        gsi4sk: suppressionIndex.sk(suppressedAt, email),
       })
       .go();
     return true;
