@@ -74,6 +74,9 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
+  'segments:read',
+  'segments:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -96,7 +99,15 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'activities:write',
   ],
   support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...READ,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'segments:write',
+  ],
   readonly: READ,
 };
 
