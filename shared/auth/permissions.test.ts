@@ -24,6 +24,7 @@ const ALL_READS: Permission[] = [
   'tickets:read',
   'kb:read',
   'mailboxes:read',
+  'segments:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -41,7 +42,15 @@ const EXPECTED: Record<Role, Permission[]> = {
     'activities:write',
   ],
   support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...ALL_READS,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'segments:write',
+  ],
   readonly: ALL_READS,
 };
 

@@ -296,19 +296,27 @@ export const SegmentCreate = z
     kind: z.enum(SEGMENT_KINDS).meta({ description: 'dynamic: members follow `filter`; static: a list you manage.' }),
     name: Name,
     description: Description.optional(),
-    filter: Filter.optional().meta({ description: 'Required for a dynamic segment; not allowed on a static list.' }),
+    filter: Filter.optional(),
   })
-  .meta({ id: 'SegmentCreate' });
+  .meta({
+    id: 'SegmentCreate',
+    description: 'A dynamic segment needs `filter`; a static list takes none (add members instead).',
+  });
 export type SegmentCreateInput = z.output<typeof SegmentCreate>;
 
 export const SegmentPatch = z
   .strictObject({
     name: Name,
     description: Description.nullable(),
-    filter: Filter.meta({ description: 'Dynamic segments only: a new filter starts a new backfill.' }),
+    filter: Filter,
   })
   .partial()
-  .meta({ id: 'SegmentPatch', description: 'Fields given replace the stored ones; null clears the description.' });
+  .meta({
+    id: 'SegmentPatch',
+    description:
+      'Fields given replace the stored ones; null clears the description. `filter` (dynamic segments only): a new ' +
+      'filter starts a new backfill.',
+  });
 export type SegmentPatchInput = z.output<typeof SegmentPatch>;
 
 export const BACKFILL_STATUSES = ['pending', 'running', 'done', 'failed'] as const;
