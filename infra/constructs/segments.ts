@@ -145,14 +145,14 @@ export class CrmSegments extends Construct {
       definitionBody: DefinitionBody.fromChainable(definition),
       // About 7 history events per page: 3,000 pages (1.5 million contacts) stay under the 25,000-event limit.
       timeout: Duration.hours(12),
-      logs: { destination: logs, level: LogLevel.ERROR, includeExecutionData: false },
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: false,
     });
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-SF2',
       reason:
-        'Tracing is off stack-wide (see CrmFunction: the X-Ray SDK costs CPU and bundle size); executions log ' +
-        'errors and every step logs with the tenant, segment and run.',
+        'Tracing is off stack-wide (see CrmFunction: the X-Ray SDK costs CPU and bundle size); executions are ' +
+        'logged at level ALL and every step logs with the tenant, segment and run.',
     });
     const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
     if (policy) {
