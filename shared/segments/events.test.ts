@@ -49,7 +49,7 @@ describe('segment change events', () => {
   it('publishes definition changes, never the member count or backfill progress alone', () => {
     const created = eventFromStreamRecord(streamRecord('INSERT', undefined, segment()));
     expect(created).toMatchObject({ source: 'crm.segments', detailType: 'segment.created' });
-    expect((created?.detail as { changes: Item }).changes.evaluation).toEqual({ new: 1 });
+    expect((created!.detail as { changes: Item }).changes.evaluation).toEqual({ new: 1 });
 
     const counted = segment({
       memberCount: 41,
@@ -67,7 +67,7 @@ describe('segment change events', () => {
     });
     const updated = eventFromStreamRecord(streamRecord('MODIFY', counted, edited));
     expect(updated?.detailType).toBe('segment.updated');
-    expect(Object.keys((updated?.detail as { changes: Item }).changes).sort()).toEqual([
+    expect(Object.keys((updated!.detail as { changes: Item }).changes).sort()).toEqual([
       'backfill',
       'evaluation',
       'filter',
