@@ -1380,7 +1380,7 @@ describe('segments', () => {
     expect(rule.EventPattern).toEqual({
       source: ['crm.segments'],
       'detail-type': ['segment.created', 'segment.updated', 'segment.restored'],
-      detail: { $or: [{ changes: { evaluation: [{ exists: true }] } }, { changedFields: ['evaluation'] }] },
+      detail: { $or: [{ changes: { evaluation: { new: [{ exists: true }] } } }, { changedFields: ['evaluation'] }] },
     });
     const [target] = rule.Targets as Props[];
     expect(target).toMatchObject({

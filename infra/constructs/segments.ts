@@ -49,8 +49,9 @@ export function backfillEventPattern() {
   return {
     source: [CATALOG['segment.created'].source],
     detailType: types,
-    // A whole detail too large for the event is a claim check that still names its changed fields.
-    detail: { $or: [{ changes: { evaluation: [{ exists: true }] } }, { changedFields: ['evaluation'] }] },
+    // `exists` matches leaves only (as in EventBridge): the change's new value. A whole detail too large for the event
+    // is a claim check that still names its changed fields.
+    detail: { $or: [{ changes: { evaluation: { new: [{ exists: true }] } } }, { changedFields: ['evaluation'] }] },
   };
 }
 
