@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
@@ -181,7 +182,7 @@ export async function patchTemplate(
     ...(html !== undefined ? { html } : {}),
     ...(text !== undefined ? { text } : {}),
   };
-  if (JSON.stringify(templateView(changed)) === JSON.stringify(templateView(previous))) return templateView(previous);
+  if (isDeepStrictEqual(templateView(changed), templateView(previous))) return templateView(previous);
   const fields = await validated(p.tenantId, changed);
   const next: StoredTemplate = {
     ...changed,
