@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MergeContext } from './fields.ts';
 import {
@@ -232,5 +233,66 @@ describe('renderTemplate', () => {
     expect(error.code).toBe('template.output_too_large');
     expect(error.extra.field).toBe('html');
     expect(RENDERED_MAX_BYTES.html).toBeLessThan(200 * 6000);
+  });
+});
+
+describe('any template text', () => {
+  // Fragments of liquid, valid and broken, glued at random: every text is either reported (field errors) or renders
+  // (or fails with a TemplateRenderError); nothing else is ever thrown.
+  const fragment = fc.oneof(
+    fc.constantFrom(
+      '{{ contact.firstName }}',
+      '{{ contact.firstName | default: "x" }}',
+      '{{ company.name | upcase | raw }}',
+      '{{ contact.custom.tier }}',
+      '{{ contact[',
+      '{{',
+      '}}',
+      '{%',
+      '%}',
+      '{% if contact.lastName %}',
+      '{% else %}',
+      '{% endif %}',
+      '{% for i in (1..3) %}',
+      '{% endfor %}',
+      '{% assign a = contact.email %}',
+      '{{ a }}',
+      '{% raw %}',
+      '{% endraw %}',
+      '{% comment %}',
+      '{% endcomment %}',
+      '{% liquid echo owner.name %}',
+      '{{ unsubscribeUrl }}',
+      '{% include "x" %}',
+      '{{ "a" | append: contact.phone | size }}',
+      '{{ x.y.z }}',
+      '{{ contact.constructor }}',
+      '{{ __proto__ }}',
+      '"',
+      '|',
+    ),
+    fc.string({ maxLength: 12 }),
+  );
+  const text = fc.array(fragment, { maxLength: 12 }).map((parts) => parts.join(''));
+
+  it('is reported or rendered, never an unexpected error', async () => {
+    await fc.assert(
+      fc.asyncProperty(text, text, async (subject, html) => {
+        const template = { subject: `s${subject}`, html };
+        const errors = templateFieldErrors(template);
+        for (const e of errors) {
+          expect(['subject', 'html', 'text']).toContain(e.field);
+          expect(typeof e.message).toBe('string');
+        }
+        if (errors.length > 0) return;
+        try {
+          const rendered = await renderTemplate(template, ada, { links });
+          expect(rendered.html).toContain('&amp;b=2');
+        } catch (error) {
+          expect(error).toBeInstanceOf(TemplateRenderError);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
