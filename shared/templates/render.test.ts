@@ -121,6 +121,19 @@ describe('templateFieldErrors', () => {
     ]);
   });
 
+  it('keeps template variables from hiding the merge field roots', () => {
+    const errorsOf = (text: string) => templateFieldErrors({ subject: 's', text });
+    expect(errorsOf('{% assign contact = "x" %}\n{{ contact.firstName }}')).toEqual([
+      { field: 'text', message: expect.stringMatching(/"contact" here is a variable/), line: 2, column: 4 },
+    ]);
+    expect(errorsOf('{% for owner in (1..2) %}{{ owner.name }}{% endfor %}')).toEqual([
+      { field: 'text', message: expect.stringMatching(/"owner" here is a variable/), line: 1, column: 29 },
+    ]);
+    expect(errorsOf('{% capture company %}x{% endcapture %}{{ company }}')[0]?.message).toMatch(/"company" here/);
+    // Used before the assignment, the root is still the merge data there.
+    expect(errorsOf('{{ contact.firstName }}{% assign x = contact.lastName %}{{ x }}')).toEqual([]);
+  });
+
   it('allows locals from assign, capture and for', () => {
     const text =
       '{% assign greeting = "Hi" %}{% capture who %}{{ contact.firstName }}{% endcapture %}' +
