@@ -114,6 +114,9 @@ describe('templateFieldErrors', () => {
 
   it('needs a subject and a body part, and caps each part in bytes', () => {
     expect(templateFieldErrors({ subject: ' ' }).map((e) => e.field)).toEqual(['subject', 'html']);
+    expect(templateFieldErrors({ subject: 's', html: ' \n', text: 'x' })).toEqual([
+      { field: 'html', message: 'The html part is empty: leave it out.' },
+    ]);
     const tooLong = { subject: 'é'.repeat(500), html: 'x'.repeat(PART_MAX_BYTES.html + 1), text: 'ok' };
     expect(templateFieldErrors(tooLong)).toEqual([
       { field: 'subject', message: 'The subject is 1000 bytes; at most 998 are allowed.' },

@@ -198,6 +198,10 @@ export function templateFieldErrors(template: TemplateSource, declared?: Declare
   if (template.html === undefined && template.text === undefined) {
     errors.push({ field: 'html', message: 'Give an HTML part, a text part or both.' });
   }
+  for (const part of ['html', 'text'] as const) {
+    if (template[part]?.trim() === '')
+      errors.push({ field: part, message: `The ${part} part is empty: leave it out.` });
+  }
   for (const [part, source] of partsOf(template)) errors.push(...compile(part, source, declared).errors);
   return errors;
 }
