@@ -33,6 +33,7 @@ import { routingRoutes } from '../routing/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
@@ -453,6 +454,7 @@ export const routes = defineRoutes([
   ...knowledgeRoutes,
   ...mailboxesRoutes,
   ...routingRoutes,
+  ...emailTemplatesRoutes,
 ]);
 
 export type Routes = typeof routes;

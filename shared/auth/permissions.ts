@@ -74,6 +74,10 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  /** Marketing email templates (read: list, get, preview). */
+  'emailTemplates:read',
+  /** Create, change, delete and test-send email templates. */
+  'emailTemplates:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -96,7 +100,15 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'activities:write',
   ],
   support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...READ,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'emailTemplates:write',
+  ],
   readonly: READ,
 };
 
