@@ -77,6 +77,10 @@ export const PERMISSIONS = [
   /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
   'segments:read',
   'segments:write',
+  /** Marketing email templates (read: list, get, preview). */
+  'emailTemplates:read',
+  /** Create, change, delete and test-send email templates. */
+  'emailTemplates:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -107,6 +111,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'forms:manage',
     'scoring:manage',
     'segments:write',
+    'emailTemplates:write',
   ],
   readonly: READ,
 };
