@@ -35,6 +35,7 @@ import { slaRoutes } from '../sla/routes.ts';
 import { subscriptionsRoutes } from '../subscriptions/routes.ts';
 import { suppressionRoutes } from '../suppression/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
@@ -457,6 +458,7 @@ export const routes = defineRoutes([
   ...routingRoutes,
   ...subscriptionsRoutes,
   ...suppressionRoutes,
+  ...emailTemplatesRoutes,
 ]);
 
 export type Routes = typeof routes;
