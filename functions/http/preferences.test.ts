@@ -198,6 +198,7 @@ describe('links that do not work', () => {
       // Genuine, but the contact does not exist (any more).
       await sign({ tenantId: tenant, contactId: '01HZNOSUCHCONTACT' }),
       await sign({ tenantId: deleted.tenant, contactId: deleted.contact.id }),
+      `${'a'.repeat(5000)}.${signature}`,
     ];
     const pages = new Set<string>();
     for (const token of bad) {

@@ -88,8 +88,11 @@ export const PreferenceLinksQuery = z
   })
   .meta({ id: 'PreferenceLinksQuery' });
 
-/** The path of every public page: the signed token, shape-checked by the service (any failure is the same 404). */
-export const TokenParams = z.object({ token: z.string().max(2048) });
+/**
+ * The path of every public page: the signed token. No limit here: the service checks its shape (a payload of at most
+ * 1 KiB) so that any bad token, however long, gets the same 404 page; API Gateway bounds the URL itself.
+ */
+export const TokenParams = z.object({ token: z.string() });
 
 /** RFC 8058: the one-click POST's body is exactly `List-Unsubscribe=One-Click`. */
 export const OneClickBody = z
