@@ -8,7 +8,7 @@ import { contactKeys } from '../db/keys.ts';
 import { createModel } from '../db/model.ts';
 import { eventsFromStreamRecord } from './from-stream.ts';
 
-/** Contact changes on the stream: an unsubscribe also gives `contact.unsubscribed`, derived from the two images. */
+/** Contact changes on the stream: an unsubscribe also gives `consent.unsubscribed`, derived from the two images. */
 
 // Only used to render items exactly as ElectroDB stores them (params()); nothing is sent.
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -59,18 +59,18 @@ function unsubscribes(events: CatalogEvent[]) {
     expect(event.source).toBe('crm.contacts');
     expect(CATALOG[event.detailType].schema.parse(event.detail)).toEqual(event.detail);
   }
-  return events.filter((e) => e.detailType === 'contact.unsubscribed').map((e) => e.detail);
+  return events.filter((e) => e.detailType === 'consent.unsubscribed').map((e) => e.detail);
 }
 
 const oneClick = { updatedAt: T1, source: 'one_click', campaignId: 'camp-1' };
 const byLink = { version: 2, updatedAt: T1, updatedBy: 'contact:01ADA' };
 
-describe('contact.unsubscribed from the stream', () => {
+describe('consent.unsubscribed from the stream', () => {
   it('email consent withdrawn: one event of scope all, with source, campaign and time of the change', () => {
     const before = storedContact();
     const after = storedContact({ ...byLink, consent: { email: 'withdrawn', ...oneClick } });
     const events = eventsFromStreamRecord(streamRecord(before, after));
-    expect(events.map((e) => e.detailType)).toEqual(['contact.updated', 'contact.unsubscribed']);
+    expect(events.map((e) => e.detailType)).toEqual(['contact.updated', 'consent.unsubscribed']);
     expect(unsubscribes(events)).toEqual([
       {
         schemaVersion: 1,
@@ -118,5 +118,16 @@ describe('contact.unsubscribed from the stream', () => {
     for (const [before, after] of cases) {
       expect(unsubscribes(eventsFromStreamRecord(streamRecord(before, after)))).toEqual([]);
     }
+  });
+});
+
+describe('consent.unsubscribed on the bus', () => {
+  it('the stream publisher may put it; consumers of every contact change do not get it', async () => {
+    const { publishedDetailTypes } = await import('../../infra/constructs/events.ts');
+    const { auditedEvents } = await import('../../infra/constructs/audit-trail.ts');
+    const { candidateEvents } = await import('../../infra/constructs/duplicate-candidates.ts');
+    expect(publishedDetailTypes()).toContain('consent.unsubscribed');
+    expect(auditedEvents().detailType).not.toContain('consent.unsubscribed');
+    expect(candidateEvents().detailType).not.toContain('consent.unsubscribed');
   });
 });

@@ -170,7 +170,7 @@ function derivedTaskEvents(record: DynamoDBRecord): CatalogEvent[] {
 type Stamp = { status?: string; email?: string; updatedAt?: string; source?: string; campaignId?: string };
 
 /**
- * `contact.unsubscribed` for each unsubscribe a change of a live contact made: email consent becoming `withdrawn`
+ * `consent.unsubscribed` for each unsubscribe a change of a live contact made: email consent becoming `withdrawn`
  * (scope all), a category's choice becoming `unsubscribed` (scope category). Creates are not unsubscribes.
  */
 function derivedUnsubscribeEvents(record: DynamoDBRecord): CatalogEvent[] {
@@ -184,7 +184,7 @@ function derivedUnsubscribeEvents(record: DynamoDBRecord): CatalogEvent[] {
     ...(after.updatedBy ? { actorId: String(after.updatedBy) } : {}),
   };
   const event = (stamp: Stamp, scope: { scope: 'all' } | { scope: 'category'; categoryId: string }) =>
-    catalogEvent('contact.unsubscribed', {
+    catalogEvent('consent.unsubscribed', {
       ...base,
       occurredAt: String(stamp.updatedAt ?? after.updatedAt),
       ...scope,
