@@ -32,6 +32,8 @@ import { productsRoutes } from '../products/routes.ts';
 import { routingRoutes } from '../routing/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
+import { subscriptionsRoutes } from '../subscriptions/routes.ts';
+import { suppressionRoutes } from '../suppression/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
 import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
@@ -454,6 +456,8 @@ export const routes = defineRoutes([
   ...knowledgeRoutes,
   ...mailboxesRoutes,
   ...routingRoutes,
+  ...subscriptionsRoutes,
+  ...suppressionRoutes,
   ...emailTemplatesRoutes,
 ]);
 

@@ -74,6 +74,12 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  /** Subscription categories (what the preference page lists). */
+  'subscriptions:read',
+  'subscriptions:manage',
+  /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
+  'suppressions:read',
+  'suppressions:manage',
   /** Marketing email templates (read: list, get, preview). */
   'emailTemplates:read',
   /** Create, change, delete and test-send email templates. */
@@ -107,6 +113,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'leads:write',
     'forms:manage',
     'scoring:manage',
+    'subscriptions:manage',
+    'suppressions:manage',
     'emailTemplates:write',
   ],
   readonly: READ,
