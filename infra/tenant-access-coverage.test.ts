@@ -135,6 +135,10 @@ beforeAll(async () => {
   handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
   handlers.mailboxes = (await import('../functions/http/mailboxes.ts')).handler;
   handlers.segments = (await import('../functions/http/segments.ts')).handler;
+  process.env.PUBLIC_API_URL = 'https://public.example.test';
+  handlers.subscriptions = (await import('../functions/http/subscription-categories.ts')).handler;
+  handlers.suppressions = (await import('../functions/http/suppressions.ts')).handler;
+  handlers.preferences = (await import('../functions/http/preferences.ts')).handler;
   process.env.MARKETING_MAIL_DOMAIN = 'news.example.com';
   handlers.emailTemplates = (await import('../functions/http/email-templates.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
@@ -735,6 +739,36 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('POST', members, { body: { contactIds: [contactId] } });
       await call('GET', `${members}?limit=1`);
       await call('POST', `${members}/remove`, { body: { contactIds: [contactId] } });
+    });
+
+    let oneClickUrl = '';
+    await as('subscriptions', async (call) => {
+      await call('GET', '/v1/subscription-categories');
+      const categories = [{ id: 'newsletter', name: 'Newsletter' }];
+      await call('PUT', '/v1/subscription-categories', { body: { categories } });
+      // The tenant's signing key is created here (the first link signed).
+      const links = await call('GET', `/v1/contacts/${contactId}/preference-links?categoryId=newsletter`);
+      oneClickUrl = links.body.oneClickUrl;
+    });
+    await as('preferences', async (call) => {
+      const token = oneClickUrl.split('/').pop()!;
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      await call('GET', `/v1/unsubscribe/${token}`);
+      await call('POST', `/v1/unsubscribe/${token}`, { rawBody: 'List-Unsubscribe=One-Click', headers: form });
+      await call('GET', `/v1/preferences/${token}`);
+      await call('POST', `/v1/preferences/${token}`, {
+        rawBody: 'form=preferences&unsubscribeAll=true',
+        headers: form,
+      });
+    });
+    await as('suppressions', async (call) => {
+      const body = { email: 'bounced@example.com' };
+      await call('POST', '/v1/suppressions', { body, headers: { 'idempotency-key': 'sup-1' } });
+      await call('POST', '/v1/suppressions', { body, headers: { 'idempotency-key': 'sup-1' } });
+      await call('POST', '/v1/suppressions', { body });
+      await call('GET', '/v1/suppressions?limit=1');
+      await call('GET', '/v1/suppressions/bounced@example.com');
+      await call('DELETE', '/v1/suppressions/bounced@example.com');
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

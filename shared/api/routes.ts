@@ -33,6 +33,8 @@ import { routingRoutes } from '../routing/routes.ts';
 import { segmentsRoutes } from '../segments/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
+import { subscriptionsRoutes } from '../subscriptions/routes.ts';
+import { suppressionRoutes } from '../suppression/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
 import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
@@ -456,6 +458,8 @@ export const routes = defineRoutes([
   ...mailboxesRoutes,
   ...routingRoutes,
   ...segmentsRoutes,
+  ...subscriptionsRoutes,
+  ...suppressionRoutes,
   ...emailTemplatesRoutes,
 ]);
 

@@ -25,6 +25,8 @@ const ALL_READS: Permission[] = [
   'kb:read',
   'mailboxes:read',
   'segments:read',
+  'subscriptions:read',
+  'suppressions:read',
   'emailTemplates:read',
 ];
 
@@ -51,6 +53,8 @@ const EXPECTED: Record<Role, Permission[]> = {
     'forms:manage',
     'scoring:manage',
     'segments:write',
+    'subscriptions:manage',
+    'suppressions:manage',
     'emailTemplates:write',
   ],
   readonly: ALL_READS,
@@ -129,6 +133,12 @@ describe('role matrix', () => {
     expect(ROLES.filter((r) => can([r], 'tickets:read'))).toEqual([...ROLES]);
   });
 
+  it('marketing, managers and admins manage subscription categories and the suppression list', () => {
+    for (const permission of ['subscriptions:manage', 'suppressions:manage'] as const) {
+      expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager', 'marketing']);
+    }
+  });
+
   it('marketing, managers and admins write and test-send email templates; every role previews them', () => {
     expect(ROLES.filter((r) => can([r], 'emailTemplates:write'))).toEqual(['admin', 'manager', 'marketing']);
     expect(ROLES.filter((r) => can([r], 'emailTemplates:read'))).toEqual([...ROLES]);
@@ -155,7 +165,7 @@ describe('routes', () => {
     }
   });
 
-  it('only the API description, the web-to-lead endpoints and the secret-URL calendar feed are public', () => {
+  it('only the API description, the web-to-lead endpoints, the secret-URL calendar feed and the signed-link unsubscribe pages are public', () => {
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
       '/v1/openapi.json',
       '/docs',
@@ -164,6 +174,10 @@ describe('routes', () => {
       '/v1/forms/{formId}/submissions',
       '/v1/forms/confirmations/{token}',
       '/v1/calendar-feeds/{token}',
+      '/v1/unsubscribe/{token}',
+      '/v1/unsubscribe/{token}',
+      '/v1/preferences/{token}',
+      '/v1/preferences/{token}',
     ]);
   });
 
@@ -177,11 +191,12 @@ describe('routes', () => {
     'POST /v1/email-templates/{templateId}/preview',
   ];
 
-  it('no write operation is public (except the web-to-lead submission) or guarded by a read permission (except self-service on /v1/me)', () => {
+  it('no write operation is public (except the web-to-lead submission and the signed-link pages) or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {
       const permission: string = route.permission;
       if (SELF_SERVICE.includes(`${route.method} ${route.path}`)) expect(route.path).toMatch(/^\/v1\/me\//);
-      else if (route.group === 'formSubmissions') expect(route.permission).toBe('public');
+      else if (route.group === 'formSubmissions' || route.group === 'preferences')
+        expect(route.permission).toBe('public');
       else if (READ_ONLY_POSTS.includes(`${route.method} ${route.path}`)) expect(permission).toMatch(/:read$/);
       else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
@@ -193,6 +208,17 @@ describe('routes', () => {
       'confirmFormSubmission',
       'preflightFormSubmission',
       'submitForm',
+    ]);
+    expect(group.every((r) => r.permission === 'public')).toBe(true);
+  });
+
+  it('the signed-link unsubscribe and preference pages sit in a group of their own, with nothing authenticated', () => {
+    const group = routes.filter((r) => r.group === 'preferences');
+    expect(group.map((r) => r.operationId).sort()).toEqual([
+      'oneClickUnsubscribe',
+      'showPreferences',
+      'showUnsubscribe',
+      'updatePreferences',
     ]);
     expect(group.every((r) => r.permission === 'public')).toBe(true);
   });

@@ -77,6 +77,12 @@ export const PERMISSIONS = [
   /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
   'segments:read',
   'segments:write',
+  /** Subscription categories (what the preference page lists). */
+  'subscriptions:read',
+  'subscriptions:manage',
+  /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
+  'suppressions:read',
+  'suppressions:manage',
   /** Marketing email templates (read: list, get, preview). */
   'emailTemplates:read',
   /** Create, change, delete and test-send email templates. */
@@ -111,6 +117,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'forms:manage',
     'scoring:manage',
     'segments:write',
+    'subscriptions:manage',
+    'suppressions:manage',
     'emailTemplates:write',
   ],
   readonly: READ,
