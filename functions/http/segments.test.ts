@@ -93,6 +93,19 @@ describe('segments', () => {
       });
     expect((await tier('gold')).status).toBe(201);
     expect(fieldsOf(await tier('bronze'))).toEqual(['body.filter.value segment.invalid_value']);
+    // Subscription categories likewise: only those the tenant has.
+    const subscribed = () =>
+      api('POST', '/v1/segments', {
+        body: { kind: 'dynamic', name: 'News', filter: { field: 'subscriptions.news', op: 'eq', value: 'subscribed' } },
+      });
+    expect(fieldsOf(await subscribed())).toEqual(['body.filter.field segment.unknown_field']);
+    const { putSubscriptionCategories } = await import('../../shared/subscriptions/service.ts');
+    await putSubscriptionCategories(
+      { tenantId: t, userId: 'admin-1', roles: ['admin'] } as never,
+      { categories: [{ id: 'news', name: 'News' }] } as never,
+      undefined,
+    );
+    expect((await subscribed()).status).toBe(201);
 
     expect(fieldsOf(await api('POST', '/v1/segments', { body: { kind: 'dynamic', name: 'x' } }))).toEqual([
       'body.filter ',

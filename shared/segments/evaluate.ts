@@ -12,6 +12,8 @@ export interface EvaluationSubject {
     createdAt?: string;
     consent?: { email?: string; sms?: string; phone?: string };
     customFields?: Record<string, unknown>;
+    /** Per subscription category: the contact's choice. */
+    subscriptions?: Record<string, { status?: string } | undefined>;
     deletedAt?: string;
     mergedInto?: string;
   };
@@ -57,6 +59,7 @@ function fieldValue(field: string, s: EvaluationSubject): unknown {
     case 'engagement.clicked':
       return s.engagement?.lastClickedAt;
     default: {
+      if (field.startsWith('subscriptions.')) return c.subscriptions?.[field.slice(14)]?.status;
       if (!field.startsWith('custom.')) return undefined;
       const value = c.customFields?.[field.slice(7)];
       if (value === null || value === '' || (Array.isArray(value) && value.length === 0)) return undefined;

@@ -27,6 +27,7 @@ const ada: EvaluationSubject = {
     createdAt: daysAgo(10),
     consent: { email: 'granted' },
     customFields: { tier: 'gold', seats: 12, trial: false, renewal: '2027-01-15', products: ['crm'], note: 'Hi' },
+    subscriptions: { newsletter: { status: 'unsubscribed' }, events: { status: 'subscribed' } },
   },
   engagement: { lastOpenedAt: daysAgo(3), lastClickedAt: daysAgo(40) },
 };
@@ -69,6 +70,10 @@ describe('matches', () => {
     [c('custom.products', 'contains', 'desk'), false],
     [c('custom.note', 'eq', 'hi'), true],
     [c('custom.missing', 'exists'), false],
+    [c('subscriptions.newsletter', 'eq', 'subscribed'), false],
+    [c('subscriptions.events', 'eq', 'subscribed'), true],
+    [c('subscriptions.webinars', 'exists'), false],
+    [c('subscriptions.webinars', 'neq', 'unsubscribed'), true],
   ])('%j is %s', (condition, expected) => {
     expect(matches(condition, ada, NOW)).toBe(expected);
   });
@@ -136,6 +141,14 @@ describe('filterProblems', () => {
       'body.filter.any.6.value segment.invalid_value',
       'body.filter.any.7.value segment.invalid_value',
     ]);
+  });
+
+  it('takes subscription categories the tenant has, with their statuses', () => {
+    const check = (f: Filter) => filterProblems(f, custom, 'body.filter', ['newsletter']).map((e) => e.field);
+    expect(check(c('subscriptions.newsletter', 'eq', 'subscribed'))).toEqual([]);
+    expect(check(c('subscriptions.newsletter', 'eq', 'maybe'))).toEqual(['body.filter.value']);
+    expect(check(c('subscriptions.events', 'eq', 'subscribed'))).toEqual(['body.filter.field']);
+    expect(check(c('subscriptions.newsletter', 'contains', 'x'))).toEqual(['body.filter.op']);
   });
 
   it('bounds depth and the number of conditions', () => {

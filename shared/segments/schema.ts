@@ -26,8 +26,8 @@ export const Condition = z
       .meta({
         description:
           'lifecycleStage, tags, address.country, address.region, ownerId, companyId, emailDomain, createdAt, ' +
-          'consent.email, consent.sms, consent.phone, engagement.opened, engagement.clicked, or custom.<key> (a ' +
-          'custom field declared for contacts).',
+          'consent.email, consent.sms, consent.phone, engagement.opened, engagement.clicked, custom.<key> (a ' +
+          'custom field declared for contacts), or subscriptions.<categoryId> (a subscription category).',
       }),
     op: z.enum(OPERATORS),
     value: z
@@ -129,8 +129,20 @@ function customKind(definition: CustomFieldDefinition): FieldKind {
   }
 }
 
+/** A contact's choice for a subscription category: absent until it makes one (or one is made for it). */
+const SUBSCRIPTION_VALUES = ['subscribed', 'unsubscribed'] as const;
+
 /** The kind of a filter field, or undefined for a field that does not exist (for this tenant). */
-export function fieldKind(field: string, customFields: readonly CustomFieldDefinition[]): FieldKind | undefined {
+export function fieldKind(
+  field: string,
+  customFields: readonly CustomFieldDefinition[],
+  categories: readonly string[] = [],
+): FieldKind | undefined {
+  if (field.startsWith('subscriptions.')) {
+    return categories.includes(field.slice('subscriptions.'.length))
+      ? { kind: 'enum', values: SUBSCRIPTION_VALUES }
+      : undefined;
+  }
   if (field.startsWith('custom.')) {
     const definition = customFields.find((f) => `custom.${f.key}` === field);
     return definition ? customKind(definition) : undefined;
@@ -170,12 +182,19 @@ function operandProblem(kind: FieldKind, value: unknown): string | undefined {
   }
 }
 
-function conditionProblems(c: Condition, path: string, customFields: readonly CustomFieldDefinition[]): FieldError[] {
-  const kind = fieldKind(c.field, customFields);
+function conditionProblems(
+  c: Condition,
+  path: string,
+  customFields: readonly CustomFieldDefinition[],
+  categories: readonly string[],
+): FieldError[] {
+  const kind = fieldKind(c.field, customFields, categories);
   if (!kind) {
     const message = c.field.startsWith('custom.')
       ? `No custom field "${c.field.slice(7)}" is declared for contacts.`
-      : `Unknown field. Use one of: ${Object.keys(CONTACT_FIELDS).join(', ')}, or custom.<key>.`;
+      : c.field.startsWith('subscriptions.')
+        ? `No subscription category "${c.field.slice(14)}" (GET /v1/subscription-categories).`
+        : `Unknown field. Use one of: ${Object.keys(CONTACT_FIELDS).join(', ')}, custom.<key> or subscriptions.<categoryId>.`;
     return [{ field: `${path}.field`, message, code: 'segment.unknown_field' }];
   }
   const allowed = OPS_BY_KIND[kind.kind];
@@ -233,6 +252,7 @@ export function filterProblems(
   filter: Filter,
   customFields: readonly CustomFieldDefinition[],
   prefix = 'body.filter',
+  categories: readonly string[] = [],
 ): FieldError[] {
   const errors: FieldError[] = [];
   let conditions = 0;
@@ -252,7 +272,7 @@ export function filterProblems(
     } else if ('not' in f) visit(f.not, `${path}.not`, depth + 1);
     else {
       conditions += 1;
-      errors.push(...conditionProblems(f, path, customFields));
+      errors.push(...conditionProblems(f, path, customFields, categories));
     }
   };
   visit(filter, prefix, 0);

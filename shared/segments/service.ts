@@ -10,6 +10,7 @@ import { checkCursor, model, writeRecord } from '../db/store.ts';
 import { DomainError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, type PageRequest, queryIndex } from '../records/lists.ts';
+import { getSubscriptionCategories } from '../subscriptions/service.ts';
 import { applyMemberOps, type MemberOp, SegmentChangedError, segmentKey } from './membership.ts';
 import {
   type Filter,
@@ -79,7 +80,11 @@ async function liveSegment(tenantId: string, segmentId: string): Promise<StoredS
 
 async function checkFilter(tenantId: string, filter: Filter): Promise<void> {
   const { fields } = await getCustomFieldSchema(tenantId, 'contact');
-  const errors = filterProblems(filter, fields);
+  // The categories are read only for a filter that names one.
+  const categories = JSON.stringify(filter).includes('"subscriptions.')
+    ? (await getSubscriptionCategories(tenantId)).categories.map((c) => c.id)
+    : [];
+  const errors = filterProblems(filter, fields, 'body.filter', categories);
   if (errors.length > 0) throw new ValidationError('The filter is invalid.', errors, 'segment.invalid_filter');
 }
 
