@@ -16,6 +16,7 @@ import { grantMarketingSend } from './constructs/marketing-send.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { givePublicApiUrl } from './constructs/public-api-url.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmSegments } from './constructs/segments.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 import { CrmTicketSla } from './constructs/ticket-sla.ts';
@@ -63,6 +64,7 @@ export class CrmStack extends Stack {
   readonly ticketSla: CrmTicketSla;
   /** The ticket routing workflow (Step Functions), started by ticket.created. */
   readonly ticketRouting: CrmTicketRouting;
+  readonly segments: CrmSegments;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -141,6 +143,7 @@ export class CrmStack extends Stack {
     });
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
+    this.segments = new CrmSegments(this, 'Segments', { bus: this.events.bus, table: this.data.table });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });
