@@ -46,6 +46,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   merge: 'functions/http/merge.ts',
   sla: 'functions/http/sla.ts',
   tickets: 'functions/http/tickets.ts',
+  campaigns: 'functions/http/campaigns.ts',
 };
 
 /** Why each group's public routes need no authorizer (cdk-nag APIG4). */

@@ -203,6 +203,14 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryIndexes: ['gsi4'],
     globalKeys: { mailboxClaim: ['PutItem', 'DeleteItem'] },
   },
+  // Campaigns: the campaign is a conditional Put (with the idempotency record: a transaction); checks before
+  // scheduling GetItem the template, the category and each segment (at most 40); stats and the ledger are Queries
+  // of the campaign's own partition; lists by status (gsi2) and name/trash (gsi4).
+  campaigns: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: true,
+    queryIndexes: ['gsi2', 'gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

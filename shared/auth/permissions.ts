@@ -74,6 +74,11 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  'campaigns:read',
+  /** Draft, change and delete email campaigns. */
+  'campaigns:write',
+  /** Schedule, cancel, pause and resume campaigns: what makes mail go out. */
+  'campaigns:send',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -96,7 +101,16 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'activities:write',
   ],
   support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...READ,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'campaigns:write',
+    'campaigns:send',
+  ],
   readonly: READ,
 };
 

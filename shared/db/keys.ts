@@ -540,3 +540,27 @@ export const suppressionIndex = {
   list: (t: string) => `${t}#suppression#list`,
   sk: (suppressedAt: string, email: string) => `${suppressedAt}#${email}`,
 };
+
+/** Campaigns: by status on gsi2 (`<t>#campaign#status#<status>`), by name and trash on gsi4 (recordIndex). */
+export const campaignIndex = {
+  status: (t: string, status: string) => `${t}#campaign#status#${status}`,
+  name: (t: string) => recordIndex.name(t, 'campaign'),
+  trash: (t: string) => recordIndex.trash(t, 'campaign'),
+};
+
+export function campaignKeys(c: {
+  tenantId: string;
+  campaignId: string;
+  status: string;
+  sortName: string;
+  deletedAt?: string | undefined;
+}): Keys {
+  const live = !c.deletedAt;
+  const byName = `${c.sortName}#${c.campaignId}`;
+  return {
+    gsi2pk: live ? campaignIndex.status(c.tenantId, c.status) : undefined,
+    gsi2sk: live ? byName : undefined,
+    gsi4pk: live ? campaignIndex.name(c.tenantId) : campaignIndex.trash(c.tenantId),
+    gsi4sk: live ? byName : `${c.deletedAt}#${c.campaignId}`,
+  };
+}
