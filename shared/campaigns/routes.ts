@@ -12,17 +12,18 @@ import {
   CampaignSchedule,
 } from './schema.ts';
 
-const action = (
-  operationId: string,
-  verb: string,
+/** A state change of one campaign: POST /v1/campaigns/{campaignId}/<verb>, answering the campaign as it is now. */
+function action<const O extends string, const V extends string, const X extends object = Record<never, never>>(
+  operationId: O,
+  verb: V,
   summary: string,
   description: string,
-  extra: Record<string, unknown> = {},
-) =>
-  ({
+  extra?: X,
+) {
+  return {
     operationId,
     method: 'POST',
-    path: `/v1/campaigns/{campaignId}/${verb}`,
+    path: `/v1/campaigns/{campaignId}/${verb}` as `/v1/campaigns/{campaignId}/${V}`,
     group: 'campaigns',
     permission: 'campaigns:send',
     tag: 'Campaigns',
@@ -31,8 +32,9 @@ const action = (
     params: CampaignIdParams,
     response: { status: 200, schema: Campaign, description: 'The campaign as it is now.' },
     conditional: true,
-    ...extra,
-  }) as const;
+    ...(extra as X),
+  } as const;
+}
 
 export const campaignsRoutes = defineRoutes([
   {

@@ -377,7 +377,7 @@ export async function listRecipients(
   const base = recipients.query.byRecipient({ tenantId: p.tenantId, campaignId });
   const options = { limit: query.limit, cursor: query.cursor ?? null, pages: 10 };
   const result = query.state
-    ? await base.where((attr, op) => op.eq(attr.state, query.state!)).go(options)
+    ? await base.where((attr, op) => op.eq(attr.state, query.state as string)).go(options)
     : await base.go(options);
   return {
     items: result.data.map(({ tenantId: _t, campaignId: _c, ...item }) => item),

@@ -1,15 +1,10 @@
-import { createHash } from 'node:crypto';
-import { CAMPAIGN_STATS_SHARDS } from '../db/entities/campaign.ts';
 import { model } from '../db/store.ts';
 
 /**
  * A campaign's counters (CampaignStatsEntity): CAMPAIGN_STATS_SHARDS items, each changed only by ADD, so concurrent
- * senders and tracking events do not contend on one item. Any shard may take any ADD (the sum is what counts); the
- * sender and tracking use the address's shard so one recipient's counts stay together.
+ * senders and tracking events do not contend on one item. The sender and tracking ADD on the address's shard
+ * (`campaignStatsShard`, shared/tracking/ses-events.ts); reading sums them.
  */
-export function statsShard(email: string): number {
-  return createHash('sha256').update(email.toLowerCase()).digest().readUInt32BE(0) % CAMPAIGN_STATS_SHARDS;
-}
 
 /** The counters summed over the shards: one Query of the campaign partition's stats items. */
 export async function sumStats(tenantId: string, campaignId: string): Promise<Record<string, number>> {
