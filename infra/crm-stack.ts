@@ -13,6 +13,7 @@ import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
+import { givePublicApiUrl } from './constructs/public-api-url.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
@@ -114,6 +115,8 @@ export class CrmStack extends Stack {
       mailDomain,
     });
     this.api.functions.tickets.function.addEnvironment('MAIL_DOMAIN', mailDomain);
+    // A contact's unsubscribe and preference links point at the public (forms) API.
+    givePublicApiUrl(this.api, this.api.functions.subscriptions);
 
     this.leads = new CrmLeads(this, 'Leads', {
       bus: this.events.bus,

@@ -277,6 +277,9 @@ export function buildOpenApi(table: readonly RouteDefinition[] = routes): OpenAp
           ...(route.acceptsForm
             ? { 'application/x-www-form-urlencoded': { schema: schemas.convert(route.body, 'input') } }
             : {}),
+          ...(route.acceptsMultipart
+            ? { 'multipart/form-data': { schema: schemas.convert(route.body, 'input') } }
+            : {}),
         },
       };
     }

@@ -33,6 +33,8 @@ import { productsRoutes } from '../products/routes.ts';
 import { routingRoutes } from '../routing/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
+import { subscriptionsRoutes } from '../subscriptions/routes.ts';
+import { suppressionRoutes } from '../suppression/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
@@ -455,6 +457,8 @@ export const routes = defineRoutes([
   ...mailboxesRoutes,
   ...routingRoutes,
   ...campaignsRoutes,
+  ...subscriptionsRoutes,
+  ...suppressionRoutes,
 ]);
 
 export type Routes = typeof routes;

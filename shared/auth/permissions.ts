@@ -79,6 +79,12 @@ export const PERMISSIONS = [
   'campaigns:write',
   /** Schedule, cancel, pause and resume campaigns: what makes mail go out. */
   'campaigns:send',
+  /** Subscription categories (what the preference page lists). */
+  'subscriptions:read',
+  'subscriptions:manage',
+  /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
+  'suppressions:read',
+  'suppressions:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -110,6 +116,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'scoring:manage',
     'campaigns:write',
     'campaigns:send',
+    'subscriptions:manage',
+    'suppressions:manage',
   ],
   readonly: READ,
 };
