@@ -89,10 +89,14 @@ export const CampaignPatch = z
 
 export const CampaignSchedule = z
   .strictObject({
-    at: z.string().max(32).optional().meta({
-      description: 'Local date-time without offset, `YYYY-MM-DDTHH:MM[:SS]`, read in `timeZone`.',
-      examples: ['2026-03-29T09:00'],
-    }),
+    at: z
+      .string()
+      .max(32)
+      .optional()
+      .meta({
+        description: 'Local date-time without offset, `YYYY-MM-DDTHH:MM[:SS]`, read in `timeZone`.',
+        examples: ['2026-03-29T09:00'],
+      }),
     timeZone: z.string().max(64).optional().meta({ description: 'IANA time zone, e.g. Europe/Berlin.' }),
     now: z.literal(true).optional().meta({ description: 'Send now instead of at a time.' }),
   })

@@ -85,7 +85,7 @@ function wrongStatus(campaign: StoredCampaign, action: string, allowed: readonly
   return new ConflictError(
     'campaign.invalid_status',
     `A ${campaign.status} campaign cannot be ${action} (only ${allowed.join(' or ')}).`,
-    { status: campaign.status },
+    { campaignStatus: campaign.status },
   );
 }
 
@@ -100,7 +100,9 @@ export function senderFieldErrors(input: { from?: { address: string }; replyTo?:
   if (!address) return [];
   const host = address.slice(address.lastIndexOf('@') + 1);
   if (host === domain || host.endsWith(`.${domain}`)) return [];
-  return [{ field: 'body.from.address', message: `Send from an address at ${domain}.`, code: 'campaign.sender_domain' }];
+  return [
+    { field: 'body.from.address', message: `Send from an address at ${domain}.`, code: 'campaign.sender_domain' },
+  ];
 }
 
 async function save(
@@ -178,7 +180,12 @@ export async function listCampaigns(p: Principal, query: CampaignListQueryInput)
   }
   const page = { limit: query.limit, cursor: query.cursor };
   const result = query.status
-    ? await queryIndex<Record<string, unknown>>('campaign', 'gsi2', campaignIndex.status(p.tenantId, query.status), page)
+    ? await queryIndex<Record<string, unknown>>(
+        'campaign',
+        'gsi2',
+        campaignIndex.status(p.tenantId, query.status),
+        page,
+      )
     : query.inTrash
       ? await queryIndex<Record<string, unknown>>('campaign', 'gsi4', campaignIndex.trash(p.tenantId), page, {
           order: 'desc',
@@ -375,10 +382,20 @@ export async function listRecipients(
   const partition = recipients.get({ tenantId: p.tenantId, campaignId, email: '-' }).params().Key.pk as string;
   checkCursor(query.cursor, 'pk', partition, (sk) => sk.startsWith('$campaignRecipient_1#email_'));
   const base = recipients.query.byRecipient({ tenantId: p.tenantId, campaignId });
-  const options = { limit: query.limit, cursor: query.cursor ?? null, pages: 10 };
-  const result = query.state
-    ? await base.where((attr, op) => op.eq(attr.state, query.state as string)).go(options)
-    : await base.go(options);
+  // A filtered page reads at most 10 times what it may return, each read asking only for the items still missing,
+  // so a page never holds more than `limit` and its cursor is exact; a sparse state gives short pages.
+  const found: Array<Record<string, unknown>> = [];
+  let cursor = query.cursor ?? null;
+  for (let read = 0; read < (query.state ? 10 : 1) && found.length < query.limit; read++) {
+    const options = { limit: query.limit - found.length, cursor };
+    const result = query.state
+      ? await base.where((attr, op) => op.eq(attr.state, query.state as string)).go(options)
+      : await base.go(options);
+    found.push(...(result.data as Array<Record<string, unknown>>));
+    cursor = result.cursor ?? null;
+    if (!cursor) break;
+  }
+  const result = { data: found, cursor };
   return {
     items: result.data.map(({ tenantId: _t, campaignId: _c, ...item }) => item),
     nextCursor: result.cursor ?? null,
