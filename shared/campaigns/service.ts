@@ -254,8 +254,10 @@ export async function assertSendable(tenantId: string, campaign: StoredCampaign)
   }
 
   const wanted: Array<{ field: string; id: string; kind: 'dynamic' | 'static' }> = [];
-  const add = (field: keyof AudienceInput, kind: 'dynamic' | 'static') =>
-    campaign.audience[field].forEach((id, i) => wanted.push({ field: `audience.${field}.${i}`, id, kind }));
+  const add = (field: keyof AudienceInput, kind: 'dynamic' | 'static') => {
+    for (const [i, id] of campaign.audience[field].entries())
+      wanted.push({ field: `audience.${field}.${i}`, id, kind });
+  };
   add('segmentIds', 'dynamic');
   add('excludeSegmentIds', 'dynamic');
   add('listIds', 'static');
