@@ -235,7 +235,7 @@ describe('campaigns API', () => {
     const { model } = await import('../../shared/db/store.ts');
     const { campaignKeys } = await import('../../shared/db/keys.ts');
     const stored = (await model.entities.campaign.get({ tenantId: t, campaignId: id }).go()).data!;
-    const sending = { ...stored, status: 'sending', version: stored.version + 1, execution: { run: 1, name: 'x' } };
+    const sending = { ...stored, status: 'sending', version: stored.version + 1, executionRun: 1, executionName: 'x' };
     await model.entities.campaign.put({ ...sending, ...campaignKeys(sending as never) } as never).go();
 
     expect((await api('PATCH', `/v1/campaigns/${id}`, { body: { name: 'x' } })).status).toBe(409);
@@ -249,7 +249,7 @@ describe('campaigns API', () => {
     expect((await api('POST', `/v1/campaigns/${id}/pause`)).status).toBe(409);
     const resumed = await api('POST', `/v1/campaigns/${id}/resume`);
     expect(resumed.body).toMatchObject({ status: 'sending', run: 2 });
-    expect(resumed.body.execution).toBeUndefined();
+    expect(resumed.body.executionName).toBeUndefined();
     await api('POST', `/v1/campaigns/${id}/pause`);
     expect((await api('POST', `/v1/campaigns/${id}/cancel`)).body.status).toBe('cancelled');
 

@@ -124,8 +124,9 @@ export const campaignsRoutes = defineRoutes([
   action(
     'resumeCampaign',
     'resume',
-    'Resume a paused campaign',
-    'A new run goes on from where the send stopped; nobody already mailed is mailed again.',
+    'Resume a paused or failed campaign',
+    'A new run goes on from where the send stopped; nobody already mailed (or whose send is in doubt) is mailed ' +
+      'again.',
   ),
   {
     operationId: 'listCampaignRecipients',

@@ -45,7 +45,8 @@ export type StoredCampaign = Record<string, unknown> & {
   replyTo?: string;
   version: number;
   run?: number;
-  execution?: { run: number; name: string };
+  executionName?: string;
+  executionRun?: number;
   progress?: SendProgress;
   content?: { subject: string; html?: string; text?: string };
   deletedAt?: string;
@@ -62,7 +63,7 @@ export interface SendProgress {
 
 /** The campaign as the API shows it: without its internals (the content snapshot, the send's cursor, its owner). */
 export function campaignView(stored: Record<string, unknown>, stats?: Record<string, number>): CampaignView {
-  const { content: _c, progress: _p, execution: _e, ...view } = itemView(stored, 'campaignId');
+  const { content: _c, progress: _p, executionName: _e, executionRun: _r, ...view } = itemView(stored, 'campaignId');
   return (stats ? { ...view, stats } : view) as unknown as CampaignView;
 }
 
@@ -357,13 +358,13 @@ export async function pauseCampaign(p: Principal, campaignId: string, ifMatch?: 
 }
 
 /**
- * A paused campaign goes on from where it stopped: a new run (run + 1), which the schedule consumer starts now; the
- * ledger keeps anyone mailed in an earlier run from being mailed again.
+ * A paused (or failed) campaign goes on from where it stopped: a new run (run + 1), which the schedule consumer
+ * starts now; the ledger keeps anyone mailed in an earlier run from being mailed again.
  */
 export async function resumeCampaign(p: Principal, campaignId: string, ifMatch?: VersionPrecondition) {
   const previous = await liveCampaign(p.tenantId, campaignId);
   checkVersion(previous, ifMatch);
-  requireStatus(previous, 'resumed', ['paused']);
+  requireStatus(previous, 'resumed', ['paused', 'failed']);
   const next = nextVersion(p, previous, {
     status: 'sending',
     run: (previous.run ?? 0) + 1,

@@ -36,10 +36,11 @@ export const CampaignEntity = new Entity(
       /** Incremented for each run (start, each resume), naming its Step Functions execution. */
       run: { type: 'number' },
       /**
-       * The execution that owns the send: { run, name } written by its Start step. Only that execution sends and
-       * moves `progress`; a duplicate start of the same run, or an older run after a resume, stops.
+       * The Step Functions execution that owns the send, and its run, written by its Start step. Only that execution
+       * sends and moves `progress`; a duplicate start of the same run, or an older run after a resume, stops.
        */
-      execution: { type: 'any' },
+      executionName: { type: 'string' },
+      executionRun: { type: 'number' },
       startedAt: { type: 'string' },
       finishedAt: { type: 'string' },
       cancelledAt: { type: 'string' },
