@@ -439,7 +439,6 @@ function isPermanentRefusal(error: unknown): boolean {
 /** RFC 5322 display name: quoted; RFC 2047 encoded when not ASCII. */
 export function formatFrom(from: { address: string; name?: string | undefined }): string {
   if (!from.name) return from.address;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is exactly what may go unencoded.
   const name = /^[\x20-\x7e]*$/.test(from.name)
     ? `"${from.name}"`
     : `=?UTF-8?B?${Buffer.from(from.name, 'utf8').toString('base64')}?=`;
