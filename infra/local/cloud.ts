@@ -288,7 +288,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const apiPort = options.apiPort || (await freePort());
     const formsApiPort = options.formsApiPort || (await freePort());
     const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
-    const formsApiId = httpApis.find(([, r]) => r.Properties?.Name === 'FormsApi')?.[0];
+    // An API's name is its Name, or the title of the OpenAPI Body it is declared by.
+    const apiName = (props: Record<string, unknown> | undefined) =>
+      props?.Name ?? (props?.Body as { info?: { title?: unknown } } | undefined)?.info?.title;
+    const formsApiId = httpApis.find(([, r]) => apiName(r.Properties) === 'FormsApi')?.[0];
     const mainApiId = httpApis.find(([id]) => id !== formsApiId)?.[0];
     if (mainApiId) resolver.setApiEndpoint(mainApiId, `http://127.0.0.1:${apiPort}`);
     if (formsApiId) resolver.setApiEndpoint(formsApiId, `http://127.0.0.1:${formsApiPort}`);
@@ -371,10 +374,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         )
       : undefined;
 
-    const authorizer = single(resolver, 'AWS::ApiGatewayV2::Authorizer');
-    const audience = String(
-      ((resolver.properties(authorizer).JwtConfiguration as { Audience?: unknown[] }).Audience ?? [])[0] ?? '',
-    );
+    const audience = api.jwtAudience() ?? '';
     const aws: LocalAwsAccess = {
       region: resolver.region,
       accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
