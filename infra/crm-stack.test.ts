@@ -975,8 +975,8 @@ describe('leads', () => {
     const sends = crmFunctions().filter(({ fn }) =>
       statementsOf(fn).some((s) => actionsOf(s).includes('ses:SendEmail')),
     );
-    // (and the SLA timer, whose own grant is checked under 'ticket SLA')
-    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'sla-timer']);
+    // (and the SLA timer and the email templates' test send, whose own grants are checked under theirs)
+    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'emailTemplates', 'sla-timer']);
     const env = props(logicalId(stack.api.functions.formSubmissions.function)).Environment.Variables;
     expect(env.SENDER_EMAIL).toBe('crm@example.com');
     expect(env.TENANT_RATE_LIMIT).toBeDefined();
@@ -1361,5 +1361,34 @@ describe('ticket routing', () => {
     const alarm = props(logicalId(stack.ticketRouting.failedAlarm));
     expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
     expect(JSON.stringify(alarm.Metrics)).toContain('ExecutionsFailed');
+  });
+});
+
+describe('email templates', () => {
+  it('lets the test send use only SendEmail on the mail domain identity, from an address in that domain', () => {
+    const fn = stack.api.functions.emailTemplates;
+    const sends = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('ses:')));
+    expect(sends).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'ses:SendEmail',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ses:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':identity/crm.local',
+            ],
+          ],
+        },
+        Condition: { StringLike: { 'ses:FromAddress': '*@crm.local' } },
+      },
+    ]);
+    expect(props(logicalId(fn.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe('crm.local');
   });
 });

@@ -42,6 +42,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   subscriptions: 'functions/http/subscription-categories.ts',
   suppressions: 'functions/http/suppressions.ts',
   preferences: 'functions/http/preferences.ts',
+  emailTemplates: 'functions/http/email-templates.ts',
 };
 
 /** Why each group's public routes need no authorizer: a route may be public only with its group's reason here. */

@@ -29,6 +29,7 @@ export const FUNCTION_GROUPS = [
   'subscriptions',
   'suppressions',
   'preferences',
+  'emailTemplates',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
@@ -78,7 +79,7 @@ export interface RouteDefinition {
    * Mail providers post RFC 8058 one-click unsubscribes either way.
    */
   acceptsMultipart?: boolean;
-  /** A smaller body limit than the API's 64 KiB, for public endpoints. */
+  /** A body limit other than the API's 64 KiB: smaller for public endpoints, larger for email templates. */
   maxBodyBytes?: number;
   /** A GET of a record that may have been merged: 301 with Location to the record it was merged into. */
   redirectsMerged?: boolean;

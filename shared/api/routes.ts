@@ -36,6 +36,7 @@ import { slaRoutes } from '../sla/routes.ts';
 import { subscriptionsRoutes } from '../subscriptions/routes.ts';
 import { suppressionRoutes } from '../suppression/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
@@ -459,6 +460,7 @@ export const routes = defineRoutes([
   ...campaignsRoutes,
   ...subscriptionsRoutes,
   ...suppressionRoutes,
+  ...emailTemplatesRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -85,6 +85,10 @@ export const PERMISSIONS = [
   /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
   'suppressions:read',
   'suppressions:manage',
+  /** Marketing email templates (read: list, get, preview). */
+  'emailTemplates:read',
+  /** Create, change, delete and test-send email templates. */
+  'emailTemplates:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -118,6 +122,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'campaigns:send',
     'subscriptions:manage',
     'suppressions:manage',
+    'emailTemplates:write',
   ],
   readonly: READ,
 };

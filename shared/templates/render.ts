@@ -3,7 +3,7 @@ import { DomainError } from '../errors.ts';
 import { type DeclaredCustomFields, fieldProblem, type MergeContext, mergeScope } from './fields.ts';
 
 export type { DeclaredCustomFields, MergeContext } from './fields.ts';
-export { loadMergeContexts, mergeContextsFor } from './merge-context.ts';
+export { loadMergeContext, loadMergeContexts, mergeContextsFor } from './merge-context.ts';
 
 /**
  * Marketing templates: liquid (liquidjs) with strict variables and static analysis, so every merge field is known
