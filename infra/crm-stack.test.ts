@@ -5,7 +5,13 @@ import type { CfnResource as CfnConstruct, PolicyValidationPluginReport } from '
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOG, DERIVED_FROM_STREAM, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../events/catalog.ts';
+import {
+  CATALOG,
+  DERIVED_FROM_STREAM,
+  DERIVED_ONLY_ENTITIES,
+  PUBLISHED_ENTITIES,
+  STREAM_DETAIL_TYPES,
+} from '../events/catalog.ts';
 import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
@@ -648,7 +654,7 @@ describe('events', () => {
         OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.events.failures.queue), 'Arn'] } },
       },
     });
-    const entity = { __edb_e__: { S: [...PUBLISHED_ENTITIES] } };
+    const entity = { __edb_e__: { S: [...PUBLISHED_ENTITIES, ...DERIVED_ONLY_ENTITIES] } };
     expect(p.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern))).toEqual([
       { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] },
     ]);
