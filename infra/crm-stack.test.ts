@@ -1361,15 +1361,16 @@ describe('email tracking', () => {
     expect(destination.EventDestination.Enabled).toBe(true);
     expect(destination.EventDestination.MatchingEventTypes.sort()).toEqual(
       [
-        'SEND',
-        'DELIVERY',
-        'BOUNCE',
-        'COMPLAINT',
-        'OPEN',
-        'CLICK',
-        'REJECT',
-        'RENDERING_FAILURE',
-        'DELIVERY_DELAY',
+        // CloudFormation's names (SES v2's SEND, RENDERING_FAILURE...).
+        'send',
+        'delivery',
+        'bounce',
+        'complaint',
+        'open',
+        'click',
+        'reject',
+        'renderingFailure',
+        'deliveryDelay',
       ].sort(),
     );
     // SES publishes to the default bus only.

@@ -74,7 +74,14 @@ export function configurationSetsOf(resolver: TemplateResolver): Map<string, Loc
     const set = sets.get(String(props.ConfigurationSetName));
     const destination = props.EventDestination;
     if (!set || !destination?.EventBridgeDestination || destination.Enabled === false) continue;
-    for (const type of destination.MatchingEventTypes ?? []) set.eventTypes.add(String(type).toUpperCase());
+    // CloudFormation writes `renderingFailure`, SES v2 `RENDERING_FAILURE`: keep the latter.
+    for (const type of destination.MatchingEventTypes ?? []) {
+      set.eventTypes.add(
+        String(type)
+          .replace(/([a-z])([A-Z])/g, '$1_$2')
+          .toUpperCase(),
+      );
+    }
   }
   return sets;
 }
