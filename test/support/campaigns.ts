@@ -16,6 +16,7 @@ export async function putTemplate(
       tenantId,
       templateId,
       name: `Template ${templateId}`,
+      sortName: `template ${templateId}`,
       subject: parts.subject ?? 'Hello {{ contact.firstName | default: "there" }}',
       html: parts.html ?? '<p>Hi {{ contact.firstName | default: "there" }}</p>',
       text: parts.text ?? 'Hi {{ contact.firstName | default: "there" }}',
