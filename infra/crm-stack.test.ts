@@ -306,6 +306,25 @@ describe('api', () => {
     expect(onForms).toContain('OPTIONS /v1/forms/{formId}/submissions');
     template.hasOutput('FormsApiUrl', {});
   });
+
+  it('serves the unsubscribe and preference pages on the public forms API, and links point there', () => {
+    const onForms = operations(formsApi()).map(({ key }) => key);
+    for (const key of [
+      'GET /v1/unsubscribe/{token}',
+      'POST /v1/unsubscribe/{token}',
+      'GET /v1/preferences/{token}',
+      'POST /v1/preferences/{token}',
+    ]) {
+      expect(onForms).toContain(key);
+    }
+    const formsApiId = apis().find(([id]) => props(id).Body.info.title === 'FormsApi')![0];
+    // Only the function that hands out links builds them: PUBLIC_API_URL is the forms API's endpoint.
+    const withUrl = ofType('AWS::Lambda::Function')
+      .map(([id]) => [id, (props(id).Environment?.Variables ?? {}) as Props] as const)
+      .filter(([, env]) => env.PUBLIC_API_URL !== undefined);
+    expect(withUrl.map(([id]) => id)).toEqual([logicalId(stack.api.functions.subscriptions.function)]);
+    expect(withUrl[0]![1].PUBLIC_API_URL).toEqual({ 'Fn::GetAtt': [formsApiId, 'ApiEndpoint'] });
+  });
 });
 
 function expectThrottledAndLogged(id: string, stage: CfnResource) {
