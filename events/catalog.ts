@@ -122,6 +122,12 @@ export const TicketChanged = recordChange('ticket');
 export const TicketMessageAdded = recordChange('ticketMessage');
 /** Knowledge-base articles (title, body, status, locale, categories...; never their search tokens). */
 export const ArticleChanged = recordChange('article');
+/**
+ * Segments and static lists (`record.kind`: 'dynamic' | 'static'). Their member count and backfill progress are
+ * bookkeeping and publish nothing; a change of `evaluation` (a new filter, a restore, a sweep) is what starts a
+ * backfill of a dynamic segment.
+ */
+export const SegmentChanged = recordChange('segment');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -135,6 +141,7 @@ export type RecordChangedDetail = z.infer<
   | typeof TicketChanged
   | typeof TicketMessageAdded
   | typeof ArticleChanged
+  | typeof SegmentChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -316,6 +323,10 @@ export const CATALOG = {
   'article.updated': { source: 'crm.knowledge', schema: ArticleChanged },
   'article.deleted': { source: 'crm.knowledge', schema: ArticleChanged },
   'article.restored': { source: 'crm.knowledge', schema: ArticleChanged },
+  'segment.created': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.updated': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.deleted': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.restored': { source: 'crm.segments', schema: SegmentChanged },
   'email.opened': { source: 'crm.marketing', schema: EmailEngagement },
   'email.clicked': { source: 'crm.marketing', schema: EmailEngagement },
 } as const;
@@ -336,6 +347,7 @@ export const PUBLISHED_ENTITIES = [
   'ticket',
   'ticketMessage',
   'article',
+  'segment',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */

@@ -239,6 +239,14 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: ['gsi4'],
   },
+  // Segments: the segment item (create Put, UpdateItems of its fields), its members in its own partition (Query of
+  // the table; conditional Puts and Deletes in transactions with an ADD on the count and ConditionChecks of the
+  // contacts), the contact custom-field schema (GetItem); lists by name and trash on gsi4.
+  segments: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
+    queryIndexes: ['gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

@@ -30,6 +30,7 @@ export const FUNCTION_GROUPS = [
   'suppressions',
   'preferences',
   'emailTemplates',
+  'segments',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

@@ -24,8 +24,11 @@ const ALL_READS: Permission[] = [
   'tickets:read',
   'kb:read',
   'mailboxes:read',
+  'campaigns:read',
+  'emailTemplates:read',
   'subscriptions:read',
   'suppressions:read',
+  'segments:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -50,8 +53,12 @@ const EXPECTED: Record<Role, Permission[]> = {
     'leads:write',
     'forms:manage',
     'scoring:manage',
+    'campaigns:write',
+    'campaigns:send',
+    'emailTemplates:write',
     'subscriptions:manage',
     'suppressions:manage',
+    'segments:write',
   ],
   readonly: ALL_READS,
 };
@@ -176,7 +183,11 @@ describe('routes', () => {
   const SELF_SERVICE = ['PUT /v1/me/availability'];
   /** POSTs that store nothing: their input is too long for a query string (a ticket's subject and body). */
   // POSTs that store nothing (a body too rich for a query string): reading is enough.
-  const READ_ONLY_POSTS = ['POST /v1/kb/suggestions', 'POST /v1/ticket-routing/preview'];
+  const READ_ONLY_POSTS = [
+    'POST /v1/kb/suggestions',
+    'POST /v1/ticket-routing/preview',
+    'POST /v1/email-templates/{templateId}/preview',
+  ];
 
   it('no write operation is public (except the web-to-lead submission and the signed-link pages) or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {

@@ -89,6 +89,9 @@ export const PERMISSIONS = [
   'emailTemplates:read',
   /** Create, change, delete and test-send email templates. */
   'emailTemplates:write',
+  /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
+  'segments:read',
+  'segments:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -123,6 +126,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'subscriptions:manage',
     'suppressions:manage',
     'emailTemplates:write',
+    'segments:write',
   ],
   readonly: READ,
 };
