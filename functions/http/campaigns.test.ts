@@ -9,6 +9,7 @@ let campaignsAs: (tenantId: string, roles?: string[]) => Client;
 
 beforeAll(async () => {
   await useFreshTable();
+  process.env.MARKETING_MAIL_DOMAIN = 'crm.local';
   const handler = (await import('./campaigns.ts')).handler;
   campaignsAs = (tenantId, roles = ['marketing']) => apiClient(handler, { tenantId, roles, userId: 'mkt-1' });
 });
@@ -99,8 +100,9 @@ describe('campaigns API', () => {
     const outside = await api('POST', '/v1/campaigns', { body: draft({ from: { address: 'news@gmail.com' } }) });
     expect(outside.status).toBe(400);
     expect(outside.body.fieldErrors).toEqual([expect.objectContaining({ field: 'body.from.address' })]);
+    // Exactly the domain: the send role's ses:FromAddress condition is *@<domain>.
     const subdomain = await api('POST', '/v1/campaigns', { body: draft({ from: { address: 'a@mail.crm.local' } }) });
-    expect(subdomain.status).toBe(201);
+    expect(subdomain.status).toBe(400);
     const lookalike = await api('POST', '/v1/campaigns', { body: draft({ from: { address: 'a@evilcrm.local' } }) });
     expect(lookalike.status).toBe(400);
     const extra = await api('POST', '/v1/campaigns', { body: draft({ status: 'sent' }) });

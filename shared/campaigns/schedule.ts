@@ -1,3 +1,11 @@
+import {
+  applyOneTimeSchedule,
+  atExpression,
+  hashedScheduleName,
+  type OneTimeScheduleTarget,
+  type ScheduleOutcome,
+  type WantedSchedule,
+} from '../scheduling/one-time.ts';
 import { instantOfWallTime, isValidTimeZone } from '../sla/business-time.ts';
 
 /**
@@ -88,4 +96,59 @@ export function resolveSchedule(
     ok: true,
     value: { sendAt: new Date(instant).toISOString(), localTime, adjusted: localTime !== withSeconds(at) },
   };
+}
+
+// ---- the one-time schedule of a campaign's run ----------------------------------------------------------------
+
+/**
+ * Every campaign run starts from ONE one-time EventBridge Scheduler schedule (name: a hash of tenant and campaign,
+ * so every consumer of every change agrees on it) whose target is the send state machine, with input
+ * `{ tenantId, campaignId, run }`: at `sendAt` for a scheduled campaign, now for a resumed one whose new run has not
+ * started. Anything else (draft, started, paused, cancelled, sent, deleted) has no schedule. The consumer of the
+ * campaign's change events reads the campaign as it is now, so retried and reordered events converge; a schedule
+ * that fires late or twice starts an execution that finds the run not its own and stops.
+ */
+export interface CampaignScheduleState {
+  tenantId: string;
+  campaignId: string;
+  status: string;
+  run?: number | undefined;
+  sendAt?: string | undefined;
+  executionRun?: number | undefined;
+  deletedAt?: string | undefined;
+}
+
+export const campaignScheduleName = (tenantId: string, campaignId: string) =>
+  hashedScheduleName('campaign-send', tenantId, campaignId);
+
+export function wantedCampaignSchedule(
+  campaign: CampaignScheduleState | undefined,
+  now = Date.now(),
+): WantedSchedule | undefined {
+  if (!campaign || campaign.deletedAt || campaign.run === undefined) return undefined;
+  const scheduled = campaign.status === 'scheduled';
+  const resumed = campaign.status === 'sending' && (campaign.executionRun ?? 0) < campaign.run;
+  if (!scheduled && !resumed) return undefined;
+  const at = Math.max(Date.parse(campaign.sendAt ?? '') || now, now);
+  return {
+    name: campaignScheduleName(campaign.tenantId, campaign.campaignId),
+    expression: atExpression(at),
+    description: `Campaign ${campaign.campaignId}: run ${campaign.run}`,
+    input: { tenantId: campaign.tenantId, campaignId: campaign.campaignId, run: campaign.run },
+  };
+}
+
+/** Makes the campaign's schedule match what it wants now (reading it again once after a change, as reminders do). */
+export async function syncCampaignSchedule(
+  target: OneTimeScheduleTarget,
+  read: (tenantId: string, campaignId: string) => Promise<CampaignScheduleState | undefined>,
+  tenantId: string,
+  campaignId: string,
+): Promise<ScheduleOutcome> {
+  const name = campaignScheduleName(tenantId, campaignId);
+  const outcome = await applyOneTimeSchedule(target, name, wantedCampaignSchedule(await read(tenantId, campaignId)));
+  if (outcome === 'unchanged' || outcome === 'absent') return outcome;
+  // A change that landed while we wrote the schedule: its own event will come too, but converge now.
+  await applyOneTimeSchedule(target, name, wantedCampaignSchedule(await read(tenantId, campaignId)));
+  return outcome;
 }

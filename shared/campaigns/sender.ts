@@ -1,4 +1,4 @@
-import { SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { CAMPAIGN_STATS_SHARDS } from '../db/entities/campaign.ts';
 import { campaignKeys } from '../db/keys.ts';
 import { model, writeRecord } from '../db/store.ts';
@@ -9,6 +9,7 @@ import { unsubscribeLinks } from '../subscriptions/links.ts';
 import { suppressedAmong } from '../suppression/store.ts';
 import { type MergeContact, mergeContextsFor } from '../templates/merge-context.ts';
 import { type MergeContext, renderTemplate, templateFieldErrors } from '../templates/render.ts';
+import { SES_REJECTIONS, sendMarketingEmail } from '../templates/sender.ts';
 import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
 import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
 import { type BackoffOptions, type Clock, isThrottle, realClock, type TokenBucket, withThrottleRetry } from './rate.ts';
@@ -62,7 +63,6 @@ export interface SendDeps {
   bucket: TokenBucket;
   /** Sends in flight at once (within the bucket's rate). */
   concurrency: number;
-  configurationSet?: string | undefined;
   /** Members per page (PAGE_SIZE unless given: BatchGetItem's 100 keys). */
   pageSize?: number;
   backoff?: BackoffOptions;
@@ -429,20 +429,9 @@ async function release(campaign: StoredCampaign, email: string, run: number): Pr
 
 /** SES refused this message for good (its address, its content, the sender): nothing was sent. */
 function isPermanentRefusal(error: unknown): boolean {
-  const e = error as { name?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
+  const e = error as { name?: string; $fault?: string };
   if (isThrottle(error)) return false;
-  if (e.$fault === 'client') return true;
-  const status = e.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 400 && status < 500;
-}
-
-/** RFC 5322 display name: quoted; RFC 2047 encoded when not ASCII. */
-export function formatFrom(from: { address: string; name?: string | undefined }): string {
-  if (!from.name) return from.address;
-  const name = /^[\x20-\x7e]*$/.test(from.name)
-    ? `"${from.name}"`
-    : `=?UTF-8?B?${Buffer.from(from.name, 'utf8').toString('base64')}?=`;
-  return `${name} <${from.address}>`;
+  return SES_REJECTIONS.has(e.name ?? '') || e.$fault === 'client';
 }
 
 type Outcome = keyof PageResult;
@@ -478,30 +467,22 @@ async function sendOne(
   const claimedAt = new Date().toISOString();
   if (!(await record(campaign, d, { state: 'claimed', run, claimedAt }, {}))) return 'repeated';
 
-  const command = new SendEmailCommand({
-    FromEmailAddress: formatFrom(campaign.from),
-    Destination: { ToAddresses: [d.email] },
-    ...(campaign.replyTo ? { ReplyToAddresses: [campaign.replyTo] } : {}),
-    Content: {
-      Simple: {
-        Subject: { Data: rendered.subject, Charset: 'UTF-8' },
-        Body: {
-          ...(rendered.html !== undefined ? { Html: { Data: rendered.html, Charset: 'UTF-8' } } : {}),
-          ...(rendered.text !== undefined ? { Text: { Data: rendered.text, Charset: 'UTF-8' } } : {}),
-        },
-        Headers: [
-          { Name: 'List-Unsubscribe', Value: links.headers['List-Unsubscribe'] },
-          { Name: 'List-Unsubscribe-Post', Value: links.headers['List-Unsubscribe-Post'] },
-        ],
-      },
-    },
-    ...(deps.configurationSet ? { ConfigurationSetName: deps.configurationSet } : {}),
-    EmailTags: trackingTags({ tenantId, campaignId, contactId: d.contactId, email: d.email }),
-  });
+  const mail = {
+    from: campaign.from,
+    to: d.email,
+    replyTo: campaign.replyTo,
+    content: rendered,
+    headers: { ...links.headers },
+    tags: trackingTags({ tenantId, campaignId, contactId: d.contactId, email: d.email }),
+  };
   let messageId: string | undefined;
   try {
-    messageId = (await withThrottleRetry(() => deps.ses.send(command), deps.bucket, deps.backoff, deps.clock))
-      .MessageId;
+    messageId = await withThrottleRetry(
+      () => sendMarketingEmail(deps.ses as SESv2Client, mail),
+      deps.bucket,
+      deps.backoff,
+      deps.clock,
+    );
   } catch (error) {
     if (isThrottle(error)) {
       await release(campaign, d.email, run);

@@ -1,7 +1,5 @@
 import { ulid } from 'ulid';
-import * as z from 'zod';
 import type { Principal } from '../auth/principal.ts';
-import { lazyConfig } from '../config.ts';
 import { trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { campaignIndex, campaignKeys, sortableName } from '../db/keys.ts';
@@ -17,6 +15,7 @@ import {
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, queryIndex } from '../records/lists.ts';
 import { templateFieldErrors } from '../templates/render.ts';
+import { marketingSendConfig, senderAddressProblem } from '../templates/sender.ts';
 import { resolveSchedule } from './schedule.ts';
 import type {
   AudienceInput,
@@ -29,9 +28,6 @@ import type {
   CampaignView,
 } from './schema.ts';
 import { sumStats } from './stats.ts';
-
-/** MAIL_DOMAIN: the domain (or a subdomain of it) campaigns may be sent from: the stack's SES identity. */
-export const campaignMailConfig = lazyConfig(z.object({ MAIL_DOMAIN: z.string().min(1).default('crm.local') }));
 
 export type StoredCampaign = Record<string, unknown> & {
   tenantId: string;
@@ -96,14 +92,9 @@ function requireStatus(campaign: StoredCampaign, action: string, allowed: readon
 
 /** The sender must be within the mail domain: the SES identity the stack verified and the send role is scoped to. */
 export function senderFieldErrors(input: { from?: { address: string }; replyTo?: string | null }): FieldError[] {
-  const domain = campaignMailConfig().MAIL_DOMAIN.toLowerCase();
   const address = input.from?.address;
-  if (!address) return [];
-  const host = address.slice(address.lastIndexOf('@') + 1);
-  if (host === domain || host.endsWith(`.${domain}`)) return [];
-  return [
-    { field: 'body.from.address', message: `Send from an address at ${domain}.`, code: 'campaign.sender_domain' },
-  ];
+  const problem = address && senderAddressProblem(address, marketingSendConfig().MARKETING_MAIL_DOMAIN);
+  return problem ? [{ field: 'body.from.address', message: problem, code: 'campaign.sender_domain' }] : [];
 }
 
 async function save(
