@@ -5,6 +5,7 @@ import { CrmAssignmentLoad } from './constructs/assignment-load.ts';
 import { CrmAttachments } from './constructs/attachments.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
+import { CrmCampaigns } from './constructs/campaigns.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
@@ -36,6 +37,8 @@ export interface CrmStackProps extends StackProps {
   edge?: { webAclArn: string };
   /** The domain of the Message-IDs of ticket replies (MAIL_DOMAIN); `crm.local` unless given. */
   mailDomain?: string;
+  /** SES's sending rate (messages per second) campaigns keep to; 14 unless given. */
+  sesMaxSendRate?: number;
 }
 
 /**
@@ -66,6 +69,8 @@ export class CrmStack extends Stack {
   readonly ticketRouting: CrmTicketRouting;
   /** SES configuration set `crm-marketing` and the tracking consumer of its sending events (default bus). */
   readonly emailTracking: CrmEmailTracking;
+  /** Email campaigns: schedules and the send workflow (Step Functions). */
+  readonly campaigns: CrmCampaigns;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -145,6 +150,16 @@ export class CrmStack extends Stack {
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
     this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
+    this.campaigns = new CrmCampaigns(this, 'Campaigns', {
+      bus: this.events.bus,
+      table: this.data.table,
+      mailDomain,
+      configurationSetName: this.emailTracking.configurationSet.configurationSetName,
+      ...(props.sesMaxSendRate ? { sesMaxSendRate: props.sesMaxSendRate } : {}),
+    });
+    // Unsubscribe links in campaign mail point at the public (forms) API; campaigns are sent from the mail domain.
+    givePublicApiUrl(this.api, this.campaigns.steps);
+    this.api.functions.campaigns.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });
