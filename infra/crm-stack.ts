@@ -10,7 +10,7 @@ import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
-import { CrmEmailTracking } from './constructs/email-tracking.ts';
+import { CrmEmailTracking, MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
@@ -154,9 +154,11 @@ export class CrmStack extends Stack {
       bus: this.events.bus,
       table: this.data.table,
       mailDomain,
-      configurationSetName: this.emailTracking.configurationSet.configurationSetName,
+      // The name as a literal (the local cloud needs no Ref to resolve); the dependency orders the deploy.
+      configurationSetName: MARKETING_CONFIGURATION_SET,
       ...(props.sesMaxSendRate ? { sesMaxSendRate: props.sesMaxSendRate } : {}),
     });
+    this.campaigns.steps.function.node.addDependency(this.emailTracking.configurationSet);
     // Unsubscribe links in campaign mail point at the public (forms) API; campaigns are sent from the mail domain.
     givePublicApiUrl(this.api, this.campaigns.steps);
     this.api.functions.campaigns.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
