@@ -1,5 +1,13 @@
+import { ResourceNotFoundException } from '@aws-sdk/client-scheduler';
 import { describe, expect, it } from 'vitest';
-import { localTimeAt, parseLocalDateTime, resolveSchedule } from './schedule.ts';
+import {
+  campaignScheduleName,
+  localTimeAt,
+  parseLocalDateTime,
+  resolveSchedule,
+  syncCampaignSchedule,
+  wantedCampaignSchedule,
+} from './schedule.ts';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const resolved = (at: string, timeZone: string) => {
@@ -72,5 +80,87 @@ describe('campaign schedule time', () => {
     expect(parseLocalDateTime('2028-02-29T00:00')).toBe(Date.UTC(2028, 1, 29));
     expect(parseLocalDateTime('2027-02-29T00:00')).toBeUndefined();
     expect(localTimeAt(Date.parse('2026-07-10T07:00:00Z'), 'Europe/Berlin')).toBe('2026-07-10T09:00:00');
+  });
+});
+
+describe('the campaign run schedule', () => {
+  const NOW_MS = Date.parse('2026-05-01T10:00:00.000Z');
+  const base = { tenantId: 't1', campaignId: 'c1', run: 2 };
+
+  it('wants one schedule at the send time for a scheduled campaign, now for a resumed run not yet started', () => {
+    const scheduled = wantedCampaignSchedule(
+      { ...base, status: 'scheduled', sendAt: '2026-05-02T08:00:00.000Z' },
+      NOW_MS,
+    );
+    expect(scheduled).toEqual({
+      name: campaignScheduleName('t1', 'c1'),
+      expression: 'at(2026-05-02T08:00:00)',
+      description: 'Campaign c1: run 2',
+      input: { tenantId: 't1', campaignId: 'c1', run: 2 },
+    });
+    // A send time that passed (a late event, "now"): as soon as possible, never in the past.
+    expect(
+      wantedCampaignSchedule({ ...base, status: 'scheduled', sendAt: '2026-05-01T09:00:00.000Z' }, NOW_MS)?.expression,
+    ).toBe('at(2026-05-01T10:00:00)');
+    expect(
+      wantedCampaignSchedule(
+        { ...base, status: 'sending', executionRun: 1, sendAt: '2026-05-01T10:00:00.000Z' },
+        NOW_MS,
+      )?.input,
+    ).toEqual({ tenantId: 't1', campaignId: 'c1', run: 2 });
+  });
+
+  it('wants none once the run started, or for drafts, paused, cancelled, sent, failed and deleted campaigns', () => {
+    const none = (changes: Record<string, unknown>) =>
+      wantedCampaignSchedule({ ...base, status: 'scheduled', sendAt: '2026-05-02T08:00:00Z', ...changes }, NOW_MS);
+    expect(none({ status: 'sending', executionRun: 2 })).toBeUndefined();
+    for (const status of ['draft', 'paused', 'cancelled', 'sent', 'failed']) expect(none({ status })).toBeUndefined();
+    expect(none({ deletedAt: '2026-05-01T00:00:00Z' })).toBeUndefined();
+    expect(wantedCampaignSchedule(undefined)).toBeUndefined();
+  });
+
+  it('names the schedule from a hash of tenant and campaign, within Scheduler’s 64 characters', () => {
+    const name = campaignScheduleName('tenant-with-a-long-name', 'c'.repeat(64));
+    expect(name).toMatch(/^campaign-send-[0-9a-f]{40}$/);
+    expect(campaignScheduleName('a', 'c1')).not.toBe(campaignScheduleName('a', 'c2'));
+    expect(campaignScheduleName('a', 'c1')).not.toBe(campaignScheduleName('b', 'c1'));
+  });
+
+  it('keeps the schedule in step with the campaign as it is now (create, leave, delete)', async () => {
+    const stored = new Map<string, { Name: string; ScheduleExpression: string; Target: { Input: string } }>();
+    const scheduler = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        const { Name } = command.input as { Name: string };
+        const kind = command.constructor.name;
+        const missing = () => new ResourceNotFoundException({ message: 'gone', $metadata: {} });
+        if (kind === 'GetScheduleCommand') {
+          if (!stored.has(Name)) throw missing();
+          return stored.get(Name);
+        }
+        if (kind === 'DeleteScheduleCommand') {
+          if (!stored.delete(Name)) throw missing();
+          return {};
+        }
+        stored.set(Name, command.input as never);
+        return {};
+      },
+    };
+    const target = { scheduler: scheduler as never, groupName: 'g', targetArn: 'arn:sm', roleArn: 'arn:role' };
+    let campaign: Record<string, unknown> | undefined = {
+      ...base,
+      status: 'scheduled',
+      sendAt: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    const read = async () => campaign as never;
+    expect(await syncCampaignSchedule(target, read, 't1', 'c1')).toBe('created');
+    const made = stored.get(campaignScheduleName('t1', 'c1'))!;
+    expect(JSON.parse(made.Target.Input)).toEqual({ tenantId: 't1', campaignId: 'c1', run: 2 });
+    expect(made).toMatchObject({ ActionAfterCompletion: 'DELETE', ScheduleExpressionTimezone: 'UTC' });
+    expect(await syncCampaignSchedule(target, read, 't1', 'c1')).toBe('unchanged');
+    campaign = { ...campaign, status: 'cancelled' };
+    expect(await syncCampaignSchedule(target, read, 't1', 'c1')).toBe('deleted');
+    expect(stored.size).toBe(0);
+    campaign = undefined;
+    expect(await syncCampaignSchedule(target, read, 't1', 'c1')).toBe('absent');
   });
 });
