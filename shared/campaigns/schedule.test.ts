@@ -132,7 +132,7 @@ describe('the campaign run schedule', () => {
       send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
         const { Name } = command.input as { Name: string };
         const kind = command.constructor.name;
-        const missing = () => new ResourceNotFoundException({ message: 'gone', $metadata: {} });
+        const missing = () => new ResourceNotFoundException({ message: 'gone', Message: 'gone', $metadata: {} });
         if (kind === 'GetScheduleCommand') {
           if (!stored.has(Name)) throw missing();
           return stored.get(Name);
