@@ -1560,6 +1560,10 @@ describe('campaigns', () => {
       { Variable: '$.outcome', StringEquals: 'finished', Next: 'Finish' },
     ]);
     expect(definition.States.Fail!.Next).toBe('Send failed');
+    expect(definition.States.Fail!.Parameters).toMatchObject({
+      step: 'fail',
+      state: { 'execution.$': '$$.Execution.Name' },
+    });
   });
 
   it('keeps one schedule per campaign in its own group, started through a role that may only start the send', () => {

@@ -124,7 +124,14 @@ export class CrmCampaigns extends Construct {
         maxAttempts: 6,
       });
     const failed = new Fail(this, 'Send failed', { error: 'CampaignSendFailed', cause: 'See the campaign’s failure.' });
-    const fail = task('Fail', 'fail', '$').next(failed);
+    // Built from the context too: a Start that failed has no `execution` in its state yet.
+    const fail = task('Fail', 'fail', {
+      tenantId: JsonPath.stringAt('$.tenantId'),
+      campaignId: JsonPath.stringAt('$.campaignId'),
+      run: JsonPath.numberAt('$.run'),
+      execution: JsonPath.stringAt('$$.Execution.Name'),
+      error: JsonPath.objectAt('$.error'),
+    }).next(failed);
     const toFail = (state: TaskStateBase) => state.addCatch(fail, { errors: ['States.ALL'], resultPath: '$.error' });
     const start = toFail(
       task('Start', 'start', {

@@ -287,7 +287,8 @@ export async function finishRun(state: RunState): Promise<RunState> {
 export async function failRun(state: RunState & { error?: { Error?: string; Cause?: string } }): Promise<RunState> {
   const cause = [state.error?.Error, state.error?.Cause].filter(Boolean).join(': ') || 'unknown error';
   return withCampaign(state, async (campaign) => {
-    if (!campaign || (campaign.status === 'sending' && !owns(campaign, state))) return { ...state, outcome: 'left' };
+    if (!campaign || campaign.run !== state.run) return { ...state, outcome: 'left' };
+    if (campaign.status === 'sending' && !owns(campaign, state)) return { ...state, outcome: 'left' };
     if (campaign.status !== 'sending' && campaign.status !== 'scheduled') return { ...state, outcome: 'left' };
     await rewrite(campaign, { status: 'failed', failure: cause.slice(0, 1000) });
     return { ...state, outcome: 'failed' };
