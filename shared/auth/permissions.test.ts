@@ -142,6 +142,18 @@ describe('role matrix', () => {
     }
   });
 
+  it('marketing, managers and admins write and test-send email templates; every role previews them', () => {
+    expect(ROLES.filter((r) => can([r], 'emailTemplates:write'))).toEqual(['admin', 'manager', 'marketing']);
+    expect(ROLES.filter((r) => can([r], 'emailTemplates:read'))).toEqual([...ROLES]);
+  });
+
+  it('marketing, managers and admins draft and send campaigns; every role reads them', () => {
+    for (const permission of ['campaigns:write', 'campaigns:send'] as const) {
+      expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager', 'marketing']);
+    }
+    expect(ROLES.filter((r) => can([r], 'campaigns:read'))).toEqual([...ROLES]);
+  });
+
   it('several roles grant the union of their permissions', () => {
     expect(can(['support', 'marketing'], 'companies:write')).toBe(true);
     expect(can(['support', 'marketing'], 'notes:write')).toBe(true);
