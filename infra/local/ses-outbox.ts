@@ -60,7 +60,7 @@ export class SesOutbox {
             .slice(0, -1)
             .split('\n')
             .map((l) => JSON.parse(l) as OutboxMessage);
-    const confirmed = Number.isFinite(checkpoint) ? Math.min(checkpoint, messages.length) : 0;
+    const confirmed = Number.isFinite(checkpoint) ? Math.min(Math.max(checkpoint, 0), messages.length) : 0;
     const pending = messages.slice(confirmed).filter((m) => m.configurationSet);
     const handle = await open(file, 'a');
     // r+ (not append mode, where every write would go to the end): the number is rewritten in place.
@@ -69,15 +69,19 @@ export class SesOutbox {
     const outbox = new SesOutbox(file, handle, checkpointFd, pending);
     outbox.lines = messages.length;
     for (const message of messages) outbox.remember(message);
-    // Events of the unconfirmed lines are put again by the caller, then confirmed from there.
+    // Events of the unconfirmed lines are put again by the caller (then confirmReplayed), before any new line.
     outbox.confirmedPrefix = messages.length;
-    outbox.writeCheckpoint(confirmed);
     return outbox;
   }
 
   /** Messages of the previous run whose events may not have been put (their events are due again). */
   unconfirmed(): OutboxMessage[] {
     return this.pending;
+  }
+
+  /** The events of every line of the previous run are on the bus (put again where they may have been lost). */
+  confirmReplayed(): void {
+    this.writeCheckpoint(this.confirmedPrefix);
   }
 
   /** Messages recorded so far (this run and earlier ones). */
