@@ -145,8 +145,10 @@ describe('synthesize() with the default context', () => {
   });
 
   it('allows the local origin and throttles with the defaults', () => {
-    const api = ofType('AWS::ApiGatewayV2::Api')[0]!.Properties as { CorsConfiguration: { AllowOrigins: string[] } };
-    expect(api.CorsConfiguration.AllowOrigins).toEqual(['http://localhost:3000']);
+    const api = ofType('AWS::ApiGatewayV2::Api')[0]!.Properties as {
+      Body: { 'x-amazon-apigateway-cors': { allowOrigins: string[] } };
+    };
+    expect(api.Body['x-amazon-apigateway-cors'].allowOrigins).toEqual(['http://localhost:3000']);
     const stage = ofType('AWS::ApiGatewayV2::Stage')[0]!.Properties as { DefaultRouteSettings: unknown };
     expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
   });

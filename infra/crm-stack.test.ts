@@ -12,7 +12,7 @@ import {
   PUBLISHED_ENTITIES,
   STREAM_DETAIL_TYPES,
 } from '../events/catalog.ts';
-import { FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
+import { FORMS_API_GROUPS, FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
@@ -23,6 +23,7 @@ import {
   tenantKeyPolicyPatterns,
 } from '../shared/db/tenant-keys.ts';
 import { MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
+import { JWT_SCHEME } from './constructs/gateway-definition.ts';
 import { SCORING_EVENTS } from './constructs/leads.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
 import type { CrmStack } from './crm-stack.ts';
@@ -199,15 +200,34 @@ describe('auth', () => {
 });
 
 describe('api', () => {
-  const authorizerId = () => ofType('AWS::ApiGatewayV2::Authorizer')[0]![0];
+  const apis = () => ofType('AWS::ApiGatewayV2::Api') as Array<[string, CfnResource]>;
+  const apiTitled = (title: string) => props(apis().find(([id]) => props(id).Body.info.title === title)![0]);
+  const mainApi = () => apiTitled('CrmApi');
+  const formsApi = () => apiTitled('FormsApi');
+  const operations = (api: Props) =>
+    Object.entries(api.Body.paths as Props).flatMap(([path, methods]) =>
+      Object.entries(methods as Props).map(([method, operation]) => ({
+        key: `${method.toUpperCase()} ${path}`,
+        operation: operation as Props,
+      })),
+    );
+
+  it("declares routes, integrations and the authorizer in each API's OpenAPI Body, not as resources", () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    for (const type of ['Route', 'Integration', 'Authorizer'])
+      template.resourceCountIs(`AWS::ApiGatewayV2::${type}`, 0);
+    // CloudFormation's limit is 500 resources per stack; the route table must not bring it back near it.
+    expect(Object.keys(resources).length).toBeLessThan(450);
+  });
 
   it('has a JWT authorizer trusting the user pool issuer and the app client audience', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
-    const authorizer = props(authorizerId());
-    expect(authorizer.AuthorizerType).toBe('JWT');
-    expect(authorizer.IdentitySource).toEqual(['$request.header.Authorization']);
-    expect(authorizer.JwtConfiguration.Audience).toEqual([{ Ref: logicalId(stack.auth.client) }]);
-    expect(authorizer.JwtConfiguration.Issuer).toEqual({
+    const schemes = mainApi().Body.components.securitySchemes as Props;
+    expect(Object.keys(schemes)).toEqual([JWT_SCHEME]);
+    const authorizer = schemes[JWT_SCHEME]['x-amazon-apigateway-authorizer'];
+    expect(authorizer.type).toBe('jwt');
+    expect(authorizer.identitySource).toBe('$request.header.Authorization');
+    expect(authorizer.jwtConfiguration.audience).toEqual([{ Ref: logicalId(stack.auth.client) }]);
+    expect(authorizer.jwtConfiguration.issuer).toEqual({
       'Fn::Join': [
         '',
         [
@@ -222,36 +242,44 @@ describe('api', () => {
     });
   });
 
-  it('has exactly one route per entry of the route table, each on its group function', () => {
-    const byKey = new Map(ofType('AWS::ApiGatewayV2::Route').map(([id]) => [props(id).RouteKey as string, props(id)]));
+  it('has exactly one route per entry of the route table, each on its group function, authorized unless public', () => {
+    const byKey = new Map(
+      [...operations(mainApi()), ...operations(formsApi())].map(({ key, operation }) => [key, operation]),
+    );
     expect([...byKey.keys()].sort()).toEqual(routes.map(routeKey).sort());
     for (const route of routes) {
-      const created = byKey.get(routeKey(route))!;
-      if (route.permission === 'public') {
-        expect(created.AuthorizationType, routeKey(route)).toBe('NONE');
-        expect(created.AuthorizerId, routeKey(route)).toBeUndefined();
-      } else {
-        expect(created.AuthorizationType, routeKey(route)).toBe('JWT');
-        expect(created.AuthorizerId, routeKey(route)).toEqual({ Ref: authorizerId() });
+      const operation = byKey.get(routeKey(route))!;
+      if (route.permission === 'public') expect(operation.security, routeKey(route)).toBeUndefined();
+      else expect(operation.security, routeKey(route)).toEqual([{ [JWT_SCHEME]: [] }]);
+      const integration = operation['x-amazon-apigateway-integration'];
+      expect(integration).toMatchObject({ type: 'aws_proxy', httpMethod: 'POST', payloadFormatVersion: '2.0' });
+      expect(JSON.stringify(integration.uri), routeKey(route)).toContain(
+        JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.api.functions[route.group].function), 'Arn'] }),
+      );
+    }
+  });
+
+  it('lets API Gateway invoke each function only from the API its routes are on', () => {
+    const permissions = ofType('AWS::Lambda::Permission').map(([id]) => props(id));
+    for (const group of FUNCTION_GROUPS) {
+      const fn = logicalId(stack.api.functions[group].function);
+      const own = permissions.filter((p) => p.FunctionName?.['Fn::GetAtt']?.[0] === fn);
+      expect(own.length, group).toBeGreaterThan(0);
+      for (const permission of own) {
+        expect(permission.Principal).toBe('apigateway.amazonaws.com');
+        expect(JSON.stringify(permission.SourceArn)).toMatch(/execute-api/);
+        expect(JSON.stringify(permission.SourceArn)).toContain('/*/*');
       }
-      const integrationId = (created.Target['Fn::Join'][1] as unknown[])[1] as { Ref: string };
-      const integration = props(integrationId.Ref);
-      expect(integration.PayloadFormatVersion).toBe('2.0');
-      expect(integration.IntegrationUri, routeKey(route)).toEqual({
-        'Fn::GetAtt': [logicalId(stack.api.functions[route.group].function), 'Arn'],
-      });
     }
   });
 
   it('answers CORS preflight for the configured origins', () => {
-    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: {
-        AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
-        AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
-        ExposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
-        AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        MaxAge: 3600,
-      },
+    expect(mainApi().Body['x-amazon-apigateway-cors']).toEqual({
+      allowOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
+      exposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      maxAge: 3600,
     });
   });
 
@@ -263,15 +291,15 @@ describe('api', () => {
   });
 
   it('serves the public web-to-lead routes on their own API, without API-level CORS (each form answers its own)', () => {
-    const forms = logicalId(stack.api.formsApi);
-    expect(props(forms).CorsConfiguration).toBeUndefined();
-    const onForms = ofType('AWS::ApiGatewayV2::Route')
-      .filter(([id]) => props(id).ApiId.Ref === forms)
-      .map(([id]) => props(id).RouteKey as string)
+    const forms = formsApi();
+    expect(forms.CorsConfiguration).toBeUndefined();
+    expect(forms.Body['x-amazon-apigateway-cors']).toBeUndefined();
+    const onForms = operations(forms)
+      .map(({ key }) => key)
       .sort();
     expect(onForms).toEqual(
       routes
-        .filter((r) => r.group === 'formSubmissions')
+        .filter((r) => FORMS_API_GROUPS.includes(r.group))
         .map(routeKey)
         .sort(),
     );

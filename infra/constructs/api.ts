@@ -1,25 +1,17 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import {
-  CorsHttpMethod,
-  HttpApi,
-  HttpMethod,
-  HttpNoneAuthorizer,
-  HttpStage,
-  LogGroupLogDestination,
-} from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { CfnApi, HttpApi, HttpStage, type IHttpApi, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { docsAssetCopyCommands } from '../../shared/api/docs-assets.ts';
-import { FORMS_API_GROUPS, FUNCTION_GROUPS, type FunctionGroup } from '../../shared/api/route.ts';
+import { FORMS_API_GROUPS, FUNCTION_GROUPS, type FunctionGroup, type RouteDefinition } from '../../shared/api/route.ts';
 import { routes } from '../../shared/api/routes.ts';
 import { COGNITO_ACTIONS } from '../../shared/users/identity.ts';
 import { CrmFunction } from './crm-function.ts';
 import type { CrmData } from './data.ts';
+import { type GatewayDefinitionProps, gatewayDefinition } from './gateway-definition.ts';
 import { GROUP_TABLE_ACCESS, TenantAccessRole } from './tenant-access.ts';
 
 /** Handler module of each function group. */
@@ -48,7 +40,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   tickets: 'functions/http/tickets.ts',
 };
 
-/** Why each group's public routes need no authorizer (cdk-nag APIG4). */
+/** Why each group's public routes need no authorizer: a route may be public only with its group's reason here. */
 const PUBLIC_ROUTE_REASONS: Partial<Record<FunctionGroup, string>> = {
   docs: 'Serves the public API description (OpenAPI and its reference page).',
   formSubmissions:
@@ -94,18 +86,18 @@ const ACCESS_LOG_FIELDS = {
 };
 
 /**
- * The HTTP API, built from the route table: one Lambda function per route group, one API Gateway route per entry of
- * `routes`, each behind the Cognito JWT authorizer unless the route is public.
+ * The HTTP APIs, built from the route table: one Lambda function per route group, one API Gateway route per entry of
+ * `routes` (declared in the API's OpenAPI Body), each behind the Cognito JWT authorizer unless the route is public.
  */
 export class CrmApi extends Construct {
-  readonly api: HttpApi;
+  readonly api: IHttpApi;
   readonly stage: HttpStage;
   /**
    * The public web-to-lead API (form submissions, opt-in confirmations): no authorizer and no API-level CORS, so its
    * function answers each form's preflight from the form's allowedOrigins (an HTTP API with CORS configured answers
    * every OPTIONS itself and drops the functions' CORS headers).
    */
-  readonly formsApi: HttpApi;
+  readonly formsApi: IHttpApi;
   readonly formsStage: HttpStage;
   readonly functions: Record<FunctionGroup, CrmFunction>;
   /** Per data-serving group: the role its function assumes per tenant for every table call of a request. */
@@ -117,27 +109,54 @@ export class CrmApi extends Construct {
       FUNCTION_GROUPS.map((group) => [group, this.groupFunction(group, props)]),
     ) as Record<FunctionGroup, CrmFunction>;
 
-    this.api = new HttpApi(this, 'HttpApi', {
+    // ID tokens: they carry custom:tenantId and cognito:groups, and their `aud` is the app client id.
+    const jwt = { issuer: props.issuerUrl, audience: [props.audience] };
+    const integrationUri = (route: RouteDefinition) =>
+      `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}:lambda:path/2015-03-31/functions/${this.functions[route.group].function.functionArn}/invocations`;
+    const onFormsApi = (route: RouteDefinition) => FORMS_API_GROUPS.includes(route.group);
+    for (const route of routes) {
+      if (route.permission === 'public' && !PUBLIC_ROUTE_REASONS[route.group]) {
+        throw new Error(`${route.method} ${route.path} is public: give its group's reason in PUBLIC_ROUTE_REASONS`);
+      }
+    }
+
+    this.api = this.httpApi('HttpApi', {
+      title: 'CrmApi',
       description: 'CRM API (routes from shared/api/routes.ts)',
-      createDefaultStage: false,
-      corsPreflight: {
+      routes: routes.filter((route) => !onFormsApi(route)),
+      integrationUri,
+      jwt,
+      cors: {
         allowOrigins: props.allowedOrigins,
         allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
         exposeHeaders: ['etag', 'location', 'idempotent-replayed', 'retry-after'],
-        allowMethods: [
-          CorsHttpMethod.GET,
-          CorsHttpMethod.POST,
-          CorsHttpMethod.PUT,
-          CorsHttpMethod.PATCH,
-          CorsHttpMethod.DELETE,
-          CorsHttpMethod.OPTIONS,
-        ],
-        maxAge: Duration.hours(1),
+        allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        maxAge: Duration.hours(1).toSeconds(),
       },
     });
+    this.formsApi = this.httpApi('FormsApi', {
+      title: 'FormsApi',
+      description: 'CRM public API (web-to-lead form submissions; CORS answered per form)',
+      routes: routes.filter(onFormsApi),
+      integrationUri,
+    });
+
+    // One invoke permission per function and API it serves, scoped to that API.
+    for (const group of FUNCTION_GROUPS) {
+      const served = [
+        ...new Set(routes.filter((r) => r.group === group).map((r) => (onFormsApi(r) ? 'forms' : 'main'))),
+      ];
+      for (const which of served) {
+        const api = which === 'forms' ? this.formsApi : this.api;
+        this.functions[group].function.addPermission(`Invoke${which === 'forms' ? 'Forms' : ''}Api`, {
+          principal: new ServicePrincipal('apigateway.amazonaws.com'),
+          sourceArn: Stack.of(this).formatArn({ service: 'execute-api', resource: api.apiId, resourceName: '*/*' }),
+        });
+      }
+    }
 
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
-    const stageOf = (id: string, httpApi: HttpApi) =>
+    const stageOf = (id: string, httpApi: IHttpApi) =>
       new HttpStage(this, id, {
         httpApi,
         stageName: '$default',
@@ -149,44 +168,13 @@ export class CrmApi extends Construct {
         },
       });
     this.stage = stageOf('DefaultStage', this.api);
-    this.formsApi = new HttpApi(this, 'FormsApi', {
-      description: 'CRM public web-to-lead API (form submissions; CORS answered per form)',
-      createDefaultStage: false,
-    });
     this.formsStage = stageOf('FormsStage', this.formsApi);
+  }
 
-    // ID tokens: they carry custom:tenantId and cognito:groups, and their `aud` is the app client id.
-    const jwt = new HttpJwtAuthorizer('Cognito', props.issuerUrl, {
-      jwtAudience: [props.audience],
-      identitySource: ['$request.header.Authorization'],
-    });
-    const none = new HttpNoneAuthorizer();
-    const integrations = Object.fromEntries(
-      FUNCTION_GROUPS.map((group) => [
-        group,
-        // One invoke permission per function (scoped to this API) keeps its resource policy small as routes grow.
-        new HttpLambdaIntegration(`${group}Integration`, this.functions[group].function, {
-          scopePermissionToRoute: false,
-        }),
-      ]),
-    ) as Record<FunctionGroup, HttpLambdaIntegration>;
-
-    for (const route of routes) {
-      const isPublic = route.permission === 'public';
-      const httpApi = FORMS_API_GROUPS.includes(route.group) ? this.formsApi : this.api;
-      const [created] = httpApi.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration: integrations[route.group],
-        authorizer: isPublic ? none : jwt,
-      });
-      if (isPublic && created) {
-        Validations.of(created).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path}: ${PUBLIC_ROUTE_REASONS[route.group] ?? 'public.'}`,
-        });
-      }
-    }
+  /** An HTTP API declared by its OpenAPI Body (gateway-definition.ts): routes, integrations and authorizer inside. */
+  private httpApi(id: string, definition: GatewayDefinitionProps): IHttpApi {
+    const api = new CfnApi(this, id, { body: gatewayDefinition(definition) });
+    return HttpApi.fromHttpApiAttributes(this, `${id}Ref`, { httpApiId: api.ref, apiEndpoint: api.attrApiEndpoint });
   }
 
   /**

@@ -353,7 +353,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     // Two HTTP APIs: the CRM API, and the public web-to-lead API (no API-level CORS: forms answer their own).
     const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
-    const formsApiId = httpApis.find(([, r]) => r.Properties?.Name === 'FormsApi')?.[0];
+    // An API's name is its Name, or the title of the OpenAPI Body it is declared by.
+    const apiName = (props: Record<string, unknown> | undefined) =>
+      props?.Name ?? (props?.Body as { info?: { title?: unknown } } | undefined)?.info?.title;
+    const formsApiId = httpApis.find(([, r]) => apiName(r.Properties) === 'FormsApi')?.[0];
     const mainApiId = httpApis.find(([id]) => id !== formsApiId)?.[0];
     const api = track(
       await LocalHttpApi.start({
@@ -378,10 +381,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         )
       : undefined;
 
-    const authorizer = single(resolver, 'AWS::ApiGatewayV2::Authorizer');
-    const audience = String(
-      ((resolver.properties(authorizer).JwtConfiguration as { Audience?: unknown[] }).Audience ?? [])[0] ?? '',
-    );
+    const audience = api.jwtAudience() ?? '';
     const aws: LocalAwsAccess = {
       region: resolver.region,
       accessKeyId: LOCAL_CREDENTIALS.accessKeyId,

@@ -20,6 +20,7 @@ interface Echo {
 let runtime: LambdaRuntime;
 let issuer: LocalIssuer;
 let api: LocalHttpApi;
+let bodyApi: LocalHttpApi;
 let assemblyDir: string;
 let dataDir: string;
 const logs: string[] = [];
@@ -41,11 +42,16 @@ beforeAll(async () => {
   const log = (m: string) => logs.push(m);
   runtime = await LambdaRuntime.start({ resolver, assemblyDir, log });
   issuer = await LocalIssuer.create({ dataDir, issuerUrl: 'http://127.0.0.1/local-issuer' });
-  api = await LocalHttpApi.start({ resolver, invoker: runtime, issuer, log });
+  // The fixture's two APIs: one of Route resources, one declared by its OpenAPI Body.
+  const apis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
+  const apiId = (declaredByBody: boolean) => apis.find(([, r]) => Boolean(r.Properties?.Body) === declaredByBody)![0];
+  api = await LocalHttpApi.start({ resolver, invoker: runtime, issuer, log, apiLogicalId: apiId(false) });
+  bodyApi = await LocalHttpApi.start({ resolver, invoker: runtime, issuer, log, apiLogicalId: apiId(true) });
 });
 
 afterAll(async () => {
   await api?.stop();
+  await bodyApi?.stop();
   await runtime?.stop();
   for (const dir of [assemblyDir, dataDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -305,5 +311,36 @@ describe('LocalHttpApi', () => {
     expect(
       logs.some((l) => /\[apigateway\] 127\.0\.0\.1 \S+ "GET \/echo\/1 HTTP\/1\.1" 200 \d+ GET \/echo\/\{id\}/.test(l)),
     ).toBe(true);
+  });
+});
+
+describe('an API declared by its OpenAPI Body', () => {
+  const at = (path: string, init?: RequestInit) => fetch(`${bodyApi.url}${path}`, init);
+
+  it('routes each operation to its integration, with path parameters', async () => {
+    const res = await at('/body/7');
+    expect(res.status).toBe(200);
+    const { event } = (await res.json()) as Echo;
+    expect(event).toMatchObject({ routeKey: 'GET /body/{id}', pathParameters: { id: '7' } });
+    expect((await at('/elsewhere')).status).toBe(404);
+  });
+
+  it('puts an operation with a security requirement behind the JWT authorizer, and one without in front', async () => {
+    expect((await at('/body-secure/1')).status).toBe(401);
+    const authorized = await at('/body-secure/1', { headers: { authorization: `Bearer ${await token()}` } });
+    expect(authorized.status).toBe(200);
+    const { event } = (await authorized.json()) as Echo;
+    expect(event.requestContext.authorizer?.jwt.claims['custom:tenantId']).toBe('t1');
+    expect(bodyApi.jwtAudience()).toBe(FIXTURE_AUDIENCE);
+  });
+
+  it('answers CORS preflight from x-amazon-apigateway-cors', async () => {
+    const res = await at('/body/1', {
+      method: 'OPTIONS',
+      headers: { origin: FIXTURE_ORIGIN, 'access-control-request-method': 'GET' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(FIXTURE_ORIGIN);
+    expect(res.headers.get('access-control-max-age')).toBe('60');
   });
 });

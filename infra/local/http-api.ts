@@ -68,6 +68,54 @@ interface Reply {
   body: Buffer;
 }
 
+/** The parts of an OpenAPI Body API Gateway reads (its extensions). */
+interface OpenApiBody {
+  paths?: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: Array<Record<string, unknown>>;
+        'x-amazon-apigateway-integration'?: {
+          uri?: unknown;
+          payloadFormatVersion?: unknown;
+          timeoutInMillis?: unknown;
+        };
+      }
+    >
+  >;
+  security?: Array<Record<string, unknown>>;
+  components?: {
+    securitySchemes?: Record<
+      string,
+      {
+        'x-amazon-apigateway-authorizer'?: {
+          type?: string;
+          identitySource?: string | string[];
+          jwtConfiguration?: { audience?: unknown[] };
+        };
+      }
+    >;
+  };
+  'x-amazon-apigateway-cors'?: Record<string, unknown>;
+}
+
+/** CORS settings from the Api resource's CorsConfiguration or the Body's x-amazon-apigateway-cors (camelCase). */
+function corsConfig(cors: Record<string, unknown>): CorsConfig {
+  const field = (name: string) => cors[name] ?? cors[name[0]!.toLowerCase() + name.slice(1)];
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  const maxAge = field('MaxAge');
+  const credentials = field('AllowCredentials');
+  return {
+    allowOrigins: list(field('AllowOrigins')),
+    allowMethods: list(field('AllowMethods')).map((m) => m.toUpperCase()),
+    allowHeaders: list(field('AllowHeaders')).map((h) => h.toLowerCase()),
+    exposeHeaders: list(field('ExposeHeaders')).map((h) => h.toLowerCase()),
+    maxAge: maxAge === undefined ? undefined : Number(maxAge),
+    allowCredentials: credentials === true || credentials === 'true',
+  };
+}
+
 // API Gateway's HTTP API payload limit.
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const DEFAULT_INTEGRATION_TIMEOUT_MS = 30_000;
@@ -207,7 +255,7 @@ export class LocalHttpApi implements LocalService {
   private readonly authorizers = new Map<string, AuthorizerDef>();
   private readonly stages = new Map<string, StageDef>();
   private readonly buckets = new Map<string, TokenBucket>();
-  private readonly cors?: CorsConfig;
+  private cors?: CorsConfig;
   private readonly server: Server;
   private readonly log: (message: string) => void;
 
@@ -230,17 +278,10 @@ export class LocalHttpApi implements LocalService {
     const belongs = (props: Record<string, unknown>) => props.ApiId === apiRef;
 
     const cors = apiProps.CorsConfiguration as Record<string, unknown> | undefined;
-    if (cors) {
-      const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
-      this.cors = {
-        allowOrigins: list(cors.AllowOrigins),
-        allowMethods: list(cors.AllowMethods).map((m) => m.toUpperCase()),
-        allowHeaders: list(cors.AllowHeaders).map((h) => h.toLowerCase()),
-        exposeHeaders: list(cors.ExposeHeaders).map((h) => h.toLowerCase()),
-        maxAge: cors.MaxAge === undefined ? undefined : Number(cors.MaxAge),
-        allowCredentials: cors.AllowCredentials === true || cors.AllowCredentials === 'true',
-      };
-    }
+    if (cors) this.cors = corsConfig(cors);
+
+    // An API declared by its OpenAPI Body (infra/constructs/gateway-definition.ts) has its routes inside.
+    if (apiProps.Body) this.loadDefinition(apiProps.Body as OpenApiBody);
 
     for (const [id] of resolver.resourcesOfType('AWS::ApiGatewayV2::Integration')) {
       const props = resolver.properties(id);
@@ -321,6 +362,64 @@ export class LocalHttpApi implements LocalService {
         res.end('{"message":"Internal Server Error"}');
       });
     });
+  }
+
+  /**
+   * Routes, integrations, the JWT authorizer and CORS from an OpenAPI Body, as API Gateway imports them: each
+   * operation's `x-amazon-apigateway-integration`, its `security` naming a scheme with `x-amazon-apigateway-authorizer`
+   * (none: no authorization), and the root's `x-amazon-apigateway-cors`.
+   */
+  private loadDefinition(body: OpenApiBody): void {
+    const schemes = body.components?.securitySchemes ?? {};
+    for (const [name, scheme] of Object.entries(schemes)) {
+      const authorizer = scheme['x-amazon-apigateway-authorizer'];
+      if (!authorizer) continue;
+      this.authorizers.set(`body:${name}`, {
+        type: String(authorizer.type ?? '').toUpperCase(),
+        audience: (authorizer.jwtConfiguration?.audience ?? []).map(String),
+        identitySource: [authorizer.identitySource ?? '$request.header.Authorization'].flat().map(String),
+      });
+    }
+    for (const [path, operations] of Object.entries(body.paths ?? {})) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const integration = operation['x-amazon-apigateway-integration'];
+        const routeKey = `${method.toUpperCase()} ${path}`;
+        const integrationId = `body:${routeKey}`;
+        if (integration) {
+          const uri = String(integration.uri ?? '');
+          const functionArn =
+            /functions\/(arn:[^/]+)\/invocations/.exec(uri)?.[1] ?? (uri.includes(':lambda:') ? uri : '');
+          this.integrations.set(integrationId, {
+            functionArn: functionArn || undefined,
+            payloadFormatVersion: String(integration.payloadFormatVersion ?? '2.0'),
+            timeoutMs: Number(integration.timeoutInMillis ?? DEFAULT_INTEGRATION_TIMEOUT_MS),
+          });
+        }
+        const scheme = (operation.security ?? body.security ?? [])
+          .flatMap((requirement) => Object.keys(requirement))
+          .find((name) => this.authorizers.has(`body:${name}`));
+        const authorizer = scheme ? this.authorizers.get(`body:${scheme}`) : undefined;
+        this.routes.push({
+          routeKey,
+          method: method.toUpperCase(),
+          segments: path.split('/').slice(1),
+          integrationId: integration ? integrationId : undefined,
+          authorizationType: authorizer ? authorizer.type : 'NONE',
+          authorizerId: scheme ? `body:${scheme}` : undefined,
+          authorizationScopes: [],
+        });
+      }
+    }
+    const cors = body['x-amazon-apigateway-cors'];
+    if (cors) this.cors = corsConfig(cors);
+  }
+
+  /** The audience of the API's JWT authorizer (what its ID tokens must carry in `aud`). */
+  jwtAudience(): string | undefined {
+    for (const authorizer of this.authorizers.values()) {
+      if (authorizer.type === 'JWT' && authorizer.audience[0]) return authorizer.audience[0];
+    }
+    return undefined;
   }
 
   static async start(opts: LocalHttpApiOptions): Promise<LocalHttpApi> {
