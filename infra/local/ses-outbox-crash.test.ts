@@ -85,6 +85,7 @@ describe('LocalSes outbox under kill -9', () => {
         },
       },
     });
+    await restarted.replayUnconfirmed();
     await restarted.stop();
 
     const outbox = lines(join(dir, 'ses', 'outbox.jsonl')).map((l) => JSON.parse(l) as OutboxMessage);

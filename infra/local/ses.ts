@@ -288,19 +288,6 @@ export class LocalSes implements LocalService {
       throw new Error('local SES (aws-ses-v2-local) could not listen on 127.0.0.1');
     }
     const outbox = await SesOutbox.open(opts.dataDir === undefined ? undefined : join(opts.dataDir, 'ses'));
-    // Events of sends a crash may have cut short are put again (the consumer applies each once), before any new
-    // send can move the checkpoint past them.
-    const replay = new LocalSes(createServer(), backend, backendAddress.port, 0, outbox, { ...opts, log });
-    const unconfirmed = outbox.unconfirmed();
-    if (unconfirmed.length > 0) log(`local SES: putting the sending events of ${unconfirmed.length} message(s) again`);
-    try {
-      for (const message of unconfirmed) await replay.publishSendEvents(message, undefined);
-    } catch (error) {
-      backend.close();
-      await outbox.close();
-      throw error;
-    }
-    outbox.confirmReplayed();
     let ses: LocalSes | undefined;
     const server = createServer((req, res) => void ses!.handle(req, res));
     try {
@@ -316,6 +303,20 @@ export class LocalSes implements LocalService {
     const port = (server.address() as AddressInfo).port;
     ses = new LocalSes(server, backend, backendAddress.port, port, outbox, { ...opts, log });
     return ses;
+  }
+
+  /**
+   * Puts again the events of the previous run's sends whose events may not have reached the bus (a crash between the
+   * outbox line and the put); the consumer applies each once, so a repeat is harmless. Call it once the bus's targets
+   * run (the local cloud does, after starting the functions), as EventBridge's own pending deliveries are.
+   */
+  async replayUnconfirmed(): Promise<number> {
+    const unconfirmed = this.outbox.unconfirmed().splice(0);
+    if (unconfirmed.length > 0) {
+      this.options.log?.(`local SES: putting the sending events of ${unconfirmed.length} message(s) again`);
+    }
+    for (const { line, message } of unconfirmed) await this.publishSendEvents(message, line);
+    return unconfirmed.length;
   }
 
   /** Every message sent since start (or since clear), oldest first, read from the server's /store endpoint. */
