@@ -170,6 +170,27 @@ describe('whoever moves a ledger item out of claimed counts sent', () => {
   });
 });
 
+describe('a campaign at once', () => {
+  it('counts every recipient when their events arrive together on the shared stats shards', async () => {
+    const tenantId = uniqueTenant('trk');
+    const first = await claimed(tenantId);
+    const others = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const r = { ...first, contactId: `${first.contactId}-${i}`, email: `many${i}@example.org` };
+        r.messageId = `${first.messageId.slice(0, -7)}${i}-000000`;
+        await model.entities.campaignRecipient
+          .create({ tenantId, campaignId: r.campaignId, email: r.email, contactId: r.contactId, state: 'claimed' })
+          .go();
+        return r;
+      }),
+    );
+    const all = [first, ...others];
+    await Promise.all(all.flatMap((r) => [deliver(r, 'Email Sent'), deliver(r, 'Email Delivered')]));
+    await Promise.all(all.map((r) => deliver(r, 'Email Delivered')));
+    expect(await stats(first)).toEqual({ sent: 25, delivered: 25 });
+  });
+});
+
 describe('bounces and complaints', () => {
   it('a hard bounce suppresses the address and counts once', async () => {
     const r = await claimed();
