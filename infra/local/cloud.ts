@@ -330,6 +330,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     );
     // Deliveries accepted before a crash go out now that their targets run.
     events.deliverPending();
+    // Sending events a crash may have kept off the bus go out now too.
+    await ses.replayUnconfirmed();
     stepFunctions.resumePending();
 
     const streams = track(

@@ -17,7 +17,8 @@ const CHECKPOINT_WIDTH = 20;
  * send survives `kill -9`. A line cut short by a crash (never acknowledged) is removed on open.
  *
  * `<dir>/events.checkpoint` counts the leading lines whose sending events were put on the bus; the lines after it
- * (sent through a configuration set) are returned by `unconfirmed()` on open so their events are put again: the
+ * (sent through a configuration set) are returned by `unconfirmed()` on open so their events are put again (then
+ * confirmed by line like new ones, so the checkpoint never passes a line whose events are not on the bus): the
  * tracking consumer applies each event once, so a repeat is harmless and a lost one is not.
  */
 export class SesOutbox {
@@ -34,7 +35,7 @@ export class SesOutbox {
     readonly file: string | undefined,
     private readonly handle: FileHandle | undefined,
     private readonly checkpointFd: number | undefined,
-    private readonly pending: OutboxMessage[],
+    private readonly pending: Array<{ line: number; message: OutboxMessage }>,
   ) {}
 
   static async open(dir: string | undefined): Promise<SesOutbox> {
@@ -60,8 +61,11 @@ export class SesOutbox {
             .slice(0, -1)
             .split('\n')
             .map((l) => JSON.parse(l) as OutboxMessage);
-    const confirmed = Number.isFinite(checkpoint) ? Math.min(checkpoint, messages.length) : 0;
-    const pending = messages.slice(confirmed).filter((m) => m.configurationSet);
+    const confirmed = Number.isFinite(checkpoint) ? Math.min(Math.max(checkpoint, 0), messages.length) : 0;
+    const pending = messages
+      .map((message, line) => ({ line, message }))
+      .slice(confirmed)
+      .filter((p) => p.message.configurationSet);
     const handle = await open(file, 'a');
     // r+ (not append mode, where every write would go to the end): the number is rewritten in place.
     closeSync(openSync(checkpointFile, 'a'));
@@ -69,14 +73,16 @@ export class SesOutbox {
     const outbox = new SesOutbox(file, handle, checkpointFd, pending);
     outbox.lines = messages.length;
     for (const message of messages) outbox.remember(message);
-    // Events of the unconfirmed lines are put again by the caller, then confirmed from there.
-    outbox.confirmedPrefix = messages.length;
-    outbox.writeCheckpoint(confirmed);
+    outbox.confirmedPrefix = confirmed;
+    // Lines without a configuration set have no events: confirmed as they are.
+    for (let line = confirmed; line < messages.length; line++) {
+      if (!messages[line]!.configurationSet) outbox.confirm(line);
+    }
     return outbox;
   }
 
   /** Messages of the previous run whose events may not have been put (their events are due again). */
-  unconfirmed(): OutboxMessage[] {
+  unconfirmed(): Array<{ line: number; message: OutboxMessage }> {
     return this.pending;
   }
 

@@ -302,11 +302,21 @@ export class LocalSes implements LocalService {
     }
     const port = (server.address() as AddressInfo).port;
     ses = new LocalSes(server, backend, backendAddress.port, port, outbox, { ...opts, log });
-    // Events of sends a crash may have cut short are put again (the consumer applies each once).
-    const unconfirmed = outbox.unconfirmed();
-    if (unconfirmed.length > 0) log(`local SES: putting the sending events of ${unconfirmed.length} message(s) again`);
-    for (const message of unconfirmed) await ses.publishSendEvents(message, undefined);
     return ses;
+  }
+
+  /**
+   * Puts again the events of the previous run's sends whose events may not have reached the bus (a crash between the
+   * outbox line and the put); the consumer applies each once, so a repeat is harmless. Call it once the bus's targets
+   * run (the local cloud does, after starting the functions), as EventBridge's own pending deliveries are.
+   */
+  async replayUnconfirmed(): Promise<number> {
+    const unconfirmed = this.outbox.unconfirmed().splice(0);
+    if (unconfirmed.length > 0) {
+      this.options.log?.(`local SES: putting the sending events of ${unconfirmed.length} message(s) again`);
+    }
+    for (const { line, message } of unconfirmed) await this.publishSendEvents(message, line);
+    return unconfirmed.length;
   }
 
   /** Every message sent since start (or since clear), oldest first, read from the server's /store endpoint. */

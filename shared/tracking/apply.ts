@@ -59,8 +59,13 @@ const REPEATABLE: Partial<Record<SesEventKind, { itemCount: string; counter: str
   click: { itemCount: 'clickCount', counter: 'clicks' },
 };
 
-/** How often a transaction is re-planned after a concurrent change (the sender or another event) interfered. */
-const MAX_ATTEMPTS = 5;
+/**
+ * How often a transaction is re-planned after a concurrent change interfered: the sender or another event on the
+ * ledger item, or (TransactionConflict) another transaction on the same stats shard, which a campaign's events share.
+ */
+const MAX_ATTEMPTS = 8;
+/** A jittered pause before the next attempt, growing with each, so colliding writers spread out. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** Math.min(attempt, 5)));
 
 type Op = { commit: () => unknown };
 type Where = (fn: (attr: Record<string, unknown>, op: Record<string, (...args: unknown[]) => string>) => string) => Op;
@@ -186,7 +191,10 @@ function plan(message: TrackedMessage, event: SesEvent, ledger: Ledger): unknown
     if (first) conditions.push(isFirst ? op.notExists!(attr[first.field]) : op.exists!(attr[first.field]));
     return conditions.join(' AND ');
   });
-  const items = [ledgerOp, statsAdd(message.tenantId, message.campaignId, campaignStatsShard(message.email), counts)];
+  const items = [
+    ledgerOp.commit(),
+    statsAdd(message.tenantId, message.campaignId, campaignStatsShard(message.email), counts),
+  ];
   if (first && isFirst) items.push(timelineEntry(message, event));
   return items;
 }
@@ -242,6 +250,7 @@ export async function applySesEvent(event: SesEvent): Promise<ApplyResult> {
     if (!codes.every((c) => c === 'None' || c === 'ConditionalCheckFailed' || c === 'TransactionConflict')) {
       throw new Error(`tracking transaction cancelled: ${codes.join(', ')}`);
     }
+    await backoff(attempt);
   }
   throw new Error(`ledger item of ${message.campaignId} kept changing while applying an SES ${event.kind} event`);
 }
