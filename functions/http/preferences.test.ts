@@ -155,6 +155,24 @@ describe('one-click unsubscribe', () => {
   });
 });
 
+describe('a merged contact', () => {
+  it("the loser's link unsubscribes the contact it was merged into", async () => {
+    const { tenant, contact: winner, readContact } = await setup();
+    const loser = (await contactsAs(tenant)('POST', '/v1/contacts', { body: makeContact() })).body;
+    const merge = apiClient((await import('./merge.ts')).handler, { tenantId: tenant, roles: ['admin'] });
+    expect(
+      (await merge('POST', '/v1/contacts/merge', { body: { winnerId: winner.id, loserId: loser.id } })).status,
+    ).toBe(200);
+    const mergedVersion = (await readContact()).version;
+    const token = await sign({ tenantId: tenant, contactId: loser.id, categoryId: 'events' });
+    const done = await publicClient('POST', `/v1/unsubscribe/${token}`, { rawBody: ONE_CLICK, headers: FORM });
+    expect(done.status).toBe(200);
+    const after = await readContact();
+    expect(after.version).toBe(mergedVersion + 1);
+    expect(after.subscriptions.events).toMatchObject({ status: 'unsubscribed', source: 'one_click' });
+  });
+});
+
 describe('links that do not work', () => {
   it('every bad, forged, foreign or stale link gets the same 404 page, and no signing key is created', async () => {
     const { tenant, contact } = await setup();
@@ -180,6 +198,7 @@ describe('links that do not work', () => {
       // Genuine, but the contact does not exist (any more).
       await sign({ tenantId: tenant, contactId: '01HZNOSUCHCONTACT' }),
       await sign({ tenantId: deleted.tenant, contactId: deleted.contact.id }),
+      `${'a'.repeat(5000)}.${signature}`,
     ];
     const pages = new Set<string>();
     for (const token of bad) {

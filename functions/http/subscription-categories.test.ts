@@ -110,6 +110,24 @@ describe('contact subscriptions', () => {
     expect(renamed.body.consent).toEqual(created.body.consent);
   });
 
+  it('a create may set choices too (stamped), only for categories the tenant has', async () => {
+    const tenant = uniqueTenant('subs');
+    await withCategories(tenant);
+    const contacts = contactsAs(tenant);
+    const created = await contacts('POST', '/v1/contacts', {
+      body: makeContact({ subscriptions: { events: { status: 'unsubscribed' } } }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.subscriptions).toEqual({
+      events: { status: 'unsubscribed', updatedAt: expect.any(String), source: 'api' },
+    });
+    const unknown = await contacts('POST', '/v1/contacts', {
+      body: makeContact({ subscriptions: { promotions: { status: 'subscribed' } } }),
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.fieldErrors[0].field).toBe('body.subscriptions.promotions');
+  });
+
   it('refuses unknown categories and bad statuses (400, nothing stored)', async () => {
     const tenant = uniqueTenant('subs');
     await withCategories(tenant);

@@ -11,7 +11,7 @@ import {
   trashAndSyncFilters,
 } from '../api/common-schemas.ts';
 import { Location, nearFilters } from '../geo/schema.ts';
-import { ContactSubscription, ContactSubscriptionsPatch } from '../subscriptions/schema.ts';
+import { ContactSubscription, ContactSubscriptionsInput, ContactSubscriptionsPatch } from '../subscriptions/schema.ts';
 
 export const LIFECYCLE_STAGES = [
   'subscriber',
@@ -56,6 +56,7 @@ const contactFields = {
     .strictObject({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus })
     .partial()
     .meta({ description: 'Marketing consent per channel.' }),
+  subscriptions: ContactSubscriptionsInput,
   customFields: CustomFieldValues,
 };
 

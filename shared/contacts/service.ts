@@ -116,8 +116,9 @@ export const contactKind: lifecycle.RecordKind = {
 const asContact = (view: lifecycle.RecordView) => view as unknown as ContactView;
 
 /** A contact created without an owner gets one from the assignment rules (shared/assignment), in its own write. */
-export const createContact = async (p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) =>
-  asContact(
+export async function createContact(p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) {
+  await checkCategoryIds(p.tenantId, Object.keys(input.subscriptions ?? {}), (id) => `body.subscriptions.${id}`);
+  return asContact(
     await createWithAssignedOwner(
       p.tenantId,
       contactSubject(input),
@@ -126,6 +127,7 @@ export const createContact = async (p: Principal, input: ContactCreateInput, ide
       idem?.key,
     ),
   );
+}
 
 export const getContact = async (p: Principal, id: string) => asContact(await lifecycle.getRecord(contactKind, p, id));
 

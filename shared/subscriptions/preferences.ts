@@ -7,7 +7,7 @@ import { model } from '../db/store.ts';
 import { runAsTenant } from '../db/tenant-context.ts';
 import { DomainError, PreconditionFailedError, TooManyRequestsError } from '../errors.ts';
 import * as lifecycle from '../records/lifecycle.ts';
-import type { ConsentSource, PreferencesFormInput, SubscriptionStatus } from './schema.ts';
+import type { ConsentSource, PreferencesFormInput, SubscriptionCategoriesView, SubscriptionStatus } from './schema.ts';
 import { getSubscriptionCategories } from './service.ts';
 import { type UnsubscribeClaims, unverifiedTenant, verifyUnsubscribeToken } from './unsubscribe-token.ts';
 
@@ -177,8 +177,12 @@ function setCategories(source: ConsentSource, claims: UnsubscribeClaims, wanted:
   };
 }
 
-async function viewOf(contact: lifecycle.Stored, claims: UnsubscribeClaims): Promise<PreferenceView> {
-  const { categories } = await getSubscriptionCategories(claims.tenantId);
+async function viewOf(
+  contact: lifecycle.Stored,
+  claims: UnsubscribeClaims,
+  read?: SubscriptionCategoriesView,
+): Promise<PreferenceView> {
+  const { categories } = read ?? (await getSubscriptionCategories(claims.tenantId));
   const subscriptions = (contact.subscriptions ?? {}) as Subscriptions;
   const linkCategory = claims.categoryId ? categories.find((c) => c.id === claims.categoryId) : undefined;
   const email = (contact.consent as Consent | undefined)?.email;
@@ -226,10 +230,10 @@ export const updatePreferences = (token: string, form: PreferencesFormInput) =>
     if (form.unsubscribeAll) {
       return viewOf(await writeChange(claims, contact, withdrawEmail('preference_page', claims)), claims);
     }
-    const { categories } = await getSubscriptionCategories(claims.tenantId);
+    const list = await getSubscriptionCategories(claims.tenantId);
     const ticked = new Set(form.categories);
     const wanted = Object.fromEntries(
-      categories.map((c) => [c.id, ticked.has(c.id) ? 'subscribed' : 'unsubscribed'] as const),
+      list.categories.map((c) => [c.id, ticked.has(c.id) ? 'subscribed' : 'unsubscribed'] as const),
     );
-    return viewOf(await writeChange(claims, contact, setCategories('preference_page', claims, wanted)), claims);
+    return viewOf(await writeChange(claims, contact, setCategories('preference_page', claims, wanted)), claims, list);
   });

@@ -54,17 +54,22 @@ export const ContactSubscription = z
   })
   .meta({ id: 'ContactSubscription' });
 
-/**
- * What a contact PATCH may set per category (JSON merge patch: only the categories named change; null forgets one).
- * When and from where are stamped by the server.
- */
-export const ContactSubscriptionsPatch = z
-  .record(CategoryId, z.strictObject({ status: z.enum(SUBSCRIPTION_STATUSES) }).nullable())
-  .refine((v) => Object.keys(v).length <= MAX_SUBSCRIPTION_CATEGORIES, 'At most 50 categories.')
-  .meta({
-    description:
-      'Per subscription category id (GET /v1/subscription-categories): `{ "status": "subscribed" | "unsubscribed" }`.',
-  });
+const SubscriptionChoice = z.strictObject({ status: z.enum(SUBSCRIPTION_STATUSES) });
+const choices = <T extends z.ZodType>(choice: T) =>
+  z
+    .record(CategoryId, choice)
+    .refine((v) => Object.keys(v).length <= MAX_SUBSCRIPTION_CATEGORIES, 'At most 50 categories.')
+    .meta({
+      description:
+        'Per subscription category id (GET /v1/subscription-categories): `{ "status": "subscribed" | "unsubscribed" }`. ' +
+        'When and from where are stamped by the server.',
+    });
+
+/** What a contact create may set per category. */
+export const ContactSubscriptionsInput = choices(SubscriptionChoice);
+
+/** What a contact PATCH may set per category (JSON merge patch: only the categories named change; null forgets one). */
+export const ContactSubscriptionsPatch = choices(SubscriptionChoice.nullable());
 
 /** The authenticated route that hands out a contact's signed links (for mail sent by hand, and for tests). */
 export const PreferenceLinks = z
@@ -83,8 +88,11 @@ export const PreferenceLinksQuery = z
   })
   .meta({ id: 'PreferenceLinksQuery' });
 
-/** The path of every public page: the signed token, shape-checked by the service (any failure is the same 404). */
-export const TokenParams = z.object({ token: z.string().max(2048) });
+/**
+ * The path of every public page: the signed token. No limit here: the service checks its shape (a payload of at most
+ * 1 KiB) so that any bad token, however long, gets the same 404 page; API Gateway bounds the URL itself.
+ */
+export const TokenParams = z.object({ token: z.string() });
 
 /** RFC 8058: the one-click POST's body is exactly `List-Unsubscribe=One-Click`. */
 export const OneClickBody = z
