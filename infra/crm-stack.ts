@@ -18,6 +18,7 @@ import { grantMarketingSend } from './constructs/marketing-send.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { givePublicApiUrl } from './constructs/public-api-url.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmSegments } from './constructs/segments.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 import { CrmTicketSla } from './constructs/ticket-sla.ts';
@@ -71,6 +72,7 @@ export class CrmStack extends Stack {
   readonly emailTracking: CrmEmailTracking;
   /** Email campaigns: schedules and the send workflow (Step Functions). */
   readonly campaigns: CrmCampaigns;
+  readonly segments: CrmSegments;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -162,6 +164,7 @@ export class CrmStack extends Stack {
     // Unsubscribe links in campaign mail point at the public (forms) API; campaigns are sent from the mail domain.
     givePublicApiUrl(this.api, this.campaigns.steps);
     this.api.functions.campaigns.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
+    this.segments = new CrmSegments(this, 'Segments', { bus: this.events.bus, table: this.data.table });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

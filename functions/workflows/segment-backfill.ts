@@ -11,16 +11,19 @@ import {
   startBackfill,
 } from '../../shared/segments/backfill.ts';
 
-/** The backfill state machine's tasks: one function, the step named in the payload (`{ step, state }`). */
+/**
+ * The backfill state machine's tasks: one function, the step named in the payload (`{ step, run, state }`; `run` is
+ * the execution's name).
+ */
 export const BACKFILL_STEPS = ['start', 'page', 'fail'] as const;
 export type BackfillStep = (typeof BACKFILL_STEPS)[number];
 
 const Task = z.object({
   step: z.enum(BACKFILL_STEPS),
+  run: z.string().min(1),
   state: z.looseObject({
     tenantId: z.string().min(1),
     segmentId: z.string().min(1),
-    run: z.string().min(1),
     mode: z.enum(['backfill', 'sweep']).optional(),
     evaluation: z.number().int().optional(),
     decision: z.enum(['page', 'done', 'skip']).optional(),
@@ -29,12 +32,12 @@ const Task = z.object({
 });
 
 async function runStep(event: unknown): Promise<BackfillStepState> {
-  const { step, state } = Task.parse(event);
-  logger.appendKeys({ tenantId: state.tenantId, segmentId: state.segmentId, run: state.run, step });
+  const { step, run, state } = Task.parse(event);
+  logger.appendKeys({ tenantId: state.tenantId, segmentId: state.segmentId, run, step });
   const input: BackfillInput = {
     tenantId: state.tenantId,
     segmentId: state.segmentId,
-    run: state.run,
+    run,
     ...(state.mode ? { mode: state.mode } : {}),
   };
   if (step === 'start') return startBackfill(input);

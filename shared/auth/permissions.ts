@@ -85,13 +85,13 @@ export const PERMISSIONS = [
   /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
   'suppressions:read',
   'suppressions:manage',
+  /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
+  'segments:read',
+  'segments:write',
   /** Marketing email templates (read: list, get, preview). */
   'emailTemplates:read',
   /** Create, change, delete and test-send email templates. */
   'emailTemplates:write',
-  /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
-  'segments:read',
-  'segments:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

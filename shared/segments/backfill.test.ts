@@ -191,3 +191,46 @@ describe('segment backfill', () => {
     expect((await run(t, plain.id, 'sweep-3', 'sweep')).decision).toBe('skip');
   });
 });
+
+describe('the backfill workflow function', () => {
+  it('dispatches start, page and fail as the state machine calls them, and refuses a malformed task', async () => {
+    const { handler } = await import('../../functions/workflows/segment-backfill.ts');
+    const call = (event: unknown) =>
+      (handler as unknown as (e: unknown, c: unknown) => Promise<Record<string, unknown>>)(event, {
+        awsRequestId: 'test',
+        functionName: 'segment-backfill',
+      });
+    const t = uniqueTenant('wf');
+    await putContacts(t, 3, (i) => ({ tags: i === 1 ? ['vip'] : [] }));
+    const segment = await service.createSegment(principal(t), {
+      kind: 'dynamic',
+      name: 'VIPs',
+      filter: { field: 'tags', op: 'contains', value: 'vip' },
+    });
+    // What EventBridge passes as the execution's input, then each task's payload: { step, run, state }.
+    let state: Record<string, unknown> = { tenantId: t, segmentId: segment.id };
+    state = await call({ step: 'start', run: 'exec-1', state });
+    expect(state).toMatchObject({ decision: 'page', evaluation: 1 });
+    while (state.decision === 'page') state = await call({ step: 'page', run: 'exec-1', state });
+    expect(state.decision).toBe('done');
+    expect((await service.getSegment(principal(t), segment.id)).memberCount).toBe(1);
+
+    // A failure caught by the state machine marks the run's progress failed; a later claim may take it over.
+    const edited = await service.patchSegment(principal(t), segment.id, {
+      filter: { field: 'tags', op: 'exists', value: false },
+    });
+    state = await call({ step: 'start', run: 'exec-2', state: { tenantId: t, segmentId: segment.id } });
+    await call({
+      step: 'fail',
+      run: 'exec-2',
+      state: { ...state, error: { Error: 'Lambda.Unknown', Cause: 'boom' } },
+    });
+    const failed = await service.readSegment(t, segment.id);
+    expect(failed?.backfill).toMatchObject({ status: 'failed', evaluation: edited.backfill?.evaluation });
+    expect(failed?.backfill?.error).toContain('Lambda.Unknown: boom');
+    expect((await run(t, segment.id, 'exec-3')).decision).toBe('done');
+    expect((await service.getSegment(principal(t), segment.id)).memberCount).toBe(2);
+
+    await expect(call({ step: 'jump', run: 'x', state: { tenantId: t, segmentId: segment.id } })).rejects.toThrow();
+  });
+});

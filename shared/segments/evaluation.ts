@@ -84,8 +84,6 @@ export function asLiveDynamic(segment: StoredSegment): LiveDynamicSegment | unde
 }
 
 const CACHE_MS = 30_000;
-/** A tenant's live segments is more than a filter evaluation per event should pay for: at most this many. */
-export const MAX_SEGMENTS_PER_TENANT = 500;
 const cache = new Map<string, { segments: LiveDynamicSegment[]; expires: number }>();
 
 /**
@@ -98,7 +96,6 @@ export async function dynamicSegments(tenantId: string, fresh = false): Promise<
   if (!fresh && cached && cached.expires > Date.now()) return cached.segments;
   const segments: LiveDynamicSegment[] = [];
   let startKey: Record<string, unknown> | undefined;
-  let read = 0;
   do {
     const page = await documentClient.send(
       new QueryCommand({
@@ -111,12 +108,11 @@ export async function dynamicSegments(tenantId: string, fresh = false): Promise<
       }),
     );
     for (const item of page.Items ?? []) {
-      read += 1;
       const live = asLiveDynamic(item as StoredSegment);
       if (live) segments.push(live);
     }
     startKey = page.LastEvaluatedKey;
-  } while (startKey && read < MAX_SEGMENTS_PER_TENANT);
+  } while (startKey);
   cache.set(tenantId, { segments, expires: Date.now() + CACHE_MS });
   return segments;
 }
