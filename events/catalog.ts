@@ -128,6 +128,12 @@ export const ArticleChanged = recordChange('article');
  * backfill of a dynamic segment.
  */
 export const SegmentChanged = recordChange('segment');
+/**
+ * Email campaigns. Their `record` carries `status` (draft | scheduled | sending | paused | sent | cancelled | failed),
+ * `run`, `sendAt`, `schedule`, `audience`, `templateId`: the schedule consumer keeps each campaign's one-time schedule
+ * from them. The send's progress is bookkeeping and publishes nothing; counters live apart (no events).
+ */
+export const CampaignChanged = recordChange('campaign');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -142,6 +148,7 @@ export type RecordChangedDetail = z.infer<
   | typeof TicketMessageAdded
   | typeof ArticleChanged
   | typeof SegmentChanged
+  | typeof CampaignChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -260,15 +267,20 @@ export const TaskDue = z.object({
 export type TaskDueDetail = z.infer<typeof TaskDue>;
 
 /**
- * A recipient opened or clicked a marketing email (from the tracking of SES events, published from the stream):
- * what engagement conditions of segments and engagement rules of scoring react to.
+ * `email.opened` / `email.clicked`: a contact opened (clicked a link of) a marketing email. Derived from the stream
+ * when the contact's engagement item (ContactEngagementEntity) moves its last open (click) forward, which the SES
+ * tracking consumer does once per SES Open (Click) event that is newer than the last: `at` is that event's time.
+ * What dynamic segments with an engagement condition and lead scoring consume.
  */
 export const EmailEngagement = z.object({
   schemaVersion: z.literal(1),
   tenantId: z.string(),
   contactId: z.string(),
+  /** The campaign whose mail was opened (clicked), when known. */
   campaignId: z.string().optional(),
   at: z.iso.datetime({ offset: true }),
+  occurredAt: z.iso.datetime({ offset: true }),
+  links: z.array(z.object({ type: z.string(), id: z.string() })).max(1),
 });
 export type EmailEngagementDetail = z.infer<typeof EmailEngagement>;
 
@@ -345,6 +357,9 @@ export const CATALOG = {
   'segment.updated': { source: 'crm.segments', schema: SegmentChanged },
   'segment.deleted': { source: 'crm.segments', schema: SegmentChanged },
   'segment.restored': { source: 'crm.segments', schema: SegmentChanged },
+  'campaign.created': { source: 'crm.campaigns', schema: CampaignChanged },
+  'campaign.updated': { source: 'crm.campaigns', schema: CampaignChanged },
+  'campaign.deleted': { source: 'crm.campaigns', schema: CampaignChanged },
   'email.opened': { source: 'crm.marketing', schema: EmailEngagement },
   'email.clicked': { source: 'crm.marketing', schema: EmailEngagement },
 } as const;
@@ -366,6 +381,7 @@ export const PUBLISHED_ENTITIES = [
   'ticketMessage',
   'article',
   'segment',
+  'campaign',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
@@ -379,8 +395,15 @@ export const STREAM_DETAIL_TYPES: Record<string, DetailType> = {
  */
 export const DERIVED_FROM_STREAM = [
   'task.due',
+  'email.opened',
+  'email.clicked',
   'consent.unsubscribed',
 ] as const satisfies readonly (keyof typeof CATALOG)[];
+/**
+ * Entities with no record-change event whose stream changes still give derived events (contactEngagement:
+ * `email.opened` / `email.clicked`): the stream filter passes them to the publisher too.
+ */
+export const DERIVED_ONLY_ENTITIES = ['contactEngagement'] as const;
 
 export interface CatalogEvent {
   source: string;

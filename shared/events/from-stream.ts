@@ -26,12 +26,15 @@ const ID_FIELD: Record<string, string> = {
   ticketMessage: 'messageId',
   article: 'articleId',
   segment: 'segmentId',
+  campaign: 'campaignId',
 };
 
 /** Fields kept by bookkeeping writes that are no change of the record: an update of only these publishes nothing. */
 const BOOKKEEPING_FIELDS: Record<string, readonly string[]> = {
   // A segment's count moves with every member write, its backfill progress with every page.
   segment: ['memberCount', 'backfill'],
+  // A campaign's send moves its cursor after every page.
+  campaign: ['progress'],
 };
 
 type Item = Record<string, unknown>;
@@ -104,9 +107,51 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
  * as reliable as the change itself.
  */
 export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
+  const { change, derived } = streamRecordEvents(record);
+  return change ? [change, ...derived] : derived;
+}
+
+/**
+ * A change's record-change event (which the publisher bounds) apart from its derived events (small by construction).
+ * Entities without record-change events (DERIVED_ONLY_ENTITIES) give derived events alone.
+ */
+export function streamRecordEvents(record: DynamoDBRecord): { change?: CatalogEvent; derived: CatalogEvent[] } {
   const change = eventFromStreamRecord(record);
-  if (!change) return [];
-  return [change, ...derivedDealEvents(record), ...derivedTaskEvents(record), ...derivedUnsubscribeEvents(record)];
+  if (!change) return { derived: derivedEngagementEvents(record) };
+  return {
+    change,
+    derived: [...derivedDealEvents(record), ...derivedTaskEvents(record), ...derivedUnsubscribeEvents(record)],
+  };
+}
+
+/**
+ * `email.opened` / `email.clicked` when a contact's engagement moved its last open / click forward (the tracking
+ * consumer only ever moves them forward, once per newer SES event).
+ */
+function derivedEngagementEvents(record: DynamoDBRecord): CatalogEvent[] {
+  const { before, after } = imagesOf(record);
+  if (after?.__edb_e__ !== 'contactEngagement') return [];
+  const events: CatalogEvent[] = [];
+  const moved = [
+    ['email.opened', 'lastOpenedAt', 'lastOpenedCampaignId'],
+    ['email.clicked', 'lastClickedAt', 'lastClickedCampaignId'],
+  ] as const;
+  for (const [detailType, field, campaignField] of moved) {
+    const at = after[field];
+    if (typeof at !== 'string' || at === before?.[field]) continue;
+    events.push(
+      catalogEvent(detailType, {
+        schemaVersion: 1,
+        tenantId: String(after.tenantId),
+        contactId: String(after.contactId),
+        ...(typeof after[campaignField] === 'string' ? { campaignId: after[campaignField] } : {}),
+        at,
+        occurredAt: at,
+        links: [{ type: 'contact', id: String(after.contactId) }],
+      }),
+    );
+  }
+  return events;
 }
 
 /** The change's old and new items (absent on a create or a delete). */
