@@ -811,25 +811,6 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('POST', `${path}/resume`);
       await call('GET', `${path}/recipients`);
     });
-    await as('segments', async (call) => {
-      // The filter's custom field is checked against the contact schema (GetItem).
-      const body = { kind: 'dynamic', name: 'Gold', filter: { field: 'custom.tier', op: 'eq', value: 'gold' } };
-      const created = await call('POST', '/v1/segments', { body, headers: { 'idempotency-key': 'seg-1' } });
-      await call('POST', '/v1/segments', { body, headers: { 'idempotency-key': 'seg-1' } });
-      const path = `/v1/segments/${created.body.id}`;
-      await call('GET', '/v1/segments?limit=1');
-      await call('GET', path);
-      await call('PATCH', path, { body: { name: 'Gold tier' }, headers: { 'if-match': '"1"' } });
-      await call('DELETE', path, { headers: { 'if-match': '"2"' } });
-      await call('GET', '/v1/segments?inTrash=true');
-      await call('POST', `${path}/restore`, { headers: { 'if-match': '"3"' } });
-      const list = await call('POST', '/v1/segments', { body: { kind: 'static', name: 'Webinar' } });
-      const members = `/v1/segments/${list.body.id}/members`;
-      // Member puts, the count's ADD and a ConditionCheck of the contact, in one transaction.
-      await call('POST', members, { body: { contactIds: [contactId] } });
-      await call('GET', `${members}?limit=1`);
-      await call('POST', `${members}/remove`, { body: { contactIds: [contactId] } });
-    });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);
     expect([...exercised].sort()).toEqual(dataRoutes.sort());
