@@ -82,6 +82,8 @@ export const CampaignRecipientEntity = new Entity(
       complainedAt: { type: 'string' },
       openedAt: { type: 'string' },
       clickedAt: { type: 'string' },
+      /** SES rejected the message (e.g. a virus) after accepting it: it was not delivered (tracking). */
+      rejectedAt: { type: 'string' },
       openCount: { type: 'number' },
       clickCount: { type: 'number' },
     },

@@ -15,6 +15,9 @@ export const ContactEngagementEntity = new Entity(
       lastSentAt: { type: 'string' },
       lastOpenedAt: { type: 'string' },
       lastClickedAt: { type: 'string' },
+      /** The campaigns of the last open and click (tracking): what `email.opened` / `email.clicked` name. */
+      lastOpenedCampaignId: { type: 'string' },
+      lastClickedCampaignId: { type: 'string' },
       updatedAt: { type: 'string', required: true },
     },
     indexes: {
