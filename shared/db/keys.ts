@@ -540,3 +540,14 @@ export const suppressionIndex = {
   list: (t: string) => `${t}#suppression#list`,
   sk: (suppressedAt: string, email: string) => `${suppressedAt}#${email}`,
 };
+
+/**
+ * Drip sequences: by name and trash on gsi4; active sequences enrolling a form's leads on gsi2 (sparse). Enrolments
+ * of a sequence on gsi1, sorted by contact id (a contact's own enrolments are its partition of the table).
+ */
+export const sequenceIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'sequence'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'sequence'),
+  form: (tenantId: string, formId: string) => `${tenantId}#sequence#form#${formId}`,
+  enrollments: (tenantId: string, sequenceId: string) => `${tenantId}#sequence#${sequenceId}#enrollments`,
+};
