@@ -38,6 +38,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   merge: 'functions/http/merge.ts',
   sla: 'functions/http/sla.ts',
   tickets: 'functions/http/tickets.ts',
+  sequences: 'functions/http/sequences.ts',
 };
 
 /** Why each group's public routes need no authorizer: a route may be public only with its group's reason here. */

@@ -203,6 +203,13 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryIndexes: ['gsi4'],
     globalKeys: { mailboxClaim: ['PutItem', 'DeleteItem'] },
   },
+  // Drip sequences: one item each (gsi4 by name and trash); enrolments are conditional Puts (one per contact and
+  // sequence) after a GetItem of the contact, exits conditional UpdateItems; a sequence's enrolments on gsi1.
+  sequences: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi1', 'gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

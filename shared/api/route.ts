@@ -25,6 +25,7 @@ export const FUNCTION_GROUPS = [
   'tickets',
   'knowledge',
   'mailboxes',
+  'sequences',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 

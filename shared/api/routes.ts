@@ -30,6 +30,7 @@ import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
 import { routingRoutes } from '../routing/routes.ts';
+import { sequencesRoutes } from '../sequences/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
@@ -453,6 +454,7 @@ export const routes = defineRoutes([
   ...knowledgeRoutes,
   ...mailboxesRoutes,
   ...routingRoutes,
+  ...sequencesRoutes,
 ]);
 
 export type Routes = typeof routes;

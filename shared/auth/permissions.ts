@@ -74,6 +74,11 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  'sequences:read',
+  /** Create, change, activate, pause and delete drip sequences. */
+  'sequences:manage',
+  /** Enrol contacts in a sequence and take them out. */
+  'sequences:enroll',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -94,9 +99,19 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'leads:convert',
     'deals:write',
     'activities:write',
+    'sequences:enroll',
   ],
   support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...READ,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'sequences:manage',
+    'sequences:enroll',
+  ],
   readonly: READ,
 };
 

@@ -64,8 +64,9 @@ const BranchStep = z.strictObject({
   type: z.literal('branch'),
   on: z.enum(['opened', 'clicked', 'replied']),
   sendStep: StepId.meta({ description: 'An earlier send step: whether its mail was opened or clicked.' }),
-  then: StepId.meta({ description: 'The step to go on with when it was (a later step).' }),
-  else: StepId.meta({ description: 'The step to go on with when it was not (a later step).' }),
+  // Not `then`/`else`: an object with a `then` property is a thenable, which `await` would call.
+  ifTrue: StepId.meta({ description: 'The step to go on with when it was (a later step).' }),
+  ifFalse: StepId.meta({ description: 'The step to go on with when it was not (a later step).' }),
 });
 
 export const SequenceStep = z
@@ -94,7 +95,7 @@ export const SequenceSteps = z
       if (send === undefined || send >= i || steps[send]?.type !== 'send') {
         ctx.addIssue({ code: 'custom', path: [i, 'sendStep'], message: 'Must name an earlier send step.' });
       }
-      for (const target of ['then', 'else'] as const) {
+      for (const target of ['ifTrue', 'ifFalse'] as const) {
         const at = index.get(step[target]);
         if (at === undefined || at <= i) {
           ctx.addIssue({ code: 'custom', path: [i, target], message: 'Must name a later step of this sequence.' });

@@ -272,20 +272,13 @@ export async function enrollmentsOfContact(tenantId: string, contactId: string):
   return data as StoredEnrollment[];
 }
 
-/** Which of these ids are live contacts: one BatchGetItem per 100. */
-async function liveContacts(tenantId: string, contactIds: readonly string[]): Promise<Set<string>> {
-  const live = new Set<string>();
-  for (let i = 0; i < contactIds.length; i += 100) {
-    const keys = contactIds.slice(i, i + 100).map((contactId) => ({ tenantId, contactId }));
-    const { data, unprocessed } = await model.entities.contact
-      .get(keys)
-      .go({ attributes: ['contactId', 'deletedAt', 'mergedInto'], preserveBatchOrder: false, consistent: true });
-    if (unprocessed.length > 0) throw new Error('contact batch read left keys unprocessed; retry');
-    for (const c of data as Array<{ contactId: string; deletedAt?: string; mergedInto?: string } | null>) {
-      if (c && !c.deletedAt && !c.mergedInto) live.add(c.contactId);
-    }
-  }
-  return live;
+/** Whether the contact exists and is live: one GetItem (API functions may not batch, see tenant-access.ts). */
+async function isLiveContact(tenantId: string, contactId: string): Promise<boolean> {
+  const { data } = await model.entities.contact
+    .get({ tenantId, contactId })
+    .go({ attributes: ['contactId', 'deletedAt', 'mergedInto'] });
+  const c = data as { deletedAt?: string; mergedInto?: string } | null;
+  return !!c && !c.deletedAt && !c.mergedInto;
 }
 
 export interface EnrollOutcome {
@@ -306,14 +299,16 @@ export async function enrollContacts(
   source: EnrollmentSource,
   actorId?: string,
 ): Promise<EnrollOutcome> {
-  const unique = [...new Set(contactIds)];
-  const live = await liveContacts(tenantId, unique);
-  const outcome: EnrollOutcome = { enrolled: [], alreadyEnrolled: [], notFound: unique.filter((c) => !live.has(c)) };
+  const outcome: EnrollOutcome = { enrolled: [], alreadyEnrolled: [], notFound: [] };
   const now = new Date().toISOString();
-  const queue = unique.filter((c) => live.has(c));
+  const queue = [...new Set(contactIds)];
   // A few puts at a time: one call may enrol 100 contacts within the API's timeout without a burst.
   const worker = async () => {
     for (let contactId = queue.shift(); contactId; contactId = queue.shift()) {
+      if (!(await isLiveContact(tenantId, contactId))) {
+        outcome.notFound.push(contactId);
+        continue;
+      }
       const item = {
         tenantId,
         contactId,

@@ -1,0 +1,190 @@
+import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { model } from '../db/store.ts';
+import { type MarketingContact, marketingIneligibility } from '../subscriptions/eligibility.ts';
+import { unsubscribeLinks } from '../subscriptions/links.ts';
+import { suppressedAmong } from '../suppression/store.ts';
+import { loadMergeContexts, renderTemplate, TemplateRenderError } from '../templates/render.ts';
+import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
+import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
+import type { ExitReason } from './schema.ts';
+
+/**
+ * The one marketing mail of a sequence's send step to one contact. The ledger is the campaigns' own
+ * (CampaignRecipientEntity) under campaign id `seq-<sequenceId>-<stepId>`: so a step mails an address at most once
+ * whatever retries and restarts happen, and the tracking consumer sets opened/clicked on that very item, which a
+ * branch step reads. Same rules as the campaign sender: eligibility and suppression at send time, the ledger item
+ * claimed (must be new) before SendEmail, claimed → sent with the `sent` count in one transaction after.
+ * (The campaign sender was not exposing a per-recipient send yet; this is to be merged with it.)
+ */
+
+export const sequenceCampaignId = (sequenceId: string, stepId: string) => `seq-${sequenceId}-${stepId}`;
+
+export interface SequenceMail {
+  tenantId: string;
+  sequenceId: string;
+  stepId: string;
+  templateId: string;
+  categoryId?: string | undefined;
+  from: { address: string; name?: string | undefined };
+  replyTo?: string | undefined;
+  contactId: string;
+  run: number;
+}
+
+export type SendOutcome =
+  | { status: 'sent' | 'already_claimed'; email: string; messageId?: string }
+  | { status: 'failed'; email?: string; error: string }
+  | { status: 'ineligible'; reason: ExitReason };
+
+export interface SendDeps {
+  ses: SESv2Client;
+  configurationSetName: string;
+}
+
+const INELIGIBLE: Record<string, ExitReason> = {
+  deleted: 'deleted',
+  no_email: 'no_email',
+  unconsented: 'unconsented',
+  unsubscribed: 'unsubscribe',
+};
+
+/** SES answers that say "not now" (the request was refused, nothing sent): the claim is released and the step retried. */
+const THROTTLES = new Set([
+  'TooManyRequestsException',
+  'LimitExceededException',
+  'ThrottlingException',
+  'SendingPausedException',
+]);
+
+const isConditionalFailure = (error: unknown) =>
+  (error as { name?: string }).name === 'ConditionalCheckFailedException' ||
+  (error as { cause?: { name?: string } }).cause?.name === 'ConditionalCheckFailedException';
+
+type Ops = {
+  create: (item: Record<string, unknown>) => { go: () => Promise<unknown> };
+  patch: (key: Record<string, unknown>) => {
+    set: (v: Record<string, unknown>) => {
+      where: (fn: (a: Record<string, unknown>, op: Record<string, (...a: unknown[]) => string>) => string) => {
+        go: () => Promise<unknown>;
+        commit: () => unknown;
+      };
+    };
+  };
+  delete: (key: Record<string, unknown>) => {
+    where: (fn: (a: Record<string, unknown>, op: Record<string, (...a: unknown[]) => string>) => string) => {
+      go: () => Promise<unknown>;
+    };
+  };
+};
+const ledger = () => model.entities.campaignRecipient as unknown as Ops;
+const transact = (items: unknown[]) =>
+  (model.transaction.write as unknown as (fn: () => unknown[]) => { go: () => Promise<{ canceled: boolean }> })(
+    () => items,
+  ).go();
+
+const fromHeader = (from: SequenceMail['from']) =>
+  from.name ? `"${from.name.replace(/["\\\r\n]/g, '')}" <${from.address}>` : from.address;
+
+export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Promise<SendOutcome> {
+  const { tenantId, contactId } = mail;
+  const contact = (await model.entities.contact.get({ tenantId, contactId }).go({ consistent: true }))
+    .data as MarketingContact | null;
+  const ineligible = contact ? marketingIneligibility(contact, mail.categoryId) : 'deleted';
+  if (ineligible) return { status: 'ineligible', reason: INELIGIBLE[ineligible]! };
+  const email = contact!.emails![0]!.toLowerCase();
+  if ((await suppressedAmong(tenantId, [email])).has(email)) return { status: 'ineligible', reason: 'suppressed' };
+
+  const template = (await model.entities.emailTemplate.get({ tenantId, templateId: mail.templateId }).go()).data as {
+    subject: string;
+    html?: string;
+    text?: string;
+    deletedAt?: string;
+  } | null;
+  if (!template || template.deletedAt) return { status: 'failed', email, error: 'template.not_found' };
+  const context = (await loadMergeContexts(tenantId, [contactId])).get(contactId);
+  if (!context) return { status: 'ineligible', reason: 'deleted' };
+  const campaignId = sequenceCampaignId(mail.sequenceId, mail.stepId);
+  const links = await unsubscribeLinks({
+    tenantId,
+    contactId,
+    campaignId,
+    ...(mail.categoryId ? { categoryId: mail.categoryId } : {}),
+  });
+  let rendered: Awaited<ReturnType<typeof renderTemplate>>;
+  try {
+    rendered = await renderTemplate(template, context, {
+      links: { unsubscribeUrl: links.oneClickUrl, preferencesUrl: links.preferencesUrl },
+    });
+  } catch (error) {
+    if (error instanceof TemplateRenderError) return { status: 'failed', email, error: error.code };
+    throw error;
+  }
+
+  const key = { tenantId, campaignId, email };
+  const now = new Date().toISOString();
+  try {
+    await ledger()
+      .create({ ...key, contactId, state: 'claimed', run: mail.run, claimedAt: now })
+      .go();
+  } catch (error) {
+    // Claimed before (a retry, a restarted execution, another contact with this address): never mailed twice.
+    if (isConditionalFailure(error)) return { status: 'already_claimed', email };
+    throw error;
+  }
+  const shard = campaignStatsShard(email);
+  await ensureStatsShard(tenantId, campaignId, shard);
+  let messageId: string | undefined;
+  try {
+    const sent = await deps.ses.send(
+      new SendEmailCommand({
+        FromEmailAddress: fromHeader(mail.from),
+        Destination: { ToAddresses: [email] },
+        ...(mail.replyTo ? { ReplyToAddresses: [mail.replyTo] } : {}),
+        Content: {
+          Simple: {
+            Subject: { Data: rendered.subject, Charset: 'UTF-8' },
+            Body: {
+              ...(rendered.html ? { Html: { Data: rendered.html, Charset: 'UTF-8' } } : {}),
+              ...(rendered.text ? { Text: { Data: rendered.text, Charset: 'UTF-8' } } : {}),
+            },
+            Headers: Object.entries(links.headers).map(([Name, Value]) => ({ Name, Value })),
+          },
+        },
+        ConfigurationSetName: deps.configurationSetName,
+        EmailTags: trackingTags({ tenantId, campaignId, contactId, email }),
+      }),
+    );
+    messageId = sent.MessageId;
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    if (THROTTLES.has(name)) {
+      // Refused before sending: release the claim so the retried step may send.
+      await ledger()
+        .delete(key)
+        .where((a, op) => op.eq!(a.state, 'claimed'))
+        .go()
+        .catch(() => undefined);
+      throw error;
+    }
+    const message = `${name}: ${(error as Error).message}`.slice(0, 1000);
+    await transact([
+      ledger()
+        .patch(key)
+        .set({ state: 'failed', error: message })
+        .where((a, op) => op.eq!(a.state, 'claimed'))
+        .commit(),
+      statsAdd(tenantId, campaignId, shard, { failed: 1 }),
+    ]);
+    return { status: 'failed', email, error: message };
+  }
+  // claimed → sent with its count, unless SES's own Send event (the tracking consumer) got there first.
+  await transact([
+    ledger()
+      .patch(key)
+      .set({ state: 'sent', sentAt: new Date().toISOString(), ...(messageId ? { sesMessageId: messageId } : {}) })
+      .where((a, op) => op.eq!(a.state, 'claimed'))
+      .commit(),
+    statsAdd(tenantId, campaignId, shard, { sent: 1 }),
+  ]);
+  return { status: 'sent', email, ...(messageId ? { messageId } : {}) };
+}
