@@ -122,6 +122,13 @@ export const TicketChanged = recordChange('ticket');
 export const TicketMessageAdded = recordChange('ticketMessage');
 /** Knowledge-base articles (title, body, status, locale, categories...; never their search tokens). */
 export const ArticleChanged = recordChange('article');
+/** Drip sequences (steps, status, triggers). */
+export const SequenceChanged = recordChange('sequence');
+/**
+ * A contact's enrolment in a sequence (`entityId`: `<sequenceId>.<contactId>`); its creation starts the enrolment's
+ * workflow, its updates follow the steps (`currentStep`, `waitUntil`) and the end (`status`, `exitReason`).
+ */
+export const SequenceEnrollmentChanged = recordChange('sequenceEnrollment');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -298,6 +305,11 @@ export const CATALOG = {
   'article.updated': { source: 'crm.knowledge', schema: ArticleChanged },
   'article.deleted': { source: 'crm.knowledge', schema: ArticleChanged },
   'article.restored': { source: 'crm.knowledge', schema: ArticleChanged },
+  'sequence.created': { source: 'crm.sequences', schema: SequenceChanged },
+  'sequence.updated': { source: 'crm.sequences', schema: SequenceChanged },
+  'sequence.deleted': { source: 'crm.sequences', schema: SequenceChanged },
+  'sequence.enrollment_created': { source: 'crm.sequences', schema: SequenceEnrollmentChanged },
+  'sequence.enrollment_updated': { source: 'crm.sequences', schema: SequenceEnrollmentChanged },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
@@ -316,12 +328,16 @@ export const PUBLISHED_ENTITIES = [
   'ticket',
   'ticketMessage',
   'article',
+  'sequence',
+  'sequenceEnrollment',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
 export const STREAM_DETAIL_TYPES: Record<string, DetailType> = {
   'formSubmission.created': 'form.submitted',
   'ticketMessage.created': 'ticket.message_added',
+  'sequenceEnrollment.created': 'sequence.enrollment_created',
+  'sequenceEnrollment.updated': 'sequence.enrollment_updated',
 };
 /**
  * Events the stream publisher derives from a published entity's change beside its record-change event (see

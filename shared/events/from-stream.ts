@@ -25,6 +25,8 @@ const ID_FIELD: Record<string, string> = {
   ticket: 'ticketId',
   ticketMessage: 'messageId',
   article: 'articleId',
+  sequence: 'sequenceId',
+  sequenceEnrollment: 'enrollmentId',
 };
 
 type Item = Record<string, unknown>;
