@@ -14,6 +14,7 @@ import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmSequences } from './constructs/sequences.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 import { CrmTicketSla } from './constructs/ticket-sla.ts';
@@ -61,6 +62,7 @@ export class CrmStack extends Stack {
   readonly ticketSla: CrmTicketSla;
   /** The ticket routing workflow (Step Functions), started by ticket.created. */
   readonly ticketRouting: CrmTicketRouting;
+  readonly sequences: CrmSequences;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -135,6 +137,11 @@ export class CrmStack extends Stack {
     });
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
+    this.sequences = new CrmSequences(this, 'Sequences', {
+      bus: this.events.bus,
+      table: this.data.table,
+      publicApiUrl: this.api.formsStage.url,
+    });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

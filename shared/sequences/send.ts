@@ -2,8 +2,8 @@ import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { model } from '../db/store.ts';
 import { type MarketingContact, marketingIneligibility } from '../subscriptions/eligibility.ts';
 import { unsubscribeLinks } from '../subscriptions/links.ts';
-import { suppressedAmong } from '../suppression/store.ts';
-import { loadMergeContexts, renderTemplate, TemplateRenderError } from '../templates/render.ts';
+import { contactFields, type MergeContact } from '../templates/merge-context.ts';
+import { type MergeContext, renderTemplate, TemplateRenderError } from '../templates/render.ts';
 import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
 import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
 import type { ExitReason } from './schema.ts';
@@ -85,6 +85,59 @@ const transact = (items: unknown[]) =>
 const fromHeader = (from: SequenceMail['from']) =>
   from.name ? `"${from.name.replace(/["\\\r\n]/g, '')}" <${from.address}>` : from.address;
 
+const definedOnly = <T extends object>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+
+/**
+ * The merge context of one recipient with GetItems (the contact is read already; its company and owner): the stack
+ * grants no batch reads, and one recipient needs none. Same fields as shared/templates/merge-context.ts.
+ */
+async function mergeContextOf(tenantId: string, contact: MergeContact): Promise<MergeContext> {
+  const live = (r: { deletedAt?: string; mergedInto?: string } | null) =>
+    r && !r.deletedAt && !r.mergedInto ? r : null;
+  const [company, owner] = await Promise.all([
+    contact.companyId
+      ? model.entities.company
+          .get({ tenantId, companyId: contact.companyId })
+          .go()
+          .then((r) => live(r.data as never))
+      : null,
+    contact.ownerId
+      ? model.entities.user
+          .get({ tenantId, userId: contact.ownerId })
+          .go()
+          .then((r) => live(r.data as never))
+      : null,
+  ]);
+  const c = company as {
+    name?: string;
+    domains?: string[];
+    industry?: string;
+    size?: string;
+    employeeCount?: number;
+    address?: Record<string, string>;
+    customFields?: Record<string, unknown>;
+  } | null;
+  const o = owner as { name?: string; email?: string } | null;
+  return {
+    contact: contactFields(contact),
+    ...(c
+      ? {
+          company: definedOnly({
+            name: c.name,
+            domain: c.domains?.[0],
+            industry: c.industry,
+            size: c.size,
+            employeeCount: c.employeeCount,
+            address: c.address,
+            custom: c.customFields,
+          }),
+        }
+      : {}),
+    ...(o ? { owner: definedOnly({ name: o.name, email: o.email }) } : {}),
+  } as MergeContext;
+}
+
 export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Promise<SendOutcome> {
   const { tenantId, contactId } = mail;
   const contact = (await model.entities.contact.get({ tenantId, contactId }).go({ consistent: true }))
@@ -92,7 +145,9 @@ export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Pro
   const ineligible = contact ? marketingIneligibility(contact, mail.categoryId) : 'deleted';
   if (ineligible) return { status: 'ineligible', reason: INELIGIBLE[ineligible]! };
   const email = contact!.emails![0]!.toLowerCase();
-  if ((await suppressedAmong(tenantId, [email])).has(email)) return { status: 'ineligible', reason: 'suppressed' };
+  if ((await model.entities.suppression.get({ tenantId, email }).go({ attributes: ['email'] })).data) {
+    return { status: 'ineligible', reason: 'suppressed' };
+  }
 
   const template = (await model.entities.emailTemplate.get({ tenantId, templateId: mail.templateId }).go()).data as {
     subject: string;
@@ -101,8 +156,7 @@ export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Pro
     deletedAt?: string;
   } | null;
   if (!template || template.deletedAt) return { status: 'failed', email, error: 'template.not_found' };
-  const context = (await loadMergeContexts(tenantId, [contactId])).get(contactId);
-  if (!context) return { status: 'ineligible', reason: 'deleted' };
+  const context = await mergeContextOf(tenantId, contact as MergeContact);
   const campaignId = sequenceCampaignId(mail.sequenceId, mail.stepId);
   const links = await unsubscribeLinks({
     tenantId,
