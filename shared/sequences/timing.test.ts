@@ -118,7 +118,9 @@ describe('step validation', () => {
     ]);
     expect(issues([{ id: 'w', type: 'wait', duration: 'P1M' }])[0]).toMatch(/^0.duration: An ISO 8601 duration/);
     expect(issues([{ id: 'w', type: 'wait', duration: 'P200D' }])).toEqual(['0.duration: At most 180 days.']);
-    expect(issues([{ id: 'u', type: 'waitUntil', weekdays: [], time: '25:00', timeZone: 'Mars/Base' }])).toHaveLength(3);
+    expect(issues([{ id: 'u', type: 'waitUntil', weekdays: [], time: '25:00', timeZone: 'Mars/Base' }])).toHaveLength(
+      3,
+    );
     expect(issues([{ id: 'bad id', type: 'task', title: 'x' }])).toHaveLength(1);
     expect(issues([])).toHaveLength(1);
     expect(issues(Array.from({ length: 51 }, (_, i) => ({ id: `t${i}`, type: 'task', title: 'x' })))).toHaveLength(1);
