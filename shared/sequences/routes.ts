@@ -25,7 +25,8 @@ export const sequencesRoutes = defineRoutes([
     summary: 'Create a drip sequence (paused)',
     description:
       'Steps: send a template, wait (ISO 8601 duration), wait until a weekday and local time, create a task for the ' +
-      "contact's owner, branch on opened/clicked (an earlier send) or replied. At most 50 steps; branches jump forward.",
+      "contact's owner, branch on opened/clicked (an earlier send) or replied, end. At most 50 steps; branches jump " +
+      'forward.',
     body: SequenceCreate,
     response: { status: 201, schema: Sequence, description: 'The new sequence, paused.' },
     idempotent: true,

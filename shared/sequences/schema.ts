@@ -69,8 +69,11 @@ const BranchStep = z.strictObject({
   ifFalse: StepId.meta({ description: 'The step to go on with when it was not (a later step).' }),
 });
 
+/** Ends the enrolment (completed): what a branch's first path uses so it does not run on into the other. */
+const EndStep = z.strictObject({ id: StepId, type: z.literal('end') });
+
 export const SequenceStep = z
-  .discriminatedUnion('type', [SendStep, WaitStep, WaitUntilStep, TaskStep, BranchStep])
+  .discriminatedUnion('type', [SendStep, WaitStep, WaitUntilStep, TaskStep, BranchStep, EndStep])
   .meta({ id: 'SequenceStep' });
 export type SequenceStepDefinition = z.output<typeof SequenceStep>;
 

@@ -141,6 +141,8 @@ async function runStep(
       }
       return { kind: 'next', to: following };
     }
+    case 'end':
+      return { kind: 'next', to: undefined };
     case 'branch': {
       let ledger: { openedAt?: string; clickedAt?: string } | undefined;
       if (step.on !== 'replied') {
