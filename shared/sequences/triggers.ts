@@ -112,15 +112,18 @@ export async function onFormSubmission(tenantId: string, submissionId: string): 
   const submission = (await model.entities.formSubmission.get({ tenantId, submissionId }).go()).data as {
     formId?: string;
     leadId?: string;
+    email?: string;
   } | null;
   if (!submission?.formId || !submission.leadId) return [];
   const sequenceIds = await sequencesEnrollingForm(tenantId, submission.formId);
   if (sequenceIds.length === 0) return [];
-  const lead = (await model.entities.lead.get({ tenantId, leadId: submission.leadId }).go()).data as {
-    email?: string;
-    emails?: string[];
-  } | null;
-  const address = lead?.email ?? lead?.emails?.[0];
+  // The submission keeps the address it was made with; else the lead's.
+  const lead = submission.email
+    ? null
+    : ((await model.entities.lead.get({ tenantId, leadId: submission.leadId }).go()).data as {
+        emails?: string[];
+      } | null);
+  const address = submission.email ?? lead?.emails?.[0];
   const contactId = address ? await contactByEmail(tenantId, address) : undefined;
   if (!contactId) {
     logger.info('form lead has no contact yet: not enrolled', { formId: submission.formId });
