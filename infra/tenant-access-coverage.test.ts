@@ -134,6 +134,7 @@ beforeAll(async () => {
   handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
   handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
   handlers.mailboxes = (await import('../functions/http/mailboxes.ts')).handler;
+  handlers.sequences = (await import('../functions/http/sequences.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -696,6 +697,33 @@ describe('each group does only what its tenant-access role allows, and needs all
       // A new address: the old claim released and the new one taken with the mailbox, in one transaction.
       await call('PATCH', path, { body: { address: `desk-${address}` }, headers: { 'if-match': '"1"' } });
       await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+    });
+
+    // A contact to enrol, made before the sequences group's calls are recorded.
+    const enrollee = (
+      await apiClient(handlers.contacts, { tenantId: tenant, roles: ['admin'], userId: 'u1' })('POST', '/v1/contacts', {
+        body: makeContact({ phones: [] }),
+      })
+    ).body.id as string;
+    await as('sequences', async (call) => {
+      const body = {
+        name: 'Onboarding',
+        from: { address: 'news@acme.example' },
+        steps: [{ id: 's1', type: 'send', templateId: 'tpl-1' }],
+      };
+      const created = await call('POST', '/v1/sequences', { body, headers: { 'idempotency-key': 'seq-1' } });
+      await call('POST', '/v1/sequences', { body, headers: { 'idempotency-key': 'seq-1' } });
+      const path = `/v1/sequences/${created.body.id}`;
+      await call('GET', '/v1/sequences?limit=1');
+      await call('GET', path);
+      await call('PATCH', path, { body: { name: 'Renamed' }, headers: { 'if-match': '"1"' } });
+      await call('POST', `${path}/activate`);
+      await call('POST', `${path}/pause`);
+      await call('POST', `${path}/enrollments`, { body: { contactIds: [enrollee, 'nobody'] } });
+      await call('GET', `${path}/enrollments?limit=1`);
+      await call('GET', `${path}/enrollments/${enrollee}`);
+      await call('DELETE', `${path}/enrollments/${enrollee}`);
+      await call('DELETE', path);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);
