@@ -977,8 +977,8 @@ describe('leads', () => {
     const sends = crmFunctions().filter(({ fn }) =>
       statementsOf(fn).some((s) => actionsOf(s).includes('ses:SendEmail')),
     );
-    // (and the SLA timer, whose own grant is checked under 'ticket SLA')
-    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'sla-timer']);
+    // (and the SLA timer and the email templates' test send, whose own grants are checked under theirs)
+    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'emailTemplates', 'sla-timer']);
     const env = props(logicalId(stack.api.functions.formSubmissions.function)).Environment.Variables;
     expect(env.SENDER_EMAIL).toBe('crm@example.com');
     expect(env.TENANT_RATE_LIMIT).toBeDefined();
@@ -1422,12 +1422,46 @@ describe('drip sequences', () => {
     const ses = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('ses:')));
     expect(ses).toHaveLength(1);
     expect(actionsOf(ses[0]!)).toEqual(['ses:SendEmail']);
-    expect(JSON.stringify(ses[0]!.Resource)).toContain('configuration-set/crm-marketing');
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(':identity/crm.local');
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(':configuration-set/crm-marketing');
+    expect(ses[0]!.Condition).toEqual({ StringLike: { 'ses:FromAddress': '*@crm.local' } });
+    expect(props(logicalId(stack.api.functions.sequences.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe(
+      'crm.local',
+    );
     const exits = statementsOf(stack.sequences.exits).flatMap(actionsOf);
     expect(exits.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
       'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ]);
+  });
+});
+
+describe('email templates', () => {
+  it('lets the test send use only SendEmail on the mail domain identity, from an address in that domain', () => {
+    const fn = stack.api.functions.emailTemplates;
+    const sends = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('ses:')));
+    expect(sends).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'ses:SendEmail',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ses:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':identity/crm.local',
+            ],
+          ],
+        },
+        Condition: { StringLike: { 'ses:FromAddress': '*@crm.local' } },
+      },
+    ]);
+    expect(props(logicalId(fn.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe('crm.local');
   });
 });

@@ -12,6 +12,7 @@ import { CrmEdgeDistribution } from './constructs/edge.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
+import { grantMarketingSend } from './constructs/marketing-send.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 import { CrmSequences } from './constructs/sequences.ts';
@@ -116,6 +117,8 @@ export class CrmStack extends Stack {
       mailDomain,
     });
     this.api.functions.tickets.function.addEnvironment('MAIL_DOMAIN', mailDomain);
+    // Test sends of email templates: from the mail domain only, through its SES identity.
+    grantMarketingSend(this.api.functions.emailTemplates, { mailDomain });
 
     this.leads = new CrmLeads(this, 'Leads', {
       bus: this.events.bus,
@@ -141,7 +144,10 @@ export class CrmStack extends Stack {
       bus: this.events.bus,
       table: this.data.table,
       publicApiUrl: this.api.formsStage.url,
+      mailDomain,
     });
+    // The API checks a sequence's sender against the mail domain (the send role's condition).
+    this.api.functions.sequences.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

@@ -135,6 +135,8 @@ beforeAll(async () => {
   handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
   handlers.mailboxes = (await import('../functions/http/mailboxes.ts')).handler;
   handlers.sequences = (await import('../functions/http/sequences.ts')).handler;
+  process.env.MARKETING_MAIL_DOMAIN = 'news.example.com';
+  handlers.emailTemplates = (await import('../functions/http/email-templates.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -149,6 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.SENDER_EMAIL;
+  delete process.env.MARKETING_MAIL_DOMAIN;
   await ses?.stop();
   proxy.closeAllConnections();
   await new Promise((resolve) => proxy.close(resolve));
@@ -276,6 +279,21 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', `/v1/contacts/${contactId}/timeline`);
       await call('DELETE', `/v1/contacts/${contactId}`);
       await call('POST', `/v1/contacts/${contactId}/restore`);
+    });
+    await as('emailTemplates', async (call) => {
+      // Validation reads the custom-field schemas; a preview for a contact reads it, its company and owner.
+      const body = { name: 'Welcome', subject: 'Hi {{ contact.firstName }}', text: '{{ contact.custom.tier }}' };
+      const created = await call('POST', '/v1/email-templates', { body, headers: { 'idempotency-key': 'tpl-1' } });
+      await call('POST', '/v1/email-templates', { body, headers: { 'idempotency-key': 'tpl-1' } });
+      const path = `/v1/email-templates/${created.body.id}`;
+      await call('GET', '/v1/email-templates?q=wel');
+      await call('GET', path);
+      await call('PATCH', path, { body: { html: '<p>{{ company.name }}</p>' }, headers: { 'if-match': '"1"' } });
+      await call('POST', `${path}/preview`, { body: { contactId } });
+      await call('POST', `${path}/test-send`, { body: { to: 'qa@example.com' } });
+      await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+      await call('GET', '/v1/email-templates?inTrash=true');
+      await call('POST', `${path}/restore`);
     });
     await as('notes', async (call) => {
       const onContact = await call('POST', `/v1/contacts/${contactId}/notes`, {
@@ -708,7 +726,7 @@ describe('each group does only what its tenant-access role allows, and needs all
     await as('sequences', async (call) => {
       const body = {
         name: 'Onboarding',
-        from: { address: 'news@acme.example' },
+        from: { address: 'news@news.example.com' },
         steps: [{ id: 's1', type: 'send', templateId: 'tpl-1' }],
       };
       const created = await call('POST', '/v1/sequences', { body, headers: { 'idempotency-key': 'seq-1' } });

@@ -13,6 +13,7 @@ const context = { functionName: 'sequence-exits', awsRequestId: 'r' } as unknown
 
 beforeAll(async () => {
   await useFreshTable();
+  process.env.MARKETING_MAIL_DOMAIN = 'acme.example';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const handler = (await import('./sequence-exits.ts')).handler;
   exits = (event) => handler(event as never, context);

@@ -15,6 +15,7 @@ const context = { functionName: 'sequence-triggers', awsRequestId: 'r' } as unkn
 
 beforeAll(async () => {
   await useFreshTable();
+  process.env.MARKETING_MAIL_DOMAIN = 'acme.example';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const handler = (await import('./sequence-triggers.ts')).handler;
   triggers = (event) => handler(event as never, context);

@@ -10,6 +10,7 @@ const tenant = uniqueTenant('seq');
 
 beforeAll(async () => {
   await useFreshTable();
+  process.env.MARKETING_MAIL_DOMAIN = 'acme.example';
   const sequences = (await import('./sequences.ts')).handler;
   const contacts = (await import('./contacts.ts')).handler;
   sequencesAs = (tenantId, roles = ['marketing']) => apiClient(sequences, { tenantId, roles, userId: 'marketer-1' });
@@ -95,6 +96,14 @@ describe('sequences: definitions', () => {
     expect(fieldsOf(res)).toEqual(
       expect.arrayContaining(['body.steps.1.ifTrue', 'body.steps.1.ifFalse', 'body.steps.2.duration', 'body.exitOn.1']),
     );
+  });
+
+  it('refuses a sender outside the mail domain (the send role could not send from it)', async () => {
+    const res = await sequencesAs(tenant)('POST', '/v1/sequences', {
+      body: makeSequence({ from: { address: 'news@elsewhere.example' } }),
+    });
+    expect(res.status).toBe(400);
+    expect(fieldsOf(res)).toEqual(['body.from.address']);
   });
 
   it('refuses step changes while active (409), allows them paused; activate and pause are idempotent', async () => {

@@ -3,14 +3,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { readConfig } from '../../shared/config.ts';
 import { logger, metrics } from '../../shared/observability.ts';
 import { sendSequenceEmail } from '../../shared/sequences/send.ts';
 import { runTurn, type TurnResult } from '../../shared/sequences/workflow.ts';
 
-const configSchema = z.object({ MARKETING_CONFIGURATION_SET: z.string().min(1) });
-let config: z.infer<typeof configSchema> | undefined;
-const configured = () => (config ??= readConfig(configSchema));
 const ses = new SESv2Client({ maxAttempts: 3 });
 
 /** The state machine's input and what each turn hands back: ids only. */
@@ -25,12 +21,7 @@ export const SequenceRunState = z.object({
 async function step(event: unknown): Promise<TurnResult> {
   const state = SequenceRunState.parse(event);
   logger.appendKeys({ tenantId: state.tenantId, sequenceId: state.sequenceId, contactId: state.contactId });
-  return runTurn(
-    {
-      send: (mail) => sendSequenceEmail({ ses, configurationSetName: configured().MARKETING_CONFIGURATION_SET }, mail),
-    },
-    state,
-  );
+  return runTurn({ send: (mail) => sendSequenceEmail({ ses }, mail) }, state);
 }
 
 export const handler = middy(step)

@@ -39,6 +39,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   sla: 'functions/http/sla.ts',
   tickets: 'functions/http/tickets.ts',
   sequences: 'functions/http/sequences.ts',
+  emailTemplates: 'functions/http/email-templates.ts',
 };
 
 /** Why each group's public routes need no authorizer: a route may be public only with its group's reason here. */

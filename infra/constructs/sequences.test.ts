@@ -40,6 +40,7 @@ beforeAll(async () => {
   process.env.CDK_VALIDATION = 'false';
   process.env.PUBLIC_API_URL = 'https://forms.example.test';
   process.env.MARKETING_CONFIGURATION_SET = 'crm-marketing';
+  process.env.MARKETING_MAIL_DOMAIN = 'acme.example';
   ses = await LocalSes.start({ log: () => {} });
   process.env.AWS_ENDPOINT_URL_SESV2 = ses.endpoint;
   outdir = mkdtempSync(join(tmpdir(), 'sequence-machine-'));
@@ -76,6 +77,7 @@ beforeAll(async () => {
         tenantId: tenant,
         templateId,
         name: templateId,
+        sortName: templateId,
         subject: `${templateId} for {{ contact.firstName }}`,
         text: 'Hi {{ contact.firstName }}',
         version: 1,

@@ -1,4 +1,4 @@
-import { type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
@@ -24,8 +24,9 @@ import { SEQUENCE_EXIT_EVENTS } from '../../functions/events/sequence-exits.ts';
 import { SEQUENCE_TRIGGER_EVENTS } from '../../functions/events/sequence-triggers.ts';
 import { MARKETING_CONFIGURATION_SET } from '../../shared/tracking/ses-events.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagArnOf, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagArnOf } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
+import { grantMarketingSend } from './marketing-send.ts';
 import { TRANSIENT_ERRORS } from './ticket-routing.ts';
 
 export interface CrmSequencesProps {
@@ -33,6 +34,8 @@ export interface CrmSequencesProps {
   table: ITable;
   /** The public API's base URL: unsubscribe and preference links point there. */
   publicApiUrl: string;
+  /** The domain marketing mail is sent from (see grantMarketingSend). */
+  mailDomain: string;
 }
 
 /**
@@ -54,7 +57,6 @@ export class CrmSequences extends Construct {
 
   constructor(scope: Construct, id: string, props: CrmSequencesProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.steps = new CrmFunction(this, 'Steps', {
       entry: 'functions/workflows/sequence-step.ts',
       serviceName: 'sequence-steps',
@@ -63,7 +65,6 @@ export class CrmSequences extends Construct {
       timeout: Duration.seconds(60),
       environment: {
         TABLE_NAME: props.table.tableName,
-        MARKETING_CONFIGURATION_SET,
         PUBLIC_API_URL: props.publicApiUrl,
       },
     });
@@ -82,21 +83,9 @@ export class CrmSequences extends Construct {
         resources: [props.table.tableArn],
       }),
     );
-    // Marketing mail only through the marketing configuration set (its events feed tracking).
-    this.steps.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['ses:SendEmail'],
-        resources: [
-          stack.formatArn({ service: 'ses', resource: 'identity', resourceName: '*' }),
-          stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: MARKETING_CONFIGURATION_SET }),
-        ],
-      }),
-    );
-    this.steps.acknowledgeWildcardResource(
-      nagStackArn(stack, 'ses', 'identity/*'),
-      "A sequence's sender is tenant data (validated as an address); SES accepts only verified identities, and the " +
-        'configuration set is fixed to the marketing one.',
-    );
+    // Marketing mail only: SendEmail on the mail domain's identity, From within it, through the marketing
+    // configuration set (its events feed tracking).
+    grantMarketingSend(this.steps, { mailDomain: props.mailDomain, configurationSetName: MARKETING_CONFIGURATION_SET });
 
     const step = new LambdaInvoke(this, 'Step', {
       lambdaFunction: this.steps.function,

@@ -210,6 +210,13 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: ['gsi1', 'gsi4'],
   },
+  // Email templates: one item each, by name and trash (gsi4); the custom-field schemas are GetItems (validation);
+  // a preview reads the contact, its company and owner with GetItems (no batch actions for tenant roles).
+  emailTemplates: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

@@ -26,6 +26,7 @@ export const FUNCTION_GROUPS = [
   'knowledge',
   'mailboxes',
   'sequences',
+  'emailTemplates',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
@@ -70,7 +71,7 @@ export interface RouteDefinition {
    * strings (a repeated name becomes a list) and validated with the same schema. Public web-to-lead only.
    */
   acceptsForm?: boolean;
-  /** A smaller body limit than the API's 64 KiB, for public endpoints. */
+  /** A body limit other than the API's 64 KiB: smaller for public endpoints, larger for email templates. */
   maxBodyBytes?: number;
   /** A GET of a record that may have been merged: 301 with Location to the record it was merged into. */
   redirectsMerged?: boolean;

@@ -34,6 +34,7 @@ import { sequencesRoutes } from '../sequences/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
@@ -455,6 +456,7 @@ export const routes = defineRoutes([
   ...mailboxesRoutes,
   ...routingRoutes,
   ...sequencesRoutes,
+  ...emailTemplatesRoutes,
 ]);
 
 export type Routes = typeof routes;

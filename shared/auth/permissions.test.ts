@@ -24,6 +24,7 @@ const ALL_READS: Permission[] = [
   'tickets:read',
   'kb:read',
   'mailboxes:read',
+  'emailTemplates:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -41,7 +42,15 @@ const EXPECTED: Record<Role, Permission[]> = {
     'activities:write',
   ],
   support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...ALL_READS,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'emailTemplates:write',
+  ],
   readonly: ALL_READS,
 };
 
@@ -118,6 +127,11 @@ describe('role matrix', () => {
     expect(ROLES.filter((r) => can([r], 'tickets:read'))).toEqual([...ROLES]);
   });
 
+  it('marketing, managers and admins write and test-send email templates; every role previews them', () => {
+    expect(ROLES.filter((r) => can([r], 'emailTemplates:write'))).toEqual(['admin', 'manager', 'marketing']);
+    expect(ROLES.filter((r) => can([r], 'emailTemplates:read'))).toEqual([...ROLES]);
+  });
+
   it('several roles grant the union of their permissions', () => {
     expect(can(['support', 'marketing'], 'companies:write')).toBe(true);
     expect(can(['support', 'marketing'], 'notes:write')).toBe(true);
@@ -155,7 +169,11 @@ describe('routes', () => {
   const SELF_SERVICE = ['PUT /v1/me/availability'];
   /** POSTs that store nothing: their input is too long for a query string (a ticket's subject and body). */
   // POSTs that store nothing (a body too rich for a query string): reading is enough.
-  const READ_ONLY_POSTS = ['POST /v1/kb/suggestions', 'POST /v1/ticket-routing/preview'];
+  const READ_ONLY_POSTS = [
+    'POST /v1/kb/suggestions',
+    'POST /v1/ticket-routing/preview',
+    'POST /v1/email-templates/{templateId}/preview',
+  ];
 
   it('no write operation is public (except the web-to-lead submission) or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {

@@ -79,6 +79,10 @@ export const PERMISSIONS = [
   'sequences:manage',
   /** Enrol contacts in a sequence and take them out. */
   'sequences:enroll',
+  /** Marketing email templates (read: list, get, preview). */
+  'emailTemplates:read',
+  /** Create, change, delete and test-send email templates. */
+  'emailTemplates:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -111,6 +115,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'scoring:manage',
     'sequences:manage',
     'sequences:enroll',
+    'emailTemplates:write',
   ],
   readonly: READ,
 };

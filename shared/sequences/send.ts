@@ -1,9 +1,10 @@
-import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { model } from '../db/store.ts';
 import { type MarketingContact, marketingIneligibility } from '../subscriptions/eligibility.ts';
 import { unsubscribeLinks } from '../subscriptions/links.ts';
 import { contactFields, type MergeContact } from '../templates/merge-context.ts';
 import { type MergeContext, renderTemplate, TemplateRenderError } from '../templates/render.ts';
+import { sendMarketingEmail } from '../templates/sender.ts';
 import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
 import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
 import type { ExitReason } from './schema.ts';
@@ -14,7 +15,7 @@ import type { ExitReason } from './schema.ts';
  * whatever retries and restarts happen, and the tracking consumer sets opened/clicked on that very item, which a
  * branch step reads. Same rules as the campaign sender: eligibility and suppression at send time, the ledger item
  * claimed (must be new) before SendEmail, claimed → sent with the `sent` count in one transaction after.
- * (The campaign sender was not exposing a per-recipient send yet; this is to be merged with it.)
+ * SendEmail itself is the templates' `sendMarketingEmail` (configuration set, From within the mail domain).
  */
 
 export const sequenceCampaignId = (sequenceId: string, stepId: string) => `seq-${sequenceId}-${stepId}`;
@@ -36,9 +37,9 @@ export type SendOutcome =
   | { status: 'failed'; email?: string; error: string }
   | { status: 'ineligible'; reason: ExitReason };
 
+/** The configuration set and mail domain come from the environment grantMarketingSend sets (templates/sender.ts). */
 export interface SendDeps {
   ses: SESv2Client;
-  configurationSetName: string;
 }
 
 const INELIGIBLE: Record<string, ExitReason> = {
@@ -81,9 +82,6 @@ const transact = (items: unknown[]) =>
   (model.transaction.write as unknown as (fn: () => unknown[]) => { go: () => Promise<{ canceled: boolean }> })(
     () => items,
   ).go();
-
-const fromHeader = (from: SequenceMail['from']) =>
-  from.name ? `"${from.name.replace(/["\\\r\n]/g, '')}" <${from.address}>` : from.address;
 
 const definedOnly = <T extends object>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -189,26 +187,15 @@ export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Pro
   await ensureStatsShard(tenantId, campaignId, shard);
   let messageId: string | undefined;
   try {
-    const sent = await deps.ses.send(
-      new SendEmailCommand({
-        FromEmailAddress: fromHeader(mail.from),
-        Destination: { ToAddresses: [email] },
-        ...(mail.replyTo ? { ReplyToAddresses: [mail.replyTo] } : {}),
-        Content: {
-          Simple: {
-            Subject: { Data: rendered.subject, Charset: 'UTF-8' },
-            Body: {
-              ...(rendered.html ? { Html: { Data: rendered.html, Charset: 'UTF-8' } } : {}),
-              ...(rendered.text ? { Text: { Data: rendered.text, Charset: 'UTF-8' } } : {}),
-            },
-            Headers: Object.entries(links.headers).map(([Name, Value]) => ({ Name, Value })),
-          },
-        },
-        ConfigurationSetName: deps.configurationSetName,
-        EmailTags: trackingTags({ tenantId, campaignId, contactId, email }),
-      }),
-    );
-    messageId = sent.MessageId;
+    messageId =
+      (await sendMarketingEmail(deps.ses, {
+        from: mail.from,
+        to: email,
+        replyTo: mail.replyTo,
+        content: rendered,
+        headers: links.headers,
+        tags: trackingTags({ tenantId, campaignId, contactId, email }),
+      })) || undefined;
   } catch (error) {
     const name = (error as { name?: string }).name ?? '';
     if (THROTTLES.has(name)) {

@@ -3,10 +3,11 @@ import type { Principal } from '../auth/principal.ts';
 import { itemView } from '../db/item-view.ts';
 import { sequenceIndex, sortableName } from '../db/keys.ts';
 import { model, writeRecord } from '../db/store.ts';
-import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { ConflictError, DomainError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, type PageRequest, queryIndex } from '../records/lists.ts';
 import { mergePatch } from '../records/merge-patch.ts';
+import { marketingSendConfig, senderAddressProblem } from '../templates/sender.ts';
 import type { EnrollmentView, ExitReason, SequenceCreateInput, SequencePatchInput, SequenceView } from './schema.ts';
 
 export type StoredSequence = Record<string, unknown> & {
@@ -109,12 +110,20 @@ function checkPrecondition(previous: StoredSequence, ifMatch?: VersionPreconditi
   if (ifMatch && !ifMatch.matches(previous.version)) throw new PreconditionFailedError('sequence', previous.sequenceId);
 }
 
+/** Marketing mail goes out from the stack's mail domain only (the send role's IAM condition says the same). */
+function checkSender(from: { address: string } | undefined) {
+  if (!from) return;
+  const problem = senderAddressProblem(from.address, marketingSendConfig().MARKETING_MAIL_DOMAIN);
+  if (problem) throw new ValidationError(problem, [{ field: 'body.from.address', message: problem }]);
+}
+
 /** A new sequence is paused: its steps are valid, but nothing enrols or runs until it is activated. */
 export async function createSequence(
   p: Principal,
   input: SequenceCreateInput,
   idempotency?: ApiRequest['idempotency'],
 ) {
+  checkSender(input.from);
   const now = new Date().toISOString();
   const stored: StoredSequence = {
     ...(mergePatch({}, input) as Record<string, unknown>),
@@ -148,6 +157,7 @@ export async function patchSequence(
 ) {
   const previous = await liveSequence(p.tenantId, sequenceId);
   checkPrecondition(previous, ifMatch);
+  checkSender(patch.from);
   const frozen = Object.keys(patch).filter((k) => !EDITABLE_WHILE_ACTIVE.has(k));
   if (previous.status === 'active' && frozen.length > 0) {
     throw new ConflictError(

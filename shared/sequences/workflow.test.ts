@@ -19,6 +19,8 @@ beforeAll(async () => {
   ses = await LocalSes.start({ log: () => {} });
   process.env.AWS_ENDPOINT_URL_SESV2 = ses.endpoint;
   process.env.PUBLIC_API_URL = 'https://forms.example.test';
+  process.env.MARKETING_MAIL_DOMAIN = 'acme.example';
+  process.env.MARKETING_CONFIGURATION_SET = 'crm-marketing';
   ({ model } = await import('../db/store.ts'));
   const { runTurn } = await import('./workflow.ts');
   const { sendSequenceEmail } = await import('./send.ts');
@@ -26,7 +28,7 @@ beforeAll(async () => {
   turn = (state, now) =>
     runTurn(
       {
-        send: (mail) => sendSequenceEmail({ ses: client, configurationSetName: 'crm-marketing' }, mail),
+        send: (mail) => sendSequenceEmail({ ses: client }, mail),
         ...(now !== undefined ? { now: () => now } : {}),
       },
       state,
@@ -51,6 +53,7 @@ beforeAll(async () => {
         tenantId: tenant,
         templateId: templateId!,
         name: templateId!,
+        sortName: templateId!,
         subject: subject!,
         text: 'Hello {{ contact.firstName }}. Unsubscribe: {{ unsubscribeUrl }}',
         html: '<p>Hello {{ contact.firstName }}</p>',

@@ -86,6 +86,37 @@ export async function loadMergeContexts(
   return mergeContextsFor(tenantId, contacts);
 }
 
+/**
+ * One contact's merge context with GetItems (contact, then its company and owner side by side): what a preview
+ * needs, within the API's tenant roles, which allow no batch actions. Undefined for a missing, trashed or merged one.
+ */
+export async function loadMergeContext(tenantId: string, contactId: string): Promise<MergeContext | undefined> {
+  const { data } = await model.entities.contact.get({ tenantId, contactId }).go();
+  const contact = data as MergeContact | null;
+  if (!contact || !live(contact)) return undefined;
+  const [company, owner] = await Promise.all([
+    contact.companyId
+      ? model.entities.company.get({ tenantId, companyId: contact.companyId }).go()
+      : Promise.resolve({ data: null }),
+    contact.ownerId
+      ? model.entities.user.get({ tenantId, userId: contact.ownerId }).go()
+      : Promise.resolve({ data: null }),
+  ]);
+  return contextOf(
+    contact,
+    (company.data as MergeCompany | null) ?? undefined,
+    (owner.data as MergeOwner | null) ?? undefined,
+  );
+}
+
+function contextOf(contact: MergeContact, company?: MergeCompany, owner?: MergeOwner): MergeContext {
+  return {
+    contact: contactFields(contact),
+    ...(company && live(company) ? { company: companyFields(company) } : {}),
+    ...(owner && live(owner) ? { owner: definedOnly({ name: owner.name, email: owner.email }) } : {}),
+  };
+}
+
 /** Merge contexts for contacts already read (the campaign sender reads them for eligibility anyway). */
 export async function mergeContextsFor(
   tenantId: string,
@@ -104,17 +135,13 @@ export async function mergeContextsFor(
       ownerIds.map((userId) => ({ tenantId, userId })),
     ),
   ]);
-  const companyById = new Map(companies.filter(live).map((c) => [c.companyId, c]));
-  const ownerById = new Map(owners.filter(live).map((u) => [u.userId, u]));
+  const companyById = new Map(companies.map((c) => [c.companyId, c]));
+  const ownerById = new Map(owners.map((u) => [u.userId, u]));
   const contexts = new Map<string, MergeContext>();
   for (const contact of kept) {
     const company = contact.companyId ? companyById.get(contact.companyId) : undefined;
     const owner = contact.ownerId ? ownerById.get(contact.ownerId) : undefined;
-    contexts.set(contact.contactId, {
-      contact: contactFields(contact),
-      ...(company ? { company: companyFields(company) } : {}),
-      ...(owner ? { owner: definedOnly({ name: owner.name, email: owner.email }) } : {}),
-    });
+    contexts.set(contact.contactId, contextOf(contact, company, owner));
   }
   return contexts;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MergeContext } from './fields.ts';
 import {
@@ -113,11 +114,27 @@ describe('templateFieldErrors', () => {
 
   it('needs a subject and a body part, and caps each part in bytes', () => {
     expect(templateFieldErrors({ subject: ' ' }).map((e) => e.field)).toEqual(['subject', 'html']);
+    expect(templateFieldErrors({ subject: 's', html: ' \n', text: 'x' })).toEqual([
+      { field: 'html', message: 'The html part is empty: leave it out.' },
+    ]);
     const tooLong = { subject: 'é'.repeat(500), html: 'x'.repeat(PART_MAX_BYTES.html + 1), text: 'ok' };
     expect(templateFieldErrors(tooLong)).toEqual([
       { field: 'subject', message: 'The subject is 1000 bytes; at most 998 are allowed.' },
       { field: 'html', message: `The html is ${PART_MAX_BYTES.html + 1} bytes; at most 262144 are allowed.` },
     ]);
+  });
+
+  it('keeps template variables from hiding the merge field roots', () => {
+    const errorsOf = (text: string) => templateFieldErrors({ subject: 's', text });
+    expect(errorsOf('{% assign contact = "x" %}\n{{ contact.firstName }}')).toEqual([
+      { field: 'text', message: expect.stringMatching(/"contact" here is a variable/), line: 2, column: 4 },
+    ]);
+    expect(errorsOf('{% for owner in (1..2) %}{{ owner.name }}{% endfor %}')).toEqual([
+      { field: 'text', message: expect.stringMatching(/"owner" here is a variable/), line: 1, column: 29 },
+    ]);
+    expect(errorsOf('{% capture company %}x{% endcapture %}{{ company }}')[0]?.message).toMatch(/"company" here/);
+    // Used before the assignment, the root is still the merge data there.
+    expect(errorsOf('{{ contact.firstName }}{% assign x = contact.lastName %}{{ x }}')).toEqual([]);
   });
 
   it('allows locals from assign, capture and for', () => {
@@ -232,5 +249,66 @@ describe('renderTemplate', () => {
     expect(error.code).toBe('template.output_too_large');
     expect(error.extra.field).toBe('html');
     expect(RENDERED_MAX_BYTES.html).toBeLessThan(200 * 6000);
+  });
+});
+
+describe('any template text', () => {
+  // Fragments of liquid, valid and broken, glued at random: every text is either reported (field errors) or renders
+  // (or fails with a TemplateRenderError); nothing else is ever thrown.
+  const fragment = fc.oneof(
+    fc.constantFrom(
+      '{{ contact.firstName }}',
+      '{{ contact.firstName | default: "x" }}',
+      '{{ company.name | upcase | raw }}',
+      '{{ contact.custom.tier }}',
+      '{{ contact[',
+      '{{',
+      '}}',
+      '{%',
+      '%}',
+      '{% if contact.lastName %}',
+      '{% else %}',
+      '{% endif %}',
+      '{% for i in (1..3) %}',
+      '{% endfor %}',
+      '{% assign a = contact.email %}',
+      '{{ a }}',
+      '{% raw %}',
+      '{% endraw %}',
+      '{% comment %}',
+      '{% endcomment %}',
+      '{% liquid echo owner.name %}',
+      '{{ unsubscribeUrl }}',
+      '{% include "x" %}',
+      '{{ "a" | append: contact.phone | size }}',
+      '{{ x.y.z }}',
+      '{{ contact.constructor }}',
+      '{{ __proto__ }}',
+      '"',
+      '|',
+    ),
+    fc.string({ maxLength: 12 }),
+  );
+  const text = fc.array(fragment, { maxLength: 12 }).map((parts) => parts.join(''));
+
+  it('is reported or rendered, never an unexpected error', async () => {
+    await fc.assert(
+      fc.asyncProperty(text, text, async (subject, html) => {
+        const template = { subject: `s${subject}`, html };
+        const errors = templateFieldErrors(template);
+        for (const e of errors) {
+          expect(['subject', 'html', 'text']).toContain(e.field);
+          expect(typeof e.message).toBe('string');
+        }
+        if (errors.length > 0) return;
+        try {
+          const rendered = await renderTemplate(template, ada, { links });
+          expect(rendered.html).toContain('&amp;b=2');
+        } catch (error) {
+          expect(error).toBeInstanceOf(TemplateRenderError);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -3,7 +3,7 @@ import { DomainError } from '../errors.ts';
 import { type DeclaredCustomFields, fieldProblem, type MergeContext, mergeScope } from './fields.ts';
 
 export type { DeclaredCustomFields, MergeContext } from './fields.ts';
-export { loadMergeContexts, mergeContextsFor } from './merge-context.ts';
+export { loadMergeContext, loadMergeContexts, mergeContextsFor } from './merge-context.ts';
 
 /**
  * Marketing templates: liquid (liquidjs) with strict variables and static analysis, so every merge field is known
@@ -128,7 +128,7 @@ function parse(part: TemplatePart, source: string): Compiled {
   } catch (error) {
     return { templates: [], fields: [], uses: [], errors: [liquidError(part, error)] };
   }
-  const globals = liquid.analyzeSync(templates, { partials: false }).globals;
+  const { globals, variables } = liquid.analyzeSync(templates, { partials: false });
   const uses = Object.values(globals)
     .flat()
     .map((v) => ({ segments: v.segments, location: v.location }))
@@ -139,8 +139,22 @@ function parse(part: TemplatePart, source: string): Compiled {
     const problem = fieldProblem(use.segments);
     if (problem) errors.push({ field: part, message: problem, ...at(use.location) });
   }
+  // A template variable named like a root (`{% assign contact = ... %}`, `{% for owner in ... %}`) would hide the
+  // recipient's fields where it is used: every use of a root must be the merge data itself.
+  const globalAt = new Set(uses.map((u) => `${u.location.row}:${u.location.col}`));
+  for (const variable of Object.values(variables).flat()) {
+    const name = String(variable.segments[0]);
+    if (!RESERVED_ROOTS.has(name) || globalAt.has(`${variable.location.row}:${variable.location.col}`)) continue;
+    errors.push({
+      field: part,
+      message: `"${name}" here is a variable of the template, not the merge field: give the variable another name.`,
+      ...at(variable.location),
+    });
+  }
   return { templates, fields: [...fields].sort(), uses, errors };
 }
+
+const RESERVED_ROOTS = new Set(['contact', 'company', 'owner', 'unsubscribeUrl', 'preferencesUrl']);
 
 function customFieldErrors(part: TemplatePart, entry: Compiled, declared: DeclaredCustomFields) {
   const errors: TemplateFieldError[] = [];
@@ -183,6 +197,10 @@ export function templateFieldErrors(template: TemplateSource, declared?: Declare
   if (template.subject.trim() === '') errors.push({ field: 'subject', message: 'The subject is empty.' });
   if (template.html === undefined && template.text === undefined) {
     errors.push({ field: 'html', message: 'Give an HTML part, a text part or both.' });
+  }
+  for (const part of ['html', 'text'] as const) {
+    if (template[part]?.trim() === '')
+      errors.push({ field: part, message: `The ${part} part is empty: leave it out.` });
   }
   for (const [part, source] of partsOf(template)) errors.push(...compile(part, source, declared).errors);
   return errors;
@@ -230,7 +248,8 @@ export async function renderTemplate(
       throw new TemplateRenderError('template.invalid', `The ${part} cannot be rendered: ${first.message}`, first);
     let output: string;
     try {
-      output = String(await engineFor(part).render(templates, mergeScope(full, fields)));
+      // Synchronous: no tag or filter left in the engines is asynchronous, and it renders about 3x faster.
+      output = String(engineFor(part).renderSync(templates, mergeScope(full, fields)));
     } catch (error) {
       const detail = liquidError(part, error);
       const limit = /limit exceeded/.test(detail.message);
