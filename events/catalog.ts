@@ -259,6 +259,24 @@ export const TaskDue = z.object({
 });
 export type TaskDueDetail = z.infer<typeof TaskDue>;
 
+/**
+ * `email.opened` / `email.clicked`: a contact opened (clicked a link of) a marketing email. Derived from the stream
+ * when the contact's engagement item (ContactEngagementEntity) moves its last open (click) forward, which the SES
+ * tracking consumer does once per SES Open (Click) event that is newer than the last: `at` is that event's time.
+ * What dynamic segments with an engagement condition and lead scoring consume.
+ */
+export const EmailEngagement = z.object({
+  schemaVersion: z.literal(1),
+  tenantId: z.string(),
+  contactId: z.string(),
+  /** The campaign whose mail was opened (clicked), when known. */
+  campaignId: z.string().optional(),
+  at: z.iso.datetime({ offset: true }),
+  occurredAt: z.iso.datetime({ offset: true }),
+  links: z.array(z.object({ type: z.string(), id: z.string() })).max(1),
+});
+export type EmailEngagementDetail = z.infer<typeof EmailEngagement>;
+
 export const CATALOG = {
   'contact.created': { source: 'crm.contacts', schema: ContactChanged },
   'contact.updated': { source: 'crm.contacts', schema: ContactChanged },
@@ -310,6 +328,8 @@ export const CATALOG = {
   'sequence.deleted': { source: 'crm.sequences', schema: SequenceChanged },
   'sequence.enrollment_created': { source: 'crm.sequences', schema: SequenceEnrollmentChanged },
   'sequence.enrollment_updated': { source: 'crm.sequences', schema: SequenceEnrollmentChanged },
+  'email.opened': { source: 'crm.marketing', schema: EmailEngagement },
+  'email.clicked': { source: 'crm.marketing', schema: EmailEngagement },
 } as const;
 
 export type DetailType = keyof typeof CATALOG;
@@ -343,7 +363,16 @@ export const STREAM_DETAIL_TYPES: Record<string, DetailType> = {
  * Events the stream publisher derives from a published entity's change beside its record-change event (see
  * shared/events/from-stream.ts) that are not named after that entity (`deal.stage_changed` is): it may put these too.
  */
-export const DERIVED_FROM_STREAM = ['task.due'] as const satisfies readonly (keyof typeof CATALOG)[];
+export const DERIVED_FROM_STREAM = [
+  'task.due',
+  'email.opened',
+  'email.clicked',
+] as const satisfies readonly (keyof typeof CATALOG)[];
+/**
+ * Entities with no record-change event whose stream changes still give derived events (contactEngagement:
+ * `email.opened` / `email.clicked`): the stream filter passes them to the publisher too.
+ */
+export const DERIVED_ONLY_ENTITIES = ['contactEngagement'] as const;
 
 export interface CatalogEvent {
   source: string;

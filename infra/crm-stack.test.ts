@@ -5,12 +5,24 @@ import type { CfnResource as CfnConstruct, PolicyValidationPluginReport } from '
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOG, DERIVED_FROM_STREAM, PUBLISHED_ENTITIES, STREAM_DETAIL_TYPES } from '../events/catalog.ts';
+import {
+  CATALOG,
+  DERIVED_FROM_STREAM,
+  DERIVED_ONLY_ENTITIES,
+  PUBLISHED_ENTITIES,
+  STREAM_DETAIL_TYPES,
+} from '../events/catalog.ts';
 import { FORMS_API_GROUPS, FUNCTION_GROUPS, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { ROLES } from '../shared/auth/permissions.ts';
 import { deriveTableDesign } from '../shared/db/table.ts';
-import { type GlobalKeyEntity, globalKeyPattern, tenantKeyPolicyPatterns } from '../shared/db/tenant-keys.ts';
+import {
+  entityKeyPattern,
+  type GlobalKeyEntity,
+  globalKeyPattern,
+  tenantKeyPolicyPatterns,
+} from '../shared/db/tenant-keys.ts';
+import { MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
 import { JWT_SCHEME } from './constructs/gateway-definition.ts';
 import { SCORING_EVENTS } from './constructs/leads.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
@@ -95,6 +107,7 @@ const crmFunctions = () => [
   { name: 'ticket-sla', fn: stack.ticketSla.consumer },
   { name: 'sla-timer', fn: stack.ticketSla.timer },
   { name: 'ticket-routing', fn: stack.ticketRouting.steps },
+  { name: 'email-tracking', fn: stack.emailTracking.consumer },
 ];
 
 describe('cdk-nag AwsSolutions', () => {
@@ -676,7 +689,7 @@ describe('events', () => {
         OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.events.failures.queue), 'Arn'] } },
       },
     });
-    const entity = { __edb_e__: { S: [...PUBLISHED_ENTITIES] } };
+    const entity = { __edb_e__: { S: [...PUBLISHED_ENTITIES, ...DERIVED_ONLY_ENTITIES] } };
     expect(p.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern))).toEqual([
       { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] },
     ]);
@@ -700,6 +713,7 @@ describe('events', () => {
       stack.ticketRouting.failures,
       stack.sequences.triggerFailures,
       stack.sequences.exitFailures,
+      stack.emailTracking.failures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -1463,5 +1477,96 @@ describe('email templates', () => {
       },
     ]);
     expect(props(logicalId(fn.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe('crm.local');
+  });
+});
+
+describe('email tracking', () => {
+  it('has the crm-marketing configuration set publishing every sending event to the default bus', () => {
+    const [[setId, set]] = ofType('AWS::SES::ConfigurationSet') as [[string, CfnResource]];
+    expect(set.Properties?.Name).toBe(MARKETING_CONFIGURATION_SET);
+    const destinations = ofType('AWS::SES::ConfigurationSetEventDestination');
+    expect(destinations).toHaveLength(1);
+    const destination = props(destinations[0]![0]);
+    expect(destination.ConfigurationSetName).toEqual({ Ref: setId });
+    expect(destination.EventDestination.Enabled).toBe(true);
+    expect(destination.EventDestination.MatchingEventTypes.sort()).toEqual(
+      [
+        // CloudFormation's names (SES v2's SEND, RENDERING_FAILURE...).
+        'send',
+        'delivery',
+        'bounce',
+        'complaint',
+        'open',
+        'click',
+        'reject',
+        'renderingFailure',
+        'deliveryDelay',
+      ].sort(),
+    );
+    // SES publishes to the default bus only.
+    expect(JSON.stringify(destination.EventDestination.EventBridgeDestination.EventBusArn)).toContain(
+      'event-bus/default',
+    );
+  });
+
+  it('routes aws.ses sending events on the default bus to the consumer, failures to its alarmed queue', () => {
+    const rule = props(logicalId(stack.emailTracking.rule));
+    expect(rule.EventBusName).toBe('default');
+    expect(rule.EventPattern.source).toEqual(['aws.ses']);
+    expect(rule.EventPattern['detail-type'].sort()).toEqual(
+      [
+        'Email Sent',
+        'Email Delivered',
+        'Email Bounced',
+        'Email Complaint Received',
+        'Email Opened',
+        'Email Clicked',
+        'Email Rejected',
+        'Email Rendering Failed',
+        'Email Delivery Delayed',
+      ].sort(),
+    );
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(stack.emailTracking.consumer.function), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.emailTracking.failures.queue), 'Arn'] } },
+      }),
+    ]);
+  });
+
+  it('lets the consumer touch only ledgers and stats, suppressions, timeline links and engagement, no query or delete', () => {
+    const table = { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] };
+    const dynamo = statementsOf(stack.emailTracking.consumer).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    const leading = (patterns: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns } });
+    // The patterns as the entities derive them, e.g. ${$}crm#tenantId_*#campaignId_* for ledgers and stats.
+    expect(entityKeyPattern('campaignStats')).toBe(entityKeyPattern('campaignRecipient'));
+    expect(entityKeyPattern('campaignRecipient')).toBe('$crm#tenantId_*#campaignId_*');
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: table,
+        Condition: leading([entityKeyPattern('campaignRecipient', true)]),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:PutItem',
+        Resource: table,
+        Condition: leading([entityKeyPattern('suppression', true), entityKeyPattern('timelineLink', true)]),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: table,
+        Condition: leading([entityKeyPattern('contactEngagement', true)]),
+      },
+    ]);
+    expect(
+      statementsOf(stack.emailTracking.consumer)
+        .flatMap(actionsOf)
+        .filter((a) => !a.startsWith('dynamodb:')),
+    ).not.toContain('events:PutEvents');
   });
 });

@@ -9,6 +9,7 @@ import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
+import { CrmEmailTracking } from './constructs/email-tracking.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
@@ -64,6 +65,8 @@ export class CrmStack extends Stack {
   /** The ticket routing workflow (Step Functions), started by ticket.created. */
   readonly ticketRouting: CrmTicketRouting;
   readonly sequences: CrmSequences;
+  /** SES configuration set `crm-marketing` and the tracking consumer of its sending events (default bus). */
+  readonly emailTracking: CrmEmailTracking;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -148,6 +151,7 @@ export class CrmStack extends Stack {
     });
     // The API checks a sequence's sender against the mail domain (the send role's condition).
     this.api.functions.sequences.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
+    this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

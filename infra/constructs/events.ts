@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import {
   CATALOG,
   DERIVED_FROM_STREAM,
+  DERIVED_ONLY_ENTITIES,
   type DetailType,
   PUBLISHED_ENTITIES,
   STREAM_DETAIL_TYPES,
@@ -19,9 +20,12 @@ import { FailureQueue } from './failure-queue.ts';
 /** ElectroDB's entity marker on every item: what the stream filter matches on. */
 const ENTITY_ATTRIBUTE = '__edb_e__';
 
-/** Lambda event filter: only changes to published entities (not lookups, idempotency records) reach the publisher. */
+/**
+ * Lambda event filter: only changes to published entities (not lookups, idempotency records) and to entities that
+ * give derived events reach the publisher.
+ */
 export function publishedEntitiesFilter(): Record<string, unknown> {
-  const entity = { [ENTITY_ATTRIBUTE]: { S: [...PUBLISHED_ENTITIES] } };
+  const entity = { [ENTITY_ATTRIBUTE]: { S: [...PUBLISHED_ENTITIES, ...DERIVED_ONLY_ENTITIES] } };
   return { $or: [{ dynamodb: { NewImage: entity } }, { dynamodb: { OldImage: entity } }] };
 }
 

@@ -22,7 +22,7 @@ import { type LocalCloudInfo, LocalIssuer, writeLocalCloudInfo } from './issuer.
 import { LambdaRuntime } from './lambda-runtime.ts';
 import { LocalS3 } from './s3.ts';
 import { LocalScheduler } from './scheduler.ts';
-import { LocalSes } from './ses.ts';
+import { configurationSetsOf, LocalSes } from './ses.ts';
 import { LocalSmtpInbound } from './smtp-inbound.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { LocalSts } from './sts.ts';
@@ -241,7 +241,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
 
     const s3 = serve(await LocalS3.start({ resolver, dataDir: options.dataDir, silent: true, log }), 'S3');
-    const ses = serve(await LocalSes.start({ port: options.sesPort ?? 0, log }), 'SESV2', 'SES');
     // Accepted work (EventBridge target deliveries, async invocations, started executions) is journaled under the data
     // dir when it persists.
     const journal = (name: string) => (options.persist ? { dataDir: join(options.dataDir, name) } : {});
@@ -260,6 +259,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       'EVENTBRIDGE',
     );
     stepFunctions.setEventPutter(events);
+    // SES after the bus: sends through the template's configuration sets put SES's own events on the default bus,
+    // and every send is appended to <dataDir>/ses/outbox.jsonl (see ses.ts).
+    const ses = serve(
+      await LocalSes.start({
+        port: options.sesPort ?? 0,
+        log,
+        dataDir: options.dataDir,
+        events,
+        configurationSets: configurationSetsOf(resolver),
+        account: { account: resolver.account, region: resolver.region },
+      }),
+      'SESV2',
+      'SES',
+    );
     const scheduler = serve(
       await LocalScheduler.start({
         dataDir: options.dataDir,

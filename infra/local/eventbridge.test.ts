@@ -331,6 +331,28 @@ describe('LocalEventBridge', () => {
     expect(failed.every((e) => e.EventId === undefined)).toBe(true);
   });
 
+  it("takes an AWS service's own events (aws.* sources) in-process only, never on the PutEvents API", async () => {
+    const sesEvent = {
+      Source: 'aws.ses',
+      DetailType: 'Email Delivered',
+      Detail: JSON.stringify({ eventType: 'Delivery', mail: { messageId: 'm-1' } }),
+    };
+    const refused = await put([sesEvent]);
+    expect(refused.Entries?.[0]?.ErrorCode).toBe('NotAuthorizedForSourceException');
+    // What the local SES does for a configuration set's EventBridge destination: SES publishes to the default bus.
+    const accepted = await bridge.putServiceEvents([{ ...sesEvent, Source: 'crm.default' }]);
+    expect(accepted.FailedEntryCount).toBe(0);
+    const aws = await bridge.putServiceEvents([sesEvent]);
+    expect(aws.FailedEntryCount).toBe(0);
+    await bridge.idle();
+    // Routed like any event: the default-bus rule of the template matched the crm.default one.
+    expect(invoker.callsTo('audit').map((c) => c.event)).toEqual([{ fixed: true }]);
+    const seen = bridge.recentEvents().filter((e) => e.source === 'aws.ses');
+    expect(seen.map((e) => [e['detail-type'], (e.detail as { eventType: string }).eventType])).toEqual([
+      ['Email Delivered', 'Delivery'],
+    ]);
+  });
+
   it('rejects requests over the entry-count and size limits', async () => {
     const eleven = Array.from({ length: 11 }, () => contactCreated);
     await expect(put(eleven)).rejects.toMatchObject({ name: 'ValidationException' });

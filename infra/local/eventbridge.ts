@@ -230,7 +230,7 @@ export class LocalEventBridge implements LocalService, EventPutter {
    * The PutEvents API: validates and routes every entry; the deliveries are journaled before it answers and run
    * after, as on AWS.
    */
-  async put(entries: unknown): Promise<PutEventsResponse> {
+  async put(entries: unknown, options: { service?: boolean } = {}): Promise<PutEventsResponse> {
     if (this.stopped) throw new EventBridgeError('InternalException', 'the local EventBridge is stopped', 500);
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
       const count = Array.isArray(entries) ? entries.length : 0;
@@ -245,7 +245,7 @@ export class LocalEventBridge implements LocalService, EventPutter {
     if (size > MAX_REQUEST_BYTES) {
       throw new EventBridgeError('ValidationException', 'Total size of the entries in the request is over the limit.');
     }
-    const parsed = entries.map((entry) => this.parseEntry(entry));
+    const parsed = entries.map((entry) => this.parseEntry(entry, options.service === true));
     const accepted = parsed.filter((p): p is { bus: string; event: EventBridgeEvent } => !('ErrorCode' in p));
     let throttled = false;
     try {
@@ -262,6 +262,14 @@ export class LocalEventBridge implements LocalService, EventPutter {
       return { EventId: p.event.id };
     });
     return { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results };
+  }
+
+  /**
+   * An AWS service's own events (e.g. SES sending events, source `aws.ses`), put in-process by the local emulator of
+   * that service: the reserved `aws.` sources are refused on the PutEvents API, as on AWS, but not here.
+   */
+  putServiceEvents(entries: PutEventsEntry[]): Promise<PutEventsResponse> {
+    return this.put(entries, { service: true });
   }
 
   /** Starts the deliveries a previous run journaled and did not finish (once). */
@@ -363,6 +371,7 @@ export class LocalEventBridge implements LocalService, EventPutter {
 
   private parseEntry(
     raw: unknown,
+    service = false,
   ): { bus: string; event: EventBridgeEvent } | { ErrorCode: string; ErrorMessage: string } {
     const entry = (raw ?? {}) as Record<string, unknown>;
     const invalid = (parameter: string, reason: string) => ({
@@ -378,7 +387,7 @@ export class LocalEventBridge implements LocalService, EventPutter {
     }
     const source = entry.Source as string;
     // Sources starting with "aws." are reserved for AWS services.
-    if (source.startsWith('aws.')) {
+    if (source.startsWith('aws.') && !service) {
       return { ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' };
     }
     let detail: unknown;

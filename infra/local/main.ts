@@ -35,6 +35,7 @@ CRM local cloud is running.
   OpenAPI    ${cloud.apiUrl}/v1/openapi.json
   Web forms  ${cloud.formsApiUrl}/v1/forms/{publicKey}/submissions   (public web-to-lead API)
   Sent mail  ${cloud.sesWebUiUrl}   (SES outbound, local)
+  Outbox     ${shown(cloud.ses.outbox.file ?? '')}   (every send; POST ${cloud.ses.injectUrl} injects SES events)
   Inbound    smtp://127.0.0.1:${cloud.smtpPort}   (mail to a declared mailbox becomes email.received)
   Data       ${dataDir}
 

@@ -79,6 +79,8 @@ export class TemplateResolver {
         return named('LogGroupName');
       case 'AWS::Scheduler::ScheduleGroup':
         return named('Name');
+      case 'AWS::SES::ConfigurationSet':
+        return named('Name');
       default:
         return logicalId;
     }

@@ -85,9 +85,14 @@ export function entityKeyPattern(name: keyof typeof entities, forPolicy = false)
 function markedPartitionKey(name: keyof typeof entities): { pk: string; composites: number } {
   const entity = entities[name];
   const primary = Object.values(
-    entity.schema.indexes as unknown as Record<string, { index?: string; pk: { composite: string[] } }>,
+    entity.schema.indexes as unknown as Record<
+      string,
+      { index?: string; pk: { composite: string[] }; sk?: { composite: string[] } }
+    >,
   ).find((index) => !index.index)!;
-  const facets = Object.fromEntries(primary.pk.composite.map((attribute) => [attribute, MARKER]));
+  // The sort key's composites are set too (a get needs the whole key); the pattern is the partition key's.
+  const composites = [...primary.pk.composite, ...(primary.sk?.composite ?? [])];
+  const facets = Object.fromEntries(composites.map((attribute) => [attribute, MARKER]));
   const get = entity.get as unknown as (f: Record<string, string>) => {
     params: (o: { table: string }) => { Key: { pk: string } };
   };

@@ -97,9 +97,48 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
  * as reliable as the change itself.
  */
 export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
+  const { change, derived } = streamRecordEvents(record);
+  return change ? [change, ...derived] : derived;
+}
+
+/**
+ * A change's record-change event (which the publisher bounds) apart from its derived events (small by construction).
+ * Entities without record-change events (DERIVED_ONLY_ENTITIES) give derived events alone.
+ */
+export function streamRecordEvents(record: DynamoDBRecord): { change?: CatalogEvent; derived: CatalogEvent[] } {
   const change = eventFromStreamRecord(record);
-  if (!change) return [];
-  return [change, ...derivedDealEvents(record), ...derivedTaskEvents(record)];
+  if (!change) return { derived: derivedEngagementEvents(record) };
+  return { change, derived: [...derivedDealEvents(record), ...derivedTaskEvents(record)] };
+}
+
+/**
+ * `email.opened` / `email.clicked` when a contact's engagement moved its last open / click forward (the tracking
+ * consumer only ever moves them forward, once per newer SES event).
+ */
+function derivedEngagementEvents(record: DynamoDBRecord): CatalogEvent[] {
+  const { before, after } = imagesOf(record);
+  if (after?.__edb_e__ !== 'contactEngagement') return [];
+  const events: CatalogEvent[] = [];
+  const moved = [
+    ['email.opened', 'lastOpenedAt', 'lastOpenedCampaignId'],
+    ['email.clicked', 'lastClickedAt', 'lastClickedCampaignId'],
+  ] as const;
+  for (const [detailType, field, campaignField] of moved) {
+    const at = after[field];
+    if (typeof at !== 'string' || at === before?.[field]) continue;
+    events.push(
+      catalogEvent(detailType, {
+        schemaVersion: 1,
+        tenantId: String(after.tenantId),
+        contactId: String(after.contactId),
+        ...(typeof after[campaignField] === 'string' ? { campaignId: after[campaignField] } : {}),
+        at,
+        occurredAt: at,
+        links: [{ type: 'contact', id: String(after.contactId) }],
+      }),
+    );
+  }
+  return events;
 }
 
 /** The change's old and new items (absent on a create or a delete). */

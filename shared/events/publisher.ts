@@ -3,7 +3,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { boundRecordChange, EVENT_BUDGET_BYTES, entrySize, toEntry } from './bounds.ts';
 import type { ClaimCheckStore } from './claim-check.ts';
 import { isClaimCheck } from './claim-check.ts';
-import { eventsFromStreamRecord } from './from-stream.ts';
+import { streamRecordEvents } from './from-stream.ts';
 
 /** PutEvents takes at most 10 entries per request. */
 const MAX_ENTRIES = 10;
@@ -67,10 +67,11 @@ export async function publishStreamRecords(
 
   for (const record of records) {
     try {
-      const [change, ...derived] = eventsFromStreamRecord(record);
-      if (!change) continue;
-      // Derived events (deal.stage_changed, task.due...) are small by construction; only record changes need bounds.
-      for (const event of [await boundRecordChange(change, deps.store), ...derived]) {
+      const { change, derived } = streamRecordEvents(record);
+      if (!change && derived.length === 0) continue;
+      // Derived events (deal.stage_changed, task.due, email.opened...) are small by construction; only record changes
+      // need bounds. Some entities (contact engagement) give derived events alone.
+      for (const event of [...(change ? [await boundRecordChange(change, deps.store)] : []), ...derived]) {
         const entry = toEntry(event, deps.eventBusName);
         const size = entrySize(entry);
         const counted = claimChecksIn(event.detail as Record<string, unknown>);

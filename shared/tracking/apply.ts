@@ -186,7 +186,10 @@ function plan(message: TrackedMessage, event: SesEvent, ledger: Ledger): unknown
     if (first) conditions.push(isFirst ? op.notExists!(attr[first.field]) : op.exists!(attr[first.field]));
     return conditions.join(' AND ');
   });
-  const items = [ledgerOp, statsAdd(message.tenantId, message.campaignId, campaignStatsShard(message.email), counts)];
+  const items = [
+    ledgerOp.commit(),
+    statsAdd(message.tenantId, message.campaignId, campaignStatsShard(message.email), counts),
+  ];
   if (first && isFirst) items.push(timelineEntry(message, event));
   return items;
 }

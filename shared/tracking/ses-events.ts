@@ -21,7 +21,9 @@ import { CAMPAIGN_STATS_SHARDS } from '../db/entities/campaign.ts';
  *   to `sent` (sesMessageId, sentAt) conditioned on `state = claimed` and ADDs sent=1 on the stats shard in the same
  *   transaction; the consumer's Send event does exactly the same; whichever comes second does nothing.
  * - Stats: CampaignStatsEntity shard `campaignStatsShard(email)`, counters in its `counts` map (sent, delivered,
- *   bounced, bounced_permanent, complained, rejected, opened, clicked, opens, clicks; see shared/tracking/apply.ts).
+ *   bounced, bounced_permanent, bounced_transient, complained, rejected, opened, clicked, opens, clicks). A nested ADD
+ *   needs the map to exist: call `ensureStatsShard` once, then put `statsAdd(...)` in the transaction (both in
+ *   shared/tracking/apply.ts).
  */
 
 /** The SES configuration set of marketing mail (declared by infra/constructs/email-tracking.ts). */
