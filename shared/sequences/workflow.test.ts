@@ -194,6 +194,18 @@ describe('sequence workflow turns', () => {
     expect(await mailTo(suppressed.email)).toEqual([]);
   });
 
+  it('exits the enrolments of a deleted sequence at their next turn (reason archived)', async () => {
+    const sequenceId = await activeSequence();
+    const { contactId, email } = await enrolledContact(sequenceId);
+    const state = { tenantId: tenant, sequenceId, contactId, run: 1 };
+    const t0 = Date.now();
+    await turn(state, t0); // mail 1, then the wait
+    expect((await sequencesAs('DELETE', `/v1/sequences/${sequenceId}`)).status).toBe(204);
+    expect(await turn(state, t0 + 3000)).toMatchObject({ done: true });
+    expect(await enrolment(sequenceId, contactId)).toMatchObject({ status: 'exited', exitReason: 'archived' });
+    expect(await mailTo(email)).toHaveLength(1);
+  });
+
   it('holds a paused sequence, ends an exited enrolment, and never mails a step twice', async () => {
     const sequenceId = await activeSequence();
     const { contactId, email } = await enrolledContact(sequenceId);

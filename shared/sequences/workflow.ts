@@ -197,7 +197,8 @@ export async function runTurn(deps: TurnDeps, state: SequenceRun): Promise<TurnR
     if (!enrollment || enrollment.run !== state.run || enrollment.status !== 'active') return done;
     const sequence = await readSequence(state.tenantId, state.sequenceId);
     if (!sequence || sequence.deletedAt || sequence.status === 'archived') {
-      await exitEnrollment(state, 'archived', { expectedVersion: enrollment.version });
+      const key = { tenantId: state.tenantId, sequenceId: state.sequenceId, contactId: state.contactId };
+      await exitEnrollment(key, 'archived', { expectedVersion: enrollment.version });
       continue;
     }
     if (sequence.status === 'paused') {
