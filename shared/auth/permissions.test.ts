@@ -25,6 +25,7 @@ const ALL_READS: Permission[] = [
   'kb:read',
   'mailboxes:read',
   'emailTemplates:read',
+  'sequences:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -40,6 +41,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'leads:convert',
     'deals:write',
     'activities:write',
+    'sequences:enroll',
   ],
   support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
   marketing: [
@@ -50,6 +52,8 @@ const EXPECTED: Record<Role, Permission[]> = {
     'forms:manage',
     'scoring:manage',
     'emailTemplates:write',
+    'sequences:manage',
+    'sequences:enroll',
   ],
   readonly: ALL_READS,
 };
