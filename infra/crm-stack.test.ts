@@ -1399,6 +1399,15 @@ describe('drip sequences', () => {
       'run.$': '$.run',
     });
     expect(definition.States.Step!.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException']));
+    expect(definition.States.Step!.Retry[1]).toMatchObject({
+      ErrorEquals: [
+        'TooManyRequestsException',
+        'LimitExceededException',
+        'ThrottlingException',
+        'SendingPausedException',
+      ],
+      IntervalSeconds: 30,
+    });
     expect(definition.States['Done?']!.Choices).toEqual([{ Variable: '$.done', BooleanEquals: true, Next: 'Done' }]);
     expect(definition.States.Wait).toMatchObject({ Type: 'Wait', TimestampPath: '$.waitUntil', Next: 'Step' });
     expect(props(id)).toMatchObject({ StateMachineType: 'STANDARD', LoggingConfiguration: { Level: 'ALL' } });

@@ -22,6 +22,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SEQUENCE_EXIT_EVENTS } from '../../functions/events/sequence-exits.ts';
 import { SEQUENCE_TRIGGER_EVENTS } from '../../functions/events/sequence-triggers.ts';
+import { SES_THROTTLES } from '../../shared/sequences/ses-throttles.ts';
 import { MARKETING_CONFIGURATION_SET } from '../../shared/tracking/ses-events.ts';
 import { busConsumer } from './bus-consumer.ts';
 import { CrmFunction, nagArnOf } from './crm-function.ts';
@@ -98,7 +99,10 @@ export class CrmSequences extends Construct {
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       taskTimeout: Timeout.duration(Duration.seconds(90)),
-    }).addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 });
+    })
+      .addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 })
+      // SES said "not now" (the send released its claim): retry for longer, as the sending rate recovers.
+      .addRetry({ errors: [...SES_THROTTLES], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 8 });
     const wait = new Wait(this, 'Wait', { time: WaitTime.timestampPath('$.waitUntil') });
     const definition = step.next(
       new Choice(this, 'Done?')

@@ -8,6 +8,7 @@ import { sendMarketingEmail } from '../templates/sender.ts';
 import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
 import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
 import type { ExitReason } from './schema.ts';
+import { SES_THROTTLES } from './ses-throttles.ts';
 
 /**
  * The one marketing mail of a sequence's send step to one contact. The ledger is the campaigns' own
@@ -49,13 +50,7 @@ const INELIGIBLE: Record<string, ExitReason> = {
   unsubscribed: 'unsubscribe',
 };
 
-/** SES answers that say "not now" (the request was refused, nothing sent): the claim is released and the step retried. */
-const THROTTLES = new Set([
-  'TooManyRequestsException',
-  'LimitExceededException',
-  'ThrottlingException',
-  'SendingPausedException',
-]);
+const THROTTLES = new Set<string>(SES_THROTTLES);
 
 const isConditionalFailure = (error: unknown) =>
   (error as { name?: string }).name === 'ConditionalCheckFailedException' ||

@@ -222,4 +222,36 @@ describe('sequence workflow turns', () => {
     expect(await turn(state, t0 + 5000)).toMatchObject({ done: true });
     expect(await mailTo(email)).toHaveLength(1);
   });
+
+  it('a throttled send releases its claim (the retried turn sends); a rejected one is recorded failed and moves on', async () => {
+    const { sendSequenceEmail } = await import('./send.ts');
+    const refusing = (name: string) =>
+      ({
+        send: async () => {
+          throw Object.assign(new Error(`${name} from SES`), { name });
+        },
+      }) as unknown as SESv2Client;
+    const sequenceId = await activeSequence();
+    const { contactId, email } = await enrolledContact(sequenceId);
+    const mail = {
+      tenantId: tenant,
+      sequenceId,
+      stepId: 's1',
+      templateId: 'tpl-1',
+      from: { address: 'news@acme.example' },
+      contactId,
+      run: 1,
+    };
+    await expect(sendSequenceEmail({ ses: refusing('TooManyRequestsException') }, mail)).rejects.toThrow(
+      'TooManyRequestsException from SES',
+    );
+    expect(await ledgerOf(sequenceId, 's1', email)).toBeNull();
+    expect(await sendSequenceEmail({ ses: new SESv2Client({}) }, mail)).toMatchObject({ status: 'sent', email });
+    expect(await sendSequenceEmail({ ses: new SESv2Client({}) }, mail)).toMatchObject({ status: 'already_claimed' });
+    expect(await mailTo(email)).toHaveLength(1);
+
+    const rejected = await sendSequenceEmail({ ses: refusing('MessageRejected') }, { ...mail, stepId: 's2' });
+    expect(rejected).toMatchObject({ status: 'failed', error: expect.stringContaining('MessageRejected') });
+    expect(await ledgerOf(sequenceId, 's2', email)).toMatchObject({ state: 'failed' });
+  });
 });
