@@ -1415,7 +1415,7 @@ describe('drip sequences', () => {
 
   it('routes enrolment, sequence and form events to the triggers and exit events to the exits consumer', () => {
     expect(props(logicalId(stack.sequences.triggerRule)).EventPattern).toEqual({
-      'detail-type': ['sequence.enrollment_created', 'sequence.updated', 'form.submitted'],
+      'detail-type': ['sequence.enrollment_created', 'sequence.updated', 'form.submitted', 'lead.updated'],
     });
     expect(props(logicalId(stack.sequences.exitRule)).EventPattern).toEqual({
       'detail-type': ['email.received', 'contact.updated', 'deal.won'],

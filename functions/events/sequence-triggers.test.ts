@@ -144,4 +144,56 @@ describe('sequence triggers', () => {
     expect(await enrolments(active)).toEqual([expect.objectContaining({ contactId: known.id, source: 'form' })]);
     expect(await enrolments(paused)).toEqual([]);
   });
+
+  it('a lead converted into a contact is enrolled in the active sequences of the forms it came through', async () => {
+    const formId = ulid();
+    const sequenceId = await sequenceEnrolling({ formId });
+    await sequencesAs('POST', `/v1/sequences/${sequenceId}/activate`);
+    const leadId = ulid();
+    const submissionId = ulid();
+    const now = new Date().toISOString();
+    // A submission whose address had no contact yet, on the lead's timeline (as the public endpoint writes it).
+    await model.entities.formSubmission
+      .create({
+        tenantId: tenant,
+        submissionId,
+        formId,
+        leadId,
+        outcome: 'created',
+        values: {},
+        origin: 'https://www.example.com',
+        email: 'new-lead@example.org',
+        doubleOptIn: false,
+        occurredAt: now,
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        gsi6pk: `${tenant}#lead#${leadId}#timeline`,
+        gsi6sk: `${now}#formSubmission#${submissionId}`,
+      } as never)
+      .go();
+    const converted = await contact();
+    const leadUpdated = (changes: Record<string, unknown>) => ({
+      'detail-type': 'lead.updated',
+      source: 'crm.leads',
+      detail: {
+        schemaVersion: 2,
+        tenantId: tenant,
+        entity: 'lead',
+        entityId: leadId,
+        version: 3,
+        occurredAt: now,
+        changes,
+        record: {},
+      },
+    });
+    await triggers(leadUpdated({ status: { old: 'new', new: 'working' } }));
+    expect(await enrolments(sequenceId)).toEqual([]);
+    await triggers(
+      leadUpdated({ convertedContactId: { new: converted.id }, status: { old: 'working', new: 'converted' } }),
+    );
+    expect(await enrolments(sequenceId)).toEqual([
+      expect.objectContaining({ contactId: converted.id, source: 'form' }),
+    ]);
+  });
 });

@@ -4,14 +4,19 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { FormSubmitted, SequenceChanged, SequenceEnrollmentChanged } from '../../events/catalog.ts';
+import { FormSubmitted, LeadChanged, SequenceChanged, SequenceEnrollmentChanged } from '../../events/catalog.ts';
 import { readConfig } from '../../shared/config.ts';
 import { logger, metrics } from '../../shared/observability.ts';
 import { executionName } from '../../shared/sequences/execution.ts';
-import { onFormSubmission, runSegmentJob } from '../../shared/sequences/triggers.ts';
+import { onFormSubmission, onLeadConverted, runSegmentJob } from '../../shared/sequences/triggers.ts';
 
 /** The events this consumer acts on. */
-export const SEQUENCE_TRIGGER_EVENTS = ['sequence.enrollment_created', 'sequence.updated', 'form.submitted'] as const;
+export const SEQUENCE_TRIGGER_EVENTS = [
+  'sequence.enrollment_created',
+  'sequence.updated',
+  'form.submitted',
+  'lead.updated',
+] as const;
 
 const configSchema = z.object({ SEQUENCE_STATE_MACHINE_ARN: z.string().min(1) });
 let config: z.infer<typeof configSchema> | undefined;
@@ -23,7 +28,8 @@ const sfn = new SFNClient({ maxAttempts: 3 });
  * - `sequence.enrollment_created` starts the enrolment's workflow under a name derived from tenant, sequence,
  *   contact and run, so a redelivered event starts nothing twice (ExecutionAlreadyExists);
  * - `sequence.updated` that gave the sequence its `segmentJob` (activation) enrols the segment's members;
- * - `form.submitted` enrols the lead's contact in the active sequences enrolling that form.
+ * - `form.submitted` enrols the lead's contact in the active sequences enrolling that form;
+ * - `lead.updated` that converted the lead enrols the new contact in the active sequences of the lead's forms.
  */
 async function onEvent(event: EventBridgeEvent<string, unknown>): Promise<void> {
   switch (event['detail-type']) {
@@ -62,6 +68,15 @@ async function onEvent(event: EventBridgeEvent<string, unknown>): Promise<void> 
       const change = FormSubmitted.parse(event.detail);
       logger.appendKeys({ tenantId: change.tenantId, submissionId: change.entityId });
       await onFormSubmission(change.tenantId, change.entityId);
+      return;
+    }
+    case 'lead.updated': {
+      const change = LeadChanged.parse(event.detail);
+      // The conversion itself: convertedContactId set by this change (a claim-checked change names its fields only).
+      const converted = 'changes' in change ? change.changes.convertedContactId?.new : undefined;
+      if (typeof converted !== 'string' || ('changes' in change && change.changes.convertedContactId?.old)) return;
+      logger.appendKeys({ tenantId: change.tenantId, leadId: change.entityId });
+      await onLeadConverted(change.tenantId, change.entityId, converted);
       return;
     }
   }

@@ -157,11 +157,12 @@ export class CrmSequences extends Construct {
     this.triggerFailures = triggers.failures;
     this.stateMachine.grantStartExecution(this.triggers.function);
     // Reads sequences, submissions, leads, contacts; Queries lookups (table), segment members (table) and the
-    // form's sequences (gsi2); creates enrolments (conditional Put) and records the segment job (UpdateItem).
+    // form's sequences (gsi2), a converted lead's submissions (its timeline, gsi6); creates enrolments (conditional
+    // Put) and records the segment job (UpdateItem).
     this.triggers.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-        resources: [props.table.tableArn, `${props.table.tableArn}/index/gsi2`],
+        resources: [props.table.tableArn, `${props.table.tableArn}/index/gsi2`, `${props.table.tableArn}/index/gsi6`],
       }),
     );
 

@@ -1,3 +1,4 @@
+import { timelineIndex } from '../db/keys.ts';
 import { model } from '../db/store.ts';
 import { logger } from '../observability.ts';
 import { queryLookup } from '../records/lists.ts';
@@ -133,6 +134,27 @@ export async function onFormSubmission(tenantId: string, submissionId: string): 
   for (const sequenceId of sequenceIds) {
     const outcome = await enrollContacts(tenantId, sequenceId, [contactId], 'form');
     if (outcome.enrolled.length > 0) enrolled.push(sequenceId);
+  }
+  return enrolled;
+}
+
+/**
+ * A lead converted into a contact: the forms it came in through (its submissions, on its timeline: one begins_with
+ * Query of gsi6) enrol the new contact in their active sequences, so a form lead without a contact at submission
+ * time is enrolled when it becomes one. An enrolment made at submission time is left as it is.
+ */
+export async function onLeadConverted(tenantId: string, leadId: string, contactId: string): Promise<string[]> {
+  // The lead's timeline holds notes and activities too; ElectroDB keeps only the submission items.
+  const { data } = await model.entities.formSubmission.query
+    .gsi6({ gsi6pk: timelineIndex.pk(tenantId, 'lead', leadId) })
+    .go({ pages: 'all', attributes: ['submissionId', 'formId'] });
+  const formIds = new Set((data as Array<{ formId?: string }>).flatMap((s) => (s.formId ? [s.formId] : [])));
+  const enrolled: string[] = [];
+  for (const formId of formIds) {
+    for (const sequenceId of await sequencesEnrollingForm(tenantId, formId)) {
+      const outcome = await enrollContacts(tenantId, sequenceId, [contactId], 'form');
+      if (outcome.enrolled.length > 0) enrolled.push(sequenceId);
+    }
   }
   return enrolled;
 }
