@@ -134,6 +134,13 @@ export const SegmentChanged = recordChange('segment');
  * from them. The send's progress is bookkeeping and publishes nothing; counters live apart (no events).
  */
 export const CampaignChanged = recordChange('campaign');
+/** Drip sequences (steps, status, triggers). */
+export const SequenceChanged = recordChange('sequence');
+/**
+ * A contact's enrolment in a sequence (`entityId`: `<sequenceId>.<contactId>`); its creation starts the enrolment's
+ * workflow, its updates follow the steps (`currentStep`, `waitUntil`) and the end (`status`, `exitReason`).
+ */
+export const SequenceEnrollmentChanged = recordChange('sequenceEnrollment');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -360,6 +367,11 @@ export const CATALOG = {
   'campaign.created': { source: 'crm.campaigns', schema: CampaignChanged },
   'campaign.updated': { source: 'crm.campaigns', schema: CampaignChanged },
   'campaign.deleted': { source: 'crm.campaigns', schema: CampaignChanged },
+  'sequence.created': { source: 'crm.sequences', schema: SequenceChanged },
+  'sequence.updated': { source: 'crm.sequences', schema: SequenceChanged },
+  'sequence.deleted': { source: 'crm.sequences', schema: SequenceChanged },
+  'sequence.enrollment_created': { source: 'crm.sequences', schema: SequenceEnrollmentChanged },
+  'sequence.enrollment_updated': { source: 'crm.sequences', schema: SequenceEnrollmentChanged },
   'email.opened': { source: 'crm.marketing', schema: EmailEngagement },
   'email.clicked': { source: 'crm.marketing', schema: EmailEngagement },
 } as const;
@@ -382,12 +394,16 @@ export const PUBLISHED_ENTITIES = [
   'article',
   'segment',
   'campaign',
+  'sequence',
+  'sequenceEnrollment',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */
 export const STREAM_DETAIL_TYPES: Record<string, DetailType> = {
   'formSubmission.created': 'form.submitted',
   'ticketMessage.created': 'ticket.message_added',
+  'sequenceEnrollment.created': 'sequence.enrollment_created',
+  'sequenceEnrollment.updated': 'sequence.enrollment_updated',
 };
 /**
  * Events the stream publisher derives from a published entity's change beside its record-change event (see

@@ -739,6 +739,8 @@ describe('events', () => {
       stack.ticketMail.sender.failures,
       stack.ticketSla.failures,
       stack.ticketRouting.failures,
+      stack.sequences.triggerFailures,
+      stack.sequences.exitFailures,
       stack.emailTracking.failures,
       stack.campaigns.failures,
       stack.segments.backfillFailures,
@@ -1488,6 +1490,86 @@ describe('segments', () => {
     expect(consumerRule.EventPattern['detail-type']).toEqual(
       expect.arrayContaining(['contact.merged', 'email.opened']),
     );
+  });
+});
+
+describe('drip sequences', () => {
+  const definitionOf = (id: string) => {
+    const parts = props(id).DefinitionString['Fn::Join'][1] as unknown[];
+    // References (the function's ARN) sit inside JSON strings of the definition.
+    const text = parts.map((p) => (typeof p === 'string' ? p : '<ref>')).join('');
+    return JSON.parse(text) as { StartAt: string; States: Record<string, Props> };
+  };
+
+  it('is Step → Done? → Wait until $.waitUntil → Step, on ids only, retrying transient errors, logging ALL', () => {
+    const id = logicalId(stack.sequences.stateMachine);
+    const definition = definitionOf(id);
+    expect(definition.StartAt).toBe('Step');
+    expect(definition.States.Step!.Parameters).toEqual({
+      'tenantId.$': '$.tenantId',
+      'sequenceId.$': '$.sequenceId',
+      'contactId.$': '$.contactId',
+      'run.$': '$.run',
+    });
+    expect(definition.States.Step!.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException']));
+    expect(definition.States.Step!.Retry[1]).toMatchObject({
+      ErrorEquals: [
+        'TooManyRequestsException',
+        'LimitExceededException',
+        'ThrottlingException',
+        'SendingPausedException',
+      ],
+      IntervalSeconds: 30,
+    });
+    expect(definition.States['Done?']!.Choices).toEqual([{ Variable: '$.done', BooleanEquals: true, Next: 'Done' }]);
+    expect(definition.States.Wait).toMatchObject({ Type: 'Wait', TimestampPath: '$.waitUntil', Next: 'Step' });
+    expect(props(id)).toMatchObject({ StateMachineType: 'STANDARD', LoggingConfiguration: { Level: 'ALL' } });
+  });
+
+  it('routes enrolment, sequence and form events to the triggers and exit events to the exits consumer', () => {
+    expect(props(logicalId(stack.sequences.triggerRule)).EventPattern).toEqual({
+      'detail-type': ['sequence.enrollment_created', 'sequence.updated', 'form.submitted', 'lead.updated'],
+    });
+    expect(props(logicalId(stack.sequences.exitRule)).EventPattern).toEqual({
+      'detail-type': ['email.received', 'contact.updated', 'deal.won'],
+    });
+    const starts = statementsOf(stack.sequences.triggers).filter((s) => actionsOf(s).includes('states:StartExecution'));
+    expect(starts).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(stack.sequences.stateMachine) } },
+    ]);
+  });
+
+  it('lets the steps function read and write items (no query, no batch) and send only through the marketing set', () => {
+    const statements = statementsOf(stack.sequences.steps);
+    const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: [
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+        ],
+        Resource: { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] },
+      },
+    ]);
+    const ses = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('ses:')));
+    expect(ses).toHaveLength(1);
+    expect(actionsOf(ses[0]!)).toEqual(['ses:SendEmail']);
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(':identity/crm.local');
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(':configuration-set/crm-marketing');
+    expect(ses[0]!.Condition).toEqual({ StringLike: { 'ses:FromAddress': '*@crm.local' } });
+    expect(props(logicalId(stack.api.functions.sequences.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe(
+      'crm.local',
+    );
+    const exits = statementsOf(stack.sequences.exits).flatMap(actionsOf);
+    expect(exits.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
   });
 });
 

@@ -19,6 +19,7 @@ import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { givePublicApiUrl } from './constructs/public-api-url.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 import { CrmSegments } from './constructs/segments.ts';
+import { CrmSequences } from './constructs/sequences.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 import { CrmTicketSla } from './constructs/ticket-sla.ts';
@@ -68,6 +69,7 @@ export class CrmStack extends Stack {
   readonly ticketSla: CrmTicketSla;
   /** The ticket routing workflow (Step Functions), started by ticket.created. */
   readonly ticketRouting: CrmTicketRouting;
+  readonly sequences: CrmSequences;
   /** SES configuration set `crm-marketing` and the tracking consumer of its sending events (default bus). */
   readonly emailTracking: CrmEmailTracking;
   /** Email campaigns: schedules and the send workflow (Step Functions). */
@@ -151,6 +153,14 @@ export class CrmStack extends Stack {
     });
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
+    this.sequences = new CrmSequences(this, 'Sequences', {
+      bus: this.events.bus,
+      table: this.data.table,
+      publicApiUrl: this.api.formsStage.url,
+      mailDomain,
+    });
+    // The API checks a sequence's sender against the mail domain (the send role's condition).
+    this.api.functions.sequences.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
     this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
     this.campaigns = new CrmCampaigns(this, 'Campaigns', {
       bus: this.events.bus,

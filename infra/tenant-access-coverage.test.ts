@@ -141,6 +141,7 @@ beforeAll(async () => {
   handlers.suppressions = (await import('../functions/http/suppressions.ts')).handler;
   handlers.preferences = (await import('../functions/http/preferences.ts')).handler;
   handlers.campaigns = (await import('../functions/http/campaigns.ts')).handler;
+  handlers.sequences = (await import('../functions/http/sequences.ts')).handler;
   process.env.MARKETING_MAIL_DOMAIN = 'news.example.com';
   handlers.emailTemplates = (await import('../functions/http/email-templates.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
@@ -810,6 +811,32 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('POST', `${path}/pause`);
       await call('POST', `${path}/resume`);
       await call('GET', `${path}/recipients`);
+    });
+    // A contact to enrol, made before the sequences group's calls are recorded.
+    const enrollee = (
+      await apiClient(handlers.contacts, { tenantId: tenant, roles: ['admin'], userId: 'u1' })('POST', '/v1/contacts', {
+        body: makeContact({ phones: [] }),
+      })
+    ).body.id as string;
+    await as('sequences', async (call) => {
+      const body = {
+        name: 'Onboarding',
+        from: { address: 'news@news.example.com' },
+        steps: [{ id: 's1', type: 'send', templateId: 'tpl-1' }],
+      };
+      const created = await call('POST', '/v1/sequences', { body, headers: { 'idempotency-key': 'seq-1' } });
+      await call('POST', '/v1/sequences', { body, headers: { 'idempotency-key': 'seq-1' } });
+      const path = `/v1/sequences/${created.body.id}`;
+      await call('GET', '/v1/sequences?limit=1');
+      await call('GET', path);
+      await call('PATCH', path, { body: { name: 'Renamed' }, headers: { 'if-match': '"1"' } });
+      await call('POST', `${path}/activate`);
+      await call('POST', `${path}/pause`);
+      await call('POST', `${path}/enrollments`, { body: { contactIds: [enrollee, 'nobody'] } });
+      await call('GET', `${path}/enrollments?limit=1`);
+      await call('GET', `${path}/enrollments/${enrollee}`);
+      await call('DELETE', `${path}/enrollments/${enrollee}`);
+      await call('DELETE', path);
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -43,6 +43,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   subscriptions: 'functions/http/subscription-categories.ts',
   suppressions: 'functions/http/suppressions.ts',
   preferences: 'functions/http/preferences.ts',
+  sequences: 'functions/http/sequences.ts',
   emailTemplates: 'functions/http/email-templates.ts',
 };
 

@@ -232,6 +232,13 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryTable: false,
     queryIndexes: [],
   },
+  // Drip sequences: one item each (gsi4 by name and trash); enrolments are conditional Puts (one per contact and
+  // sequence) after a GetItem of the contact, exits conditional UpdateItems; a sequence's enrolments on gsi1.
+  sequences: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi1', 'gsi4'],
+  },
   // Email templates: one item each, by name and trash (gsi4); the custom-field schemas are GetItems (validation);
   // a preview reads the contact, its company and owner with GetItems (no batch actions for tenant roles).
   emailTemplates: {

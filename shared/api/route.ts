@@ -30,6 +30,7 @@ export const FUNCTION_GROUPS = [
   'subscriptions',
   'suppressions',
   'preferences',
+  'sequences',
   'emailTemplates',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];

@@ -32,6 +32,7 @@ import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
 import { routingRoutes } from '../routing/routes.ts';
 import { segmentsRoutes } from '../segments/routes.ts';
+import { sequencesRoutes } from '../sequences/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { subscriptionsRoutes } from '../subscriptions/routes.ts';
@@ -462,6 +463,7 @@ export const routes = defineRoutes([
   ...campaignsRoutes,
   ...subscriptionsRoutes,
   ...suppressionRoutes,
+  ...sequencesRoutes,
   ...emailTemplatesRoutes,
 ]);
 

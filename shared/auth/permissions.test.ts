@@ -29,6 +29,7 @@ const ALL_READS: Permission[] = [
   'suppressions:read',
   'emailTemplates:read',
   'campaigns:read',
+  'sequences:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -44,6 +45,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'leads:convert',
     'deals:write',
     'activities:write',
+    'sequences:enroll',
   ],
   support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
   marketing: [
@@ -59,6 +61,8 @@ const EXPECTED: Record<Role, Permission[]> = {
     'emailTemplates:write',
     'campaigns:write',
     'campaigns:send',
+    'sequences:manage',
+    'sequences:enroll',
   ],
   readonly: ALL_READS,
 };

@@ -88,6 +88,11 @@ export const PERMISSIONS = [
   /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
   'suppressions:read',
   'suppressions:manage',
+  'sequences:read',
+  /** Create, change, activate, pause and delete drip sequences. */
+  'sequences:manage',
+  /** Enrol contacts in a sequence and take them out. */
+  'sequences:enroll',
   /** Marketing email templates (read: list, get, preview). */
   'emailTemplates:read',
   /** Create, change, delete and test-send email templates. */
@@ -112,6 +117,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'leads:convert',
     'deals:write',
     'activities:write',
+    'sequences:enroll',
   ],
   support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
   marketing: [
@@ -126,6 +132,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'campaigns:send',
     'subscriptions:manage',
     'suppressions:manage',
+    'sequences:manage',
+    'sequences:enroll',
     'emailTemplates:write',
   ],
   readonly: READ,

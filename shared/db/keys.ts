@@ -578,3 +578,13 @@ export function segmentKeys(s: { tenantId: string; segmentId: string; sortName: 
     gsi4sk: live ? `${s.sortName}#${s.segmentId}` : `${s.deletedAt}#${s.segmentId}`,
   };
 }
+/**
+ * Drip sequences: by name and trash on gsi4; active sequences enrolling a form's leads on gsi2 (sparse). Enrolments
+ * of a sequence on gsi1, sorted by contact id (a contact's own enrolments are its partition of the table).
+ */
+export const sequenceIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'sequence'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'sequence'),
+  form: (tenantId: string, formId: string) => `${tenantId}#sequence#form#${formId}`,
+  enrollments: (tenantId: string, sequenceId: string) => `${tenantId}#sequence#${sequenceId}#enrollments`,
+};

@@ -33,6 +33,7 @@ import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { RoutingRulesEntity } from './entities/routing-rules.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { SegmentEntity, SegmentMemberEntity } from './entities/segment.ts';
+import { SequenceEnrollmentEntity, SequenceEntity } from './entities/sequence.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { SigningKeyEntity } from './entities/signing-key.ts';
 import { SlaOutcomeEntity } from './entities/sla-outcome.ts';
@@ -103,6 +104,8 @@ export const entities = {
   campaignRecipient: CampaignRecipientEntity,
   campaignStats: CampaignStatsEntity,
   signingKey: SigningKeyEntity,
+  sequence: SequenceEntity,
+  sequenceEnrollment: SequenceEnrollmentEntity,
 };
 
 export type CrmEntities = typeof entities;

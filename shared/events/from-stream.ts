@@ -27,6 +27,8 @@ const ID_FIELD: Record<string, string> = {
   article: 'articleId',
   segment: 'segmentId',
   campaign: 'campaignId',
+  sequence: 'sequenceId',
+  sequenceEnrollment: 'enrollmentId',
 };
 
 /** Fields kept by bookkeeping writes that are no change of the record: an update of only these publishes nothing. */

@@ -84,7 +84,7 @@ export function isValidTimeZone(timeZone: string): boolean {
 }
 
 /** The zone's wall-clock time at `instant`, as milliseconds of a UTC date with the same fields. */
-function wallClockOf(instant: number, timeZone: string): number {
+export function wallClockOf(instant: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const part of formatterOf(timeZone).formatToParts(instant)) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);

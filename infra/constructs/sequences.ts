@@ -1,0 +1,208 @@
+import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  JsonPath,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { SEQUENCE_EXIT_EVENTS } from '../../functions/events/sequence-exits.ts';
+import { SEQUENCE_TRIGGER_EVENTS } from '../../functions/events/sequence-triggers.ts';
+import { SES_THROTTLES } from '../../shared/sequences/ses-throttles.ts';
+import { MARKETING_CONFIGURATION_SET } from '../../shared/tracking/ses-events.ts';
+import { busConsumer } from './bus-consumer.ts';
+import { CrmFunction, nagArnOf } from './crm-function.ts';
+import type { FailureQueue } from './failure-queue.ts';
+import { grantMarketingSend } from './marketing-send.ts';
+import { TRANSIENT_ERRORS } from './ticket-routing.ts';
+
+export interface CrmSequencesProps {
+  bus: IEventBus;
+  table: ITable;
+  /** The public API's base URL: unsubscribe and preference links point there. */
+  publicApiUrl: string;
+  /** The domain marketing mail is sent from (see grantMarketingSend). */
+  mailDomain: string;
+}
+
+/**
+ * Drip sequences: one STANDARD execution per enrolment, Step (a Lambda turn: shared/sequences/workflow.ts) → Done? →
+ * Wait until `$.waitUntil` → Step ...; the state holds ids and the next wake-up only. The triggers consumer starts
+ * executions from `sequence.enrollment_created` (deterministic names), runs segment jobs and form enrolments; the
+ * exits consumer ends enrolments on replies, unsubscribes, conversions and won deals.
+ */
+export class CrmSequences extends Construct {
+  readonly steps: CrmFunction;
+  readonly stateMachine: StateMachine;
+  readonly triggers: CrmFunction;
+  readonly exits: CrmFunction;
+  readonly triggerRule: Rule;
+  readonly exitRule: Rule;
+  readonly triggerFailures: FailureQueue;
+  readonly exitFailures: FailureQueue;
+  readonly failedAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: CrmSequencesProps) {
+    super(scope, id);
+    this.steps = new CrmFunction(this, 'Steps', {
+      entry: 'functions/workflows/sequence-step.ts',
+      serviceName: 'sequence-steps',
+      description: "A drip sequence enrolment's turn: send, wait, task, branch",
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        PUBLIC_API_URL: props.publicApiUrl,
+      },
+    });
+    // Reads (GetItem only): enrolment, sequence, contact, its company and owner, template, suppression entry,
+    // ledger, signing key. Writes: the enrolment's conditional updates, the ledger claim
+    // and its transaction with the stats shard, a task with its timeline links and idempotency record.
+    this.steps.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:ConditionCheckItem',
+        ],
+        resources: [props.table.tableArn],
+      }),
+    );
+    // Marketing mail only: SendEmail on the mail domain's identity, From within it, through the marketing
+    // configuration set (its events feed tracking).
+    grantMarketingSend(this.steps, { mailDomain: props.mailDomain, configurationSetName: MARKETING_CONFIGURATION_SET });
+
+    const step = new LambdaInvoke(this, 'Step', {
+      lambdaFunction: this.steps.function,
+      payload: TaskInput.fromObject({
+        tenantId: JsonPath.stringAt('$.tenantId'),
+        sequenceId: JsonPath.stringAt('$.sequenceId'),
+        contactId: JsonPath.stringAt('$.contactId'),
+        run: JsonPath.numberAt('$.run'),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      taskTimeout: Timeout.duration(Duration.seconds(90)),
+    })
+      .addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 })
+      // SES said "not now" (the send released its claim): retry for longer, as the sending rate recovers.
+      .addRetry({ errors: [...SES_THROTTLES], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 8 });
+    const wait = new Wait(this, 'Wait', { time: WaitTime.timestampPath('$.waitUntil') });
+    const definition = step.next(
+      new Choice(this, 'Done?')
+        .when(Condition.booleanEquals('$.done', true), new Succeed(this, 'Done'))
+        .otherwise(wait.next(step)),
+    );
+    const logs = new LogGroup(this, 'ExecutionLogs', { retention: RetentionDays.ONE_MONTH });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      comment: 'One drip sequence enrolment: a turn of steps, then a wait, until it completes or exits',
+      definitionBody: DefinitionBody.fromChainable(definition),
+      timeout: Duration.days(365),
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: false,
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-SF2',
+      reason: 'Tracing is off stack-wide (see CrmFunction); every turn logs with tenant, sequence and contact ids.',
+    });
+    const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      Validations.of(policy).acknowledge(
+        {
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'Step Functions’ log delivery actions support no resource-level permissions.',
+        },
+        {
+          id: `AwsSolutions-IAM5[Resource::${nagArnOf(this.steps.function.node.defaultChild as CfnResource)}:*]`,
+          reason: 'Invoking the steps function by version or alias (CDK grants both forms); it is the only function.',
+        },
+      );
+    }
+
+    const triggers = busConsumer(new Construct(this, 'Triggers'), {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/sequence-triggers.ts',
+        serviceName: 'sequence-triggers',
+        description: 'Enrolments -> their workflow; activation -> segment enrolment; form leads -> enrolment',
+        timeout: Duration.minutes(5),
+        environment: {
+          TABLE_NAME: props.table.tableName,
+          SEQUENCE_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        },
+      },
+      eventPattern: { detailType: [...SEQUENCE_TRIGGER_EVENTS] },
+      ruleDescription: 'Sequence enrolments, sequence changes and form submissions -> sequence triggers',
+      failureDescription: 'sequence events whose workflow or enrolments were not started',
+    });
+    this.triggers = triggers.consumer;
+    this.triggerRule = triggers.rule;
+    this.triggerFailures = triggers.failures;
+    this.stateMachine.grantStartExecution(this.triggers.function);
+    // Reads sequences, submissions, leads, contacts; Queries lookups (table), segment members (table) and the
+    // form's sequences (gsi2), a converted lead's submissions (its timeline, gsi6); creates enrolments (conditional
+    // Put) and records the segment job (UpdateItem).
+    this.triggers.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        resources: [props.table.tableArn, `${props.table.tableArn}/index/gsi2`, `${props.table.tableArn}/index/gsi6`],
+      }),
+    );
+
+    const exits = busConsumer(new Construct(this, 'Exits'), {
+      bus: props.bus,
+      fn: {
+        entry: 'functions/events/sequence-exits.ts',
+        serviceName: 'sequence-exits',
+        description: 'Replies, unsubscribes, conversions, won deals -> sequence exits',
+        environment: { TABLE_NAME: props.table.tableName },
+      },
+      eventPattern: { detailType: [...SEQUENCE_EXIT_EVENTS] },
+      ruleDescription: 'Mail received, contact changes and won deals -> sequence exits',
+      failureDescription: 'events whose sequence exits were not applied',
+    });
+    this.exits = exits.consumer;
+    this.exitRule = exits.rule;
+    this.exitFailures = exits.failures;
+    // A contact's enrolments and the sender's lookup are table Queries; exits are conditional UpdateItems.
+    this.exits.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        resources: [props.table.tableArn],
+      }),
+    );
+
+    this.failedAlarm = new Alarm(this, 'ExecutionsFailed', {
+      alarmDescription: 'Sequence enrolment executions failed or timed out: an enrolment stopped mid-way.',
+      metric: new MathExpression({
+        expression: 'failed + timedOut',
+        usingMetrics: {
+          failed: this.stateMachine.metricFailed({ period: Duration.minutes(1) }),
+          timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(1) }),
+        },
+        period: Duration.minutes(1),
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
