@@ -269,12 +269,34 @@ export const EmailEngagement = z.object({
   links: z.array(z.object({ type: z.string(), id: z.string() })).max(1),
 });
 export type EmailEngagementDetail = z.infer<typeof EmailEngagement>;
+/**
+ * A contact unsubscribed (derived from its change on the stream, next to `contact.updated`; not named `contact.*` so
+ * that consumers of every contact change, the audit trail and duplicate candidates, do not get it): from one category
+ * (`scope: category`, `categoryId`) or from all marketing email (`scope: all`: email consent withdrawn), with where it
+ * came from (`source`: one_click, preference_page, api) and the campaign whose link it was. For campaign statistics
+ * and for sequences that end on an unsubscribe. One event per category unsubscribed by the change.
+ */
+export const ContactUnsubscribed = z.object({
+  schemaVersion: z.literal(1),
+  tenantId: z.string(),
+  contactId: z.string(),
+  /** The contact's version after the change (with contactId and scope/categoryId, a unique id of the event). */
+  version: z.number().int(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  actorId: z.string().optional(),
+  scope: z.enum(['all', 'category']),
+  categoryId: z.string().max(64).optional(),
+  source: z.string().max(64),
+  campaignId: z.string().max(64).optional(),
+});
+export type ContactUnsubscribedDetail = z.infer<typeof ContactUnsubscribed>;
 
 export const CATALOG = {
   'contact.created': { source: 'crm.contacts', schema: ContactChanged },
   'contact.updated': { source: 'crm.contacts', schema: ContactChanged },
   'contact.deleted': { source: 'crm.contacts', schema: ContactChanged },
   'contact.restored': { source: 'crm.contacts', schema: ContactChanged },
+  'consent.unsubscribed': { source: 'crm.contacts', schema: ContactUnsubscribed },
   /** The record (entityId) was merged into `changes.mergedInto.new`; the winner's own change is a contact.updated. */
   'contact.merged': { source: 'crm.contacts', schema: ContactChanged },
   'company.created': { source: 'crm.companies', schema: CompanyChanged },
@@ -351,6 +373,7 @@ export const DERIVED_FROM_STREAM = [
   'task.due',
   'email.opened',
   'email.clicked',
+  'consent.unsubscribed',
 ] as const satisfies readonly (keyof typeof CATALOG)[];
 /**
  * Entities with no record-change event whose stream changes still give derived events (contactEngagement:

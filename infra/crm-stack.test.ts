@@ -306,6 +306,25 @@ describe('api', () => {
     expect(onForms).toContain('OPTIONS /v1/forms/{formId}/submissions');
     template.hasOutput('FormsApiUrl', {});
   });
+
+  it('serves the unsubscribe and preference pages on the public forms API, and links point there', () => {
+    const onForms = operations(formsApi()).map(({ key }) => key);
+    for (const key of [
+      'GET /v1/unsubscribe/{token}',
+      'POST /v1/unsubscribe/{token}',
+      'GET /v1/preferences/{token}',
+      'POST /v1/preferences/{token}',
+    ]) {
+      expect(onForms).toContain(key);
+    }
+    const formsApiId = apis().find(([id]) => props(id).Body.info.title === 'FormsApi')![0];
+    // Only the function that hands out links builds them: PUBLIC_API_URL is the forms API's endpoint.
+    const withUrl = ofType('AWS::Lambda::Function')
+      .map(([id]) => [id, (props(id).Environment?.Variables ?? {}) as Props] as const)
+      .filter(([, env]) => env.PUBLIC_API_URL !== undefined);
+    expect(withUrl.map(([id]) => id)).toEqual([logicalId(stack.api.functions.subscriptions.function)]);
+    expect(withUrl[0]![1].PUBLIC_API_URL).toEqual({ 'Fn::GetAtt': [formsApiId, 'ApiEndpoint'] });
+  });
 });
 
 function expectThrottledAndLogged(id: string, stage: CfnResource) {
@@ -989,8 +1008,8 @@ describe('leads', () => {
     const sends = crmFunctions().filter(({ fn }) =>
       statementsOf(fn).some((s) => actionsOf(s).includes('ses:SendEmail')),
     );
-    // (and the SLA timer, whose own grant is checked under 'ticket SLA')
-    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'sla-timer']);
+    // (and the SLA timer and the email templates' test send, whose own grants are checked under theirs)
+    expect(sends.map((f) => f.name)).toEqual(['formSubmissions', 'emailTemplates', 'sla-timer']);
     const env = props(logicalId(stack.api.functions.formSubmissions.function)).Environment.Variables;
     expect(env.SENDER_EMAIL).toBe('crm@example.com');
     expect(env.TENANT_RATE_LIMIT).toBeDefined();
@@ -1466,5 +1485,34 @@ describe('email tracking', () => {
         .flatMap(actionsOf)
         .filter((a) => !a.startsWith('dynamodb:')),
     ).not.toContain('events:PutEvents');
+  });
+});
+
+describe('email templates', () => {
+  it('lets the test send use only SendEmail on the mail domain identity, from an address in that domain', () => {
+    const fn = stack.api.functions.emailTemplates;
+    const sends = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('ses:')));
+    expect(sends).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'ses:SendEmail',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ses:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':identity/crm.local',
+            ],
+          ],
+        },
+        Condition: { StringLike: { 'ses:FromAddress': '*@crm.local' } },
+      },
+    ]);
+    expect(props(logicalId(fn.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe('crm.local');
   });
 });

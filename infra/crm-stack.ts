@@ -13,7 +13,9 @@ import { CrmEmailTracking } from './constructs/email-tracking.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
+import { grantMarketingSend } from './constructs/marketing-send.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
+import { givePublicApiUrl } from './constructs/public-api-url.ts';
 import { CrmReminders } from './constructs/reminders.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
@@ -117,6 +119,10 @@ export class CrmStack extends Stack {
       mailDomain,
     });
     this.api.functions.tickets.function.addEnvironment('MAIL_DOMAIN', mailDomain);
+    // A contact's unsubscribe and preference links point at the public (forms) API.
+    givePublicApiUrl(this.api, this.api.functions.subscriptions);
+    // Test sends of email templates: from the mail domain only, through its SES identity.
+    grantMarketingSend(this.api.functions.emailTemplates, { mailDomain });
 
     this.leads = new CrmLeads(this, 'Leads', {
       bus: this.events.bus,

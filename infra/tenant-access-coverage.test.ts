@@ -134,6 +134,12 @@ beforeAll(async () => {
   handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
   handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
   handlers.mailboxes = (await import('../functions/http/mailboxes.ts')).handler;
+  process.env.PUBLIC_API_URL = 'https://public.example.test';
+  handlers.subscriptions = (await import('../functions/http/subscription-categories.ts')).handler;
+  handlers.suppressions = (await import('../functions/http/suppressions.ts')).handler;
+  handlers.preferences = (await import('../functions/http/preferences.ts')).handler;
+  process.env.MARKETING_MAIL_DOMAIN = 'news.example.com';
+  handlers.emailTemplates = (await import('../functions/http/email-templates.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
 
   process.env.CDK_VALIDATION = 'false';
@@ -148,6 +154,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.SENDER_EMAIL;
+  delete process.env.MARKETING_MAIL_DOMAIN;
   await ses?.stop();
   proxy.closeAllConnections();
   await new Promise((resolve) => proxy.close(resolve));
@@ -275,6 +282,21 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', `/v1/contacts/${contactId}/timeline`);
       await call('DELETE', `/v1/contacts/${contactId}`);
       await call('POST', `/v1/contacts/${contactId}/restore`);
+    });
+    await as('emailTemplates', async (call) => {
+      // Validation reads the custom-field schemas; a preview for a contact reads it, its company and owner.
+      const body = { name: 'Welcome', subject: 'Hi {{ contact.firstName }}', text: '{{ contact.custom.tier }}' };
+      const created = await call('POST', '/v1/email-templates', { body, headers: { 'idempotency-key': 'tpl-1' } });
+      await call('POST', '/v1/email-templates', { body, headers: { 'idempotency-key': 'tpl-1' } });
+      const path = `/v1/email-templates/${created.body.id}`;
+      await call('GET', '/v1/email-templates?q=wel');
+      await call('GET', path);
+      await call('PATCH', path, { body: { html: '<p>{{ company.name }}</p>' }, headers: { 'if-match': '"1"' } });
+      await call('POST', `${path}/preview`, { body: { contactId } });
+      await call('POST', `${path}/test-send`, { body: { to: 'qa@example.com' } });
+      await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+      await call('GET', '/v1/email-templates?inTrash=true');
+      await call('POST', `${path}/restore`);
     });
     await as('notes', async (call) => {
       const onContact = await call('POST', `/v1/contacts/${contactId}/notes`, {
@@ -696,6 +718,36 @@ describe('each group does only what its tenant-access role allows, and needs all
       // A new address: the old claim released and the new one taken with the mailbox, in one transaction.
       await call('PATCH', path, { body: { address: `desk-${address}` }, headers: { 'if-match': '"1"' } });
       await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+    });
+
+    let oneClickUrl = '';
+    await as('subscriptions', async (call) => {
+      await call('GET', '/v1/subscription-categories');
+      const categories = [{ id: 'newsletter', name: 'Newsletter' }];
+      await call('PUT', '/v1/subscription-categories', { body: { categories } });
+      // The tenant's signing key is created here (the first link signed).
+      const links = await call('GET', `/v1/contacts/${contactId}/preference-links?categoryId=newsletter`);
+      oneClickUrl = links.body.oneClickUrl;
+    });
+    await as('preferences', async (call) => {
+      const token = oneClickUrl.split('/').pop()!;
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      await call('GET', `/v1/unsubscribe/${token}`);
+      await call('POST', `/v1/unsubscribe/${token}`, { rawBody: 'List-Unsubscribe=One-Click', headers: form });
+      await call('GET', `/v1/preferences/${token}`);
+      await call('POST', `/v1/preferences/${token}`, {
+        rawBody: 'form=preferences&unsubscribeAll=true',
+        headers: form,
+      });
+    });
+    await as('suppressions', async (call) => {
+      const body = { email: 'bounced@example.com' };
+      await call('POST', '/v1/suppressions', { body, headers: { 'idempotency-key': 'sup-1' } });
+      await call('POST', '/v1/suppressions', { body, headers: { 'idempotency-key': 'sup-1' } });
+      await call('POST', '/v1/suppressions', { body });
+      await call('GET', '/v1/suppressions?limit=1');
+      await call('GET', '/v1/suppressions/bounced@example.com');
+      await call('DELETE', '/v1/suppressions/bounced@example.com');
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -38,6 +38,10 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   merge: 'functions/http/merge.ts',
   sla: 'functions/http/sla.ts',
   tickets: 'functions/http/tickets.ts',
+  subscriptions: 'functions/http/subscription-categories.ts',
+  suppressions: 'functions/http/suppressions.ts',
+  preferences: 'functions/http/preferences.ts',
+  emailTemplates: 'functions/http/email-templates.ts',
 };
 
 /** Why each group's public routes need no authorizer: a route may be public only with its group's reason here. */
@@ -49,6 +53,10 @@ const PUBLIC_ROUTE_REASONS: Partial<Record<FunctionGroup, string>> = {
   calendarFeed:
     'iCalendar feed for calendar apps, which cannot send a bearer token: the secret in the path is the credential ' +
     "(only its hash is stored; revocable), it names the tenant, and requests count against that tenant's quota.",
+  preferences:
+    'Unsubscribe (RFC 8058 one-click) and preference pages linked from marketing mail, which recipients open without ' +
+    "an account: the link's HMAC-signed token (the tenant's own key) is the credential and names the tenant and " +
+    'contact; rate limited per contact in the function; a GET changes nothing.',
 };
 
 export interface ThrottleSettings {

@@ -203,6 +203,34 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryIndexes: ['gsi4'],
     globalKeys: { mailboxClaim: ['PutItem', 'DeleteItem'] },
   },
+  // Subscription categories: one item, read and replaced; a contact's links read the contact and the tenant's
+  // signing key (created on first use: PutItem, must be new).
+  subscriptions: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: [],
+  },
+  // The suppression list: one item per address (created if new, with the idempotency record; deleted by hand),
+  // listed newest first on gsi4.
+  suppressions: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    queryTable: false,
+    queryIndexes: ['gsi4'],
+  },
+  // The public unsubscribe and preference pages: the signing key, the contact and the categories (GetItem), the
+  // contact's rate window (UpdateItem), the contact rewritten at its version (PutItem). Never creates a key.
+  preferences: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: [],
+  },
+  // Email templates: one item each, by name and trash (gsi4); the custom-field schemas are GetItems (validation);
+  // a preview reads the contact, its company and owner with GetItems (no batch actions for tenant roles).
+  emailTemplates: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
+    queryTable: false,
+    queryIndexes: ['gsi4'],
+  },
 };
 
 export interface TenantAccessRoleProps {

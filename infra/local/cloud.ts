@@ -295,6 +295,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     );
     const userPoolId = single(resolver, 'AWS::Cognito::UserPool');
 
+    // Two HTTP APIs: the CRM API, and the public web-to-lead API (no API-level CORS: forms answer their own). Their
+    // ports are fixed before the functions' environments are resolved: functions that build public links get the
+    // forms API's local URL for `Fn::GetAtt [api, ApiEndpoint]` (PUBLIC_API_URL).
+    const apiPort = options.apiPort || (await freePort());
+    const formsApiPort = options.formsApiPort || (await freePort());
+    const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
+    // An API's name is its Name, or the title of the OpenAPI Body it is declared by.
+    const apiName = (props: Record<string, unknown> | undefined) =>
+      props?.Name ?? (props?.Body as { info?: { title?: unknown } } | undefined)?.info?.title;
+    const formsApiId = httpApis.find(([, r]) => apiName(r.Properties) === 'FormsApi')?.[0];
+    const mainApiId = httpApis.find(([id]) => id !== formsApiId)?.[0];
+    if (mainApiId) resolver.setApiEndpoint(mainApiId, `http://127.0.0.1:${apiPort}`);
+    if (formsApiId) resolver.setApiEndpoint(formsApiId, `http://127.0.0.1:${formsApiPort}`);
+
     runtime = track(
       await LambdaRuntime.start({
         resolver,
@@ -347,19 +361,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }),
     );
 
-    const apiPort = options.apiPort || (await freePort());
     const issuer = await LocalIssuer.create({
       dataDir: options.dataDir,
       // The issuer lives on the API's own origin (it serves /.well-known/jwks.json there).
       issuerUrl: `http://127.0.0.1:${apiPort}`,
     });
-    // Two HTTP APIs: the CRM API, and the public web-to-lead API (no API-level CORS: forms answer their own).
-    const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
-    // An API's name is its Name, or the title of the OpenAPI Body it is declared by.
-    const apiName = (props: Record<string, unknown> | undefined) =>
-      props?.Name ?? (props?.Body as { info?: { title?: unknown } } | undefined)?.info?.title;
-    const formsApiId = httpApis.find(([, r]) => apiName(r.Properties) === 'FormsApi')?.[0];
-    const mainApiId = httpApis.find(([id]) => id !== formsApiId)?.[0];
     const api = track(
       await LocalHttpApi.start({
         resolver,
@@ -376,7 +382,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             resolver,
             invoker,
             issuer,
-            port: options.formsApiPort ?? 0,
+            port: formsApiPort,
             log,
             apiLogicalId: formsApiId,
           }),

@@ -24,6 +24,13 @@ export class TemplateResolver {
   }
 
   private readonly parameters: Record<string, string>;
+  /** Where each HTTP API listens locally: what `Fn::GetAtt [api, ApiEndpoint]` resolves to (see setApiEndpoint). */
+  private readonly apiEndpoints = new Map<string, string>();
+
+  /** Records an HTTP API's local URL, before anything that refers to its endpoint (a function's env) is resolved. */
+  setApiEndpoint(logicalId: string, url: string): void {
+    this.apiEndpoints.set(logicalId, url);
+  }
 
   resource(logicalId: string): CfnResource {
     const resource = this.template.Resources[logicalId];
@@ -125,6 +132,8 @@ export class TemplateResolver {
         return this.arn('scheduler', `schedule-group/${name}`);
       case 'AWS::Cognito::UserPool.Arn':
         return this.arn('cognito-idp', `userpool/${name}`);
+      case 'AWS::ApiGatewayV2::Api.ApiEndpoint':
+        return this.apiEndpoints.get(logicalId) ?? `https://${name}.execute-api.${this.region}.amazonaws.com`;
       default:
         return this.arn('local', `${logicalId}/${attribute}`);
     }

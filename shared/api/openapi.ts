@@ -45,6 +45,10 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   Forms: 'Web-to-lead forms: declared per organisation, posted publicly from your website (no token).',
   Scoring: 'Explainable lead-scoring rules: fit (field values) and engagement (events, with time decay).',
   Meta: 'This description of the API (public, no token needed).',
+  Subscriptions:
+    'Subscription categories, contacts’ signed unsubscribe and preference links, and the public pages behind them ' +
+    '(RFC 8058 one-click unsubscribe, the preference page; no token, served on the public forms API).',
+  Suppressions: 'Addresses no marketing mail goes to: hard bounces, complaints, and addresses added by hand.',
 };
 
 const DESCRIPTION = `The CRM's HTTP API. JSON in camelCase under \`/v1\`.
@@ -276,6 +280,9 @@ export function buildOpenApi(table: readonly RouteDefinition[] = routes): OpenAp
           // An HTML form posts the same fields url-encoded (each value a string).
           ...(route.acceptsForm
             ? { 'application/x-www-form-urlencoded': { schema: schemas.convert(route.body, 'input') } }
+            : {}),
+          ...(route.acceptsMultipart
+            ? { 'multipart/form-data': { schema: schemas.convert(route.body, 'input') } }
             : {}),
         },
       };

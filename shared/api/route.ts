@@ -25,6 +25,10 @@ export const FUNCTION_GROUPS = [
   'tickets',
   'knowledge',
   'mailboxes',
+  'subscriptions',
+  'suppressions',
+  'preferences',
+  'emailTemplates',
 ] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
@@ -34,7 +38,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
  * Groups served by the public web-to-lead API: a second HTTP API without API-level CORS, so each form answers its own
  * preflight (an HTTP API with CORS configured answers every OPTIONS itself and drops the functions' CORS headers).
  */
-export const FORMS_API_GROUPS: readonly FunctionGroup[] = ['formSubmissions'];
+export const FORMS_API_GROUPS: readonly FunctionGroup[] = ['formSubmissions', 'preferences'];
 
 /**
  * One HTTP operation. The route table (routes.ts) is the single source of truth: CDK creates API Gateway routes
@@ -69,7 +73,12 @@ export interface RouteDefinition {
    * strings (a repeated name becomes a list) and validated with the same schema. Public web-to-lead only.
    */
   acceptsForm?: boolean;
-  /** A smaller body limit than the API's 64 KiB, for public endpoints. */
+  /**
+   * Also accepts `multipart/form-data` (text fields only; file parts are refused), parsed like a url-encoded form.
+   * Mail providers post RFC 8058 one-click unsubscribes either way.
+   */
+  acceptsMultipart?: boolean;
+  /** A body limit other than the API's 64 KiB: smaller for public endpoints, larger for email templates. */
   maxBodyBytes?: number;
   /** A GET of a record that may have been merged: 301 with Location to the record it was merged into. */
   redirectsMerged?: boolean;

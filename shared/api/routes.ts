@@ -32,7 +32,10 @@ import { productsRoutes } from '../products/routes.ts';
 import { routingRoutes } from '../routing/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
+import { subscriptionsRoutes } from '../subscriptions/routes.ts';
+import { suppressionRoutes } from '../suppression/routes.ts';
 import { teamsRoutes } from '../teams/routes.ts';
+import { emailTemplatesRoutes } from '../templates/routes.ts';
 import { ticketsRoutes } from '../tickets/routes.ts';
 import { usersRoutes } from '../users/routes.ts';
 import { pageOf } from './common-schemas.ts';
@@ -453,6 +456,9 @@ export const routes = defineRoutes([
   ...knowledgeRoutes,
   ...mailboxesRoutes,
   ...routingRoutes,
+  ...subscriptionsRoutes,
+  ...suppressionRoutes,
+  ...emailTemplatesRoutes,
 ]);
 
 export type Routes = typeof routes;

@@ -24,6 +24,9 @@ const ALL_READS: Permission[] = [
   'tickets:read',
   'kb:read',
   'mailboxes:read',
+  'subscriptions:read',
+  'suppressions:read',
+  'emailTemplates:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -41,7 +44,17 @@ const EXPECTED: Record<Role, Permission[]> = {
     'activities:write',
   ],
   support: [...ALL_READS, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...ALL_READS, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...ALL_READS,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'subscriptions:manage',
+    'suppressions:manage',
+    'emailTemplates:write',
+  ],
   readonly: ALL_READS,
 };
 
@@ -118,6 +131,17 @@ describe('role matrix', () => {
     expect(ROLES.filter((r) => can([r], 'tickets:read'))).toEqual([...ROLES]);
   });
 
+  it('marketing, managers and admins manage subscription categories and the suppression list', () => {
+    for (const permission of ['subscriptions:manage', 'suppressions:manage'] as const) {
+      expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager', 'marketing']);
+    }
+  });
+
+  it('marketing, managers and admins write and test-send email templates; every role previews them', () => {
+    expect(ROLES.filter((r) => can([r], 'emailTemplates:write'))).toEqual(['admin', 'manager', 'marketing']);
+    expect(ROLES.filter((r) => can([r], 'emailTemplates:read'))).toEqual([...ROLES]);
+  });
+
   it('several roles grant the union of their permissions', () => {
     expect(can(['support', 'marketing'], 'companies:write')).toBe(true);
     expect(can(['support', 'marketing'], 'notes:write')).toBe(true);
@@ -139,7 +163,7 @@ describe('routes', () => {
     }
   });
 
-  it('only the API description, the web-to-lead endpoints and the secret-URL calendar feed are public', () => {
+  it('only the API description, the web-to-lead endpoints, the secret-URL calendar feed and the signed-link unsubscribe pages are public', () => {
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.path)).toEqual([
       '/v1/openapi.json',
       '/docs',
@@ -148,6 +172,10 @@ describe('routes', () => {
       '/v1/forms/{formId}/submissions',
       '/v1/forms/confirmations/{token}',
       '/v1/calendar-feeds/{token}',
+      '/v1/unsubscribe/{token}',
+      '/v1/unsubscribe/{token}',
+      '/v1/preferences/{token}',
+      '/v1/preferences/{token}',
     ]);
   });
 
@@ -155,13 +183,18 @@ describe('routes', () => {
   const SELF_SERVICE = ['PUT /v1/me/availability'];
   /** POSTs that store nothing: their input is too long for a query string (a ticket's subject and body). */
   // POSTs that store nothing (a body too rich for a query string): reading is enough.
-  const READ_ONLY_POSTS = ['POST /v1/kb/suggestions', 'POST /v1/ticket-routing/preview'];
+  const READ_ONLY_POSTS = [
+    'POST /v1/kb/suggestions',
+    'POST /v1/ticket-routing/preview',
+    'POST /v1/email-templates/{templateId}/preview',
+  ];
 
-  it('no write operation is public (except the web-to-lead submission) or guarded by a read permission (except self-service on /v1/me)', () => {
+  it('no write operation is public (except the web-to-lead submission and the signed-link pages) or guarded by a read permission (except self-service on /v1/me)', () => {
     for (const route of routes) {
       const permission: string = route.permission;
       if (SELF_SERVICE.includes(`${route.method} ${route.path}`)) expect(route.path).toMatch(/^\/v1\/me\//);
-      else if (route.group === 'formSubmissions') expect(route.permission).toBe('public');
+      else if (route.group === 'formSubmissions' || route.group === 'preferences')
+        expect(route.permission).toBe('public');
       else if (READ_ONLY_POSTS.includes(`${route.method} ${route.path}`)) expect(permission).toMatch(/:read$/);
       else if (route.method !== 'GET') expect(permission).not.toMatch(/:read$|^public$/);
     }
@@ -173,6 +206,17 @@ describe('routes', () => {
       'confirmFormSubmission',
       'preflightFormSubmission',
       'submitForm',
+    ]);
+    expect(group.every((r) => r.permission === 'public')).toBe(true);
+  });
+
+  it('the signed-link unsubscribe and preference pages sit in a group of their own, with nothing authenticated', () => {
+    const group = routes.filter((r) => r.group === 'preferences');
+    expect(group.map((r) => r.operationId).sort()).toEqual([
+      'oneClickUnsubscribe',
+      'showPreferences',
+      'showUnsubscribe',
+      'updatePreferences',
     ]);
     expect(group.every((r) => r.permission === 'public')).toBe(true);
   });

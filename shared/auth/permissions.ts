@@ -74,6 +74,16 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  /** Subscription categories (what the preference page lists). */
+  'subscriptions:read',
+  'subscriptions:manage',
+  /** The suppression list (addresses no marketing mail goes to); manage adds and removes entries by hand. */
+  'suppressions:read',
+  'suppressions:manage',
+  /** Marketing email templates (read: list, get, preview). */
+  'emailTemplates:read',
+  /** Create, change, delete and test-send email templates. */
+  'emailTemplates:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -96,7 +106,17 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'activities:write',
   ],
   support: [...READ, 'contacts:write', 'notes:write', 'activities:write', 'tickets:write', 'kb:write'],
-  marketing: [...READ, 'contacts:write', 'companies:write', 'leads:write', 'forms:manage', 'scoring:manage'],
+  marketing: [
+    ...READ,
+    'contacts:write',
+    'companies:write',
+    'leads:write',
+    'forms:manage',
+    'scoring:manage',
+    'subscriptions:manage',
+    'suppressions:manage',
+    'emailTemplates:write',
+  ],
   readonly: READ,
 };
 

@@ -11,6 +11,7 @@ import {
   trashAndSyncFilters,
 } from '../api/common-schemas.ts';
 import { Location, nearFilters } from '../geo/schema.ts';
+import { ContactSubscription, ContactSubscriptionsInput, ContactSubscriptionsPatch } from '../subscriptions/schema.ts';
 
 export const LIFECYCLE_STAGES = [
   'subscriber',
@@ -55,6 +56,7 @@ const contactFields = {
     .strictObject({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus })
     .partial()
     .meta({ description: 'Marketing consent per channel.' }),
+  subscriptions: ContactSubscriptionsInput,
   customFields: CustomFieldValues,
 };
 
@@ -85,6 +87,7 @@ export const ContactPatch = z
       .strictObject({ email: ConsentStatus.nullable(), sms: ConsentStatus.nullable(), phone: ConsentStatus.nullable() })
       .partial()
       .nullable(),
+    subscriptions: ContactSubscriptionsPatch.nullable(),
     customFields: CustomFieldValues.nullable(),
   })
   .partial()
@@ -109,9 +112,20 @@ export const Contact = z
     address: Address.optional(),
     location: Location.optional(),
     consent: z
-      .object({ email: ConsentStatus, sms: ConsentStatus, phone: ConsentStatus, updatedAt: Timestamp })
+      .object({
+        email: ConsentStatus,
+        sms: ConsentStatus,
+        phone: ConsentStatus,
+        updatedAt: Timestamp,
+        source: z.string().meta({ description: 'Where the last change came from: api, one_click, preference_page.' }),
+        campaignId: z.string().meta({ description: 'The campaign whose unsubscribe link made the last change.' }),
+      })
       .partial()
       .optional(),
+    subscriptions: z
+      .record(z.string(), ContactSubscription)
+      .optional()
+      .meta({ description: 'Per subscription category: subscribed or unsubscribed, when and from where.' }),
     customFields: z.record(z.string(), z.unknown()),
     ...Audit,
   })

@@ -6,6 +6,7 @@ import { nearSearch, queryNear } from '../geo/service.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import * as lifecycle from '../records/lifecycle.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
+import { checkCategoryIds } from '../subscriptions/service.ts';
 import { normalizePhoneQuery, normalizePhones } from './phones.ts';
 import type {
   ContactCreateInput,
@@ -16,16 +17,41 @@ import type {
 } from './schema.ts';
 import { contactsOfCompany, contactView, toContactPage } from './view.ts';
 
-type Consent = Partial<Record<'email' | 'sms' | 'phone' | 'updatedAt', string>>;
+type Consent = Partial<Record<'email' | 'sms' | 'phone' | 'updatedAt' | 'source' | 'campaignId', string>>;
+const CHANNELS = ['email', 'sms', 'phone'] as const;
 
-/** Consent carries when it last changed: stamped only when a channel's status actually changes. */
+/**
+ * Consent carries when it last changed and where from: stamped only when a channel's status actually changes (an
+ * API change has source `api`; the public unsubscribe pages write their own stamps, shared/subscriptions).
+ */
 function consentStamped(next: Consent | undefined, before: Consent | undefined): { consent?: Consent } {
   if (!next) return {};
-  const { updatedAt: _next, ...channels } = next;
-  const { updatedAt, ...previousChannels } = before ?? {};
+  const channels = Object.fromEntries(CHANNELS.filter((c) => next[c] !== undefined).map((c) => [c, next[c]]));
   if (Object.keys(channels).length === 0) return {};
+  const previousChannels = Object.fromEntries(
+    CHANNELS.filter((c) => before?.[c] !== undefined).map((c) => [c, before![c]]),
+  );
   const changed = JSON.stringify(channels) !== JSON.stringify(previousChannels);
-  return { consent: { ...channels, updatedAt: changed || !updatedAt ? new Date().toISOString() : updatedAt } };
+  if (changed || !before?.updatedAt) {
+    return { consent: { ...channels, updatedAt: new Date().toISOString(), source: 'api' } };
+  }
+  const { updatedAt, source, campaignId } = before;
+  return { consent: { ...channels, updatedAt, ...(source ? { source } : {}), ...(campaignId ? { campaignId } : {}) } };
+}
+
+type Subscriptions = Record<string, { status: string; updatedAt?: string; source?: string; campaignId?: string }>;
+
+/** A category's choice is stamped (when, source `api`) only when its status changes. */
+function subscriptionsStamped(next: Subscriptions | undefined, before: Subscriptions | undefined) {
+  if (!next) return {};
+  const now = new Date().toISOString();
+  const stamped = Object.fromEntries(
+    Object.entries(next).map(([id, { status }]) => {
+      const previous = before?.[id];
+      return [id, previous?.status === status ? previous : { status, updatedAt: now, source: 'api' }];
+    }),
+  );
+  return { subscriptions: stamped };
 }
 
 /** Contacts known only by email sort by it, rather than all landing under "~". */
@@ -44,6 +70,10 @@ export const contactKind: lifecycle.RecordKind = {
       ...fields,
       ...(phones ? { phones } : {}),
       ...consentStamped(fields.consent as Consent | undefined, previous?.consent as Consent | undefined),
+      ...subscriptionsStamped(
+        fields.subscriptions as Subscriptions | undefined,
+        previous?.subscriptions as Subscriptions | undefined,
+      ),
       sortName: nameOrEmail(fields.firstName as string, fields.lastName as string, emails?.[0]),
     };
   },
@@ -86,8 +116,9 @@ export const contactKind: lifecycle.RecordKind = {
 const asContact = (view: lifecycle.RecordView) => view as unknown as ContactView;
 
 /** A contact created without an owner gets one from the assignment rules (shared/assignment), in its own write. */
-export const createContact = async (p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) =>
-  asContact(
+export async function createContact(p: Principal, input: ContactCreateInput, idem?: ApiRequest['idempotency']) {
+  await checkCategoryIds(p.tenantId, Object.keys(input.subscriptions ?? {}), (id) => `body.subscriptions.${id}`);
+  return asContact(
     await createWithAssignedOwner(
       p.tenantId,
       contactSubject(input),
@@ -96,11 +127,20 @@ export const createContact = async (p: Principal, input: ContactCreateInput, ide
       idem?.key,
     ),
   );
+}
 
 export const getContact = async (p: Principal, id: string) => asContact(await lifecycle.getRecord(contactKind, p, id));
 
-export const patchContact = async (p: Principal, id: string, patch: ContactPatchInput, ifMatch?: VersionPrecondition) =>
-  asContact(await lifecycle.patchRecord(contactKind, p, id, patch, ifMatch));
+export async function patchContact(p: Principal, id: string, patch: ContactPatchInput, ifMatch?: VersionPrecondition) {
+  // A choice may only name a category the tenant has (null forgets one, whatever it was).
+  const named = Object.entries(patch.subscriptions ?? {}).filter(([, choice]) => choice !== null);
+  await checkCategoryIds(
+    p.tenantId,
+    named.map(([categoryId]) => categoryId),
+    (categoryId) => `body.subscriptions.${categoryId}`,
+  );
+  return asContact(await lifecycle.patchRecord(contactKind, p, id, patch, ifMatch));
+}
 
 export const deleteContact = (p: Principal, id: string, ifMatch?: VersionPrecondition) =>
   lifecycle.deleteRecord(contactKind, p, id, ifMatch);

@@ -106,7 +106,10 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
 export function streamRecordEvents(record: DynamoDBRecord): { change?: CatalogEvent; derived: CatalogEvent[] } {
   const change = eventFromStreamRecord(record);
   if (!change) return { derived: derivedEngagementEvents(record) };
-  return { change, derived: [...derivedDealEvents(record), ...derivedTaskEvents(record)] };
+  return {
+    change,
+    derived: [...derivedDealEvents(record), ...derivedTaskEvents(record), ...derivedUnsubscribeEvents(record)],
+  };
 }
 
 /**
@@ -204,4 +207,42 @@ function derivedTaskEvents(record: DynamoDBRecord): CatalogEvent[] {
       links: (newItem.links ?? []) as Array<{ type: string; id: string }>,
     }),
   ];
+}
+
+type Stamp = { status?: string; email?: string; updatedAt?: string; source?: string; campaignId?: string };
+
+/**
+ * `consent.unsubscribed` for each unsubscribe a change of a live contact made: email consent becoming `withdrawn`
+ * (scope all), a category's choice becoming `unsubscribed` (scope category). Creates are not unsubscribes.
+ */
+function derivedUnsubscribeEvents(record: DynamoDBRecord): CatalogEvent[] {
+  const { before, after } = imagesOf(record);
+  if (after?.__edb_e__ !== 'contact' || !before || after.deletedAt || after.mergedInto) return [];
+  const base = {
+    schemaVersion: 1 as const,
+    tenantId: String(after.tenantId),
+    contactId: String(after.contactId),
+    version: Number(after.version),
+    ...(after.updatedBy ? { actorId: String(after.updatedBy) } : {}),
+  };
+  const event = (stamp: Stamp, scope: { scope: 'all' } | { scope: 'category'; categoryId: string }) =>
+    catalogEvent('consent.unsubscribed', {
+      ...base,
+      occurredAt: String(stamp.updatedAt ?? after.updatedAt),
+      ...scope,
+      source: String(stamp.source ?? 'api'),
+      ...(stamp.campaignId ? { campaignId: String(stamp.campaignId) } : {}),
+    });
+  const events: CatalogEvent[] = [];
+  const consent = after.consent as Stamp | undefined;
+  if (consent?.email === 'withdrawn' && (before.consent as Stamp | undefined)?.email !== 'withdrawn') {
+    events.push(event(consent, { scope: 'all' }));
+  }
+  const was = (before.subscriptions ?? {}) as Record<string, Stamp>;
+  for (const [categoryId, choice] of Object.entries((after.subscriptions ?? {}) as Record<string, Stamp>)) {
+    if (choice?.status === 'unsubscribed' && was[categoryId]?.status !== 'unsubscribed') {
+      events.push(event(choice, { scope: 'category', categoryId }));
+    }
+  }
+  return events;
 }

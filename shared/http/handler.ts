@@ -25,6 +25,7 @@ import {
 } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
 import { etagOf, parseIfMatch, parseIfNoneMatch, type VersionPrecondition } from './conditional.ts';
+import { parseMultipartForm } from './multipart.ts';
 import { fieldErrorsFrom, problemResponse, toProblem } from './problem.ts';
 import type { ApiRequest, ApiResponse } from './request.ts';
 
@@ -259,6 +260,7 @@ function validate(schema: z.ZodType | undefined, input: unknown, location: 'body
 }
 
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\b/i;
+const MULTIPART_CONTENT_TYPE = /^multipart\/form-data\b/i;
 
 /** An HTML form's fields: strings, a repeated name a list of them (at most 200 pairs read). */
 function parseFormBody(text: string): Record<string, string | string[]> {
@@ -284,13 +286,15 @@ function readBody(route: RouteDefinition, event: HttpEvent): { value: unknown; f
   const limit = route.maxBodyBytes ?? MAX_BODY_BYTES;
   if (Buffer.byteLength(text, 'utf8') > limit) throw new PayloadTooLargeError(limit);
   const contentType = header(event, 'content-type') ?? '';
-  const form = route.acceptsForm === true && FORM_CONTENT_TYPE.test(contentType);
+  const multipart = route.acceptsMultipart === true && MULTIPART_CONTENT_TYPE.test(contentType);
+  const form = (route.acceptsForm === true && FORM_CONTENT_TYPE.test(contentType)) || multipart;
   if (text.length > 0 && !form && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
     throw new UnsupportedMediaTypeError();
   }
   if (text.trim().length === 0) {
     throw new ValidationError('The request body is required.', [{ field: 'body', message: 'Send a JSON object.' }]);
   }
+  if (multipart) return { value: parseMultipartForm(contentType, text), form };
   if (form) return { value: parseFormBody(text), form };
   try {
     return { value: JSON.parse(text), form };

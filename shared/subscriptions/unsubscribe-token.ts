@@ -26,13 +26,24 @@ interface Payload {
 }
 
 const keyCache = new Map<string, Buffer>();
+const KEY_CACHE_MAX = 1_000;
 
-/** The tenant's signing key, created on first use; kept per container (a key never changes once created). */
-export async function tenantSigningKey(tenantId: string): Promise<Buffer> {
+/**
+ * The tenant's signing key; kept per container (a key never changes once created). Signing creates it on first use;
+ * verifying passes `{ create: false }` and gets undefined for a tenant without one, so a public request naming any
+ * tenant (a forged link) can never make the table grow.
+ */
+export async function tenantSigningKey(tenantId: string, options?: { create?: true }): Promise<Buffer>;
+export async function tenantSigningKey(tenantId: string, options: { create: false }): Promise<Buffer | undefined>;
+export async function tenantSigningKey(
+  tenantId: string,
+  { create = true }: { create?: boolean } = {},
+): Promise<Buffer | undefined> {
   const cached = keyCache.get(tenantId);
   if (cached) return cached;
   const signingKey = model.entities.signingKey;
   let secret = (await signingKey.get({ tenantId }).go({ consistent: true })).data?.secret;
+  if (!secret && !create) return undefined;
   if (!secret) {
     const fresh = randomBytes(32).toString('base64url');
     try {
@@ -45,6 +56,7 @@ export async function tenantSigningKey(tenantId: string): Promise<Buffer> {
     }
   }
   const key = Buffer.from(secret, 'base64url');
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
   keyCache.set(tenantId, key);
   return key;
 }
@@ -69,8 +81,24 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /**
  * The claims of a genuine token, or undefined for anything else (malformed, unknown tenant shape, bad signature):
  * callers answer every failure the same way, so a probe learns nothing. Reads the tenant's key only once the token's
- * shape and tenant id are valid.
+ * shape and tenant id are valid, and never creates one. A public caller must run it as the token's tenant
+ * (`unverifiedTenant`), since the key is that tenant's item.
  */
+/**
+ * The tenant a token claims, unverified: only to pick whose scoped credentials verify it (the key is that tenant's
+ * item). Undefined for anything not shaped like a token.
+ */
+export function unverifiedTenant(token: string): string | undefined {
+  const match = TOKEN_SHAPE.exec(token);
+  if (!match) return undefined;
+  try {
+    const t = (JSON.parse(Buffer.from(match[1]!, 'base64url').toString('utf8')) as Partial<Payload>)?.t;
+    return typeof t === 'string' && TENANT_ID_PATTERN.test(t) ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function verifyUnsubscribeToken(token: string): Promise<UnsubscribeClaims | undefined> {
   const match = TOKEN_SHAPE.exec(token);
   if (!match) return undefined;
@@ -85,7 +113,9 @@ export async function verifyUnsubscribeToken(token: string): Promise<Unsubscribe
   if (typeof payload.c !== 'string' || !ID.test(payload.c)) return undefined;
   if (payload.k !== undefined && (typeof payload.k !== 'string' || !ID.test(payload.k))) return undefined;
   if (payload.m !== undefined && (typeof payload.m !== 'string' || !ID.test(payload.m))) return undefined;
-  const expected = mac(await tenantSigningKey(payload.t), encoded);
+  const key = await tenantSigningKey(payload.t, { create: false });
+  if (!key) return undefined;
+  const expected = mac(key, encoded);
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   return {

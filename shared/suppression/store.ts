@@ -20,30 +20,37 @@ export async function suppressedAmong(tenantId: string, emails: readonly string[
   return suppressed;
 }
 
+export interface SuppressionEntry {
+  email: string;
+  reason: SuppressionReason;
+  source?: string;
+  detail?: string;
+  createdBy?: string;
+}
+
+/** The item of a new entry (address lower-cased, bounded texts, the list's gsi4 keys: newest first). */
+export function suppressionItem(tenantId: string, entry: SuppressionEntry, suppressedAt = new Date().toISOString()) {
+  const email = entry.email.toLowerCase();
+  return {
+    tenantId,
+    email,
+    reason: entry.reason,
+    suppressedAt,
+    ...(entry.source ? { source: entry.source.slice(0, 200) } : {}),
+    ...(entry.detail ? { detail: entry.detail.slice(0, 1000) } : {}),
+    ...(entry.createdBy ? { createdBy: entry.createdBy } : {}),
+    gsi4pk: suppressionIndex.list(tenantId),
+    gsi4sk: suppressionIndex.sk(suppressedAt, email),
+  };
+}
+
 /**
  * Puts an address on the list; the first entry stands (a later bounce of a complained address changes nothing), so a
  * redelivered event writes nothing. Returns whether it was new.
  */
-export async function suppressAddress(
-  tenantId: string,
-  entry: { email: string; reason: SuppressionReason; source?: string; detail?: string; createdBy?: string },
-): Promise<boolean> {
-  const email = entry.email.toLowerCase();
-  const suppressedAt = new Date().toISOString();
+export async function suppressAddress(tenantId: string, entry: SuppressionEntry): Promise<boolean> {
   try {
-    await model.entities.suppression
-      .create({
-        tenantId,
-        email,
-        reason: entry.reason,
-        suppressedAt,
-        ...(entry.source ? { source: entry.source.slice(0, 200) } : {}),
-        ...(entry.detail ? { detail: entry.detail.slice(0, 1000) } : {}),
-        ...(entry.createdBy ? { createdBy: entry.createdBy } : {}),
-        gsi4pk: suppressionIndex.list(tenantId),
-        gsi4sk: suppressionIndex.sk(suppressedAt, email),
-      })
-      .go();
+    await model.entities.suppression.create(suppressionItem(tenantId, entry)).go();
     return true;
   } catch (error) {
     if ((error as { cause?: { name?: string } }).cause?.name === 'ConditionalCheckFailedException') return false;

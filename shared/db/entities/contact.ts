@@ -34,8 +34,13 @@ export const ContactEntity = new Entity(
           sms: { type: 'string' },
           phone: { type: 'string' },
           updatedAt: { type: 'string' },
+          /** Where the last change came from (api, one_click, preference_page) and the campaign whose link it was. */
+          source: { type: 'string' },
+          campaignId: { type: 'string' },
         },
       },
+      /** Per subscription category id: { status: subscribed | unsubscribed, updatedAt, source, campaignId? }. */
+      subscriptions: { type: 'any' },
       customFields: { type: 'any' },
       deletedAt: { type: 'string' },
       deletedBy: { type: 'string' },

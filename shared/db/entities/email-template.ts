@@ -12,6 +12,8 @@ export const EmailTemplateEntity = new Entity(
       ...auditAttributes,
       templateId: { type: 'string', required: true, readOnly: true },
       name: { type: 'string', required: true },
+      /** Folded name: the gsi4 sort key and name-prefix search. */
+      sortName: { type: 'string', required: true },
       subject: { type: 'string', required: true },
       html: { type: 'string' },
       text: { type: 'string' },
