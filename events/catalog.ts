@@ -122,6 +122,12 @@ export const TicketChanged = recordChange('ticket');
 export const TicketMessageAdded = recordChange('ticketMessage');
 /** Knowledge-base articles (title, body, status, locale, categories...; never their search tokens). */
 export const ArticleChanged = recordChange('article');
+/**
+ * Segments and static lists (`record.kind`: 'dynamic' | 'static'). Their member count and backfill progress are
+ * bookkeeping and publish nothing; a change of `evaluation` (a new filter, a restore, a sweep) is what starts a
+ * backfill of a dynamic segment.
+ */
+export const SegmentChanged = recordChange('segment');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -135,6 +141,7 @@ export type RecordChangedDetail = z.infer<
   | typeof TicketChanged
   | typeof TicketMessageAdded
   | typeof ArticleChanged
+  | typeof SegmentChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -265,10 +272,16 @@ export const EmailEngagement = z.object({
   /** The campaign whose mail was opened (clicked), when known. */
   campaignId: z.string().optional(),
   at: z.iso.datetime({ offset: true }),
-  occurredAt: z.iso.datetime({ offset: true }),
-  links: z.array(z.object({ type: z.string(), id: z.string() })).max(1),
+  /** The same time, under the name other events use (set by the stream publisher). */
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  /** The contact, as activity links name it (what lead scoring reads). */
+  links: z
+    .array(z.object({ type: z.string(), id: z.string() }))
+    .max(1)
+    .optional(),
 });
 export type EmailEngagementDetail = z.infer<typeof EmailEngagement>;
+
 /**
  * A contact unsubscribed (derived from its change on the stream, next to `contact.updated`; not named `contact.*` so
  * that consumers of every contact change, the audit trail and duplicate candidates, do not get it): from one category
@@ -338,6 +351,10 @@ export const CATALOG = {
   'article.updated': { source: 'crm.knowledge', schema: ArticleChanged },
   'article.deleted': { source: 'crm.knowledge', schema: ArticleChanged },
   'article.restored': { source: 'crm.knowledge', schema: ArticleChanged },
+  'segment.created': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.updated': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.deleted': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.restored': { source: 'crm.segments', schema: SegmentChanged },
   'email.opened': { source: 'crm.marketing', schema: EmailEngagement },
   'email.clicked': { source: 'crm.marketing', schema: EmailEngagement },
 } as const;
@@ -358,6 +375,7 @@ export const PUBLISHED_ENTITIES = [
   'ticket',
   'ticketMessage',
   'article',
+  'segment',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */

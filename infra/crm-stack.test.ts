@@ -731,6 +731,8 @@ describe('events', () => {
       stack.ticketSla.failures,
       stack.ticketRouting.failures,
       stack.emailTracking.failures,
+      stack.segments.backfillFailures,
+      stack.segments.consumerFailures,
     ].map((f) => logicalId(f.queue));
     template.resourceCountIs('AWS::SQS::Queue', queues.length);
     for (const queue of queues) {
@@ -1485,6 +1487,88 @@ describe('email tracking', () => {
         .flatMap(actionsOf)
         .filter((a) => !a.startsWith('dynamodb:')),
     ).not.toContain('events:PutEvents');
+  });
+});
+
+describe('segments', () => {
+  const definitionOf = (machine: Props) => {
+    const parts = machine.DefinitionString['Fn::Join'][1] as unknown[];
+    const text = parts.map((p) => (typeof p === 'string' ? p : '<ref>')).join('');
+    return JSON.parse(text) as { StartAt: string; States: Record<string, Props> };
+  };
+
+  it('starts the backfill on a new evaluation of a segment, with the ids only, retries and a DLQ', () => {
+    const segments = stack.segments;
+    const rule = props(logicalId(segments.backfillRule));
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
+    expect(rule.EventPattern).toEqual({
+      source: ['crm.segments'],
+      'detail-type': ['segment.created', 'segment.updated', 'segment.restored'],
+      detail: { $or: [{ changes: { evaluation: { new: [{ exists: true }] } } }, { changedFields: ['evaluation'] }] },
+    });
+    const [target] = rule.Targets as Props[];
+    expect(target).toMatchObject({
+      Arn: { Ref: logicalId(segments.stateMachine) },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(segments.backfillFailures.queue), 'Arn'] } },
+      RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 24 * 3600 },
+      InputTransformer: {
+        InputPathsMap: { 'detail-tenantId': '$.detail.tenantId', 'detail-entityId': '$.detail.entityId' },
+      },
+    });
+  });
+
+  it('is Start → Page in a loop, each retried on transient errors and caught into MarkFailed', () => {
+    const machine = props(logicalId(stack.segments.stateMachine));
+    expect(machine.StateMachineType).toBe('STANDARD');
+    expect(machine.LoggingConfiguration).toMatchObject({ Level: 'ALL' });
+    const definition = definitionOf(machine);
+    expect(definition.StartAt).toBe('Start');
+    for (const name of ['Start', 'Page']) {
+      const state = definition.States[name]!;
+      expect(state.Retry[0]).toMatchObject({ ErrorEquals: expect.arrayContaining(['Lambda.ServiceException']) });
+      expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' }]);
+      // The execution's name is the run that owns the progress.
+      expect(state.Parameters['run.$']).toBe('$$.Execution.Name');
+    }
+    expect(definition.States.Start!.Next).toBe('Claimed?');
+    expect(definition.States.Page!.Next).toBe('More?');
+    expect(definition.States['More?']!.Choices).toEqual([
+      { Variable: '$.decision', StringEquals: 'page', Next: 'Page' },
+    ]);
+    expect(definition.States.MarkFailed!.Next).toBe('Failed');
+  });
+
+  it('gives the steps and the consumer item actions and their Queries only, and Scheduler only StartExecution', () => {
+    const table = { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] };
+    const gsi4 = { 'Fn::Join': ['', [table, '/index/gsi4']] };
+    const items = [
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ];
+    const dynamo = (fn: Parameters<typeof statementsOf>[0]) =>
+      statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo(stack.segments.steps)).toEqual([
+      { Effect: 'Allow', Action: items, Resource: table },
+      { Effect: 'Allow', Action: 'dynamodb:Query', Resource: [table, gsi4] },
+    ]);
+    expect(dynamo(stack.segments.consumer)).toEqual([
+      { Effect: 'Allow', Action: items, Resource: table },
+      { Effect: 'Allow', Action: 'dynamodb:Query', Resource: gsi4 },
+    ]);
+    const role = logicalId(stack.segments.schedulerRole);
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) => (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(stack.segments.stateMachine) } },
+    ]);
+    const consumerRule = props(logicalId(stack.segments.consumerRule));
+    expect(consumerRule.EventPattern['detail-type']).toEqual(
+      expect.arrayContaining(['contact.merged', 'email.opened']),
+    );
   });
 });
 

@@ -17,6 +17,7 @@ import { grantMarketingSend } from './constructs/marketing-send.ts';
 import { CrmMergeChildren } from './constructs/merge-children.ts';
 import { givePublicApiUrl } from './constructs/public-api-url.ts';
 import { CrmReminders } from './constructs/reminders.ts';
+import { CrmSegments } from './constructs/segments.ts';
 import { CrmTicketMail, DEFAULT_MAIL_DOMAIN } from './constructs/ticket-mail.ts';
 import { CrmTicketRouting } from './constructs/ticket-routing.ts';
 import { CrmTicketSla } from './constructs/ticket-sla.ts';
@@ -66,6 +67,7 @@ export class CrmStack extends Stack {
   readonly ticketRouting: CrmTicketRouting;
   /** SES configuration set `crm-marketing` and the tracking consumer of its sending events (default bus). */
   readonly emailTracking: CrmEmailTracking;
+  readonly segments: CrmSegments;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
     super(scope, id, props);
@@ -145,6 +147,7 @@ export class CrmStack extends Stack {
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
     this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
+    this.segments = new CrmSegments(this, 'Segments', { bus: this.events.bus, table: this.data.table });
 
     if (props.edge) {
       this.edge = new CrmEdgeDistribution(this, 'Edge', { api: this.api.api, webAclArn: props.edge.webAclArn });

@@ -134,6 +134,7 @@ beforeAll(async () => {
   handlers.tickets = (await import('../functions/http/tickets.ts')).handler;
   handlers.knowledge = (await import('../functions/http/knowledge.ts')).handler;
   handlers.mailboxes = (await import('../functions/http/mailboxes.ts')).handler;
+  handlers.segments = (await import('../functions/http/segments.ts')).handler;
   process.env.PUBLIC_API_URL = 'https://public.example.test';
   handlers.subscriptions = (await import('../functions/http/subscription-categories.ts')).handler;
   handlers.suppressions = (await import('../functions/http/suppressions.ts')).handler;
@@ -718,6 +719,26 @@ describe('each group does only what its tenant-access role allows, and needs all
       // A new address: the old claim released and the new one taken with the mailbox, in one transaction.
       await call('PATCH', path, { body: { address: `desk-${address}` }, headers: { 'if-match': '"1"' } });
       await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+    });
+
+    await as('segments', async (call) => {
+      // The filter's custom field is checked against the contact schema (GetItem).
+      const body = { kind: 'dynamic', name: 'Gold', filter: { field: 'custom.tier', op: 'eq', value: 'gold' } };
+      const created = await call('POST', '/v1/segments', { body, headers: { 'idempotency-key': 'seg-1' } });
+      await call('POST', '/v1/segments', { body, headers: { 'idempotency-key': 'seg-1' } });
+      const path = `/v1/segments/${created.body.id}`;
+      await call('GET', '/v1/segments?limit=1');
+      await call('GET', path);
+      await call('PATCH', path, { body: { name: 'Gold tier' }, headers: { 'if-match': '"1"' } });
+      await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+      await call('GET', '/v1/segments?inTrash=true');
+      await call('POST', `${path}/restore`, { headers: { 'if-match': '"3"' } });
+      const list = await call('POST', '/v1/segments', { body: { kind: 'static', name: 'Webinar' } });
+      const members = `/v1/segments/${list.body.id}/members`;
+      // Member puts, the count's ADD and a ConditionCheck of the contact, in one transaction.
+      await call('POST', members, { body: { contactIds: [contactId] } });
+      await call('GET', `${members}?limit=1`);
+      await call('POST', `${members}/remove`, { body: { contactIds: [contactId] } });
     });
 
     let oneClickUrl = '';

@@ -27,6 +27,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   catalog: 'functions/http/catalog.ts',
   knowledge: 'functions/http/knowledge.ts',
   mailboxes: 'functions/http/mailboxes.ts',
+  segments: 'functions/http/segments.ts',
   deals: 'functions/http/deals.ts',
   leads: 'functions/http/leads.ts',
   forms: 'functions/http/forms.ts',

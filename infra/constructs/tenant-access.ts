@@ -203,6 +203,14 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryIndexes: ['gsi4'],
     globalKeys: { mailboxClaim: ['PutItem', 'DeleteItem'] },
   },
+  // Segments: the segment item (create Put, UpdateItems of its fields), its members in its own partition (Query of
+  // the table; conditional Puts and Deletes in transactions with an ADD on the count and ConditionChecks of the
+  // contacts), the contact custom-field schema (GetItem); lists by name and trash on gsi4.
+  segments: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
+    queryIndexes: ['gsi4'],
+  },
   // Subscription categories: one item, read and replaced; a contact's links read the contact and the tenant's
   // signing key (created on first use: PutItem, must be new).
   subscriptions: {

@@ -25,6 +25,7 @@ export const FUNCTION_GROUPS = [
   'tickets',
   'knowledge',
   'mailboxes',
+  'segments',
   'subscriptions',
   'suppressions',
   'preferences',

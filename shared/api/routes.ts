@@ -30,6 +30,7 @@ import { Note, NoteCreate, NoteIdParams, NotePatch, PageOnlyQuery, TimelineEntry
 import { pipelinesRoutes } from '../pipelines/routes.ts';
 import { productsRoutes } from '../products/routes.ts';
 import { routingRoutes } from '../routing/routes.ts';
+import { segmentsRoutes } from '../segments/routes.ts';
 import { Settings, SettingsPatch } from '../settings/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { subscriptionsRoutes } from '../subscriptions/routes.ts';
@@ -456,6 +457,7 @@ export const routes = defineRoutes([
   ...knowledgeRoutes,
   ...mailboxesRoutes,
   ...routingRoutes,
+  ...segmentsRoutes,
   ...subscriptionsRoutes,
   ...suppressionRoutes,
   ...emailTemplatesRoutes,

@@ -74,6 +74,9 @@ export const PERMISSIONS = [
   /** Support mailboxes (which addresses feed tickets, and how failed mail checks are handled). */
   'mailboxes:read',
   'mailboxes:manage',
+  /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
+  'segments:read',
+  'segments:write',
   /** Subscription categories (what the preference page lists). */
   'subscriptions:read',
   'subscriptions:manage',
@@ -113,6 +116,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'leads:write',
     'forms:manage',
     'scoring:manage',
+    'segments:write',
     'subscriptions:manage',
     'suppressions:manage',
     'emailTemplates:write',

@@ -540,3 +540,17 @@ export const suppressionIndex = {
   list: (t: string) => `${t}#suppression#list`,
   sk: (suppressedAt: string, email: string) => `${suppressedAt}#${email}`,
 };
+
+/** Segments and static lists: by name on gsi4, deleted ones in its trash partition (members: the segment's partition). */
+export const segmentIndex = {
+  name: (tenantId: string) => recordIndex.name(tenantId, 'segment'),
+  trash: (tenantId: string) => recordIndex.trash(tenantId, 'segment'),
+};
+
+export function segmentKeys(s: { tenantId: string; segmentId: string; sortName: string; deletedAt?: string }): Keys {
+  const live = !s.deletedAt;
+  return {
+    gsi4pk: live ? segmentIndex.name(s.tenantId) : segmentIndex.trash(s.tenantId),
+    gsi4sk: live ? `${s.sortName}#${s.segmentId}` : `${s.deletedAt}#${s.segmentId}`,
+  };
+}

@@ -25,6 +25,13 @@ const ID_FIELD: Record<string, string> = {
   ticket: 'ticketId',
   ticketMessage: 'messageId',
   article: 'articleId',
+  segment: 'segmentId',
+};
+
+/** Fields kept by bookkeeping writes that are no change of the record: an update of only these publishes nothing. */
+const BOOKKEEPING_FIELDS: Record<string, readonly string[]> = {
+  // A segment's count moves with every member write, its backfill progress with every page.
+  segment: ['memberCount', 'backfill'],
 };
 
 type Item = Record<string, unknown>;
@@ -71,6 +78,8 @@ export function eventFromStreamRecord(record: DynamoDBRecord): CatalogEvent | un
   const kind = action(oldItem, newItem);
   const changed = changes(before, after);
   if (kind === 'updated' && Object.keys(changed).length === 0) return undefined;
+  const bookkeeping = BOOKKEEPING_FIELDS[entity];
+  if (kind === 'updated' && bookkeeping && Object.keys(changed).every((f) => bookkeeping.includes(f))) return undefined;
   const detailType = STREAM_DETAIL_TYPES[`${entity}.${kind}`] ?? `${entity}.${kind}`;
   // A change the catalog has no type for (e.g. a note restore) is skipped, never allowed to wedge the stream.
   if (!(detailType in CATALOG)) return undefined;

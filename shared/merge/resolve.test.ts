@@ -45,6 +45,27 @@ describe('resolveMerge', () => {
     expect(merged.customFields).toEqual({ tier: 'silver', region: 'eu', score: 3 });
   });
 
+  it('keeps every opt-out of either record, whichever side is chosen', () => {
+    const unsubscribed = { status: 'unsubscribed', updatedAt: '2026-11-01T00:00:00.000Z', source: 'one_click' };
+    const subscribed = { status: 'subscribed', updatedAt: '2026-11-02T00:00:00.000Z', source: 'api' };
+    const merged = resolveMerge(
+      'contact',
+      { consent: { email: 'granted', sms: 'granted' }, subscriptions: { news: subscribed, events: subscribed } },
+      { consent: { email: 'withdrawn', sms: 'granted' }, subscriptions: { news: unsubscribed } },
+      { consent: 'winner', subscriptions: 'winner' },
+    );
+    expect(merged.consent).toEqual({ email: 'withdrawn', sms: 'granted' });
+    expect(merged.subscriptions).toEqual({ news: unsubscribed, events: subscribed });
+    const loserOptedIn = resolveMerge(
+      'contact',
+      { consent: { email: 'withdrawn' }, subscriptions: { news: unsubscribed } },
+      { consent: { email: 'granted' }, subscriptions: { news: subscribed } },
+      { consent: 'loser', subscriptions: 'loser' },
+    );
+    expect(loserOptedIn.consent).toEqual({ email: 'withdrawn' });
+    expect(loserOptedIn.subscriptions).toEqual({ news: unsubscribed });
+  });
+
   it('refuses, rather than cuts, a union over the limit', () => {
     const many = (p: string) => Array.from({ length: 6 }, (_, i) => `${p}${i}@x.example`);
     expect(() => resolveMerge('contact', { emails: many('a') }, { emails: many('b') })).toThrow(/limit/);

@@ -58,5 +58,32 @@ export function resolveMerge(
     }
     if (!isEmpty(value)) merged[field] = value;
   }
+  if (entity === 'contact') keepOptOuts(merged, winner, loser);
   return merged;
+}
+
+type Consent = Record<string, unknown> | undefined;
+type Subscriptions = Record<string, { status?: string } | undefined> | undefined;
+
+/**
+ * Opt-outs survive a merge whichever side is kept: a channel's consent withdrawn on either record stays withdrawn,
+ * and a category unsubscribed on either stays unsubscribed, so merging a duplicate never re-subscribes anyone.
+ */
+function keepOptOuts(merged: Record<string, unknown>, winner: Record<string, unknown>, loser: Record<string, unknown>) {
+  const sides = [winner, loser];
+  for (const channel of ['email', 'sms', 'phone']) {
+    const withdrawn = sides.map((r) => r.consent as Consent).find((c) => c?.[channel] === 'withdrawn');
+    if (withdrawn && (merged.consent as Consent)?.[channel] !== 'withdrawn') {
+      merged.consent = { ...(merged.consent as object), [channel]: 'withdrawn' };
+    }
+  }
+  for (const side of sides) {
+    for (const [category, subscription] of Object.entries((side.subscriptions as Subscriptions) ?? {})) {
+      if (subscription?.status !== 'unsubscribed') continue;
+      const current = (merged.subscriptions as Subscriptions)?.[category];
+      if (current?.status !== 'unsubscribed') {
+        merged.subscriptions = { ...(merged.subscriptions as object), [category]: subscription };
+      }
+    }
+  }
 }

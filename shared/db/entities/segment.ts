@@ -15,11 +15,18 @@ export const SegmentEntity = new Entity(
       /** dynamic | static */
       kind: { type: 'string', required: true, readOnly: true },
       name: { type: 'string', required: true },
+      /** Folded name: the gsi4 sort key (shared/db/keys.ts sortableName). */
+      sortName: { type: 'string' },
       description: { type: 'string' },
       /** A dynamic segment's filter expression (shared/segments/schema.ts); absent on a static list. */
       filter: { type: 'any' },
       /** Bumped when the filter changes: members evaluated under an older one are re-evaluated by the backfill. */
       filterVersion: { type: 'number' },
+      /**
+       * Bumped with every full evaluation of the audience: a filter change, a restore, an hourly sweep of a filter
+       * whose time window lets contacts enter. Members carry the evaluation they were last found matching under.
+       */
+      evaluation: { type: 'number' },
       memberCount: { type: 'number' },
       /** The backfill job of the current filter: { status, processed, matched, startedAt, finishedAt?, error? }. */
       backfill: { type: 'any' },
@@ -54,6 +61,8 @@ export const SegmentMemberEntity = new Entity(
       source: { type: 'string', required: true },
       /** The filter version the contact was last found to match under (dynamic segments). */
       filterVersion: { type: 'number' },
+      /** The segment's evaluation the contact was last found to match under (stale ones are re-checked). */
+      evaluation: { type: 'number' },
     },
     indexes: {
       byMember: {
