@@ -128,6 +128,12 @@ export const ArticleChanged = recordChange('article');
  * backfill of a dynamic segment.
  */
 export const SegmentChanged = recordChange('segment');
+/**
+ * Email campaigns. Their `record` carries `status` (draft | scheduled | sending | paused | sent | cancelled | failed),
+ * `run`, `sendAt`, `schedule`, `audience`, `templateId`: the schedule consumer keeps each campaign's one-time schedule
+ * from them. The send's progress is bookkeeping and publishes nothing; counters live apart (no events).
+ */
+export const CampaignChanged = recordChange('campaign');
 export type RecordChangedDetail = z.infer<
   | typeof ContactChanged
   | typeof CompanyChanged
@@ -142,6 +148,7 @@ export type RecordChangedDetail = z.infer<
   | typeof TicketMessageAdded
   | typeof ArticleChanged
   | typeof SegmentChanged
+  | typeof CampaignChanged
 >;
 /** A record-change detail with all its fields present (inline values or per-value claim checks). */
 export type CompleteRecordChange = Extract<RecordChangedDetail, { changes: unknown }>;
@@ -355,6 +362,9 @@ export const CATALOG = {
   'segment.updated': { source: 'crm.segments', schema: SegmentChanged },
   'segment.deleted': { source: 'crm.segments', schema: SegmentChanged },
   'segment.restored': { source: 'crm.segments', schema: SegmentChanged },
+  'campaign.created': { source: 'crm.campaigns', schema: CampaignChanged },
+  'campaign.updated': { source: 'crm.campaigns', schema: CampaignChanged },
+  'campaign.deleted': { source: 'crm.campaigns', schema: CampaignChanged },
   'email.opened': { source: 'crm.marketing', schema: EmailEngagement },
   'email.clicked': { source: 'crm.marketing', schema: EmailEngagement },
 } as const;
@@ -376,6 +386,7 @@ export const PUBLISHED_ENTITIES = [
   'ticketMessage',
   'article',
   'segment',
+  'campaign',
 ] as const;
 
 /** Stream changes published under another name than `<entity>.<action>` (anything else of those entities is not). */

@@ -30,6 +30,7 @@ describe('context parameters', () => {
       edgeProtection: false,
       edgeRateLimit: 1000,
       tenantRateLimit: 50,
+      sesMaxSendRate: 14,
     });
   });
 
@@ -43,6 +44,7 @@ describe('context parameters', () => {
       edgeProtection: 'true',
       edgeRateLimit: '500',
       tenantRateLimit: '2.5',
+      sesMaxSendRate: '40',
     });
     expect(context).toEqual({
       allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
@@ -53,6 +55,7 @@ describe('context parameters', () => {
       edgeProtection: true,
       edgeRateLimit: 500,
       tenantRateLimit: 2.5,
+      sesMaxSendRate: 40,
     });
     expect(contextOf({ edgeProtection: true }).edgeProtection).toBe(true);
     expect(contextOf({ edgeProtection: 'false' }).edgeProtection).toBe(false);

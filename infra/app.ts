@@ -62,6 +62,8 @@ export const crmContextSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'must be a domain')
     .optional(),
+  /** SES's sending rate for the account (messages per second): campaigns keep to it; 14 by default. */
+  sesMaxSendRate: z.coerce.number().positive().max(100_000).default(14),
 });
 export type CrmContext = z.infer<typeof crmContextSchema>;
 
@@ -114,6 +116,7 @@ export function buildCrmApp(app: App, env: NodeJS.ProcessEnv = process.env): Crm
     ...(context.senderEmail ? { senderEmail: context.senderEmail } : {}),
     ...(context.inboundRecipients ? { inboundRecipients: context.inboundRecipients } : {}),
     ...(context.mailDomain ? { mailDomain: context.mailDomain } : {}),
+    sesMaxSendRate: context.sesMaxSendRate,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -322,8 +322,10 @@ describe('api', () => {
     const withUrl = ofType('AWS::Lambda::Function')
       .map(([id]) => [id, (props(id).Environment?.Variables ?? {}) as Props] as const)
       .filter(([, env]) => env.PUBLIC_API_URL !== undefined);
-    expect(withUrl.map(([id]) => id)).toEqual([logicalId(stack.api.functions.subscriptions.function)]);
-    expect(withUrl[0]![1].PUBLIC_API_URL).toEqual({ 'Fn::GetAtt': [formsApiId, 'ApiEndpoint'] });
+    expect(withUrl.map(([id]) => id).sort()).toEqual(
+      [logicalId(stack.api.functions.subscriptions.function), logicalId(stack.campaigns.steps.function)].sort(),
+    );
+    for (const [, env] of withUrl) expect(env.PUBLIC_API_URL).toEqual({ 'Fn::GetAtt': [formsApiId, 'ApiEndpoint'] });
   });
 });
 
@@ -405,7 +407,14 @@ describe('iam', () => {
     const actions = allStatements().flatMap(actionsOf);
     expect(actions.length).toBeGreaterThan(0);
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
-    expect(actions.filter((a) => /^dynamodb:(Scan|Batch|PartiQL)/.test(a))).toEqual([]);
+    // The campaign sender alone reads pages of 100 recipients (contacts, companies, owners, exclusion memberships,
+    // suppressions) with BatchGetItem, on its own function role; no tenant role ever gets a batch action.
+    const sender = new Set(statementsOf(stack.campaigns.steps));
+    const others = allStatements().filter((s) => ![...sender].some((t) => JSON.stringify(t) === JSON.stringify(s)));
+    expect(others.flatMap(actionsOf).filter((a) => /^dynamodb:(Scan|Batch|PartiQL)/.test(a))).toEqual([]);
+    expect([...sender].flatMap(actionsOf).filter((a) => /^dynamodb:(Scan|Batch|PartiQL)/.test(a))).toEqual([
+      'dynamodb:BatchGetItem',
+    ]);
   });
 
   it("grants on '*' only actions that have no resource-level permissions", () => {
@@ -731,6 +740,7 @@ describe('events', () => {
       stack.ticketSla.failures,
       stack.ticketRouting.failures,
       stack.emailTracking.failures,
+      stack.campaigns.failures,
       stack.segments.backfillFailures,
       stack.segments.consumerFailures,
     ].map((f) => logicalId(f.queue));
@@ -1399,97 +1409,6 @@ describe('ticket routing', () => {
   });
 });
 
-describe('email tracking', () => {
-  it('has the crm-marketing configuration set publishing every sending event to the default bus', () => {
-    const [[setId, set]] = ofType('AWS::SES::ConfigurationSet') as [[string, CfnResource]];
-    expect(set.Properties?.Name).toBe(MARKETING_CONFIGURATION_SET);
-    const destinations = ofType('AWS::SES::ConfigurationSetEventDestination');
-    expect(destinations).toHaveLength(1);
-    const destination = props(destinations[0]![0]);
-    expect(destination.ConfigurationSetName).toEqual({ Ref: setId });
-    expect(destination.EventDestination.Enabled).toBe(true);
-    expect(destination.EventDestination.MatchingEventTypes.sort()).toEqual(
-      [
-        // CloudFormation's names (SES v2's SEND, RENDERING_FAILURE...).
-        'send',
-        'delivery',
-        'bounce',
-        'complaint',
-        'open',
-        'click',
-        'reject',
-        'renderingFailure',
-        'deliveryDelay',
-      ].sort(),
-    );
-    // SES publishes to the default bus only.
-    expect(JSON.stringify(destination.EventDestination.EventBridgeDestination.EventBusArn)).toContain(
-      'event-bus/default',
-    );
-  });
-
-  it('routes aws.ses sending events on the default bus to the consumer, failures to its alarmed queue', () => {
-    const rule = props(logicalId(stack.emailTracking.rule));
-    expect(rule.EventBusName).toBe('default');
-    expect(rule.EventPattern.source).toEqual(['aws.ses']);
-    expect(rule.EventPattern['detail-type'].sort()).toEqual(
-      [
-        'Email Sent',
-        'Email Delivered',
-        'Email Bounced',
-        'Email Complaint Received',
-        'Email Opened',
-        'Email Clicked',
-        'Email Rejected',
-        'Email Rendering Failed',
-        'Email Delivery Delayed',
-      ].sort(),
-    );
-    expect(rule.Targets).toEqual([
-      expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [logicalId(stack.emailTracking.consumer.function), 'Arn'] },
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.emailTracking.failures.queue), 'Arn'] } },
-      }),
-    ]);
-  });
-
-  it('lets the consumer touch only ledgers and stats, suppressions, timeline links and engagement, no query or delete', () => {
-    const table = { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] };
-    const dynamo = statementsOf(stack.emailTracking.consumer).filter((s) =>
-      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
-    );
-    const leading = (patterns: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns } });
-    // The patterns as the entities derive them, e.g. ${$}crm#tenantId_*#campaignId_* for ledgers and stats.
-    expect(entityKeyPattern('campaignStats')).toBe(entityKeyPattern('campaignRecipient'));
-    expect(entityKeyPattern('campaignRecipient')).toBe('$crm#tenantId_*#campaignId_*');
-    expect(dynamo).toEqual([
-      {
-        Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        Resource: table,
-        Condition: leading([entityKeyPattern('campaignRecipient', true)]),
-      },
-      {
-        Effect: 'Allow',
-        Action: 'dynamodb:PutItem',
-        Resource: table,
-        Condition: leading([entityKeyPattern('suppression', true), entityKeyPattern('timelineLink', true)]),
-      },
-      {
-        Effect: 'Allow',
-        Action: 'dynamodb:UpdateItem',
-        Resource: table,
-        Condition: leading([entityKeyPattern('contactEngagement', true)]),
-      },
-    ]);
-    expect(
-      statementsOf(stack.emailTracking.consumer)
-        .flatMap(actionsOf)
-        .filter((a) => !a.startsWith('dynamodb:')),
-    ).not.toContain('events:PutEvents');
-  });
-});
-
 describe('segments', () => {
   const definitionOf = (machine: Props) => {
     const parts = machine.DefinitionString['Fn::Join'][1] as unknown[];
@@ -1598,5 +1517,190 @@ describe('email templates', () => {
       },
     ]);
     expect(props(logicalId(fn.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe('crm.local');
+  });
+});
+
+describe('email tracking', () => {
+  it('has the crm-marketing configuration set publishing every sending event to the default bus', () => {
+    const [[setId, set]] = ofType('AWS::SES::ConfigurationSet') as [[string, CfnResource]];
+    expect(set.Properties?.Name).toBe(MARKETING_CONFIGURATION_SET);
+    const destinations = ofType('AWS::SES::ConfigurationSetEventDestination');
+    expect(destinations).toHaveLength(1);
+    const destination = props(destinations[0]![0]);
+    expect(destination.ConfigurationSetName).toEqual({ Ref: setId });
+    expect(destination.EventDestination.Enabled).toBe(true);
+    expect(destination.EventDestination.MatchingEventTypes.sort()).toEqual(
+      [
+        // CloudFormation's names (SES v2's SEND, RENDERING_FAILURE...).
+        'send',
+        'delivery',
+        'bounce',
+        'complaint',
+        'open',
+        'click',
+        'reject',
+        'renderingFailure',
+        'deliveryDelay',
+      ].sort(),
+    );
+    // SES publishes to the default bus only.
+    expect(JSON.stringify(destination.EventDestination.EventBridgeDestination.EventBusArn)).toContain(
+      'event-bus/default',
+    );
+  });
+
+  it('routes aws.ses sending events on the default bus to the consumer, failures to its alarmed queue', () => {
+    const rule = props(logicalId(stack.emailTracking.rule));
+    expect(rule.EventBusName).toBe('default');
+    expect(rule.EventPattern.source).toEqual(['aws.ses']);
+    expect(rule.EventPattern['detail-type'].sort()).toEqual(
+      [
+        'Email Sent',
+        'Email Delivered',
+        'Email Bounced',
+        'Email Complaint Received',
+        'Email Opened',
+        'Email Clicked',
+        'Email Rejected',
+        'Email Rendering Failed',
+        'Email Delivery Delayed',
+      ].sort(),
+    );
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(stack.emailTracking.consumer.function), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.emailTracking.failures.queue), 'Arn'] } },
+      }),
+    ]);
+  });
+
+  it('lets the consumer touch only ledgers and stats, suppressions, timeline links and engagement, no query or delete', () => {
+    const table = { 'Fn::GetAtt': [logicalId(stack.data.table), 'Arn'] };
+    const dynamo = statementsOf(stack.emailTracking.consumer).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    const leading = (patterns: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns } });
+    // The patterns as the entities derive them, e.g. ${$}crm#tenantId_*#campaignId_* for ledgers and stats.
+    expect(entityKeyPattern('campaignStats')).toBe(entityKeyPattern('campaignRecipient'));
+    expect(entityKeyPattern('campaignRecipient')).toBe('$crm#tenantId_*#campaignId_*');
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: table,
+        Condition: leading([entityKeyPattern('campaignRecipient', true)]),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:PutItem',
+        Resource: table,
+        Condition: leading([entityKeyPattern('suppression', true), entityKeyPattern('timelineLink', true)]),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: table,
+        Condition: leading([entityKeyPattern('contactEngagement', true)]),
+      },
+    ]);
+    expect(
+      statementsOf(stack.emailTracking.consumer)
+        .flatMap(actionsOf)
+        .filter((a) => !a.startsWith('dynamodb:')),
+    ).not.toContain('events:PutEvents');
+  });
+});
+
+describe('campaigns', () => {
+  const definitionOf = (machine: Props) => {
+    const parts = machine.DefinitionString['Fn::Join'][1] as unknown[];
+    const text = parts.map((p) => (typeof p === 'string' ? p : '<ref>')).join('');
+    return JSON.parse(text) as { StartAt: string; States: Record<string, Props> };
+  };
+
+  it('is Start → SendBatch (looped while not done) → Finish, with retries, every task caught into Fail', () => {
+    const machine = props(logicalId(stack.campaigns.stateMachine));
+    expect(machine.StateMachineType).toBe('STANDARD');
+    const definition = definitionOf(machine);
+    expect(definition.StartAt).toBe('Start');
+    // The execution's name goes to Start (who owns the run); everything else carries ids only.
+    expect(definition.States.Start!.Parameters).toEqual({
+      step: 'start',
+      state: {
+        'tenantId.$': '$.tenantId',
+        'campaignId.$': '$.campaignId',
+        'run.$': '$.run',
+        'execution.$': '$$.Execution.Name',
+      },
+    });
+    expect(definition.States.SendBatch!.Parameters).toEqual({ step: 'sendBatch', 'state.$': '$' });
+    for (const name of ['Start', 'SendBatch', 'Finish']) {
+      const state = definition.States[name]!;
+      expect(state.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['CampaignSendInterrupted']));
+      expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Fail' }]);
+    }
+    expect(definition.States['Done?']!.Choices).toEqual([
+      { Variable: '$.done', BooleanEquals: false, Next: 'SendBatch' },
+      { Variable: '$.outcome', StringEquals: 'finished', Next: 'Finish' },
+    ]);
+    expect(definition.States.Fail!.Next).toBe('Send failed');
+    expect(definition.States.Fail!.Parameters).toMatchObject({
+      step: 'fail',
+      state: { 'execution.$': '$$.Execution.Name' },
+    });
+  });
+
+  it('keeps one schedule per campaign in its own group, started through a role that may only start the send', () => {
+    const rule = props(logicalId(stack.campaigns.rule));
+    expect(rule.EventPattern).toEqual({
+      source: ['crm.campaigns'],
+      'detail-type': ['campaign.created', 'campaign.updated', 'campaign.deleted'],
+    });
+    const env = props(logicalId(stack.campaigns.schedules.function)).Environment.Variables;
+    expect(env.CAMPAIGN_STATE_MACHINE_ARN).toEqual({ Ref: logicalId(stack.campaigns.stateMachine) });
+    const roleId = logicalId(stack.campaigns.schedulerRole);
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) => (props(id).Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
+      .flatMap(([id]) => props(id).PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(stack.campaigns.stateMachine) } },
+    ]);
+    const consumerActions = statementsOf(stack.campaigns.schedules).flatMap(actionsOf);
+    expect(consumerActions).toEqual(
+      expect.arrayContaining(['dynamodb:GetItem', 'scheduler:CreateSchedule', 'iam:PassRole']),
+    );
+    expect(consumerActions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
+  });
+
+  it('lets the sender send only from the mail domain through the marketing configuration set, at the SES rate', () => {
+    const sends = statementsOf(stack.campaigns.steps).filter((s) => actionsOf(s).some((a) => a.startsWith('ses:')));
+    expect(sends).toHaveLength(1);
+    expect(sends[0]).toMatchObject({
+      Action: 'ses:SendEmail',
+      Condition: { StringLike: { 'ses:FromAddress': '*@crm.local' } },
+    });
+    expect(JSON.stringify(sends[0]!.Resource)).toContain(':identity/crm.local');
+    expect(JSON.stringify(sends[0]!.Resource)).toContain(`:configuration-set/${MARKETING_CONFIGURATION_SET}`);
+    const env = props(logicalId(stack.campaigns.steps.function)).Environment.Variables;
+    expect(env).toMatchObject({
+      SES_MAX_SEND_RATE: '14',
+      MARKETING_MAIL_DOMAIN: 'crm.local',
+      MARKETING_CONFIGURATION_SET: MARKETING_CONFIGURATION_SET,
+    });
+    const dynamo = statementsOf(stack.campaigns.steps).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(dynamo.flatMap(actionsOf).sort()).toEqual(
+      [
+        'dynamodb:BatchGetItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ].sort(),
+    );
+    const alarm = props(logicalId(stack.campaigns.failedAlarm));
+    expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
   });
 });

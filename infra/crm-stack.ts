@@ -5,11 +5,12 @@ import { CrmAssignmentLoad } from './constructs/assignment-load.ts';
 import { CrmAttachments } from './constructs/attachments.ts';
 import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
+import { CrmCampaigns } from './constructs/campaigns.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
-import { CrmEmailTracking } from './constructs/email-tracking.ts';
+import { CrmEmailTracking, MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
@@ -37,6 +38,8 @@ export interface CrmStackProps extends StackProps {
   edge?: { webAclArn: string };
   /** The domain of the Message-IDs of ticket replies (MAIL_DOMAIN); `crm.local` unless given. */
   mailDomain?: string;
+  /** SES's sending rate (messages per second) campaigns keep to; 14 unless given. */
+  sesMaxSendRate?: number;
 }
 
 /**
@@ -67,6 +70,8 @@ export class CrmStack extends Stack {
   readonly ticketRouting: CrmTicketRouting;
   /** SES configuration set `crm-marketing` and the tracking consumer of its sending events (default bus). */
   readonly emailTracking: CrmEmailTracking;
+  /** Email campaigns: schedules and the send workflow (Step Functions). */
+  readonly campaigns: CrmCampaigns;
   readonly segments: CrmSegments;
 
   constructor(scope: Construct, id: string, props: CrmStackProps) {
@@ -147,6 +152,18 @@ export class CrmStack extends Stack {
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
     this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
+    this.campaigns = new CrmCampaigns(this, 'Campaigns', {
+      bus: this.events.bus,
+      table: this.data.table,
+      mailDomain,
+      // The name as a literal (the local cloud needs no Ref to resolve); the dependency orders the deploy.
+      configurationSetName: MARKETING_CONFIGURATION_SET,
+      ...(props.sesMaxSendRate ? { sesMaxSendRate: props.sesMaxSendRate } : {}),
+    });
+    this.campaigns.steps.function.node.addDependency(this.emailTracking.configurationSet);
+    // Unsubscribe links in campaign mail point at the public (forms) API; campaigns are sent from the mail domain.
+    givePublicApiUrl(this.api, this.campaigns.steps);
+    this.api.functions.campaigns.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
     this.segments = new CrmSegments(this, 'Segments', { bus: this.events.bus, table: this.data.table });
 
     if (props.edge) {

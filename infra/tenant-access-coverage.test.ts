@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionGroup, routeKey } from '../shared/api/route.ts';
 import { routes } from '../shared/api/routes.ts';
 import { GLOBAL_KEY_ENTITIES, globalKeyPattern } from '../shared/db/tenant-keys.ts';
+import { putSegment, putTemplate } from '../test/support/campaigns.ts';
 import { useLocalCognito } from '../test/support/cognito.ts';
 import { makeCompany, makeContact, makeNote, makeUser, uniqueTenant } from '../test/support/factories.ts';
 import { apiClient, type TestResponse } from '../test/support/http-event.ts';
@@ -139,6 +140,7 @@ beforeAll(async () => {
   handlers.subscriptions = (await import('../functions/http/subscription-categories.ts')).handler;
   handlers.suppressions = (await import('../functions/http/suppressions.ts')).handler;
   handlers.preferences = (await import('../functions/http/preferences.ts')).handler;
+  handlers.campaigns = (await import('../functions/http/campaigns.ts')).handler;
   process.env.MARKETING_MAIL_DOMAIN = 'news.example.com';
   handlers.emailTemplates = (await import('../functions/http/email-templates.ts')).handler;
   resetTenantQuota = (await import('../shared/quota/quota.ts')).resetTenantQuota;
@@ -769,6 +771,64 @@ describe('each group does only what its tenant-access role allows, and needs all
       await call('GET', '/v1/suppressions?limit=1');
       await call('GET', '/v1/suppressions/bounced@example.com');
       await call('DELETE', '/v1/suppressions/bounced@example.com');
+    });
+
+    // Campaigns: what scheduling checks (a template, a list) is written directly (other modules' APIs).
+    await putTemplate(tenant, 'tpl-cov');
+    await putSegment(tenant, 'list-cov', 'static', [contactId]);
+    let sendingId = '';
+    await as('campaigns', async (call) => {
+      const body = {
+        name: 'Coverage news',
+        audience: { listIds: ['list-cov'] },
+        templateId: 'tpl-cov',
+        categoryId: 'newsletter',
+        from: { address: 'news@news.example.com' },
+      };
+      const created = await call('POST', '/v1/campaigns', { body, headers: { 'idempotency-key': 'cmp-1' } });
+      await call('POST', '/v1/campaigns', { body, headers: { 'idempotency-key': 'cmp-1' } });
+      const path = `/v1/campaigns/${created.body.id}`;
+      for (const query of ['?limit=1', '?status=draft', '?q=cov', '?inTrash=true']) {
+        await call('GET', `/v1/campaigns${query}`);
+      }
+      await call('GET', path);
+      await call('PATCH', path, { body: { name: 'Coverage news 2' } });
+      await call('POST', `${path}/schedule`, { body: { now: true } });
+      await call('POST', `${path}/cancel`);
+      await call('GET', `${path}/recipients?state=sent`);
+      await call('DELETE', path);
+      sendingId = (await call('POST', '/v1/campaigns', { body })).body.id;
+    });
+    // As the send workflow's Start leaves it: sending.
+    const { model } = await import('../shared/db/store.ts');
+    const { campaignKeys } = await import('../shared/db/keys.ts');
+    const stored = (await model.entities.campaign.get({ tenantId: tenant, campaignId: sendingId }).go()).data!;
+    const sending = { ...stored, status: 'sending', run: 1, executionRun: 1, executionName: 'x', version: 2 };
+    await model.entities.campaign.put({ ...sending, ...campaignKeys(sending as never) } as never).go();
+    await as('campaigns', async (call) => {
+      const path = `/v1/campaigns/${sendingId}`;
+      await call('POST', `${path}/pause`);
+      await call('POST', `${path}/resume`);
+      await call('GET', `${path}/recipients`);
+    });
+    await as('segments', async (call) => {
+      // The filter's custom field is checked against the contact schema (GetItem).
+      const body = { kind: 'dynamic', name: 'Gold', filter: { field: 'custom.tier', op: 'eq', value: 'gold' } };
+      const created = await call('POST', '/v1/segments', { body, headers: { 'idempotency-key': 'seg-1' } });
+      await call('POST', '/v1/segments', { body, headers: { 'idempotency-key': 'seg-1' } });
+      const path = `/v1/segments/${created.body.id}`;
+      await call('GET', '/v1/segments?limit=1');
+      await call('GET', path);
+      await call('PATCH', path, { body: { name: 'Gold tier' }, headers: { 'if-match': '"1"' } });
+      await call('DELETE', path, { headers: { 'if-match': '"2"' } });
+      await call('GET', '/v1/segments?inTrash=true');
+      await call('POST', `${path}/restore`, { headers: { 'if-match': '"3"' } });
+      const list = await call('POST', '/v1/segments', { body: { kind: 'static', name: 'Webinar' } });
+      const members = `/v1/segments/${list.body.id}/members`;
+      // Member puts, the count's ADD and a ConditionCheck of the contact, in one transaction.
+      await call('POST', members, { body: { contactIds: [contactId] } });
+      await call('GET', `${members}?limit=1`);
+      await call('POST', `${members}/remove`, { body: { contactIds: [contactId] } });
     });
 
     const dataRoutes = routes.filter((r) => r.group !== ('docs' satisfies FunctionGroup)).map(routeKey);

@@ -39,6 +39,7 @@ export const GROUP_ENTRIES: Record<FunctionGroup, string> = {
   merge: 'functions/http/merge.ts',
   sla: 'functions/http/sla.ts',
   tickets: 'functions/http/tickets.ts',
+  campaigns: 'functions/http/campaigns.ts',
   subscriptions: 'functions/http/subscription-categories.ts',
   suppressions: 'functions/http/suppressions.ts',
   preferences: 'functions/http/preferences.ts',

@@ -203,13 +203,13 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
     queryIndexes: ['gsi4'],
     globalKeys: { mailboxClaim: ['PutItem', 'DeleteItem'] },
   },
-  // Segments: the segment item (create Put, UpdateItems of its fields), its members in its own partition (Query of
-  // the table; conditional Puts and Deletes in transactions with an ADD on the count and ConditionChecks of the
-  // contacts), the contact custom-field schema (GetItem); lists by name and trash on gsi4.
-  segments: {
-    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+  // Campaigns: the campaign is a conditional Put (with the idempotency record: a transaction); checks before
+  // scheduling GetItem the template, the category and each segment (at most 40); stats and the ledger are Queries
+  // of the campaign's own partition; lists by status (gsi2) and name/trash (gsi4).
+  campaigns: {
+    items: ['GetItem', 'PutItem', 'UpdateItem'],
     queryTable: true,
-    queryIndexes: ['gsi4'],
+    queryIndexes: ['gsi2', 'gsi4'],
   },
   // Subscription categories: one item, read and replaced; a contact's links read the contact and the tenant's
   // signing key (created on first use: PutItem, must be new).
@@ -237,6 +237,14 @@ export const GROUP_TABLE_ACCESS: Record<Exclude<FunctionGroup, 'docs'>, TableAcc
   emailTemplates: {
     items: ['GetItem', 'PutItem', 'UpdateItem'],
     queryTable: false,
+    queryIndexes: ['gsi4'],
+  },
+  // Segments: the segment item (create Put, UpdateItems of its fields), its members in its own partition (Query of
+  // the table; conditional Puts and Deletes in transactions with an ADD on the count and ConditionChecks of the
+  // contacts), the contact custom-field schema (GetItem); lists by name and trash on gsi4.
+  segments: {
+    items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    queryTable: true,
     queryIndexes: ['gsi4'],
   },
 };

@@ -49,6 +49,9 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
     'Subscription categories, contacts’ signed unsubscribe and preference links, and the public pages behind them ' +
     '(RFC 8058 one-click unsubscribe, the preference page; no token, served on the public forms API).',
   Suppressions: 'Addresses no marketing mail goes to: hard bounces, complaints, and addresses added by hand.',
+  Campaigns:
+    'Email campaigns to segments and lists: scheduled at a local time in a time zone (or now), sent within the SES ' +
+    'rate by a workflow that mails each consenting address once (a per-recipient ledger), pausable and resumable.',
 };
 
 const DESCRIPTION = `The CRM's HTTP API. JSON in camelCase under \`/v1\`.

@@ -26,6 +26,7 @@ export const FUNCTION_GROUPS = [
   'knowledge',
   'mailboxes',
   'segments',
+  'campaigns',
   'subscriptions',
   'suppressions',
   'preferences',

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { activitiesRoutes } from '../activities/routes.ts';
 import { assignmentRoutes } from '../assignment/routes.ts';
 import { AuditEntry } from '../audit/schema.ts';
+import { campaignsRoutes } from '../campaigns/routes.ts';
 import {
   Company,
   CompanyCreate,
@@ -458,6 +459,7 @@ export const routes = defineRoutes([
   ...mailboxesRoutes,
   ...routingRoutes,
   ...segmentsRoutes,
+  ...campaignsRoutes,
   ...subscriptionsRoutes,
   ...suppressionRoutes,
   ...emailTemplatesRoutes,

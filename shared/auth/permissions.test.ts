@@ -28,6 +28,7 @@ const ALL_READS: Permission[] = [
   'subscriptions:read',
   'suppressions:read',
   'emailTemplates:read',
+  'campaigns:read',
 ];
 
 /** The intended matrix, written out independently of the implementation. */
@@ -56,6 +57,8 @@ const EXPECTED: Record<Role, Permission[]> = {
     'subscriptions:manage',
     'suppressions:manage',
     'emailTemplates:write',
+    'campaigns:write',
+    'campaigns:send',
   ],
   readonly: ALL_READS,
 };
@@ -142,6 +145,13 @@ describe('role matrix', () => {
   it('marketing, managers and admins write and test-send email templates; every role previews them', () => {
     expect(ROLES.filter((r) => can([r], 'emailTemplates:write'))).toEqual(['admin', 'manager', 'marketing']);
     expect(ROLES.filter((r) => can([r], 'emailTemplates:read'))).toEqual([...ROLES]);
+  });
+
+  it('marketing, managers and admins draft and send campaigns; every role reads them', () => {
+    for (const permission of ['campaigns:write', 'campaigns:send'] as const) {
+      expect(ROLES.filter((r) => can([r], permission))).toEqual(['admin', 'manager', 'marketing']);
+    }
+    expect(ROLES.filter((r) => can([r], 'campaigns:read'))).toEqual([...ROLES]);
   });
 
   it('several roles grant the union of their permissions', () => {

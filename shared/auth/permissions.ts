@@ -77,6 +77,11 @@ export const PERMISSIONS = [
   /** Segments and static lists: read them and their members; define, edit and delete them and list members. */
   'segments:read',
   'segments:write',
+  'campaigns:read',
+  /** Draft, change and delete email campaigns. */
+  'campaigns:write',
+  /** Schedule, cancel, pause and resume campaigns: what makes mail go out. */
+  'campaigns:send',
   /** Subscription categories (what the preference page lists). */
   'subscriptions:read',
   'subscriptions:manage',
@@ -117,6 +122,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'forms:manage',
     'scoring:manage',
     'segments:write',
+    'campaigns:write',
+    'campaigns:send',
     'subscriptions:manage',
     'suppressions:manage',
     'emailTemplates:write',

@@ -541,6 +541,30 @@ export const suppressionIndex = {
   sk: (suppressedAt: string, email: string) => `${suppressedAt}#${email}`,
 };
 
+/** Campaigns: by status on gsi2 (`<t>#campaign#status#<status>`), by name and trash on gsi4 (recordIndex). */
+export const campaignIndex = {
+  status: (t: string, status: string) => `${t}#campaign#status#${status}`,
+  name: (t: string) => recordIndex.name(t, 'campaign'),
+  trash: (t: string) => recordIndex.trash(t, 'campaign'),
+};
+
+export function campaignKeys(c: {
+  tenantId: string;
+  campaignId: string;
+  status: string;
+  sortName: string;
+  deletedAt?: string | undefined;
+}): Keys {
+  const live = !c.deletedAt;
+  const byName = `${c.sortName}#${c.campaignId}`;
+  return {
+    gsi2pk: live ? campaignIndex.status(c.tenantId, c.status) : undefined,
+    gsi2sk: live ? byName : undefined,
+    gsi4pk: live ? campaignIndex.name(c.tenantId) : campaignIndex.trash(c.tenantId),
+    gsi4sk: live ? byName : `${c.deletedAt}#${c.campaignId}`,
+  };
+}
+
 /** Segments and static lists: by name on gsi4, deleted ones in its trash partition (members: the segment's partition). */
 export const segmentIndex = {
   name: (tenantId: string) => recordIndex.name(tenantId, 'segment'),

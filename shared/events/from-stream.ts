@@ -26,12 +26,15 @@ const ID_FIELD: Record<string, string> = {
   ticketMessage: 'messageId',
   article: 'articleId',
   segment: 'segmentId',
+  campaign: 'campaignId',
 };
 
 /** Fields kept by bookkeeping writes that are no change of the record: an update of only these publishes nothing. */
 const BOOKKEEPING_FIELDS: Record<string, readonly string[]> = {
   // A segment's count moves with every member write, its backfill progress with every page.
   segment: ['memberCount', 'backfill'],
+  // A campaign's send moves its cursor after every page.
+  campaign: ['progress'],
 };
 
 type Item = Record<string, unknown>;

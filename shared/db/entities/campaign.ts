@@ -14,6 +14,8 @@ export const CampaignEntity = new Entity(
       ...auditAttributes,
       campaignId: { type: 'string', required: true, readOnly: true },
       name: { type: 'string', required: true },
+      /** The folded name the name index sorts by (shared/db/keys.ts sortableName). */
+      sortName: { type: 'string' },
       /** draft | scheduled | sending | paused | sent | cancelled | failed */
       status: { type: 'string', required: true },
       /** { segmentIds, listIds, excludeSegmentIds, excludeListIds } */
@@ -33,6 +35,12 @@ export const CampaignEntity = new Entity(
       progress: { type: 'any' },
       /** Incremented for each run (start, each resume), naming its Step Functions execution. */
       run: { type: 'number' },
+      /**
+       * The Step Functions execution that owns the send, and its run, written by its Start step. Only that execution
+       * sends and moves `progress`; a duplicate start of the same run, or an older run after a resume, stops.
+       */
+      executionName: { type: 'string' },
+      executionRun: { type: 'number' },
       startedAt: { type: 'string' },
       finishedAt: { type: 'string' },
       cancelledAt: { type: 'string' },

@@ -1,0 +1,116 @@
+/**
+ * Sending within the account's SES rate: a token bucket refilled at `ratePerSecond` holding one token, so sends start
+ * evenly spaced (1/rate apart) and no one-second window SES measures holds more than the rate (+1 at its edge); a
+ * bigger bucket would allow a burst of a second's worth on top. Throttling answers are retried with exponential
+ * backoff and full jitter. One bucket per sending invocation: the workflow runs one batch at a time, so the
+ * configured rate is the campaign's rate.
+ */
+
+export interface Clock {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly capacity: number;
+  /** Takers queue here so tokens are handed out in order, one waiter at a time. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly ratePerSecond: number,
+    private readonly clock: Clock = realClock,
+  ) {
+    if (!(ratePerSecond > 0)) throw new Error('rate must be positive');
+    this.capacity = 1;
+    this.tokens = this.capacity;
+    this.last = clock.now();
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
+  }
+
+  /** Resolves once a token was taken (waiting as long as the rate requires). */
+  take(): Promise<void> {
+    const turn = this.queue.then(async () => {
+      this.refill();
+      while (this.tokens < 1) {
+        await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000));
+        this.refill();
+      }
+      this.tokens -= 1;
+    });
+    this.queue = turn;
+    return turn;
+  }
+}
+
+/** SES v2's throttling answers (and the SDK's generic ones): retried, never counted as a failed recipient. */
+export function isThrottle(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string } | undefined;
+  if (!e) return false;
+  if (e.name === 'TooManyRequestsException' || e.name === 'ThrottlingException' || e.name === 'Throttling') return true;
+  if (e.name === 'LimitExceededException' && /rate/i.test(e.message ?? '')) return true;
+  return e.$metadata?.httpStatusCode === 429;
+}
+
+export interface BackoffOptions {
+  /** Attempts in all (the first one included). */
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+  random?: () => number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { attempts: 8, baseMs: 100, maxMs: 5_000 };
+
+/**
+ * Runs `fn`, retrying while it throws a throttle: waits a random time up to base·2^n (capped; "full jitter"), so
+ * senders that were throttled together do not retry together. Other errors, and the last throttle, are thrown.
+ * Each retry takes a token again, so retries stay within the rate too.
+ */
+export async function withThrottleRetry<T>(
+  fn: () => Promise<T>,
+  bucket: TokenBucket,
+  options: BackoffOptions = DEFAULT_BACKOFF,
+  clock: Clock = realClock,
+): Promise<T> {
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    await bucket.take();
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isThrottle(error) || attempt >= options.attempts) throw error;
+      const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1));
+      await clock.sleep(Math.floor(random() * ceiling));
+    }
+  }
+}
+
+/** Runs `worker` over `items` with at most `concurrency` in flight; resolves with the results in order. */
+export async function mapConcurrent<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  worker: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await worker(items[index]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
