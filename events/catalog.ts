@@ -286,8 +286,13 @@ export const EmailEngagement = z.object({
   /** The campaign whose mail was opened (clicked), when known. */
   campaignId: z.string().optional(),
   at: z.iso.datetime({ offset: true }),
-  occurredAt: z.iso.datetime({ offset: true }),
-  links: z.array(z.object({ type: z.string(), id: z.string() })).max(1),
+  /** The same time, under the name other events use (set by the stream publisher). */
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  /** The contact, as activity links name it (what lead scoring reads). */
+  links: z
+    .array(z.object({ type: z.string(), id: z.string() }))
+    .max(1)
+    .optional(),
 });
 export type EmailEngagementDetail = z.infer<typeof EmailEngagement>;
 

@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
@@ -243,6 +244,26 @@ describe('LocalSes outbox and events', () => {
     expect((await inject({ messageId: plain.MessageId, type: 'open' })).status).toBe(404);
     expect((await inject({ messageId: quiet.MessageId, type: 'open' })).status).toBe(409);
     expect((await fetch(ses.injectUrl)).status).toBe(405);
+    // Not JSON (what a cross-site form could post), or a rebound host name: refused before anything is read.
+    const form = await fetch(ses.injectUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ messageId: quiet.MessageId, type: 'delivery' }),
+    });
+    expect(form.status).toBe(415);
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        ses.injectUrl,
+        { method: 'POST', headers: { host: `evil.example:${ses.port}`, 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ messageId: quiet.MessageId, type: 'delivery' }));
+    });
+    expect(rebound).toBe(400);
     expect(bus.entries).toHaveLength(count);
   });
 });

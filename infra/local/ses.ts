@@ -5,6 +5,7 @@ import sesLocalModule from 'aws-ses-v2-local';
 import type { Email as StoredEmail } from 'aws-ses-v2-local/dist/store.js';
 import PostalMime from 'postal-mime';
 import * as z from 'zod';
+import { isOwnHost } from './aws-http.ts';
 import type { PutEventsEntry, PutEventsResponse } from './eventbridge.ts';
 import {
   InjectRequest,
@@ -366,6 +367,11 @@ export class LocalSes implements LocalService {
     const path = (req.url ?? '/').split('?')[0];
     const work = (async () => {
       try {
+        // Every process and web page of the machine can reach 127.0.0.1: a page that rebinds its own host name to it
+        // names that host, never ours.
+        if (!isOwnHost(req.headers.host, this.port)) {
+          throw new HttpError(400, 'BadRequestException', `This local SES answers only to 127.0.0.1:${this.port}.`);
+        }
         if (req.method === 'POST' && path === SEND_EMAIL_PATH) await this.sendEmail(req, res);
         else if (path === INJECT_PATH) await this.inject(req, res);
         else this.forward(req, res);
@@ -493,6 +499,10 @@ export class LocalSes implements LocalService {
   /** `POST /_local/events`: an SES event for a message of the outbox, put on the default bus as SES would. */
   private async inject(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'Use POST.');
+    // JSON only: a cross-site form post cannot send it without a CORS preflight, which this endpoint never answers.
+    if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) {
+      throw new HttpError(415, 'UnsupportedMediaType', 'Send the event as application/json.');
+    }
     const text = (await readBody(req)).toString('utf8');
     let json: unknown;
     try {
