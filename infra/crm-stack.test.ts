@@ -323,7 +323,11 @@ describe('api', () => {
       .map(([id]) => [id, (props(id).Environment?.Variables ?? {}) as Props] as const)
       .filter(([, env]) => env.PUBLIC_API_URL !== undefined);
     expect(withUrl.map(([id]) => id).sort()).toEqual(
-      [logicalId(stack.api.functions.subscriptions.function), logicalId(stack.campaigns.steps.function)].sort(),
+      [
+        logicalId(stack.api.functions.subscriptions.function),
+        logicalId(stack.campaigns.steps.function),
+        logicalId(stack.sequences.steps.function),
+      ].sort(),
     );
     for (const [, env] of withUrl) expect(env.PUBLIC_API_URL).toEqual({ 'Fn::GetAtt': [formsApiId, 'ApiEndpoint'] });
   });

@@ -153,15 +153,12 @@ export class CrmStack extends Stack {
     });
 
     this.ticketRouting = new CrmTicketRouting(this, 'TicketRouting', { bus: this.events.bus, table: this.data.table });
-    this.sequences = new CrmSequences(this, 'Sequences', {
-      bus: this.events.bus,
-      table: this.data.table,
-      publicApiUrl: this.api.formsStage.url,
-      mailDomain,
-    });
+    this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
+    this.sequences = new CrmSequences(this, 'Sequences', { bus: this.events.bus, table: this.data.table, mailDomain });
+    this.sequences.steps.function.node.addDependency(this.emailTracking.configurationSet);
+    givePublicApiUrl(this.api, this.sequences.steps);
     // The API checks a sequence's sender against the mail domain (the send role's condition).
     this.api.functions.sequences.function.addEnvironment('MARKETING_MAIL_DOMAIN', mailDomain.toLowerCase());
-    this.emailTracking = new CrmEmailTracking(this, 'EmailTracking', { table: this.data.table });
     this.campaigns = new CrmCampaigns(this, 'Campaigns', {
       bus: this.events.bus,
       table: this.data.table,

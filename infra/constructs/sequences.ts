@@ -33,8 +33,6 @@ import { TRANSIENT_ERRORS } from './ticket-routing.ts';
 export interface CrmSequencesProps {
   bus: IEventBus;
   table: ITable;
-  /** The public API's base URL: unsubscribe and preference links point there. */
-  publicApiUrl: string;
   /** The domain marketing mail is sent from (see grantMarketingSend). */
   mailDomain: string;
 }
@@ -64,10 +62,8 @@ export class CrmSequences extends Construct {
       description: "A drip sequence enrolment's turn: send, wait, task, branch",
       memorySize: 512,
       timeout: Duration.seconds(60),
-      environment: {
-        TABLE_NAME: props.table.tableName,
-        PUBLIC_API_URL: props.publicApiUrl,
-      },
+      // PUBLIC_API_URL (where unsubscribe links point) comes from givePublicApiUrl in the stack.
+      environment: { TABLE_NAME: props.table.tableName },
     });
     // Reads (GetItem only): enrolment, sequence, contact, its company and owner, template, suppression entry,
     // ledger, signing key. Writes: the enrolment's conditional updates, the ledger claim
