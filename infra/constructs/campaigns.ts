@@ -1,19 +1,15 @@
-import { type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   Fail,
   JsonPath,
-  LogLevel,
-  StateMachine,
-  StateMachineType,
+  type StateMachine,
   Succeed,
   TaskInput,
   type TaskStateBase,
@@ -24,11 +20,12 @@ import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
 import type { CampaignStep } from '../../functions/workflows/campaign-send.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagArnOf, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagStackArn } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 import { grantMarketingSend } from './marketing-send.ts';
 import { REMINDER_SCHEDULE_ACTIONS } from './reminders.ts';
 import { TRANSIENT_ERRORS } from './ticket-routing.ts';
+import { lambdaWorkflow } from './workflow.ts';
 
 /** SES's default sending rate of a new production account (messages per second): `-c sesMaxSendRate=N` to change. */
 export const DEFAULT_SES_MAX_SEND_RATE = 14;
@@ -157,37 +154,19 @@ export class CrmCampaigns extends Construct {
         .otherwise(new Succeed(this, 'Not started (stale, duplicate or cancelled)')),
     );
 
-    const logs = new LogGroup(this, 'ExecutionLogs', { retention: RetentionDays.ONE_MONTH });
-    this.stateMachine = new StateMachine(this, 'SendStateMachine', {
-      stateMachineType: StateMachineType.STANDARD,
+    ({ stateMachine: this.stateMachine, failedAlarm: this.failedAlarm } = lambdaWorkflow(this, {
+      id: 'SendStateMachine',
       comment: 'Sends a campaign: pages through its audience from the campaign’s progress, within the SES rate',
-      definitionBody: DefinitionBody.fromChainable(definition),
+      definition: definition,
       // 100,000 recipients at 14/s take two hours; a paused campaign ends its execution (resume starts a new one).
       timeout: Duration.days(2),
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: false,
-    });
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-SF2',
-      reason:
-        'Tracing is off stack-wide (see CrmFunction: the X-Ray SDK costs CPU and bundle size); executions are ' +
-        'logged at level ALL and every step logs with the campaign id.',
-    });
-    const machinePolicy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
-    if (machinePolicy) {
-      Validations.of(machinePolicy).acknowledge(
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'Step Functions’ log delivery actions (logs:CreateLogDelivery, PutResourcePolicy...) support no ' +
-            'resource-level permissions.',
-        },
-        {
-          id: `AwsSolutions-IAM5[Resource::${nagArnOf(this.steps.function.node.defaultChild as CfnResource)}:*]`,
-          reason: 'Invoking the steps function by version or alias (CDK grants both forms); it is the only function.',
-        },
-      );
-    }
+      steps: this.steps,
+      loggedWith: 'the campaign id',
+      alarm: {
+        id: 'SendsFailed',
+        description: 'Campaign sends failed or timed out (the campaign records the failure; it can be resumed).',
+      },
+    }));
 
     this.group = new ScheduleGroup(this, 'Group', { scheduleGroupName: `${stack.stackName}-campaigns` });
     const schedulesArn = stack.formatArn({
@@ -237,21 +216,5 @@ export class CrmCampaigns extends Construct {
       'Schedules are named per campaign (campaign-send-<hash>) and created at run time, all in the campaigns ' +
         'group: create/update/delete/get on that group only.',
     );
-
-    this.failedAlarm = new Alarm(this, 'SendsFailed', {
-      alarmDescription: 'Campaign sends failed or timed out (the campaign records the failure; it can be resumed).',
-      metric: new MathExpression({
-        expression: 'failed + timedOut',
-        usingMetrics: {
-          failed: this.stateMachine.metricFailed({ period: Duration.minutes(1) }),
-          timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(1) }),
-        },
-        period: Duration.minutes(1),
-      }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
   }
 }

@@ -1,20 +1,16 @@
-import { type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   Fail,
   JsonPath,
-  LogLevel,
-  StateMachine,
-  StateMachineType,
+  type StateMachine,
   Succeed,
   TaskInput,
   Timeout,
@@ -24,9 +20,10 @@ import { Construct } from 'constructs';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
 import type { BackfillStep } from '../../functions/workflows/segment-backfill.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagArnOf, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagStackArn } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 import { TRANSIENT_ERRORS } from './ticket-routing.ts';
+import { lambdaWorkflow } from './workflow.ts';
 
 /** What moves memberships: contact changes (a merge's loser leaves), opens and clicks, and segments' own changes. */
 export const MEMBERSHIP_EVENTS: DetailType[] = [
@@ -139,37 +136,20 @@ export class CrmSegments extends Construct {
         .otherwise(new Succeed(this, 'Nothing to do')),
     );
 
-    const logs = new LogGroup(this, 'ExecutionLogs', { retention: RetentionDays.ONE_MONTH });
-    this.stateMachine = new StateMachine(this, 'Backfill', {
-      stateMachineType: StateMachineType.STANDARD,
+    ({ stateMachine: this.stateMachine, failedAlarm: this.failedAlarm } = lambdaWorkflow(this, {
+      id: 'Backfill',
       comment: 'Evaluates every contact (then every stale member) against a dynamic segment, a page per step',
-      definitionBody: DefinitionBody.fromChainable(definition),
+      definition: definition,
       // About 7 history events per page: 3,000 pages (1.5 million contacts) stay under the 25,000-event limit.
       timeout: Duration.hours(12),
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: false,
-    });
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-SF2',
-      reason:
-        'Tracing is off stack-wide (see CrmFunction: the X-Ray SDK costs CPU and bundle size); executions are ' +
-        'logged at level ALL and every step logs with the tenant, segment and run.',
-    });
-    const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      Validations.of(policy).acknowledge(
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'Step Functions’ log delivery actions (logs:CreateLogDelivery, PutResourcePolicy...) support no ' +
-            'resource-level permissions.',
-        },
-        {
-          id: `AwsSolutions-IAM5[Resource::${nagArnOf(this.steps.function.node.defaultChild as CfnResource)}:*]`,
-          reason: 'Invoking the steps function by version or alias (CDK grants both forms); it is the only function.',
-        },
-      );
-    }
+      steps: this.steps,
+      loggedWith: 'the tenant, segment and run',
+      alarm: {
+        id: 'BackfillsFailed',
+        description: 'Segment backfill executions failed or timed out (the segment shows backfill.status failed).',
+        period: Duration.minutes(5),
+      },
+    }));
 
     this.backfillFailures = new FailureQueue(this, 'BackfillFailures', {
       description: 'segment changes whose backfill execution could not be started',
@@ -189,21 +169,6 @@ export class CrmSegments extends Construct {
           maxEventAge: Duration.hours(24),
         }),
       ],
-    });
-    this.failedAlarm = new Alarm(this, 'BackfillsFailed', {
-      alarmDescription: 'Segment backfill executions failed or timed out (the segment shows backfill.status failed).',
-      metric: new MathExpression({
-        expression: 'failed + timedOut',
-        usingMetrics: {
-          failed: this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
-          timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(5) }),
-        },
-        period: Duration.minutes(5),
-      }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
     // Hourly sweeps of segments with time windows: one rate schedule per such segment, starting the workflow.

@@ -1,17 +1,13 @@
-import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   JsonPath,
-  LogLevel,
-  StateMachine,
-  StateMachineType,
+  type StateMachine,
   Succeed,
   TaskInput,
   Timeout,
@@ -25,10 +21,11 @@ import { SEQUENCE_TRIGGER_EVENTS } from '../../functions/events/sequence-trigger
 import { SES_THROTTLES } from '../../shared/sequences/ses-throttles.ts';
 import { MARKETING_CONFIGURATION_SET } from '../../shared/tracking/ses-events.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagArnOf } from './crm-function.ts';
+import { CrmFunction } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 import { grantMarketingSend } from './marketing-send.ts';
 import { TRANSIENT_ERRORS } from './ticket-routing.ts';
+import { lambdaWorkflow } from './workflow.ts';
 
 export interface CrmSequencesProps {
   bus: IEventBus;
@@ -105,32 +102,18 @@ export class CrmSequences extends Construct {
         .when(Condition.booleanEquals('$.done', true), new Succeed(this, 'Done'))
         .otherwise(wait.next(step)),
     );
-    const logs = new LogGroup(this, 'ExecutionLogs', { retention: RetentionDays.ONE_MONTH });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      stateMachineType: StateMachineType.STANDARD,
+    ({ stateMachine: this.stateMachine, failedAlarm: this.failedAlarm } = lambdaWorkflow(this, {
+      id: 'StateMachine',
       comment: 'One drip sequence enrolment: a turn of steps, then a wait, until it completes or exits',
-      definitionBody: DefinitionBody.fromChainable(definition),
+      definition: definition,
       timeout: Duration.days(365),
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: false,
-    });
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-SF2',
-      reason: 'Tracing is off stack-wide (see CrmFunction); every turn logs with tenant, sequence and contact ids.',
-    });
-    const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      Validations.of(policy).acknowledge(
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason: 'Step Functions’ log delivery actions support no resource-level permissions.',
-        },
-        {
-          id: `AwsSolutions-IAM5[Resource::${nagArnOf(this.steps.function.node.defaultChild as CfnResource)}:*]`,
-          reason: 'Invoking the steps function by version or alias (CDK grants both forms); it is the only function.',
-        },
-      );
-    }
+      steps: this.steps,
+      loggedWith: 'tenant, sequence and contact ids',
+      alarm: {
+        id: 'ExecutionsFailed',
+        description: 'Sequence enrolment executions failed or timed out: an enrolment stopped mid-way.',
+      },
+    }));
 
     const triggers = busConsumer(new Construct(this, 'Triggers'), {
       bus: props.bus,
@@ -184,21 +167,5 @@ export class CrmSequences extends Construct {
         resources: [props.table.tableArn],
       }),
     );
-
-    this.failedAlarm = new Alarm(this, 'ExecutionsFailed', {
-      alarmDescription: 'Sequence enrolment executions failed or timed out: an enrolment stopped mid-way.',
-      metric: new MathExpression({
-        expression: 'failed + timedOut',
-        usingMetrics: {
-          failed: this.stateMachine.metricFailed({ period: Duration.minutes(1) }),
-          timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(1) }),
-        },
-        period: Duration.minutes(1),
-      }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
   }
 }

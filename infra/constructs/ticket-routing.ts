@@ -1,19 +1,15 @@
-import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   type IChainable,
   JsonPath,
-  LogLevel,
-  StateMachine,
-  StateMachineType,
+  type StateMachine,
   Succeed,
   TaskInput,
   type TaskStateBase,
@@ -23,8 +19,9 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
 import type { RoutingStep } from '../../functions/workflows/ticket-routing.ts';
-import { CrmFunction, nagArnOf } from './crm-function.ts';
+import { CrmFunction } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
+import { lambdaWorkflow } from './workflow.ts';
 
 /**
  * Errors worth retrying with backoff: Lambda's own service errors and throttles, a task timeout, and DynamoDB's
@@ -111,36 +108,18 @@ export class CrmTicketRouting extends Construct {
         .otherwise(next);
     const definition = route.next(decided('Routed?', assign.next(decided('Assigned?', apply.next(done)))));
 
-    const logs = new LogGroup(this, 'ExecutionLogs', { retention: RetentionDays.ONE_MONTH });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      stateMachineType: StateMachineType.STANDARD,
+    ({ stateMachine: this.stateMachine, failedAlarm: this.failedAlarm } = lambdaWorkflow(this, {
+      id: 'StateMachine',
       comment: 'Routes a new ticket: rules → team and priority → an available agent → one conditional write',
-      definitionBody: DefinitionBody.fromChainable(definition),
+      definition: definition,
       timeout: Duration.minutes(15),
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: false,
-    });
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-SF2',
-      reason:
-        'Tracing is off stack-wide (see CrmFunction: the X-Ray SDK costs CPU and bundle size); executions are ' +
-        'logged at level ALL and every step logs with the ticket id.',
-    });
-    const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      Validations.of(policy).acknowledge(
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'Step Functions’ log delivery actions (logs:CreateLogDelivery, PutResourcePolicy...) support no ' +
-            'resource-level permissions.',
-        },
-        {
-          id: `AwsSolutions-IAM5[Resource::${nagArnOf(this.steps.function.node.defaultChild as CfnResource)}:*]`,
-          reason: 'Invoking the steps function by version or alias (CDK grants both forms); it is the only function.',
-        },
-      );
-    }
+      steps: this.steps,
+      loggedWith: 'the ticket id',
+      alarm: {
+        id: 'ExecutionsFailed',
+        description: 'Ticket routing executions failed or timed out: even the fallback queue could not be written.',
+      },
+    }));
 
     this.failures = new FailureQueue(this, 'Failures', {
       description: 'ticket.created events whose routing execution could not be started',
@@ -161,22 +140,6 @@ export class CrmTicketRouting extends Construct {
           maxEventAge: Duration.hours(24),
         }),
       ],
-    });
-
-    this.failedAlarm = new Alarm(this, 'ExecutionsFailed', {
-      alarmDescription: 'Ticket routing executions failed or timed out: even the fallback queue could not be written.',
-      metric: new MathExpression({
-        expression: 'failed + timedOut',
-        usingMetrics: {
-          failed: this.stateMachine.metricFailed({ period: Duration.minutes(1) }),
-          timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(1) }),
-        },
-        period: Duration.minutes(1),
-      }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 }
