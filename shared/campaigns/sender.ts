@@ -10,8 +10,9 @@ import { suppressedAmong } from '../suppression/store.ts';
 import { type MergeContact, mergeContextsFor } from '../templates/merge-context.ts';
 import { type MergeContext, renderTemplate, templateFieldErrors } from '../templates/render.ts';
 import { SES_REJECTIONS, sendMarketingEmail } from '../templates/sender.ts';
-import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
-import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
+import { ensureStatsShard } from '../tracking/apply.ts';
+import { trackingTags } from '../tracking/ses-events.ts';
+import { recordRecipient, releaseRecipient, settleRecipient } from './ledger.ts';
 import { type BackoffOptions, type Clock, isThrottle, realClock, type TokenBucket, withThrottleRetry } from './rate.ts';
 import type { SkipReason } from './schema.ts';
 import { readCampaign, type SendProgress, type StoredCampaign } from './service.ts';
@@ -81,26 +82,6 @@ export class SendInterruptedError extends Error {
 }
 
 // ---- small DynamoDB helpers ------------------------------------------------------------------------------------
-
-type Op = { commit: () => unknown };
-type Where = (fn: (attr: Record<string, unknown>, op: Record<string, (...args: unknown[]) => string>) => string) => Op;
-type TransactionResult = { canceled: boolean; data: Array<{ code: string }> };
-const transact = (items: unknown[]): Promise<TransactionResult> =>
-  (model.transaction.write as unknown as (fn: () => unknown[]) => { go: () => Promise<TransactionResult> })(
-    () => items,
-  ).go();
-const ledgerOps = () =>
-  model.entities.campaignRecipient as unknown as {
-    create: (item: Record<string, unknown>) => Op;
-    patch: (key: Record<string, unknown>) => { set: (values: Record<string, unknown>) => { where: Where } };
-    delete: (key: Record<string, unknown>) => { where: Where };
-  };
-
-const conditionFailed = (result: TransactionResult) =>
-  result.canceled && result.data.some((d) => d.code === 'ConditionalCheckFailed');
-function assertCommitted(result: TransactionResult, what: string): void {
-  if (result.canceled) throw new Error(`${what}: transaction cancelled (${result.data.map((d) => d.code).join(', ')})`);
-}
 
 type BatchEntity = {
   get(keys: Array<Record<string, string>>): {
@@ -381,52 +362,18 @@ const key = (campaign: StoredCampaign, email: string) => ({
 });
 
 /** A new ledger item and its counters, together; false when the address is already in the ledger. */
-async function record(
+const record = (
   campaign: StoredCampaign,
   d: Decision,
-  item: Record<string, unknown>,
-  counts: Record<string, number>,
-): Promise<boolean> {
-  const result = await transact([
-    ledgerOps()
-      .create({ ...key(campaign, d.email), contactId: d.contactId, ...item })
-      .commit(),
-    statsAdd(campaign.tenantId, campaign.campaignId, campaignStatsShard(d.email), { recipients: 1, ...counts }),
-  ]);
-  if (conditionFailed(result)) return false;
-  assertCommitted(result, 'ledger entry');
-  return true;
-}
-
-/** Moves a claim on (to sent or failed) with its counter, if it is still claimed (tracking may have moved it). */
-async function settle(
+  item: Record<string, unknown> & { state: string },
+  counts = {},
+) => recordRecipient(key(campaign, d.email), { contactId: d.contactId, ...item }, counts);
+const settle = (
   campaign: StoredCampaign,
   email: string,
-  set: Record<string, unknown>,
+  set: Record<string, unknown> & { state: 'sent' | 'failed' },
   counts: Record<string, number>,
-): Promise<void> {
-  const result = await transact([
-    ledgerOps()
-      .patch(key(campaign, email))
-      .set(set)
-      .where((attr, op) => op.eq!(attr.state, 'claimed'))
-      .commit(),
-    statsAdd(campaign.tenantId, campaign.campaignId, campaignStatsShard(email), counts),
-  ]);
-  if (!conditionFailed(result)) assertCommitted(result, 'ledger settle');
-}
-
-/** Gives a claim back (SES surely did not send: throttled past its retries), so the redone page sends it. */
-async function release(campaign: StoredCampaign, email: string, run: number): Promise<void> {
-  const result = await transact([
-    ledgerOps()
-      .delete(key(campaign, email))
-      .where((attr, op) => `${op.eq!(attr.state, 'claimed')} AND ${op.eq!(attr.run, run)}`)
-      .commit(),
-    statsAdd(campaign.tenantId, campaign.campaignId, campaignStatsShard(email), { recipients: -1 }),
-  ]);
-  if (!conditionFailed(result)) assertCommitted(result, 'ledger release');
-}
+) => settleRecipient(key(campaign, email), set, counts);
 
 /** SES refused this message for good (its address, its content, the sender): nothing was sent. */
 function isPermanentRefusal(error: unknown): boolean {
@@ -486,7 +433,7 @@ async function sendOne(
     );
   } catch (error) {
     if (isThrottle(error)) {
-      await release(campaign, d.email, run);
+      await releaseRecipient(key(campaign, d.email), run);
       throw new SendInterruptedError(`SES kept throttling: ${(error as Error).message}`);
     }
     if (isPermanentRefusal(error)) {

@@ -1,11 +1,12 @@
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import { recordRecipient, releaseRecipient, settleRecipient } from '../campaigns/ledger.ts';
 import { model } from '../db/store.ts';
 import { type MarketingContact, marketingIneligibility } from '../subscriptions/eligibility.ts';
 import { unsubscribeLinks } from '../subscriptions/links.ts';
 import { contactFields, type MergeContact } from '../templates/merge-context.ts';
 import { type MergeContext, renderTemplate, TemplateRenderError } from '../templates/render.ts';
 import { sendMarketingEmail } from '../templates/sender.ts';
-import { ensureStatsShard, statsAdd } from '../tracking/apply.ts';
+import { ensureStatsShard } from '../tracking/apply.ts';
 import { campaignStatsShard, trackingTags } from '../tracking/ses-events.ts';
 import type { ExitReason } from './schema.ts';
 import { SES_THROTTLES } from './ses-throttles.ts';
@@ -51,32 +52,6 @@ const INELIGIBLE: Record<string, ExitReason> = {
 };
 
 const THROTTLES = new Set<string>(SES_THROTTLES);
-
-const isConditionalFailure = (error: unknown) =>
-  (error as { name?: string }).name === 'ConditionalCheckFailedException' ||
-  (error as { cause?: { name?: string } }).cause?.name === 'ConditionalCheckFailedException';
-
-type Ops = {
-  create: (item: Record<string, unknown>) => { go: () => Promise<unknown> };
-  patch: (key: Record<string, unknown>) => {
-    set: (v: Record<string, unknown>) => {
-      where: (fn: (a: Record<string, unknown>, op: Record<string, (...a: unknown[]) => string>) => string) => {
-        go: () => Promise<unknown>;
-        commit: () => unknown;
-      };
-    };
-  };
-  delete: (key: Record<string, unknown>) => {
-    where: (fn: (a: Record<string, unknown>, op: Record<string, (...a: unknown[]) => string>) => string) => {
-      go: () => Promise<unknown>;
-    };
-  };
-};
-const ledger = () => model.entities.campaignRecipient as unknown as Ops;
-const transact = (items: unknown[]) =>
-  (model.transaction.write as unknown as (fn: () => unknown[]) => { go: () => Promise<{ canceled: boolean }> })(
-    () => items,
-  ).go();
 
 const definedOnly = <T extends object>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -168,18 +143,12 @@ export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Pro
   }
 
   const key = { tenantId, campaignId, email };
-  const now = new Date().toISOString();
-  try {
-    await ledger()
-      .create({ ...key, contactId, state: 'claimed', run: mail.run, claimedAt: now })
-      .go();
-  } catch (error) {
-    // Claimed before (a retry, a restarted execution, another contact with this address): never mailed twice.
-    if (isConditionalFailure(error)) return { status: 'already_claimed', email };
-    throw error;
+  await ensureStatsShard(tenantId, campaignId, campaignStatsShard(email));
+  const claimedAt = new Date().toISOString();
+  // Claimed before (a retry, a restarted execution, another contact with this address): never mailed twice.
+  if (!(await recordRecipient(key, { contactId, state: 'claimed', run: mail.run, claimedAt }))) {
+    return { status: 'already_claimed', email };
   }
-  const shard = campaignStatsShard(email);
-  await ensureStatsShard(tenantId, campaignId, shard);
   let messageId: string | undefined;
   try {
     messageId =
@@ -195,32 +164,18 @@ export async function sendSequenceEmail(deps: SendDeps, mail: SequenceMail): Pro
     const name = (error as { name?: string }).name ?? '';
     if (THROTTLES.has(name)) {
       // Refused before sending: release the claim so the retried step may send.
-      await ledger()
-        .delete(key)
-        .where((a, op) => op.eq!(a.state, 'claimed'))
-        .go()
-        .catch(() => undefined);
+      await releaseRecipient(key, mail.run);
       throw error;
     }
     const message = `${name}: ${(error as Error).message}`.slice(0, 1000);
-    await transact([
-      ledger()
-        .patch(key)
-        .set({ state: 'failed', error: message })
-        .where((a, op) => op.eq!(a.state, 'claimed'))
-        .commit(),
-      statsAdd(tenantId, campaignId, shard, { failed: 1 }),
-    ]);
+    await settleRecipient(key, { state: 'failed', error: message }, { failed: 1 });
     return { status: 'failed', email, error: message };
   }
   // claimed → sent with its count, unless SES's own Send event (the tracking consumer) got there first.
-  await transact([
-    ledger()
-      .patch(key)
-      .set({ state: 'sent', sentAt: new Date().toISOString(), ...(messageId ? { sesMessageId: messageId } : {}) })
-      .where((a, op) => op.eq!(a.state, 'claimed'))
-      .commit(),
-    statsAdd(tenantId, campaignId, shard, { sent: 1 }),
-  ]);
+  await settleRecipient(
+    key,
+    { state: 'sent', sentAt: new Date().toISOString(), ...(messageId ? { sesMessageId: messageId } : {}) },
+    { sent: 1 },
+  );
   return { status: 'sent', email, ...(messageId ? { messageId } : {}) };
 }
