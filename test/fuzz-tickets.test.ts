@@ -15,7 +15,7 @@ type Json = Record<string, unknown>;
 
 const SCALE = Number(process.env.FUZZ_RUNS_SCALE ?? 1);
 const runs = (n: number) => Math.round(n * SCALE);
-vi.setConfig({ testTimeout: 90_000 * Math.max(1, SCALE) });
+vi.setConfig({ testTimeout: 240_000 * Math.max(1, SCALE) });
 
 const tenant = uniqueTenant('fuzz-tix');
 let tickets: Client;
