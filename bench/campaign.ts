@@ -182,22 +182,25 @@ const CATEGORY = 'news';
 
 export async function benchCampaign(options: CampaignBenchOptions): Promise<Json> {
   const recipients = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? (options.quick ? 5_000 : 100_000));
-  const rate = Number(process.env.BENCH_CAMPAIGN_RATE ?? 100);
+  const rate = Number(process.env.BENCH_CAMPAIGN_RATE ?? 50);
   const dataDir = join(options.projectRoot, '.data', `bench-campaign-${process.pid}`);
   const children = liveChildren;
   const killGroups = killCampaignChildren;
   await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true });
-  // DynamoDB Local's SQLite commits every write with fsyncs; this VM's disk does ~160 synced 4 KiB writes a second,
-  // which alone held a first run to ~10 recipients/s (about 6 writes each). Its folder goes on tmpfs when there is
-  // one: a kill -9 of the processes keeps what tmpfs holds, so the crash and the resume are the same.
+  // The local cloud's durable work is fsynced: DynamoDB Local's SQLite commits, the outbox, the queues of EventBridge
+  // deliveries and Lambda invocations (a file, fsynced and renamed, per item). This VM's disk does ~160 synced 4 KiB
+  // writes a second, which alone held a first run to ~10 recipients/s; so the data dir is a link to one on tmpfs
+  // when there is one. A kill -9 of the processes keeps what tmpfs holds: the crash and the resume are the same.
   const shm = tmpfsDir();
-  const dynamoDir = shm ? join(shm, `bench-campaign-dynamodb-${process.pid}`) : undefined;
-  if (dynamoDir) {
-    await rm(dynamoDir, { recursive: true, force: true });
-    await mkdir(dynamoDir, { recursive: true });
-    await symlink(dynamoDir, join(dataDir, 'dynamodb'));
+  const realDir = shm ? join(shm, `bench-campaign-${process.pid}`) : undefined;
+  if (realDir) {
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(realDir, { recursive: true, force: true });
+    await mkdir(realDir, { recursive: true });
+    await mkdir(join(options.projectRoot, '.data'), { recursive: true });
+    await symlink(realDir, dataDir);
   }
+  if (!realDir) await mkdir(dataDir, { recursive: true });
   const env = {
     ...(await npmStartEnv(dataDir)),
     CDK_CONTEXT_JSON: JSON.stringify({
@@ -335,7 +338,7 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
       quick: options.quick,
       recipients,
       configuredRate: rate,
-      dynamoDbLocalOnTmpfs: dynamoDir !== undefined,
+      dataDirOnTmpfs: realDir !== undefined,
       startupSeconds: round(startupSeconds, 1),
       seedSeconds: round(seedSeconds, 1),
       restartSeconds: round(restartSeconds, 1),
@@ -385,12 +388,12 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
     killGroups();
     for (const child of children) if (child.pid) await waitForGroupExit(child.pid, 30_000).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
-    if (dynamoDir) await rm(dynamoDir, { recursive: true, force: true });
+    if (realDir) await rm(realDir, { recursive: true, force: true });
     await rm(persistentAssemblyDir(dataDir), { recursive: true, force: true });
   }
 }
 
-/** /dev/shm when it is a writable tmpfs (BENCH_CAMPAIGN_TMPFS=0: keep DynamoDB Local's data on disk). */
+/** /dev/shm when it is a writable tmpfs (BENCH_CAMPAIGN_TMPFS=0: keep the data dir on disk). */
 function tmpfsDir(): string | undefined {
   if (process.env.BENCH_CAMPAIGN_TMPFS === '0') return undefined;
   try {
