@@ -166,6 +166,7 @@ export interface CampaignBenchOptions {
 
 type Json = Record<string, unknown>;
 const liveChildren: ChildProcess[] = [];
+const liveOutput: Array<() => string> = [];
 
 /** Kills the campaign bench's `npm start` process groups (also from bench/run.ts on Ctrl-C). */
 export function killCampaignChildren(): void {
@@ -214,6 +215,7 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
     console.log(`\n=== campaign: ${recipients} recipients at ${rate}/s configured; starting npm start in ${dataDir}`);
     let t = Date.now();
     let started = await npmStart(env, children);
+    liveOutput.push(started.output);
     const startupSeconds = (Date.now() - t) / 1000;
     const info = JSON.parse(await readFile(join(dataDir, 'local-cloud.json'), 'utf8')) as {
       aws: { region: string; accessKeyId: string; secretAccessKey: string; endpoints: Record<string, string> };
@@ -302,6 +304,7 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
     console.log(`   kill -9 at ${(half.stats as Json).recipients} processed; restarting on the same data dir`);
     t = Date.now();
     started = await npmStart(env, children);
+    liveOutput.push(started.output);
     const restartSeconds = (Date.now() - t) / 1000;
     token = started.token;
     const done = await poll((c) => c.status === 'sent', limitMs);
@@ -385,6 +388,11 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
       `${JSON.stringify(figures, null, 2)}\n`,
     );
     return figures;
+  } catch (error) {
+    // npm start's own words say why it went away (its output is otherwise not shown).
+    const last = liveOutput.at(-1)?.();
+    if (last) console.error(`npm start's output (last 4,000 characters):\n${last.slice(-4000)}`);
+    throw error;
   } finally {
     killGroups();
     for (const child of children) if (child.pid) await waitForGroupExit(child.pid, 30_000).catch(() => undefined);
