@@ -1,8 +1,14 @@
-/** `npm run bench -- [--runs N] [--quick]`: how many runs of the suite, and full or small sizes. */
+/**
+ * `npm run bench -- [--runs N] [--quick] [--only campaign]`: how many runs of the suite, full or small sizes, and
+ * whether to run only one section (the campaign benchmark, bench/campaign.ts, otherwise run once after the suite).
+ */
 export interface BenchArgs {
   runs: number;
   quick: boolean;
+  only?: 'campaign';
 }
+
+export const ONLY_SECTIONS = ['campaign'] as const;
 
 export const DEFAULT_RUNS = 3;
 
@@ -18,7 +24,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
         throw new Error(`--runs takes a whole number from 1 to 20, not ${value ?? 'nothing'}`);
       }
       args.runs = runs;
-    } else throw new Error(`unknown option ${arg} (usage: npm run bench -- [--runs N] [--quick])`);
+    } else if (arg === '--only' || arg.startsWith('--only=')) {
+      const value = arg.includes('=') ? arg.slice('--only='.length) : argv[++i];
+      if (!ONLY_SECTIONS.includes(value as never)) {
+        throw new Error(`--only takes one of ${ONLY_SECTIONS.join(', ')}, not ${value ?? 'nothing'}`);
+      }
+      args.only = value as BenchArgs['only'];
+    } else throw new Error(`unknown option ${arg} (usage: npm run bench -- [--runs N] [--quick] [--only campaign])`);
   }
   return args;
 }

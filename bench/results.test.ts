@@ -169,4 +169,11 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--runs', '2.5'])).toThrow(/whole number/);
     expect(() => parseBenchArgs(['--fast'])).toThrow(/unknown option --fast/);
   });
+
+  it('reads --only campaign (and --only=campaign), refusing other sections', () => {
+    expect(parseBenchArgs(['--only', 'campaign'])).toEqual({ runs: 3, quick: false, only: 'campaign' });
+    expect(parseBenchArgs(['--quick', '--only=campaign'])).toEqual({ runs: 3, quick: true, only: 'campaign' });
+    expect(() => parseBenchArgs(['--only'])).toThrow(/--only takes one of campaign/);
+    expect(() => parseBenchArgs(['--only', 'sales'])).toThrow(/not sales/);
+  });
 });

@@ -13,6 +13,8 @@
  *      deals (p50/p99, DynamoDB requests per read: GetItem + one Query per stage)             (sales.ts)
  *   8. assignment fairness after 1,000 concurrent creates                                       (assignment hook below)
  *   9. inbound mail: 50 KB mails with an attachment over SMTP to tickets, vs their raw writes     (service-mail.ts)
+ *  10. a campaign to 100,000 recipients in `npm start`, killed with kill -9 halfway and resumed, once per invocation
+ *      after the suite (`--only campaign`: only it); its figures go to bench/results/campaign.json  (campaign.ts)
  * The suite runs N times (default 3); bench/results/latest.json gets the commit, the machine and per figure the
  * median and min/max over the runs, and the README's benchmark section is regenerated from it (readme.ts).
  */
@@ -26,6 +28,7 @@ import { type LocalCloud, startLocalCloud } from '../infra/local/cloud.ts';
 import { parseBenchArgs } from './args.ts';
 import { measureAssignmentFairness } from './assignment.ts';
 import { bundledFunctions, measureBundle, packageBreakdown } from './bundles.ts';
+import { benchCampaign, killCampaignChildren } from './campaign.ts';
 import { type Doc, docClient, FULL, type Items, type Profile, QUICK, type RunContext } from './common.ts';
 import { sectionRequestCounts } from './counts.ts';
 import { sectionListScaling } from './list-scaling.ts';
@@ -329,7 +332,7 @@ async function main(): Promise<number> {
   const m = machine();
   const code = commit();
   console.log(
-    `bench: ${args.runs} run(s)${args.quick ? ' (--quick: small sizes, not reference figures)' : ''} of ` +
+    `bench: ${args.only ? `only ${args.only}` : `${args.runs} run(s)`}${args.quick ? ' (--quick: small sizes, not reference figures)' : ''} of ` +
       `${code.sha.slice(0, 12)}${code.dirty ? ' (dirty)' : ''}; ${m.cores} x ${m.model}, ${m.memoryGiB} GiB, ` +
       `node ${m.node}, load average ${m.loadAverage.join(' ')}`,
   );
@@ -345,10 +348,21 @@ async function main(): Promise<number> {
 
   const interrupt = (signal: string) => {
     console.error(`\nbench: ${signal}, stopping the local cloud`);
+    killCampaignChildren();
     void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', () => interrupt('SIGINT'));
   process.once('SIGTERM', () => interrupt('SIGTERM'));
+
+  if (args.only === 'campaign') {
+    try {
+      await benchCampaign({ quick: args.quick, projectRoot: PROJECT_ROOT });
+      return 0;
+    } catch (error) {
+      console.error('bench failed:', error);
+      return 1;
+    }
+  }
 
   try {
     const runs: RunFigures[] = [];
@@ -399,6 +413,8 @@ async function main(): Promise<number> {
         `${median(runs.map((r) => r.startupSeconds))} s cloud start)` +
         `${readmeChanged ? '; README.md benchmark section regenerated' : ''}`,
     );
+    // Once per invocation: its own npm start (kill -9 and restart), never in a run's cloud.
+    await benchCampaign({ quick: args.quick, projectRoot: PROJECT_ROOT });
     return 0;
   } catch (error) {
     console.error('bench failed:', error);

@@ -34,6 +34,11 @@ export class DurableQueue<T> {
     return [...this.items];
   }
 
+  /** The pending items, oldest first, without a copy (a Map iterator: items removed meanwhile are skipped). */
+  pending(): IterableIterator<[id: string, value: T]> {
+    return this.items.entries();
+  }
+
   has(id: string): boolean {
     return this.items.has(id);
   }

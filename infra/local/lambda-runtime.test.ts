@@ -232,6 +232,18 @@ describe('LambdaRuntime execution environments', () => {
     expect(pooled.workers(echo().name)).toBe(2);
   });
 
+  it('runs queued async invocations as workers free up, never holding another function behind a full one', async () => {
+    const reports = (name: string) => poolLogs.filter((l) => l.includes(`[${name}] REPORT RequestId`)).length;
+    const other = pooled.functions().find((f) => f.logicalId.startsWith('OtherFn'))!;
+    const [echoBefore, otherBefore] = [reports(echo().name), reports(other.name)];
+    for (let i = 0; i < 6; i++) await pooled.invoke(echo().name, sleep(1_500), 'Event');
+    await pooled.invoke(other.name, {}, 'Event');
+    // Echo has two workers: its six take three rounds of 1.5 s; Other's runs at once, not after them.
+    await vi.waitFor(() => expect(reports(other.name)).toBe(otherBefore + 1), { timeout: 30_000 });
+    expect(reports(echo().name)).toBeLessThan(echoBefore + 6);
+    await vi.waitFor(() => expect(reports(echo().name)).toBe(echoBefore + 6), { timeout: 30_000 });
+  });
+
   it('fails only the invocation that timed out; the other worker finishes its own', async () => {
     const starts = () => poolLogs.filter((l) => l.includes(`[${echo().name}] START RequestId`)).length;
     const before = starts();

@@ -431,7 +431,12 @@ export class LambdaRuntime implements Invoker, LocalService {
   private pump(): void {
     if (this.stopped) return;
     const now = Date.now();
-    for (const [id, item] of this.queue.entries()) {
+    // Functions found without a free worker in this pass: their later invocations wait too. Without it, every pump
+    // (one per finished invocation) copied the whole queue and asked for a worker per queued item: O(n²) on the main
+    // thread, which held a campaign with a 10,000-event backlog in the queue to ~10 recipients/s.
+    const full = new Set<string>();
+    for (const [id, item] of this.queue.pending()) {
+      if (full.has(item.functionName)) continue;
       let state = this.asyncState.get(id);
       if (!state) {
         state = { attempts: 0, notBefore: 0, running: false };
@@ -453,7 +458,10 @@ export class LambdaRuntime implements Invoker, LocalService {
         this.settle(this.asyncAttemptDone(id, fn, item, error));
         continue;
       }
-      if (!container) continue;
+      if (!container) {
+        full.add(item.functionName);
+        continue;
+      }
       state.running = true;
       const acquired = container;
       this.settle(
