@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { TokenBucket } from '../../shared/campaigns/rate.ts';
+import { sendLanesFor, TokenBucket } from '../../shared/campaigns/rate.ts';
 import { failRun, finishRun, type RunState, sendBatch, startRun } from '../../shared/campaigns/sender.ts';
 import { lazyConfig } from '../../shared/config.ts';
 import { logger, metrics } from '../../shared/observability.ts';
@@ -18,8 +18,8 @@ const config = lazyConfig(
     TABLE_NAME: z.string().min(1),
     /** SES's sending rate for the account (messages per second): the token bucket's rate. */
     SES_MAX_SEND_RATE: z.coerce.number().positive().default(14),
-    /** Sends in flight at once; the rate decides how many start each second. */
-    SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    /** Sends in flight at once (default: enough for the rate, sendLanesFor); the rate decides how many start. */
+    SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
     /** How long one SendBatch invocation takes pages (well inside the function's timeout). */
     BATCH_SECONDS: z.coerce.number().positive().default(120),
   }),
@@ -49,7 +49,7 @@ async function runStep(event: unknown): Promise<RunState> {
         {
           ses,
           bucket: new TokenBucket(c.SES_MAX_SEND_RATE),
-          concurrency: c.SEND_CONCURRENCY,
+          concurrency: c.SEND_CONCURRENCY ?? sendLanesFor(c.SES_MAX_SEND_RATE),
         },
         { maxMs: c.BATCH_SECONDS * 1000 },
       );

@@ -78,7 +78,6 @@ export class CrmCampaigns extends Construct {
       environment: {
         TABLE_NAME: props.table.tableName,
         SES_MAX_SEND_RATE: String(props.sesMaxSendRate ?? DEFAULT_SES_MAX_SEND_RATE),
-        SEND_CONCURRENCY: '8',
         BATCH_SECONDS: '120',
       },
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, isThrottle, mapConcurrent, TokenBucket, withThrottleRetry } from './rate.ts';
+import { type Clock, isThrottle, mapConcurrent, sendLanesFor, TokenBucket, withThrottleRetry } from './rate.ts';
 
 /** Virtual time: sleeping advances the clock at once, so rates are measured exactly and instantly. */
 function fakeClock(): Clock & { t: number; sleeps: number[] } {
@@ -126,5 +126,15 @@ describe('mapConcurrent', () => {
     expect(most).toBe(4);
     expect(results).toEqual([...Array(20).keys()].map((i) => i * 2));
     expect(await mapConcurrent([], 4, async () => 1)).toEqual([]);
+  });
+});
+
+describe('send lanes', () => {
+  it('keeps enough sends in flight for the rate, within 8 to 64', () => {
+    expect(sendLanesFor(1)).toBe(8);
+    expect(sendLanesFor(14)).toBe(8);
+    expect(sendLanesFor(50)).toBe(25);
+    expect(sendLanesFor(101)).toBe(51);
+    expect(sendLanesFor(500)).toBe(64);
   });
 });

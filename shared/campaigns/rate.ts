@@ -54,6 +54,14 @@ export class TokenBucket {
   }
 }
 
+/**
+ * Sends in flight needed to keep `ratePerSecond`: a send (claim, SES, settle) takes up to about half a second, so
+ * rate/2 lanes, at least 8 and at most 64 (one invocation's sockets and memory).
+ */
+export function sendLanesFor(ratePerSecond: number): number {
+  return Math.min(64, Math.max(8, Math.ceil(ratePerSecond / 2)));
+}
+
 /** SES v2's throttling answers (and the SDK's generic ones): retried, never counted as a failed recipient. */
 export function isThrottle(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string } | undefined;

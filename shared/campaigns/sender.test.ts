@@ -281,6 +281,57 @@ describe('campaign sender', () => {
     expect(await sumStats(t, 'cmp')).toEqual({ recipients: 12, sent: 12 });
   });
 
+  it('flows sends across pages, yet never saves progress past a page whose send was interrupted', async () => {
+    const t = uniqueTenant('flow');
+    const contacts = Array.from({ length: 12 }, (_, i) => ({
+      contactId: `q${String(i).padStart(2, '0')}`,
+      email: `q${i}@example.com`,
+      consent: 'granted' as const,
+    }));
+    await putContacts(t, contacts);
+    await putSegment(
+      t,
+      'seg',
+      'dynamic',
+      contacts.map((c) => c.contactId),
+    );
+    await putTemplate(t, 'tpl');
+    await putCampaign(t, 'cmp', { segmentIds: ['seg'] }, { categoryId: undefined });
+    // Pages of 3 (q00-q02, q03-q05, ...): q04 in the second page is throttled past its retries while it is slow, so
+    // the third page's sends, started meanwhile on the free lanes, finish before the second page is known to fail.
+    let blocked = true;
+    const slow = new Set(['q4@example.com']);
+    const ses = fakeSes((to) => (to === 'q4@example.com' && blocked ? throttle() : undefined));
+    const slowSes = {
+      ...ses,
+      send: async (command: SendEmailCommand) => {
+        if (slow.has(command.input.Destination!.ToAddresses![0]!)) await new Promise((r) => setTimeout(r, 150));
+        return ses.send(command);
+      },
+    };
+    const d = { ...deps(ses), ses: slowSes, pageSize: 3, concurrency: 6 };
+    const run = { tenantId: t, campaignId: 'cmp', run: 1, execution: 'e1' };
+    const started = await sender.startRun(run);
+    await expect(sender.sendBatch(started, d, { maxMs: 60_000 })).rejects.toThrow(sender.SendInterruptedError);
+    const mailed = ses.sent.map((s) => s.to);
+    expect(mailed).not.toContain('q4@example.com');
+    expect(mailed.some((to) => ['q6@example.com', 'q7@example.com', 'q8@example.com'].includes(to))).toBe(true);
+    // Progress stands at the second page (after the first), never past it.
+    const progress = (await readCampaign(t, 'cmp'))!.progress!;
+    expect(progress.done).toBeFalsy();
+    const firstPage = await model.entities.segmentMember.query
+      .byMember({ tenantId: t, segmentId: 'seg' })
+      .go({ limit: 3 });
+    expect(progress).toMatchObject({ source: 0, cursor: firstPage.cursor });
+
+    blocked = false;
+    let s = started;
+    for (let i = 0; i < 20 && !s.done; i++) s = await sender.sendBatch(s, d, { maxMs: 60_000 });
+    expect(s.outcome).toBe('finished');
+    expect(ses.sent.map((x) => x.to).sort()).toEqual(contacts.map((c) => c.email).sort());
+    expect(await sumStats(t, 'cmp')).toEqual({ recipients: 12, sent: 12 });
+  });
+
   it('retries throttles with backoff; past the retries it gives the claim back and the redone page sends it', async () => {
     const t = await audienceTenant();
     await putCampaign(t, 'cmp', { segmentIds: ['seg'], listIds: ['list'], excludeListIds: ['vip-out'] });

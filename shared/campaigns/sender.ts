@@ -218,38 +218,62 @@ async function saveProgress(state: RunInput, progress: SendProgress): Promise<bo
  * SendBatch: pages through the audience from `progress` until every source is done, the budget is spent, or the
  * campaign is no longer this execution's to send (paused, cancelled, or a newer run took over; checked before
  * every page). Returns `done` with the outcome, or not done to be called again.
+ *
+ * The sends flow across pages: the next page is read and decided while the current one sends, and its first sends
+ * start as soon as the current page's last ones have started (not finished), so the rate is kept at page edges.
+ * Progress is saved in page order, each page once all its sends finished; a page with an interrupted send saves
+ * nothing (it and the pages after it are redone, and the ledger sends nobody twice).
  */
 export async function sendBatch(state: RunState, deps: SendDeps, budget: BatchBudget): Promise<RunState> {
   const clock = deps.clock ?? realClock;
   const started = clock.now();
+  const sends = new SendLanes(deps.concurrency);
+  /** Every page's completion and progress save, chained in page order; false once the run was taken over. */
+  let saved: Promise<boolean> = Promise.resolve(true);
+  let position: SendProgress | undefined;
+  let ahead: Promise<PreparedPage> | undefined;
+  let pages = 0;
+  let redo = false;
+  const stop = async (outcome: RunState): Promise<RunState> => {
+    await sends.drained();
+    const owned = await saved;
+    if (sends.interrupted !== undefined) throw sends.interrupted;
+    return owned ? outcome : { ...state, done: true, outcome: 'superseded' };
+  };
   for (;;) {
+    if (pages > 0 && clock.now() - started >= budget.maxMs) return stop({ ...state, done: false });
+    if (sends.interrupted !== undefined) return stop(state);
     const campaign = await readCampaign(state.tenantId, state.campaignId);
-    if (!campaign || campaign.deletedAt) return { ...state, done: true, outcome: 'deleted' };
-    if (!owns(campaign, state)) return { ...state, done: true, outcome: 'superseded' };
-    if (campaign.status !== 'sending') return { ...state, done: true, outcome: campaign.status };
-    const progress = campaign.progress ?? { source: 0, cursor: null };
+    if (!campaign || campaign.deletedAt) return stop({ ...state, done: true, outcome: 'deleted' });
+    if (!owns(campaign, state)) return stop({ ...state, done: true, outcome: 'superseded' });
+    if (campaign.status !== 'sending') return stop({ ...state, done: true, outcome: campaign.status });
+    position ??= campaign.progress ?? { source: 0, cursor: null };
     const sources = sourcesOf(campaign);
-    const segmentId = sources[progress.source];
-    if (progress.done || segmentId === undefined) {
-      if (!progress.done) await saveProgress(state, { source: progress.source, done: true });
-      return { ...state, done: true, outcome: 'finished' };
+    if (position.done || sources[position.source] === undefined) {
+      const last = await stop({ ...state, done: true, outcome: 'finished' });
+      if (last.outcome === 'finished' && !position.done) {
+        await saveProgress(state, { source: position.source, done: true });
+      }
+      return last;
     }
 
-    const page = await model.entities.segmentMember.query
-      .byMember({ tenantId: state.tenantId, segmentId })
-      .go({ limit: deps.pageSize ?? PAGE_SIZE, cursor: progress.cursor ?? null, consistent: true });
-    const result = await sendPage(
-      campaign,
-      page.data.map((m) => m.contactId),
-      deps,
-      state.run,
-    );
-    logger.info('campaign page', { source: progress.source, ...result });
-    const next: SendProgress = page.cursor
-      ? { source: progress.source, cursor: page.cursor }
-      : { source: progress.source + 1, cursor: null };
-    if (!(await saveProgress(state, next))) return { ...state, done: true, outcome: 'superseded' };
-    if (clock.now() - started >= budget.maxMs) return { ...state, done: false };
+    const page = await (ahead ?? preparePage(campaign, position, deps));
+    ahead = undefined;
+    pages++;
+    position = page.next;
+    if (sources[page.next.source] !== undefined) {
+      ahead = preparePage(campaign, page.next, deps);
+      ahead.catch(() => undefined); // awaited on the next turn, or dropped when the batch stops first
+    }
+    const { finished } = await startPage(campaign, page, deps, state.run, sends);
+    const next = page.next;
+    saved = saved.then(async (owned) => {
+      const result = await finished;
+      if (result === undefined) redo = true; // this page is redone, so no later page may move progress past it
+      if (!owned || redo) return owned;
+      logger.info('campaign page', { source: page.at.source, ...result });
+      return saveProgress(state, next);
+    });
   }
 }
 
@@ -462,28 +486,89 @@ async function sendOne(
   return 'sent';
 }
 
-/**
- * Processes one page of members (see the module comment). Sends run `deps.concurrency` at a time within the
- * bucket's rate. If a send is interrupted (throttled past its retries, or its answer lost), the page's other
- * sends still complete, then the error is thrown: the page is redone by the retried batch.
- */
-export async function sendPage(
-  campaign: StoredCampaign,
-  contactIds: readonly string[],
-  deps: SendDeps,
-  run: number,
-): Promise<PageResult> {
-  const result: PageResult = { sent: 0, failed: 0, skipped: 0, inDoubt: 0, repeated: 0 };
+/** A page of members, read and decided (reads only), ready to send. */
+interface PreparedPage extends Prepared {
+  /** Where the page starts, and where the send stands once it is done. */
+  at: SendProgress;
+  next: SendProgress;
+}
+
+interface Prepared {
+  decisions: Decision[];
+  sharedAddresses: number;
+  contexts: Map<string, MergeContext>;
+}
+
+async function prepare(campaign: StoredCampaign, contactIds: readonly string[]): Promise<Prepared> {
   const { decisions, sharedAddresses } = await decide(campaign, contactIds);
-  result.repeated += sharedAddresses;
-  const toSend = decisions.filter((d) => !d.skip);
   const contexts = await mergeContextsFor(
     campaign.tenantId,
-    toSend.map((d) => d.contact!),
+    decisions.filter((d) => !d.skip).map((d) => d.contact!),
   );
+  return { decisions, sharedAddresses, contexts };
+}
 
+async function preparePage(campaign: StoredCampaign, at: SendProgress, deps: SendDeps): Promise<PreparedPage> {
+  const page = await model.entities.segmentMember.query
+    .byMember({ tenantId: campaign.tenantId, segmentId: sourcesOf(campaign)[at.source]! })
+    .go({ limit: deps.pageSize ?? PAGE_SIZE, cursor: at.cursor ?? null, consistent: true });
+  const prepared = await prepare(
+    campaign,
+    page.data.map((m) => m.contactId),
+  );
+  const next = page.cursor ? { source: at.source, cursor: page.cursor } : { source: at.source + 1, cursor: null };
+  return { ...prepared, at, next };
+}
+
+/**
+ * Sends in flight, at most `limit` at once, across pages. The first interrupted send (throttled past its retries,
+ * or its answer lost) stops new ones from starting; the ones in flight still complete.
+ */
+class SendLanes {
+  interrupted: unknown;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Starts `work` once a lane is free (undefined, nothing started, once a send was interrupted). */
+  async start(work: () => Promise<void>): Promise<{ done: Promise<void> } | undefined> {
+    while (this.running >= Math.max(1, this.limit)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.interrupted !== undefined) return undefined;
+    this.running++;
+    const done = work()
+      .catch((error) => {
+        this.interrupted ??= error;
+      })
+      .finally(() => {
+        this.running--;
+        this.inFlight.delete(done);
+        this.waiting.shift()?.();
+      });
+    this.inFlight.add(done);
+    return { done };
+  }
+
+  async drained(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+}
+
+/**
+ * Records the page's skips, then starts its sends through the lanes. Resolves once every send has started, with
+ * `finished`: the page's result once they all ended (undefined when one was interrupted: the page is to be redone).
+ */
+async function startPage(
+  campaign: StoredCampaign,
+  page: Prepared,
+  deps: SendDeps,
+  run: number,
+  lanes: SendLanes,
+): Promise<{ finished: Promise<PageResult | undefined> }> {
+  const result: PageResult = { sent: 0, failed: 0, skipped: 0, inDoubt: 0, repeated: page.sharedAddresses };
   await Promise.all(
-    decisions
+    page.decisions
       .filter((d) => d.skip)
       .map(async (d) => {
         const stored = await record(
@@ -497,22 +582,44 @@ export async function sendPage(
         result[stored ? 'skipped' : 'repeated']++;
       }),
   );
-
-  let interrupted: unknown;
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(deps.concurrency, toSend.length)) }, async () => {
-    while (next < toSend.length && interrupted === undefined) {
-      const d = toSend[next++]!;
-      const context = contexts.get(d.contactId) ?? { contact: {} };
+  let interrupted = false;
+  const started: Array<Promise<void>> = [];
+  for (const d of page.decisions) {
+    if (d.skip) continue;
+    const context = page.contexts.get(d.contactId) ?? { contact: {} };
+    const send = await lanes.start(async () => {
       try {
         result[await sendOne(campaign, { ...d, context }, deps, run)]++;
       } catch (error) {
+        interrupted = true;
         if (error instanceof SendInterruptedError && /lost/.test(error.message)) result.inDoubt++;
-        interrupted ??= error;
+        throw error;
       }
+    });
+    if (!send) {
+      interrupted = true;
+      break;
     }
-  });
-  await Promise.all(lanes);
-  if (interrupted !== undefined) throw interrupted;
-  return result;
+    started.push(send.done);
+  }
+  return { finished: Promise.all(started).then(() => (interrupted ? undefined : result)) };
+}
+
+/**
+ * Processes one page of members (see the module comment): its sends run `deps.concurrency` at a time within the
+ * bucket's rate. If a send is interrupted (throttled past its retries, or its answer lost), the page's other sends
+ * still complete, then the error is thrown: the page is redone by the retried batch.
+ */
+export async function sendPage(
+  campaign: StoredCampaign,
+  contactIds: readonly string[],
+  deps: SendDeps,
+  run: number,
+): Promise<PageResult> {
+  const lanes = new SendLanes(deps.concurrency);
+  const { finished } = await startPage(campaign, await prepare(campaign, contactIds), deps, run, lanes);
+  const result = await finished;
+  await lanes.drained();
+  if (lanes.interrupted !== undefined) throw lanes.interrupted;
+  return result!;
 }
