@@ -1639,9 +1639,9 @@ describe('email tracking', () => {
     const rule = props(logicalId(stack.emailTracking.rule));
     expect(rule.EventBusName).toBe('default');
     expect(rule.EventPattern.source).toEqual(['aws.ses']);
+    // Not `Email Sent`: the sender records its sends (TRACKED_DETAIL_TYPES).
     expect(rule.EventPattern['detail-type'].sort()).toEqual(
       [
-        'Email Sent',
         'Email Delivered',
         'Email Bounced',
         'Email Complaint Received',

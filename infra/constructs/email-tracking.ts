@@ -25,6 +25,14 @@ export const TRACKED_EVENTS = [
   EmailSendingEvent.DELIVERY_DELAY,
 ];
 
+/**
+ * The detail-types the tracking consumer gets: all but `Email Sent`. The sender already records every send it made
+ * (claimed → sent with SES's id), and a send whose answer was lost is moved to sent by the message's next event
+ * (a delivery, bounce or reject always follows), so Send events would cost an invocation per message for nothing.
+ * SES still publishes them to the default bus for anyone else's rules.
+ */
+export const TRACKED_DETAIL_TYPES = SES_DETAIL_TYPES.filter((type) => type !== 'Email Sent');
+
 export interface CrmEmailTrackingProps {
   table: ITable;
 }
@@ -64,7 +72,7 @@ export class CrmEmailTracking extends Construct {
         description: 'SES sending events -> campaign ledger, stats, timeline, engagement, suppression',
         environment: { TABLE_NAME: props.table.tableName },
       },
-      eventPattern: { source: ['aws.ses'], detailType: [...SES_DETAIL_TYPES] },
+      eventPattern: { source: ['aws.ses'], detailType: [...TRACKED_DETAIL_TYPES] },
       ruleDescription: 'SES sending events of the marketing configuration set -> email tracking',
       failureDescription: 'SES sending events that were not applied to campaigns',
     }));
