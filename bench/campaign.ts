@@ -11,11 +11,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
+import { DurableQueue } from '../infra/local/durable-queue.ts';
 import { npmStart, npmStartEnv, waitForGroupExit } from '../test/support/npm-start.ts';
 import { round } from './load.ts';
 import { printTable } from './report.ts';
@@ -448,7 +449,7 @@ function groupCpuSeconds(pgid: number): number {
  * disk, the stream checkpoints unchanged, and the process group using under a fifth of a core, for 5 s in a row.
  */
 async function waitForQuiet(dataDir: string, pgid: number, limitMs = 3_600_000): Promise<void> {
-  const pending = async (dir: string) => (await readdir(join(dataDir, dir)).catch(() => [])).length;
+  const pending = async (dir: string) => (await DurableQueue.pendingIn(join(dataDir, dir))).length;
   const checkpoints = () => readFile(join(dataDir, 'streams', 'checkpoints.json'), 'utf8').catch(() => '');
   const deadline = Date.now() + limitMs;
   let quietFor = 0;

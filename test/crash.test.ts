@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DescribeStreamCommand,
@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
+import { DurableQueue } from '../infra/local/durable-queue.ts';
 import { LOCAL_CREDENTIALS } from '../infra/local/dynamodb-local.ts';
 import { makeContact } from './support/factories.ts';
 import { npmStartEnv, PROJECT_ROOT, npmStart as startNpm, waitForGroupExit } from './support/npm-start.ts';
@@ -111,7 +112,7 @@ async function diagnose(ids: string[], second: { apiUrl: string; token: string; 
   }
   const dynamoEndpoint = /AWS_ENDPOINT_URL_DYNAMODB=(\S+)/.exec(output)?.[1];
   const read = async (path: string) => readFile(join(dataDir, path), 'utf8').catch(() => '');
-  const count = async (path: string) => (await readdir(join(dataDir, path)).catch(() => [])).length;
+  const count = async (path: string) => (await DurableQueue.pendingIn(join(dataDir, path))).length;
   const mentioning = (text: string) => text.split('\n').filter((line) => ids.some((id) => line.includes(id)));
   return {
     // 200: the item survived the crash and only its event is missing; 404: DynamoDB Local lost an acknowledged write.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loopbackOnly } from '../../test/support/net.ts';
+import { DurableQueue } from './durable-queue.ts';
 import { type EventBridgeEvent, LocalEventBridge, selectPath, targetInput, transformInput } from './eventbridge.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, ExecutionStarter, InvocationType, Invoker } from './types.ts';
@@ -473,7 +474,7 @@ describe('LocalEventBridge list APIs', () => {
 describe('LocalEventBridge journal', () => {
   // Inside the project's data dir, never the system temp dir.
   const dataDir = join(import.meta.dirname, '..', '..', '.data', `test-eventbridge-${randomUUID().slice(0, 8)}`);
-  const journalFiles = () => readdirSync(join(dataDir, 'deliveries')).filter((f) => f.endsWith('.json'));
+  const journaled = () => DurableQueue.pendingIn(join(dataDir, 'deliveries'));
 
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });
@@ -495,9 +496,9 @@ describe('LocalEventBridge journal', () => {
     });
     const { eventIds } = await crashed.putEvents([{ Source: 'crm.default', DetailType: 'Ping', Detail: '{"n":7}' }]);
     // Journaled before PutEvents answered.
-    const files = journalFiles();
-    expect(files).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(dataDir, 'deliveries', files[0]!), 'utf8'))).toMatchObject({
+    const pending = await journaled();
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({
       rule: 'arn:aws:events:us-east-1:000000000000:rule/DefaultBusRule',
       target: 'Constant',
       event: { id: eventIds[0], detail: { n: 7 } },
@@ -517,7 +518,7 @@ describe('LocalEventBridge journal', () => {
       expect(delivery).toMatchObject({ target: 'Constant', payload: { fixed: true } });
       await restarted.idle();
       expect(restarted.pendingDeliveries).toBe(0);
-      expect(journalFiles()).toEqual([]);
+      expect(await journaled()).toEqual([]);
       // Replayed once only.
       expect(restarted.deliverPending()).toBe(0);
     } finally {
@@ -526,7 +527,7 @@ describe('LocalEventBridge journal', () => {
       await crashed.stop();
     }
     // The first process finishing late (a duplicate, as at-least-once allows) leaves the journal empty too.
-    expect(journalFiles()).toEqual([]);
+    expect(await journaled()).toEqual([]);
   });
 
   it('journals dead letters of a target with a DeadLetterConfig', async () => {
@@ -550,7 +551,7 @@ describe('LocalEventBridge journal', () => {
       expect(letters.map((l) => [l.event.id, l.deadLetterArn])).toEqual([
         [eventIds[0], 'arn:aws:sqs:us-east-1:000000000000:dlq'],
       ]);
-      expect(journalFiles()).toEqual([]);
+      expect(await journaled()).toEqual([]);
     } finally {
       await bridge.stop();
     }

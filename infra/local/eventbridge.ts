@@ -365,6 +365,7 @@ export class LocalEventBridge implements LocalService, EventPutter {
       waiter.reject(new Error('the local EventBridge stopped'));
     }
     this.waiters.clear();
+    await this.queue.close();
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthFixture } from '../../test/fixtures/fixture-stack.ts';
+import { DurableQueue } from './durable-queue.ts';
 import { LambdaError, LambdaRuntime } from './lambda-runtime.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate } from './types.ts';
@@ -340,7 +341,7 @@ describe('LambdaRuntime cold starts', () => {
 describe('LambdaRuntime async queue', () => {
   // Inside the project's data dir, never the system temp dir.
   const dataDir = join(import.meta.dirname, '..', '..', '.data', `test-lambda-${randomUUID().slice(0, 8)}`);
-  const queued = () => readdirSync(join(dataDir, 'async-invocations')).filter((f) => f.endsWith('.json'));
+  const queued = () => DurableQueue.pendingIn(join(dataDir, 'async-invocations'));
 
   afterAll(() => {
     rmSync(dataDir, { recursive: true, force: true });
@@ -357,13 +358,13 @@ describe('LambdaRuntime async queue', () => {
     const thrower = first.functions().find((f) => f.logicalId.startsWith('ThrowFn'))!;
     await expect(first.invoke(thrower.name, {})).rejects.toMatchObject({ errorType: 'TooManyRequestsException' });
     await expect(first.invoke(thrower.arn, { order: 7 }, 'Event')).resolves.toBeUndefined();
-    expect(queued()).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(dataDir, 'async-invocations', queued()[0]!), 'utf8'))).toMatchObject({
+    expect(await queued()).toHaveLength(1);
+    expect((await queued())[0]).toMatchObject({
       functionName: thrower.name,
       event: { order: 7 },
     });
     await first.stop();
-    expect(queued()).toHaveLength(1);
+    expect(await queued()).toHaveLength(1);
 
     const second = await LambdaRuntime.start({
       resolver: new TemplateResolver(fixtureTemplate),
@@ -380,7 +381,7 @@ describe('LambdaRuntime async queue', () => {
       expect(onFailure.map((line) => JSON.parse(line))).toMatchObject([
         { event: { order: 7 }, destination: expect.stringMatching(/ThrowFailures/) },
       ]);
-      expect(queued()).toEqual([]);
+      expect(await queued()).toEqual([]);
     } finally {
       await second.stop();
     }

@@ -549,6 +549,7 @@ export class LambdaRuntime implements Invoker, LocalService {
     await Promise.all(
       all.map((c) => this.kill(c, { errorType: 'Runtime.ExitError', errorMessage: 'local Lambda runtime stopped' })),
     );
+    await this.queue.close();
   }
 
   /** A free worker of the function (warm, else a new one within its concurrency), marked busy; none: throttled. */

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackOnly } from '../../test/support/net.ts';
+import { DurableQueue } from './durable-queue.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, EventPutter, InvocationType, Invoker } from './types.ts';
@@ -389,9 +390,9 @@ describe('LocalStepFunctions journal', () => {
       const hanging = new FakeInvoker({ step: () => new Promise(() => {}) });
       const first = await LocalStepFunctions.start({ resolver, invoker: hanging, dataDir, log: () => {} });
       const { executionArn } = await first.startExecution('journaled', { ticketId: 't-1' }, 'ticket-t-1');
-      expect(await readdir(join(dataDir, 'executions'))).toHaveLength(1);
+      expect(await DurableQueue.pendingIn(join(dataDir, 'executions'))).toHaveLength(1);
       await first.stop();
-      expect(await readdir(join(dataDir, 'executions'))).toHaveLength(1);
+      expect(await DurableQueue.pendingIn(join(dataDir, 'executions'))).toHaveLength(1);
 
       // Next start: the same execution (name, input) runs again, to the end.
       const working = new FakeInvoker({ step: (event) => ({ done: (event as { ticketId: string }).ticketId }) });
@@ -406,7 +407,7 @@ describe('LocalStepFunctions journal', () => {
         await second.stop();
       }
       // It ended: nothing is left to resume.
-      await expect.poll(() => readdir(join(dataDir, 'executions'))).toEqual([]);
+      await expect.poll(() => DurableQueue.pendingIn(join(dataDir, 'executions'))).toEqual([]);
       const third = await LocalStepFunctions.start({ resolver, invoker: working, dataDir, log: () => {} });
       expect(third.resumePending()).toBe(0);
       await third.stop();

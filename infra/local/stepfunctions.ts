@@ -265,6 +265,7 @@ export class LocalStepFunctions implements LocalService, ExecutionStarter {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    await this.journal.close();
   }
 
   // ---- template --------------------------------------------------------------------------------------------------
