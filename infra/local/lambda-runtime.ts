@@ -857,7 +857,7 @@ function assetPathOf(assemblyDir: string, metadata: Record<string, unknown> | un
 }
 
 /** As Lambda names streams; in a custom (possibly shared) group the function's name follows the date. */
-function logStreamName(fn: LocalFunction): string {
+export function logStreamName(fn: LocalFunction): string {
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   return `${day}/${fn.customLogGroup ? fn.name : ''}[$LATEST]${randomUUID().replaceAll('-', '')}`;
 }
