@@ -1079,6 +1079,7 @@ describe('outputs', () => {
     );
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.data.table) } });
     template.hasOutput('UserPoolClientId', { Value: { Ref: logicalId(stack.auth.client) } });
+    template.hasOutput('FunctionLogGroupName', { Value: { Ref: logicalId(functionLogGroup(stack)) } });
   });
 });
 

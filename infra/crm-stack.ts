@@ -7,6 +7,7 @@ import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmCampaigns } from './constructs/campaigns.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
+import { functionLogGroup } from './constructs/crm-function.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
@@ -187,6 +188,11 @@ export class CrmStack extends Stack {
     output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
     output('AttachmentsBucketName', this.attachments.bucket.bucketName, 'Files of tickets (prefix tickets/)');
     output('ClaimCheckBucketName', this.claimCheck.bucket.bucketName, 'Values too large for an event (prefix events/)');
+    output(
+      'FunctionLogGroupName',
+      functionLogGroup(this).logGroupName,
+      "Every function's logs; a function's streams start with YYYY/MM/DD/<function name>",
+    );
     if (this.edge) {
       const url = `https://${this.edge.distribution.distributionDomainName}`;
       output('EdgeApiUrl', url, 'The API behind CloudFront and AWS WAF: give clients this URL');
