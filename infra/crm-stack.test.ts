@@ -23,7 +23,7 @@ import {
   tenantKeyPolicyPatterns,
 } from '../shared/db/tenant-keys.ts';
 import { functionLogGroup } from './constructs/crm-function.ts';
-import { MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
+import { marketingConfigurationSetName } from './constructs/email-tracking.ts';
 import { JWT_SCHEME } from './constructs/gateway-definition.ts';
 import { SCORING_EVENTS } from './constructs/leads.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
@@ -1594,7 +1594,7 @@ describe('drip sequences', () => {
     expect(ses).toHaveLength(1);
     expect(actionsOf(ses[0]!)).toEqual(['ses:SendEmail']);
     expect(JSON.stringify(ses[0]!.Resource)).toContain(':identity/crm.local');
-    expect(JSON.stringify(ses[0]!.Resource)).toContain(':configuration-set/crm-marketing');
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(`:configuration-set/${stack.stackName}-marketing"`);
     expect(ses[0]!.Condition).toEqual({ StringLike: { 'ses:FromAddress': '*@crm.local' } });
     expect(props(logicalId(stack.api.functions.sequences.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe(
       'crm.local',
@@ -1638,9 +1638,12 @@ describe('email templates', () => {
 });
 
 describe('email tracking', () => {
-  it('has the crm-marketing configuration set publishing every sending event to the default bus', () => {
+  it("has the stack's own marketing configuration set publishing every sending event to the default bus", () => {
     const [[setId, set]] = ofType('AWS::SES::ConfigurationSet') as [[string, CfnResource]];
-    expect(set.Properties?.Name).toBe(MARKETING_CONFIGURATION_SET);
+    // Named after the stack: configuration set names are unique per account and region.
+    expect(set.Properties?.Name).toBe(`${stack.stackName}-marketing`);
+    expect(marketingConfigurationSetName(stack.stackName)).toBe(`${stack.stackName}-marketing`);
+    expect(() => marketingConfigurationSetName('S'.repeat(60))).toThrow(/too long/);
     const destinations = ofType('AWS::SES::ConfigurationSetEventDestination');
     expect(destinations).toHaveLength(1);
     const destination = props(destinations[0]![0]);
@@ -1797,12 +1800,12 @@ describe('campaigns', () => {
       Condition: { StringLike: { 'ses:FromAddress': '*@crm.local' } },
     });
     expect(JSON.stringify(sends[0]!.Resource)).toContain(':identity/crm.local');
-    expect(JSON.stringify(sends[0]!.Resource)).toContain(`:configuration-set/${MARKETING_CONFIGURATION_SET}`);
+    expect(JSON.stringify(sends[0]!.Resource)).toContain(`:configuration-set/${stack.stackName}-marketing"`);
     const env = props(logicalId(stack.campaigns.steps.function)).Environment.Variables;
     expect(env).toMatchObject({
       SES_MAX_SEND_RATE: '14',
       MARKETING_MAIL_DOMAIN: 'crm.local',
-      MARKETING_CONFIGURATION_SET: MARKETING_CONFIGURATION_SET,
+      MARKETING_CONFIGURATION_SET: `${stack.stackName}-marketing`,
     });
     const dynamo = statementsOf(stack.campaigns.steps).filter((s) =>
       actionsOf(s).some((a) => a.startsWith('dynamodb:')),
