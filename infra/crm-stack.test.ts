@@ -22,7 +22,8 @@ import {
   globalKeyPattern,
   tenantKeyPolicyPatterns,
 } from '../shared/db/tenant-keys.ts';
-import { MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
+import { functionLogGroup } from './constructs/crm-function.ts';
+import { marketingConfigurationSetName } from './constructs/email-tracking.ts';
 import { JWT_SCHEME } from './constructs/gateway-definition.ts';
 import { SCORING_EVENTS } from './constructs/leads.ts';
 import { GROUP_TABLE_ACCESS } from './constructs/tenant-access.ts';
@@ -354,7 +355,7 @@ function expectThrottledAndLogged(id: string, stage: CfnResource) {
 }
 
 describe('functions', () => {
-  it('are Node 24 on arm64, traced, with their own log group and role, and no physical names', () => {
+  it('are Node 24 on arm64, untraced, with their own role, logging to the shared group, and no physical names', () => {
     const roles = new Set<string>();
     for (const { name, fn } of crmFunctions()) {
       const p = props(logicalId(fn.function));
@@ -362,8 +363,8 @@ describe('functions', () => {
       expect(p.Architectures, name).toEqual(['arm64']);
       expect(p.TracingConfig, name).toBeUndefined();
       expect(p.FunctionName, name).toBeUndefined();
-      expect(p.LoggingConfig.LogGroup, name).toEqual({ Ref: logicalId(fn.logGroup) });
-      expect(props(logicalId(fn.logGroup)).RetentionInDays, name).toBe(30);
+      expect(p.LoggingConfig.LogGroup, name).toEqual({ Ref: logicalId(functionLogGroup(stack)) });
+      expect(fn.logGroup, name).toBe(functionLogGroup(stack));
       expect(p.Environment.Variables, name).toMatchObject({
         POWERTOOLS_METRICS_NAMESPACE: 'CRM',
         NODE_OPTIONS: '--enable-source-maps',
@@ -372,6 +373,35 @@ describe('functions', () => {
       roles.add(JSON.stringify(p.Role));
     }
     expect(roles.size).toBe(crmFunctions().length);
+  });
+
+  it('all log to one log group (30 days), and each role may write only there', () => {
+    const sharedLogs = logicalId(functionLogGroup(stack));
+    expect(resources[sharedLogs]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+    // Every function of the template, not only the CRM ones listed here: no function keeps a group of its own.
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(40);
+    for (const [id, fn] of functions) {
+      expect((fn.Properties as Props).LoggingConfig, id).toEqual({ LogGroup: { Ref: sharedLogs } });
+    }
+    // The other groups are the API's access logs and the state machines' execution logs, none a function's.
+    const others = ofType('AWS::Logs::LogGroup')
+      .map(([id]) => id)
+      .filter((id) => id !== sharedLogs);
+    expect(
+      others.every((id) => /AccessLogs|ExecutionLogs/.test(id)),
+      others.join(),
+    ).toBe(true);
+    for (const { name, fn } of crmFunctions()) {
+      const logs = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logs, name).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [sharedLogs, 'Arn'] },
+        },
+      ]);
+    }
   });
 
   it('serve the API with 1 GB and 10 s, each group with the configuration its code reads', () => {
@@ -1049,6 +1079,7 @@ describe('outputs', () => {
     );
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.data.table) } });
     template.hasOutput('UserPoolClientId', { Value: { Ref: logicalId(stack.auth.client) } });
+    template.hasOutput('FunctionLogGroupName', { Value: { Ref: logicalId(functionLogGroup(stack)) } });
   });
 });
 
@@ -1086,7 +1117,7 @@ describe('reminders', () => {
         Condition: {
           StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
           ArnLike: {
-            'aws:SourceArn': [groupArn(), { 'Fn::GetAtt': [logicalId(stack.reminders.group), 'Arn'] }],
+            'aws:SourceArn': [groupArn(), { 'Fn::GetAtt': [stack.getLogicalId(stack.reminders.group), 'Arn'] }],
           },
         },
       },
@@ -1288,7 +1319,7 @@ describe('ticket SLA', () => {
     const role = props(logicalId(stack.ticketSla.schedulerRole));
     expect(role.AssumeRolePolicyDocument.Statement[0].Condition.ArnLike['aws:SourceArn']).toEqual([
       groupArn(),
-      { 'Fn::GetAtt': [logicalId(stack.ticketSla.group), 'Arn'] },
+      { 'Fn::GetAtt': [stack.getLogicalId(stack.ticketSla.group), 'Arn'] },
     ]);
     const statements = ofType('AWS::IAM::Policy')
       .filter(([id]) =>
@@ -1563,7 +1594,7 @@ describe('drip sequences', () => {
     expect(ses).toHaveLength(1);
     expect(actionsOf(ses[0]!)).toEqual(['ses:SendEmail']);
     expect(JSON.stringify(ses[0]!.Resource)).toContain(':identity/crm.local');
-    expect(JSON.stringify(ses[0]!.Resource)).toContain(':configuration-set/crm-marketing');
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(`:configuration-set/${stack.stackName}-marketing"`);
     expect(ses[0]!.Condition).toEqual({ StringLike: { 'ses:FromAddress': '*@crm.local' } });
     expect(props(logicalId(stack.api.functions.sequences.function)).Environment.Variables.MARKETING_MAIL_DOMAIN).toBe(
       'crm.local',
@@ -1607,9 +1638,12 @@ describe('email templates', () => {
 });
 
 describe('email tracking', () => {
-  it('has the crm-marketing configuration set publishing every sending event to the default bus', () => {
+  it("has the stack's own marketing configuration set publishing every sending event to the default bus", () => {
     const [[setId, set]] = ofType('AWS::SES::ConfigurationSet') as [[string, CfnResource]];
-    expect(set.Properties?.Name).toBe(MARKETING_CONFIGURATION_SET);
+    // Named after the stack: configuration set names are unique per account and region.
+    expect(set.Properties?.Name).toBe(`${stack.stackName}-marketing`);
+    expect(marketingConfigurationSetName(stack.stackName)).toBe(`${stack.stackName}-marketing`);
+    expect(() => marketingConfigurationSetName('S'.repeat(60))).toThrow(/too long/);
     const destinations = ofType('AWS::SES::ConfigurationSetEventDestination');
     expect(destinations).toHaveLength(1);
     const destination = props(destinations[0]![0]);
@@ -1766,12 +1800,12 @@ describe('campaigns', () => {
       Condition: { StringLike: { 'ses:FromAddress': '*@crm.local' } },
     });
     expect(JSON.stringify(sends[0]!.Resource)).toContain(':identity/crm.local');
-    expect(JSON.stringify(sends[0]!.Resource)).toContain(`:configuration-set/${MARKETING_CONFIGURATION_SET}`);
+    expect(JSON.stringify(sends[0]!.Resource)).toContain(`:configuration-set/${stack.stackName}-marketing"`);
     const env = props(logicalId(stack.campaigns.steps.function)).Environment.Variables;
     expect(env).toMatchObject({
       SES_MAX_SEND_RATE: '14',
       MARKETING_MAIL_DOMAIN: 'crm.local',
-      MARKETING_CONFIGURATION_SET: MARKETING_CONFIGURATION_SET,
+      MARKETING_CONFIGURATION_SET: `${stack.stackName}-marketing`,
     });
     const dynamo = statementsOf(stack.campaigns.steps).filter((s) =>
       actionsOf(s).some((a) => a.startsWith('dynamodb:')),
@@ -1788,5 +1822,43 @@ describe('campaigns', () => {
     );
     const alarm = props(logicalId(stack.campaigns.failedAlarm));
     expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
+  });
+});
+
+describe('scheduler', () => {
+  it('gives every schedule group one execution role, trusted only from this account and that group', () => {
+    const groups = ofType('AWS::Scheduler::ScheduleGroup');
+    expect(groups.map(([, g]) => (g.Properties as Props).Name).sort()).toEqual(
+      ['campaigns', 'lead-scoring', 'segment-sweeps', 'task-reminders', 'ticket-sla'].map(
+        (purpose) => `${stack.stackName}-${purpose}`,
+      ),
+    );
+    const schedulerRoles = ofType('AWS::IAM::Role').filter(([id]) =>
+      JSON.stringify(props(id).AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    );
+    expect(schedulerRoles).toHaveLength(groups.length);
+    const trusted = new Set<string>();
+    for (const [id] of schedulerRoles) {
+      const statements = props(id).AssumeRolePolicyDocument.Statement as Statement[];
+      expect(statements, id).toHaveLength(1);
+      const [statement] = statements as [Statement & { Principal: unknown }];
+      expect(statement.Principal, id).toEqual({ Service: 'scheduler.amazonaws.com' });
+      const condition = statement.Condition as Props;
+      expect(condition.StringEquals, id).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+      const [schedules, group] = condition.ArnLike['aws:SourceArn'] as [Props, Props];
+      const groupId = group['Fn::GetAtt'][0] as string;
+      expect(group, id).toEqual({ 'Fn::GetAtt': [groupId, 'Arn'] });
+      expect(resources[groupId]!.Type, id).toBe('AWS::Scheduler::ScheduleGroup');
+      // The schedules of that group only: arn:<partition>:scheduler:<region>:<account>:schedule/<group name>/*.
+      const name = (props(groupId).Name as string).replace(/^.*$/, (n) => n);
+      const parts = JSON.stringify(schedules['Fn::Join'][1]);
+      expect(parts, id).toContain(':scheduler:');
+      expect(
+        parts.includes(`:schedule/${name}/*`) || parts.includes(`":schedule/",{"Ref":"${groupId}"},"/*"`),
+        `${id}: ${parts}`,
+      ).toBe(true);
+      trusted.add(groupId);
+    }
+    expect(trusted.size).toBe(groups.length);
   });
 });

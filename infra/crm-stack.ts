@@ -7,10 +7,11 @@ import { CrmAuditTrail } from './constructs/audit-trail.ts';
 import { CrmAuth } from './constructs/auth.ts';
 import { CrmCampaigns } from './constructs/campaigns.ts';
 import { CrmClaimCheck } from './constructs/claim-check.ts';
+import { functionLogGroup } from './constructs/crm-function.ts';
 import { CrmData } from './constructs/data.ts';
 import { CrmDuplicateCandidates } from './constructs/duplicate-candidates.ts';
 import { CrmEdgeDistribution } from './constructs/edge.ts';
-import { CrmEmailTracking, MARKETING_CONFIGURATION_SET } from './constructs/email-tracking.ts';
+import { CrmEmailTracking, marketingConfigurationSetName } from './constructs/email-tracking.ts';
 import { ARCHIVE_RETENTION, CrmEvents } from './constructs/events.ts';
 import { CrmLeads } from './constructs/leads.ts';
 import { CrmMail } from './constructs/mail.ts';
@@ -70,7 +71,7 @@ export class CrmStack extends Stack {
   /** The ticket routing workflow (Step Functions), started by ticket.created. */
   readonly ticketRouting: CrmTicketRouting;
   readonly sequences: CrmSequences;
-  /** SES configuration set `crm-marketing` and the tracking consumer of its sending events (default bus). */
+  /** SES configuration set `<stack>-marketing` and the tracking consumer of its sending events (default bus). */
   readonly emailTracking: CrmEmailTracking;
   /** Email campaigns: schedules and the send workflow (Step Functions). */
   readonly campaigns: CrmCampaigns;
@@ -164,7 +165,7 @@ export class CrmStack extends Stack {
       table: this.data.table,
       mailDomain,
       // The name as a literal (the local cloud needs no Ref to resolve); the dependency orders the deploy.
-      configurationSetName: MARKETING_CONFIGURATION_SET,
+      configurationSetName: marketingConfigurationSetName(this.stackName),
       ...(props.sesMaxSendRate ? { sesMaxSendRate: props.sesMaxSendRate } : {}),
     });
     this.campaigns.steps.function.node.addDependency(this.emailTracking.configurationSet);
@@ -187,6 +188,11 @@ export class CrmStack extends Stack {
     output('InboundBucketName', this.mail.bucket.bucketName, 'Where SES stores inbound mail (prefix inbound/)');
     output('AttachmentsBucketName', this.attachments.bucket.bucketName, 'Files of tickets (prefix tickets/)');
     output('ClaimCheckBucketName', this.claimCheck.bucket.bucketName, 'Values too large for an event (prefix events/)');
+    output(
+      'FunctionLogGroupName',
+      functionLogGroup(this).logGroupName,
+      "Every function's logs; a function's streams start with YYYY/MM/DD/<function name>",
+    );
     if (this.edge) {
       const url = `https://${this.edge.distribution.distributionDomainName}`;
       output('EdgeApiUrl', url, 'The API behind CloudFront and AWS WAF: give clients this URL');

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_ID } from '../infra/app.ts';
+import { marketingConfigurationSetName } from '../infra/constructs/email-tracking.ts';
 import type { LocalCloud } from '../infra/local/cloud.ts';
 import { createModel } from '../shared/db/model.ts';
-import { MARKETING_CONFIGURATION_SET, trackingTags } from '../shared/tracking/ses-events.ts';
+import { trackingTags } from '../shared/tracking/ses-events.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -76,7 +78,7 @@ describe('email tracking in the local cloud', () => {
       new SendEmailCommand({
         FromEmailAddress: 'news@crm.example',
         Destination: { ToAddresses: [email] },
-        ConfigurationSetName: MARKETING_CONFIGURATION_SET,
+        ConfigurationSetName: marketingConfigurationSetName(STACK_ID),
         EmailTags: trackingTags({ tenantId: TENANT, campaignId, contactId, email }),
         Content: {
           Simple: {

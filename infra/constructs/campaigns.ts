@@ -2,8 +2,8 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import {
   Choice,
   Condition,
@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
 import type { CampaignStep } from '../../functions/workflows/campaign-send.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagStackArn, scheduleGroupWithRole } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 import { grantMarketingSend } from './marketing-send.ts';
 import { REMINDER_SCHEDULE_ACTIONS } from './reminders.ts';
@@ -55,7 +55,7 @@ export interface CrmCampaignsProps {
  * shared/campaigns/sender.ts); its state is ids only, the send's cursor is on the campaign.
  */
 export class CrmCampaigns extends Construct {
-  readonly group: ScheduleGroup;
+  readonly group: CfnScheduleGroup;
   readonly steps: CrmFunction;
   readonly stateMachine: StateMachine;
   readonly schedulerRole: Role;
@@ -167,21 +167,12 @@ export class CrmCampaigns extends Construct {
       },
     }));
 
-    this.group = new ScheduleGroup(this, 'Group', { scheduleGroupName: `${stack.stackName}-campaigns` });
-    const schedulesArn = stack.formatArn({
-      service: 'scheduler',
-      resource: 'schedule',
-      resourceName: `${this.group.scheduleGroupName}/*`,
+    const scheduling = scheduleGroupWithRole(this, {
+      purpose: 'campaigns',
+      roleDescription: 'EventBridge Scheduler starts the campaign send state machine (and nothing else)',
     });
-    this.schedulerRole = new Role(this, 'SchedulerRole', {
-      description: 'EventBridge Scheduler starts the campaign send state machine (and nothing else)',
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': [schedulesArn, this.group.scheduleGroupArn] },
-        },
-      }),
-    });
+    ({ group: this.group, role: this.schedulerRole } = scheduling);
+    const { schedulesArn } = scheduling;
     this.stateMachine.grantStartExecution(this.schedulerRole);
 
     ({
@@ -196,7 +187,7 @@ export class CrmCampaigns extends Construct {
         description: "Campaign changes -> the campaign's one-time schedule starting its send (create, move, delete)",
         environment: {
           TABLE_NAME: props.table.tableName,
-          CAMPAIGN_SCHEDULE_GROUP: this.group.scheduleGroupName,
+          CAMPAIGN_SCHEDULE_GROUP: scheduling.groupName,
           CAMPAIGN_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
           CAMPAIGN_SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
         },

@@ -3,7 +3,8 @@ import { type CfnResource, type Duration, Stack, Token, Validations } from 'aws-
 import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnScheduleGroup, ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 
 /** The repository root: entries are given relative to it, and esbuild resolves packages from it. */
@@ -24,18 +25,34 @@ export interface CrmFunctionProps {
 }
 
 /**
- * One Lambda function as every CRM function is built: Node 24 on arm64, ESM bundle with source maps, X-Ray, its own
- * log group and its own role. The role starts with writing to that log group (an inline policy instead of
- * AWSLambdaBasicExecutionRole, which would allow every log group) and X-Ray; callers grant the rest, least privilege.
+ * The one log group every CRM function writes to, made on first use at the stack's root. One group instead of one per
+ * function saves a resource per function (CloudFormation allows 500 per stack); Lambda names each stream in a shared
+ * group `YYYY/MM/DD/<function name>[$LATEST]<environment id>`, so a function's logs are still found by stream prefix
+ * (and each JSON line carries Powertools' `function_name` and `service`).
+ */
+export function functionLogGroup(scope: Construct): LogGroup {
+  const stack = Stack.of(scope);
+  const existing = stack.node.tryFindChild(FUNCTION_LOGS_ID);
+  if (existing instanceof LogGroup) return existing;
+  return new LogGroup(stack, FUNCTION_LOGS_ID, { retention: RetentionDays.ONE_MONTH });
+}
+const FUNCTION_LOGS_ID = 'FunctionLogs';
+
+/**
+ * One Lambda function as every CRM function is built: Node 24 on arm64, ESM bundle with source maps, logging to the
+ * stack's shared function log group, and its own role. The role starts with writing to that log group (an inline
+ * policy instead of AWSLambdaBasicExecutionRole, which would allow every log group); callers grant the rest, least
+ * privilege.
  */
 export class CrmFunction extends Construct {
   readonly function: NodejsFunction;
   readonly role: Role;
-  readonly logGroup: LogGroup;
+  /** The shared group (functionLogGroup): each function's streams are prefixed `YYYY/MM/DD/<function name>`. */
+  readonly logGroup: ILogGroup;
 
   constructor(scope: Construct, id: string, props: CrmFunctionProps) {
     super(scope, id);
-    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+    this.logGroup = functionLogGroup(this);
     this.role = new Role(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     this.logGroup.grantWrite(this.role);
 
@@ -111,6 +128,66 @@ export class CrmFunction extends Construct {
       }),
     );
   }
+}
+
+/** A Scheduler schedule group and the role Scheduler assumes to run its schedules (see scheduleGroupWithRole). */
+export interface ScheduleGroupWithRole {
+  /** The group's CloudFormation resource (for its logical id). */
+  group: CfnScheduleGroup;
+  /** `<stack name>-<purpose>`: the GroupName the keeping function gives its schedules. */
+  groupName: string;
+  groupArn: string;
+  /** Every schedule of the group: what the keeping function may manage (CrmFunction.grantSchedules). */
+  schedulesArn: string;
+  /** Trusted by scheduler.amazonaws.com only for this account and this group; callers grant what it may start. */
+  role: Role;
+}
+
+export interface ScheduleGroupWithRoleProps {
+  /** The schedules' use: the group is named `<stack name>-<purpose>`, e.g. 'campaigns'. */
+  purpose: string;
+  roleDescription: string;
+  /** The group's construct id under `scope` (default 'Group'); kept per construct so logical ids do not change. */
+  groupId?: string;
+  /** Make the group as a bare CfnScheduleGroup (as leads always has) instead of the L2, for the same reason. */
+  l1?: boolean;
+}
+
+/**
+ * The Scheduler setup every one-time-schedule feature shares: a schedule group named after the stack, and the role
+ * Scheduler assumes to run its schedules. The role trusts scheduler.amazonaws.com only from this account and with
+ * this group's schedules (or the group) as the source, so no other schedule can borrow it (confused deputy).
+ * The role is named `SchedulerRole` under `scope`.
+ */
+export function scheduleGroupWithRole(scope: Construct, props: ScheduleGroupWithRoleProps): ScheduleGroupWithRole {
+  const stack = Stack.of(scope);
+  const id = props.groupId ?? 'Group';
+  const name = `${stack.stackName}-${props.purpose}`;
+  let group: CfnScheduleGroup;
+  let groupName: string;
+  let groupArn: string;
+  if (props.l1) {
+    group = new CfnScheduleGroup(scope, id, { name });
+    groupName = group.ref;
+    groupArn = group.attrArn;
+  } else {
+    const l2 = new ScheduleGroup(scope, id, { scheduleGroupName: name });
+    group = l2.node.defaultChild as CfnScheduleGroup;
+    groupName = l2.scheduleGroupName;
+    groupArn = l2.scheduleGroupArn;
+  }
+  const schedulesArn = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${groupName}/*` });
+  const role = new Role(scope, 'SchedulerRole', {
+    description: props.roleDescription,
+    // Scheduler may give the schedule or its group as the source: allow either, for this group only.
+    assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': [schedulesArn, groupArn] },
+      },
+    }),
+  });
+  return { group, groupName, groupArn, schedulesArn, role };
 }
 
 function afterBundlingOnly(afterBundling: ICommandHooks['afterBundling']): ICommandHooks {

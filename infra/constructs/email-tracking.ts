@@ -1,16 +1,26 @@
+import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type Rule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { ConfigurationSet, EmailSendingEvent, EventDestination } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { entityKeyPattern } from '../../shared/db/tenant-keys.ts';
-import { MARKETING_CONFIGURATION_SET, SES_DETAIL_TYPES } from '../../shared/tracking/ses-events.ts';
+import { SES_DETAIL_TYPES } from '../../shared/tracking/ses-events.ts';
 import { busConsumer } from './bus-consumer.ts';
 import type { CrmFunction } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 
-/** The marketing configuration set's name (the campaign sender passes it; its IAM is scoped to it). */
-export { MARKETING_CONFIGURATION_SET };
+/**
+ * The marketing configuration set's name, `<stack name>-marketing`: configuration set names are unique per account and
+ * region, so two stacks there each get their own. A literal (the stack name is), so the local cloud needs no Ref to
+ * resolve. The senders get it as MARKETING_CONFIGURATION_SET (grantMarketingSend), their IAM scoped to it.
+ */
+export function marketingConfigurationSetName(stackName: string): string {
+  const name = `${stackName}-marketing`;
+  // SES allows at most 64 characters (letters, digits, '-' and '_', which stack names are made of).
+  if (name.length > 64) throw new Error(`stack name too long for the SES configuration set name ${name}`);
+  return name;
+}
 
 /** The SES sending events the configuration set publishes (SES v2 names; see shared/tracking/ses-events.ts). */
 export const TRACKED_EVENTS = [
@@ -38,7 +48,7 @@ export interface CrmEmailTrackingProps {
 }
 
 /**
- * Email tracking: the SES configuration set `crm-marketing` publishes its sending events to EventBridge. SES can
+ * Email tracking: the SES configuration set `<stack>-marketing` publishes its sending events to EventBridge. SES can
  * publish only to the account's default bus, so the rule is on the default bus (source `aws.ses`, the sending
  * events' detail-types) and targets the tracking consumer (functions/events/email-tracking.ts), which applies each
  * event once to the campaign's ledger, counters, the contact's timeline and engagement, and the suppression list.
@@ -53,7 +63,7 @@ export class CrmEmailTracking extends Construct {
     super(scope, id);
     const defaultBus = EventBus.fromEventBusName(this, 'DefaultBus', 'default');
     this.configurationSet = new ConfigurationSet(this, 'ConfigurationSet', {
-      configurationSetName: MARKETING_CONFIGURATION_SET,
+      configurationSetName: marketingConfigurationSetName(Stack.of(this).stackName),
     });
     this.configurationSet.addEventDestination('EventBridge', {
       destination: EventDestination.eventBus(defaultBus),

@@ -1,12 +1,12 @@
 import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import type { EmailIdentity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { busConsumer } from './bus-consumer.ts';
-import { type CrmFunction, nagStackArn } from './crm-function.ts';
+import { type CrmFunction, nagStackArn, scheduleGroupWithRole } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 
 /** Events that can change a lead's score: its own changes, form submissions, activities, marketing email events. */
@@ -44,7 +44,13 @@ export class CrmLeads extends Construct {
   constructor(scope: Construct, id: string, props: CrmLeadsProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.scheduleGroup = new CfnScheduleGroup(this, 'ScheduleGroup', { name: `${stack.stackName}-lead-scoring` });
+    // Scheduler invokes the consumer with this role; the consumer may hand it only to its own schedules.
+    ({ group: this.scheduleGroup, role: this.schedulerRole } = scheduleGroupWithRole(this, {
+      purpose: 'lead-scoring',
+      groupId: 'ScheduleGroup',
+      l1: true,
+      roleDescription: 'EventBridge Scheduler -> lead scoring consumer (decay recomputes)',
+    }));
     ({
       consumer: this.scoring,
       failures: this.failures,
@@ -67,13 +73,6 @@ export class CrmLeads extends Construct {
       new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
     );
 
-    // Scheduler invokes the consumer with this role; the consumer may hand it only to its own schedules.
-    this.schedulerRole = new Role(this, 'SchedulerRole', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-      description: 'EventBridge Scheduler -> lead scoring consumer (decay recomputes)',
-    });
     this.schedulerRole.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.scoring.function.functionArn] }),
     );

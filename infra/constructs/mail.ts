@@ -4,14 +4,13 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { EmailIdentity, Identity, ReceiptRuleSet, TlsPolicy } from 'aws-cdk-lib/aws-ses';
 import { Lambda, LambdaInvocationType, S3 } from 'aws-cdk-lib/aws-ses-actions';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { entityKeyPattern, globalKeyPattern } from '../../shared/db/tenant-keys.ts';
-import { CrmFunction, nagArnOf } from './crm-function.ts';
+import { CrmFunction, functionLogGroup, nagArnOf } from './crm-function.ts';
 import { grantPutCatalogEvents } from './events.ts';
 import { FailureQueue } from './failure-queue.ts';
 
@@ -184,8 +183,8 @@ export class CrmMail extends Construct {
       // Constant: a new id would make CloudFormation delete the old resource, i.e. deactivate the rule set again.
       physicalResourceId: PhysicalResourceId.of('crm-active-receipt-rule-set'),
     };
-    // Our own role and log group: only its log group, instead of the AWSLambdaBasicExecutionRole managed policy.
-    const logGroup = new LogGroup(this, 'ActivateRuleSetLogs', { retention: RetentionDays.ONE_MONTH });
+    // Our own role, writing only to the functions' shared log group, instead of AWSLambdaBasicExecutionRole.
+    const logGroup = functionLogGroup(this);
     const role = new Role(this, 'ActivateRuleSetRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
     const activation = new AwsCustomResource(this, 'ActivateRuleSet', {

@@ -2,12 +2,12 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import type { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
-import { CrmFunction, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagStackArn, scheduleGroupWithRole } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 
 /**
@@ -49,7 +49,7 @@ export interface CrmRemindersProps {
  * else. The reminder re-reads the task, mails the assignee through SES and records `remindedAt`.
  */
 export class CrmReminders extends Construct {
-  readonly group: ScheduleGroup;
+  readonly group: CfnScheduleGroup;
   readonly reminder: CrmFunction;
   readonly schedules: CrmFunction;
   /** What Scheduler assumes to invoke the reminder. */
@@ -62,12 +62,12 @@ export class CrmReminders extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.sender = props.senderEmail ?? DEFAULT_REMINDER_SENDER;
-    this.group = new ScheduleGroup(this, 'Group', { scheduleGroupName: `${stack.stackName}-task-reminders` });
-    const schedulesArn = stack.formatArn({
-      service: 'scheduler',
-      resource: 'schedule',
-      resourceName: `${this.group.scheduleGroupName}/*`,
+    const scheduling = scheduleGroupWithRole(this, {
+      purpose: 'task-reminders',
+      roleDescription: 'EventBridge Scheduler invokes the task reminder function (and nothing else)',
     });
+    ({ group: this.group, role: this.schedulerRole } = scheduling);
+    const { schedulesArn } = scheduling;
     this.failures = new FailureQueue(this, 'Failures', {
       description: 'task reminders and reminder-schedule changes that failed after their retries',
     });
@@ -96,16 +96,6 @@ export class CrmReminders extends Construct {
       onFailure: new SqsDestination(this.failures.queue),
     });
 
-    this.schedulerRole = new Role(this, 'SchedulerRole', {
-      description: 'EventBridge Scheduler invokes the task reminder function (and nothing else)',
-      // Scheduler may give the schedule or its group as the source: allow either, for this group only.
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': [schedulesArn, this.group.scheduleGroupArn] },
-        },
-      }),
-    });
     this.schedulerRole.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.reminder.function.functionArn] }),
     );
@@ -118,7 +108,7 @@ export class CrmReminders extends Construct {
       timeout: Duration.seconds(30),
       environment: {
         TABLE_NAME: props.table.tableName,
-        REMINDER_SCHEDULE_GROUP: this.group.scheduleGroupName,
+        REMINDER_SCHEDULE_GROUP: scheduling.groupName,
         REMINDER_FUNCTION_ARN: this.reminder.function.functionArn,
         REMINDER_ROLE_ARN: this.schedulerRole.roleArn,
       },

@@ -3,8 +3,8 @@ import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import {
   Choice,
   Condition,
@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { CATALOG, type DetailType } from '../../events/catalog.ts';
 import type { BackfillStep } from '../../functions/workflows/segment-backfill.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagStackArn, scheduleGroupWithRole } from './crm-function.ts';
 import { FailureQueue } from './failure-queue.ts';
 import { TRANSIENT_ERRORS } from './ticket-routing.ts';
 import { lambdaWorkflow } from './workflow.ts';
@@ -80,7 +80,7 @@ export class CrmSegments extends Construct {
   readonly consumer: CrmFunction;
   readonly consumerFailures: FailureQueue;
   readonly consumerRule: Rule;
-  readonly sweepGroup: ScheduleGroup;
+  readonly sweepGroup: CfnScheduleGroup;
   readonly schedulerRole: Role;
 
   constructor(scope: Construct, id: string, props: CrmSegmentsProps) {
@@ -172,21 +172,13 @@ export class CrmSegments extends Construct {
     });
 
     // Hourly sweeps of segments with time windows: one rate schedule per such segment, starting the workflow.
-    this.sweepGroup = new ScheduleGroup(this, 'SweepGroup', { scheduleGroupName: `${stack.stackName}-segment-sweeps` });
-    const schedulesArn = stack.formatArn({
-      service: 'scheduler',
-      resource: 'schedule',
-      resourceName: `${this.sweepGroup.scheduleGroupName}/*`,
+    const scheduling = scheduleGroupWithRole(this, {
+      purpose: 'segment-sweeps',
+      groupId: 'SweepGroup',
+      roleDescription: 'EventBridge Scheduler starts the segment backfill workflow (sweeps) and nothing else',
     });
-    this.schedulerRole = new Role(this, 'SchedulerRole', {
-      description: 'EventBridge Scheduler starts the segment backfill workflow (sweeps) and nothing else',
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': [schedulesArn, this.sweepGroup.scheduleGroupArn] },
-        },
-      }),
-    });
+    ({ group: this.sweepGroup, role: this.schedulerRole } = scheduling);
+    const { schedulesArn } = scheduling;
     this.schedulerRole.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
     );
@@ -203,7 +195,7 @@ export class CrmSegments extends Construct {
         description: 'Contact, engagement and segment events -> segment memberships and sweep schedules',
         environment: {
           TABLE_NAME: props.table.tableName,
-          SWEEP_SCHEDULE_GROUP: this.sweepGroup.scheduleGroupName,
+          SWEEP_SCHEDULE_GROUP: scheduling.groupName,
           SWEEP_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
           SWEEP_ROLE_ARN: this.schedulerRole.roleArn,
         },

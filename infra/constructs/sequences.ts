@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
@@ -19,9 +19,9 @@ import { Construct } from 'constructs';
 import { SEQUENCE_EXIT_EVENTS } from '../../functions/events/sequence-exits.ts';
 import { SEQUENCE_TRIGGER_EVENTS } from '../../functions/events/sequence-triggers.ts';
 import { SES_THROTTLES } from '../../shared/sequences/ses-throttles.ts';
-import { MARKETING_CONFIGURATION_SET } from '../../shared/tracking/ses-events.ts';
 import { busConsumer } from './bus-consumer.ts';
 import { CrmFunction } from './crm-function.ts';
+import { marketingConfigurationSetName } from './email-tracking.ts';
 import type { FailureQueue } from './failure-queue.ts';
 import { grantMarketingSend } from './marketing-send.ts';
 import { TRANSIENT_ERRORS } from './ticket-routing.ts';
@@ -79,7 +79,10 @@ export class CrmSequences extends Construct {
     );
     // Marketing mail only: SendEmail on the mail domain's identity, From within it, through the marketing
     // configuration set (its events feed tracking).
-    grantMarketingSend(this.steps, { mailDomain: props.mailDomain, configurationSetName: MARKETING_CONFIGURATION_SET });
+    grantMarketingSend(this.steps, {
+      mailDomain: props.mailDomain,
+      configurationSetName: marketingConfigurationSetName(Stack.of(this).stackName),
+    });
 
     const step = new LambdaInvoke(this, 'Step', {
       lambdaFunction: this.steps.function,

@@ -1,13 +1,13 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import type { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { CATALOG } from '../../events/catalog.ts';
 import { busConsumer } from './bus-consumer.ts';
-import { CrmFunction, nagStackArn } from './crm-function.ts';
+import { CrmFunction, nagStackArn, scheduleGroupWithRole } from './crm-function.ts';
 import type { FailureQueue } from './failure-queue.ts';
 import { DEFAULT_REMINDER_SENDER, REMINDER_SCHEDULE_ACTIONS } from './reminders.ts';
 
@@ -27,7 +27,7 @@ export interface CrmTicketSlaProps {
  * Scheduler invokes the timer through a role that may invoke nothing else, and the timer mails (SES) and escalates.
  */
 export class CrmTicketSla extends Construct {
-  readonly group: ScheduleGroup;
+  readonly group: CfnScheduleGroup;
   readonly consumer: CrmFunction;
   readonly timer: CrmFunction;
   readonly schedulerRole: Role;
@@ -39,12 +39,12 @@ export class CrmTicketSla extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.sender = props.senderEmail ?? DEFAULT_REMINDER_SENDER;
-    this.group = new ScheduleGroup(this, 'Group', { scheduleGroupName: `${stack.stackName}-ticket-sla` });
-    const schedulesArn = stack.formatArn({
-      service: 'scheduler',
-      resource: 'schedule',
-      resourceName: `${this.group.scheduleGroupName}/*`,
+    const scheduling = scheduleGroupWithRole(this, {
+      purpose: 'ticket-sla',
+      roleDescription: 'EventBridge Scheduler invokes the ticket SLA timer (and nothing else)',
     });
+    ({ group: this.group, role: this.schedulerRole } = scheduling);
+    const { schedulesArn } = scheduling;
 
     ({
       consumer: this.consumer,
@@ -56,7 +56,7 @@ export class CrmTicketSla extends Construct {
         entry: 'functions/events/ticket-sla.ts',
         serviceName: 'ticket-sla',
         description: "Ticket changes -> the ticket's SLA due times and its next SLA timer schedule",
-        environment: { TABLE_NAME: props.table.tableName, SLA_SCHEDULE_GROUP: this.group.scheduleGroupName },
+        environment: { TABLE_NAME: props.table.tableName, SLA_SCHEDULE_GROUP: scheduling.groupName },
       },
       eventPattern: { source: [CATALOG['ticket.created'].source], detailType: [...TICKET_SLA_EVENTS] },
       ruleDescription: 'Ticket changes -> SLA due times and timers',
@@ -88,15 +88,6 @@ export class CrmTicketSla extends Construct {
     );
     this.timer.function.configureAsyncInvoke({ retryAttempts: 2, onFailure: new SqsDestination(this.failures.queue) });
 
-    this.schedulerRole = new Role(this, 'SchedulerRole', {
-      description: 'EventBridge Scheduler invokes the ticket SLA timer (and nothing else)',
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': [schedulesArn, this.group.scheduleGroupArn] },
-        },
-      }),
-    });
     this.schedulerRole.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.timer.function.functionArn] }),
     );

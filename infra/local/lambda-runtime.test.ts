@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthFixture } from '../../test/fixtures/fixture-stack.ts';
 import { DurableQueue } from './durable-queue.ts';
-import { LambdaError, LambdaRuntime } from './lambda-runtime.ts';
+import { LambdaError, LambdaRuntime, logStreamName } from './lambda-runtime.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate } from './types.ts';
 
@@ -194,6 +194,39 @@ function withProperties(changes: Record<string, Record<string, unknown>>): Templ
   }
   return new TemplateResolver(template);
 }
+
+describe('LambdaRuntime custom log group', () => {
+  let shared: LambdaRuntime;
+  const sharedLogs: string[] = [];
+  const byPrefix = (prefix: string) => shared.functions().find((f) => f.logicalId.startsWith(prefix))!;
+
+  beforeAll(async () => {
+    // As the CRM stack has it: functions logging to one shared group (LoggingConfig.LogGroup).
+    shared = await LambdaRuntime.start({
+      resolver: withProperties({ EchoFn: { LoggingConfig: { LogGroup: 'crm-functions' } } }),
+      assemblyDir,
+      log: (m) => sharedLogs.push(m),
+    });
+  });
+
+  afterAll(async () => {
+    await shared?.stop();
+  });
+
+  it("gives a function the template's log group, and streams named after the function as Lambda does", async () => {
+    const echo = byPrefix('EchoFn');
+    const other = byPrefix('OtherFn');
+    expect(body(await shared.invoke(echo.name, {})).context.logGroupName).toBe('crm-functions');
+    expect(body(await shared.invoke(other.name, {})).context.logGroupName).toBe(`/aws/lambda/${other.name}`);
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+    const echoStream = logStreamName(echo);
+    expect(echoStream.startsWith(`${day}/${echo.name}[$LATEST]`), echoStream).toBe(true);
+    expect(echoStream.slice(`${day}/${echo.name}[$LATEST]`.length)).toMatch(/^[0-9a-f]{32}$/);
+    expect(logStreamName(other)).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    // The function's output still reaches the local cloud's log.
+    expect(sharedLogs.some((l) => l.includes(echo.name) && /REPORT RequestId: \S+/.test(l))).toBe(true);
+  });
+});
 
 const sleep = (ms: number) => ({ queryStringParameters: { mode: 'sleep', ms: String(ms) } });
 

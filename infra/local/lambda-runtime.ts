@@ -27,6 +27,8 @@ export interface LocalFunction {
   reserved: boolean;
   /** The template's resolved Environment.Variables (without the runtime's own variables). */
   environment: Record<string, string>;
+  /** LoggingConfig.LogGroup when the function logs to a custom (e.g. shared) group, else Lambda's default group. */
+  customLogGroup?: string;
 }
 
 /** What `AWS::Lambda::EventInvokeConfig` says about a function's asynchronous invocations. */
@@ -298,6 +300,8 @@ export class LambdaRuntime implements Invoker, LocalService {
         reserved: reserved !== undefined && reserved !== null,
         environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
       };
+      const customLogGroup = (props.LoggingConfig as { LogGroup?: unknown } | undefined)?.LogGroup;
+      if (typeof customLogGroup === 'string' && customLogGroup) fn.customLogGroup = customLogGroup;
       this.byLogicalId.set(logicalId, fn);
       this.byName.set(fn.name, fn);
     }
@@ -682,8 +686,8 @@ export class LambdaRuntime implements Invoker, LocalService {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(),
+      AWS_LAMBDA_LOG_GROUP_NAME: fn.customLogGroup ?? `/aws/lambda/${fn.name}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(fn),
       AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
       LAMBDA_TASK_ROOT: fn.assetPath,
       _HANDLER: fn.handler,
@@ -853,7 +857,8 @@ function assetPathOf(assemblyDir: string, metadata: Record<string, unknown> | un
   return join(assemblyDir, `asset.${hash}`);
 }
 
-function logStreamName(): string {
+/** As Lambda names streams; in a custom (possibly shared) group the function's name follows the date. */
+export function logStreamName(fn: LocalFunction): string {
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-  return `${day}/[$LATEST]${randomUUID().replaceAll('-', '')}`;
+  return `${day}/${fn.customLogGroup ? fn.name : ''}[$LATEST]${randomUUID().replaceAll('-', '')}`;
 }

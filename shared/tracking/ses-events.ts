@@ -7,8 +7,9 @@ import { CAMPAIGN_STATS_SHARDS } from '../db/entities/campaign.ts';
  * contract between the marketing sender and the tracking consumer.
  *
  * THE CONTRACT (what the campaign sender does, what the consumer relies on):
- * - Send through SES v2 SendEmail with `ConfigurationSetName: MARKETING_CONFIGURATION_SET` and
- *   `EmailTags: trackingTags({ tenantId, campaignId, contactId, email })`: one recipient per message.
+ * - Send through SES v2 SendEmail with `ConfigurationSetName` = the `MARKETING_CONFIGURATION_SET` env var
+ *   (`<stack>-marketing`) and `EmailTags: trackingTags({ tenantId, campaignId, contactId, email })`: one recipient per
+ *   message.
  * - The tags are `tenantId`, `campaignId`, `contactId` (the ids as they are: SES tag values allow only
  *   [A-Za-z0-9_-], at most 256 characters, which our ids satisfy; anything else is refused here, before a send)
  *   and `recipient`: the base64url (no padding) of the lower-cased address, i.e. the ledger item's key
@@ -25,9 +26,6 @@ import { CAMPAIGN_STATS_SHARDS } from '../db/entities/campaign.ts';
  *   needs the map to exist: call `ensureStatsShard` once, then put `statsAdd(...)` in the transaction (both in
  *   shared/tracking/apply.ts).
  */
-
-/** The SES configuration set of marketing mail (declared by infra/constructs/email-tracking.ts). */
-export const MARKETING_CONFIGURATION_SET = 'crm-marketing';
 
 /** Tag names of the contract above. */
 export const TRACKING_TAG = {
