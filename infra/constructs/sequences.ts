@@ -120,7 +120,7 @@ export class CrmSequences extends Construct {
       fn: {
         entry: 'functions/events/sequence-triggers.ts',
         serviceName: 'sequence-triggers',
-        description: 'Enrolments -> their workflow; activation -> segment enrolment; form leads -> enrolment',
+        description: 'Enrolments -> their workflow; activation, segment joins, form leads -> enrolment',
         timeout: Duration.minutes(5),
         environment: {
           TABLE_NAME: props.table.tableName,
@@ -128,7 +128,7 @@ export class CrmSequences extends Construct {
         },
       },
       eventPattern: { detailType: [...SEQUENCE_TRIGGER_EVENTS] },
-      ruleDescription: 'Sequence enrolments, sequence changes and form submissions -> sequence triggers',
+      ruleDescription: 'Sequence enrolments and changes, form submissions, segment joins -> sequence triggers',
       failureDescription: 'sequence events whose workflow or enrolments were not started',
     });
     this.triggers = triggers.consumer;

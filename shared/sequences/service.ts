@@ -60,10 +60,18 @@ const isConditionalFailure = (error: unknown) =>
 
 function sequenceKeys(s: StoredSequence) {
   const live = !s.deletedAt;
-  const formId = live && s.status === 'active' ? s.enrollOn?.formId : undefined;
+  const enrolling = live && s.status === 'active';
+  const formId = enrolling ? s.enrollOn?.formId : undefined;
+  const segmentId = enrolling ? s.enrollOn?.segmentId : undefined;
+  // gsi2 (sparse): the active sequences a form's leads or a segment's new members enrol in (one trigger each).
+  const gsi2pk = formId
+    ? sequenceIndex.form(s.tenantId, formId)
+    : segmentId
+      ? sequenceIndex.segment(s.tenantId, segmentId)
+      : undefined;
   return {
-    gsi2pk: formId ? sequenceIndex.form(s.tenantId, formId) : undefined,
-    gsi2sk: formId ? s.sequenceId : undefined,
+    gsi2pk,
+    gsi2sk: gsi2pk ? s.sequenceId : undefined,
     gsi4pk: live ? sequenceIndex.name(s.tenantId) : sequenceIndex.trash(s.tenantId),
     gsi4sk: live ? `${s.sortName}#${s.sequenceId}` : `${s.deletedAt}#${s.sequenceId}`,
   };
@@ -248,6 +256,23 @@ export async function sequencesEnrollingForm(tenantId: string, formId: string): 
       limit: 100,
       cursor,
     });
+    ids.push(...page.items.map((s) => s.sequenceId));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return ids;
+}
+
+/** Active sequences that enrol a segment's members as they join: one Query on gsi2. */
+export async function sequencesEnrollingSegment(tenantId: string, segmentId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await queryIndex<{ sequenceId: string }>(
+      'sequence',
+      'gsi2',
+      sequenceIndex.segment(tenantId, segmentId),
+      { limit: 100, cursor },
+    );
     ids.push(...page.items.map((s) => s.sequenceId));
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

@@ -5,7 +5,7 @@ import { auditAttributes, gsiIndexes, gsiKeyAttributes, KEY_CASING, SERVICE } fr
  * A drip sequence: ordered steps (send, wait, waitUntil, task, branch; shared/sequences/schema.ts, at most 50), the
  * sender, the subscription category its mail goes under, what ends an enrolment early (`exitOn`) and what enrols
  * (`enrollOn`). gsi4: the tenant's sequences by name (and trash); gsi2: active sequences enrolling a form's leads
- * (sparse: only while active with `enrollOn.formId`), what the form-lead consumer queries.
+ * or a segment's members (sparse: only while active with `enrollOn`), what the trigger consumer queries.
  */
 export const SequenceEntity = new Entity(
   {
