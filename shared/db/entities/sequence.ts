@@ -66,7 +66,7 @@ export const SequenceEnrollmentEntity = new Entity(
       updatedAt: { type: 'string', required: true },
       createdBy: { type: 'string' },
       updatedBy: { type: 'string' },
-      /** active | completed | exited */
+      /** active | completed | exited | failed */
       status: { type: 'string', required: true },
       /** manual | segment | form */
       source: { type: 'string', required: true },
@@ -81,6 +81,9 @@ export const SequenceEnrollmentEntity = new Entity(
       exitedAt: { type: 'string' },
       /** reply | unsubscribe | conversion | deal_won | manual | suppressed | unconsented | no_email | deleted | archived */
       exitReason: { type: 'string' },
+      failedAt: { type: 'string' },
+      /** The error that failed the workflow past its retries (status failed), at most 1,000 characters. */
+      failure: { type: 'string' },
       ...gsiKeyAttributes(['gsi1']),
     },
     indexes: {
