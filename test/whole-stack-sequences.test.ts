@@ -179,9 +179,11 @@ describe('drip sequences in the local cloud', () => {
 
     // Dee joins the list afterwards: segment.member.added from the stream → the triggers consumer enrols her.
     expect((await add(dee)).status).toBe(200);
+    const enrolment = () => admin('GET', `/v1/sequences/${sequenceId}/enrollments/${dee}`);
+    await eventually(async () => ((await enrolment()).status === 200 ? true : undefined), 60_000);
     const deeEnrolment = await eventually(async () => {
-      const res = await admin('GET', `/v1/sequences/${sequenceId}/enrollments/${dee}`);
-      return res.status === 200 && res.body.status === 'completed' ? res.body : undefined;
+      const res = await enrolment();
+      return res.body.status === 'completed' ? res.body : undefined;
     }, 60_000);
     expect(deeEnrolment).toMatchObject({ source: 'segment' });
     expect((await mailTo('dee@list.test')).map((m) => m.subject)).toEqual(['Hello list']);
