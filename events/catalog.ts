@@ -318,6 +318,23 @@ export const ContactUnsubscribed = z.object({
 });
 export type ContactUnsubscribedDetail = z.infer<typeof ContactUnsubscribed>;
 
+/**
+ * `segment.member.added` / `segment.member.removed`: a contact entered or left a segment or static list (derived from
+ * the stream when its membership item is created or deleted, whoever wrote it: the dynamic-membership consumer, a
+ * backfill, a list add or removal, single or bulk). Ids only, so a backfill of 100,000 members stays 100,000 small
+ * events. `source`: filter | manual | import | backfill (as the membership item says). What sequences enrolling a
+ * segment consume.
+ */
+export const SegmentMembershipChanged = z.object({
+  schemaVersion: z.literal(1),
+  tenantId: z.string(),
+  segmentId: z.string(),
+  contactId: z.string(),
+  source: z.string().max(32),
+  occurredAt: z.iso.datetime({ offset: true }),
+});
+export type SegmentMembershipChangedDetail = z.infer<typeof SegmentMembershipChanged>;
+
 export const CATALOG = {
   'contact.created': { source: 'crm.contacts', schema: ContactChanged },
   'contact.updated': { source: 'crm.contacts', schema: ContactChanged },
@@ -369,6 +386,8 @@ export const CATALOG = {
   'segment.updated': { source: 'crm.segments', schema: SegmentChanged },
   'segment.deleted': { source: 'crm.segments', schema: SegmentChanged },
   'segment.restored': { source: 'crm.segments', schema: SegmentChanged },
+  'segment.member.added': { source: 'crm.segments', schema: SegmentMembershipChanged },
+  'segment.member.removed': { source: 'crm.segments', schema: SegmentMembershipChanged },
   'campaign.created': { source: 'crm.campaigns', schema: CampaignChanged },
   'campaign.updated': { source: 'crm.campaigns', schema: CampaignChanged },
   'campaign.deleted': { source: 'crm.campaigns', schema: CampaignChanged },
@@ -419,12 +438,15 @@ export const DERIVED_FROM_STREAM = [
   'email.opened',
   'email.clicked',
   'consent.unsubscribed',
+  'segment.member.added',
+  'segment.member.removed',
 ] as const satisfies readonly (keyof typeof CATALOG)[];
 /**
  * Entities with no record-change event whose stream changes still give derived events (contactEngagement:
- * `email.opened` / `email.clicked`): the stream filter passes them to the publisher too.
+ * `email.opened` / `email.clicked`; segmentMember: `segment.member.added|removed`): the stream filter passes them to
+ * the publisher too.
  */
-export const DERIVED_ONLY_ENTITIES = ['contactEngagement'] as const;
+export const DERIVED_ONLY_ENTITIES = ['contactEngagement', 'segmentMember'] as const;
 
 export interface CatalogEvent {
   source: string;

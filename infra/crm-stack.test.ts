@@ -1561,9 +1561,37 @@ describe('drip sequences', () => {
     expect(props(id)).toMatchObject({ StateMachineType: 'STANDARD', LoggingConfiguration: { Level: 'ALL' } });
   });
 
+  it('catches a Step error past its retries into RecordFailure (the enrolment ends failed), then Fail', () => {
+    const definition = definitionOf(logicalId(stack.sequences.stateMachine));
+    expect(definition.States.Step!.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
+    ]);
+    expect(definition.States.RecordFailure).toMatchObject({
+      Type: 'Task',
+      Parameters: {
+        'tenantId.$': '$.tenantId',
+        'sequenceId.$': '$.sequenceId',
+        'contactId.$': '$.contactId',
+        'run.$': '$.run',
+        'error.$': '$.error',
+      },
+      Next: 'Failed',
+    });
+    expect(definition.States.RecordFailure!.Retry[0].ErrorEquals).toEqual(
+      expect.arrayContaining(['Lambda.ServiceException']),
+    );
+    expect(definition.States.Failed).toMatchObject({ Type: 'Fail', Error: 'SequenceEnrollmentFailed' });
+  });
+
   it('routes enrolment, sequence and form events to the triggers and exit events to the exits consumer', () => {
     expect(props(logicalId(stack.sequences.triggerRule)).EventPattern).toEqual({
-      'detail-type': ['sequence.enrollment_created', 'sequence.updated', 'form.submitted', 'lead.updated'],
+      'detail-type': [
+        'sequence.enrollment_created',
+        'sequence.updated',
+        'form.submitted',
+        'lead.updated',
+        'segment.member.added',
+      ],
     });
     expect(props(logicalId(stack.sequences.exitRule)).EventPattern).toEqual({
       'detail-type': ['email.received', 'contact.updated', 'deal.won'],

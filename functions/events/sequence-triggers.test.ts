@@ -196,4 +196,63 @@ describe('sequence triggers', () => {
       expect.objectContaining({ contactId: converted.id, source: 'form' }),
     ]);
   });
+
+  it('a contact joining the segment of an active sequence is enrolled once; paused, other-segment sequences are not', async () => {
+    const { clearSegmentTriggerCache } = await import('../../shared/sequences/triggers.ts');
+    const segmentId = ulid();
+    const active = await sequenceEnrolling({ segmentId });
+    const paused = await sequenceEnrolling({ segmentId });
+    const other = await sequenceEnrolling({ segmentId: ulid() });
+    await sequencesAs('POST', `/v1/sequences/${active}/activate`);
+    await sequencesAs('POST', `/v1/sequences/${other}/activate`);
+    const joined = (contactId: string, source = 'manual') => ({
+      'detail-type': 'segment.member.added',
+      source: 'crm.segments',
+      detail: {
+        schemaVersion: 1,
+        tenantId: tenant,
+        segmentId,
+        contactId,
+        source,
+        occurredAt: new Date().toISOString(),
+      },
+    });
+    const first = await contact();
+    await triggers(joined(first.id, 'filter'));
+    // A redelivered event (or the activation job racing it) enrols nobody twice.
+    await triggers(joined(first.id, 'filter'));
+    expect(await enrolments(active)).toEqual([expect.objectContaining({ contactId: first.id, source: 'segment' })]);
+    expect(await enrolments(paused)).toEqual([]);
+    expect(await enrolments(other)).toEqual([]);
+    // An id without a live contact (deleted meanwhile) is skipped.
+    await triggers(joined('no-such-contact'));
+    expect(await enrolments(active)).toHaveLength(1);
+
+    // Paused: the cached list still names it, but the fresh read of the sequence decides.
+    await sequencesAs('POST', `/v1/sequences/${active}/pause`);
+    const second = await contact();
+    await triggers(joined(second.id));
+    expect((await enrolments(active)).map((e) => e.contactId)).toEqual([first.id]);
+
+    // Activated again, once the cache has expired: enrolled.
+    await sequencesAs('POST', `/v1/sequences/${active}/activate`);
+    await sequencesAs('POST', `/v1/sequences/${paused}/activate`);
+    clearSegmentTriggerCache();
+    await triggers(joined(second.id));
+    expect((await enrolments(active)).map((e) => e.contactId).sort()).toEqual([first.id, second.id].sort());
+    expect((await enrolments(paused)).map((e) => e.contactId)).toEqual([second.id]);
+  });
+
+  it('finds the sequences of a segment by one gsi2 Query, only while they are active and live', async () => {
+    const { sequencesEnrollingSegment } = await import('../../shared/sequences/service.ts');
+    const segmentId = ulid();
+    const sequenceId = await sequenceEnrolling({ segmentId });
+    expect(await sequencesEnrollingSegment(tenant, segmentId)).toEqual([]);
+    await sequencesAs('POST', `/v1/sequences/${sequenceId}/activate`);
+    expect(await sequencesEnrollingSegment(tenant, segmentId)).toEqual([sequenceId]);
+    // Another tenant's segment of the same id sees nothing.
+    expect(await sequencesEnrollingSegment(`${tenant}-other`, segmentId)).toEqual([]);
+    await sequencesAs('DELETE', `/v1/sequences/${sequenceId}`);
+    expect(await sequencesEnrollingSegment(tenant, segmentId)).toEqual([]);
+  });
 });

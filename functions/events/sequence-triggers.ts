@@ -4,11 +4,22 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { FormSubmitted, LeadChanged, SequenceChanged, SequenceEnrollmentChanged } from '../../events/catalog.ts';
+import {
+  FormSubmitted,
+  LeadChanged,
+  SegmentMembershipChanged,
+  SequenceChanged,
+  SequenceEnrollmentChanged,
+} from '../../events/catalog.ts';
 import { readConfig } from '../../shared/config.ts';
 import { logger, metrics } from '../../shared/observability.ts';
 import { executionName } from '../../shared/sequences/execution.ts';
-import { onFormSubmission, onLeadConverted, runSegmentJob } from '../../shared/sequences/triggers.ts';
+import {
+  onFormSubmission,
+  onLeadConverted,
+  onSegmentMemberAdded,
+  runSegmentJob,
+} from '../../shared/sequences/triggers.ts';
 
 /** The events this consumer acts on. */
 export const SEQUENCE_TRIGGER_EVENTS = [
@@ -16,6 +27,7 @@ export const SEQUENCE_TRIGGER_EVENTS = [
   'sequence.updated',
   'form.submitted',
   'lead.updated',
+  'segment.member.added',
 ] as const;
 
 const configSchema = z.object({ SEQUENCE_STATE_MACHINE_ARN: z.string().min(1) });
@@ -29,7 +41,9 @@ const sfn = new SFNClient({ maxAttempts: 3 });
  *   contact and run, so a redelivered event starts nothing twice (ExecutionAlreadyExists);
  * - `sequence.updated` that gave the sequence its `segmentJob` (activation) enrols the segment's members;
  * - `form.submitted` enrols the lead's contact in the active sequences enrolling that form;
- * - `lead.updated` that converted the lead enrols the new contact in the active sequences of the lead's forms.
+ * - `lead.updated` that converted the lead enrols the new contact in the active sequences of the lead's forms;
+ * - `segment.member.added` enrols the new member in the active sequences enrolling that segment (their list cached
+ *   per container for a few seconds: a bulk add is one event per member).
  */
 async function onEvent(event: EventBridgeEvent<string, unknown>): Promise<void> {
   switch (event['detail-type']) {
@@ -77,6 +91,12 @@ async function onEvent(event: EventBridgeEvent<string, unknown>): Promise<void> 
       if (typeof converted !== 'string' || ('changes' in change && change.changes.convertedContactId?.old)) return;
       logger.appendKeys({ tenantId: change.tenantId, leadId: change.entityId });
       await onLeadConverted(change.tenantId, change.entityId, converted);
+      return;
+    }
+    case 'segment.member.added': {
+      const { tenantId, segmentId, contactId } = SegmentMembershipChanged.parse(event.detail);
+      const enrolled = await onSegmentMemberAdded(tenantId, segmentId, contactId);
+      if (enrolled.length > 0) logger.info('segment member enrolled', { tenantId, segmentId, contactId, enrolled });
       return;
     }
   }

@@ -32,6 +32,9 @@ let model: typeof import('../../shared/db/store.ts').model;
 let eventsFrom: typeof import('../../shared/events/from-stream.ts').eventsFromStreamRecord;
 const tenant = uniqueTenant('seqsm');
 const context = { functionName: 'fn', awsRequestId: 'r' } as unknown as Context;
+/** Errors a Step call throws instead of running its turn, in order (the failure path). */
+const injected: Error[] = [];
+const calls: Array<'step' | 'fail'> = [];
 
 beforeAll(async () => {
   await useFreshTable();
@@ -52,7 +55,15 @@ beforeAll(async () => {
   const stepsArn = resolver.getAtt(logicalId(stack.sequences.steps.function), 'Arn');
   machineArn = resolver.ref(logicalId(stack.sequences.stateMachine));
   const steps = (await import('../../functions/workflows/sequence-step.ts')).handler;
-  const invoker: Invoker = { has: (ref) => ref === stepsArn, invoke: async (_ref, event) => steps(event, context) };
+  const invoker: Invoker = {
+    has: (ref) => ref === stepsArn,
+    invoke: async (_ref, event) => {
+      const failing = typeof event === 'object' && event !== null && 'error' in event;
+      calls.push(failing ? 'fail' : 'step');
+      if (!failing && injected.length > 0) throw injected.shift();
+      return steps(event, context);
+    },
+  };
   sfn = await LocalStepFunctions.start({ resolver, invoker, waitTimeScale: 1, log: () => {} });
   process.env.AWS_ENDPOINT_URL_SFN = sfn.endpoint;
   process.env.SEQUENCE_STATE_MACHINE_ARN = machineArn;
@@ -152,4 +163,72 @@ describe('the sequence state machine', () => {
     const enrolment = await sequencesAs('GET', `/v1/sequences/${sequenceId}/enrollments/${contactId}`);
     expect(enrolment.body).toMatchObject({ status: 'completed', currentStep: 'e1' });
   }, 30_000);
+
+  it('an error past the retries ends the enrolment as failed with its cause, then fails the execution', async () => {
+    const created = await sequencesAs('POST', '/v1/sequences', {
+      body: {
+        name: 'Breaks',
+        from: { address: 'news@acme.example' },
+        steps: [{ id: 's1', type: 'send', templateId: 'tpl-1' }],
+      },
+    });
+    const sequenceId = created.body.id as string;
+    await sequencesAs('POST', `/v1/sequences/${sequenceId}/activate`);
+    const contact = await contactsAs('POST', '/v1/contacts', { body: makeContact() });
+    const contactId = contact.body.id as string;
+    await sequencesAs('POST', `/v1/sequences/${sequenceId}/enrollments`, { body: { contactIds: [contactId] } });
+    // Not a transient error: no retry, straight to the Catch.
+    injected.push(Object.assign(new Error('template tpl-1 is corrupt'), { name: 'TypeError' }));
+    calls.length = 0;
+    await triggers(await enrollmentCreatedEvent(sequenceId, contactId));
+    const { executionName } = await import('../../shared/sequences/execution.ts');
+    const name = executionName({ tenantId: tenant, sequenceId, contactId, run: 1 });
+    const execution = sfn.listExecutions(machineArn).find((e) => e.name === name);
+    const result = await sfn.waitForExecution(execution!.executionArn, 20_000);
+    expect(result).toMatchObject({ status: 'FAILED', error: 'SequenceEnrollmentFailed' });
+    expect(calls).toEqual(['step', 'fail']);
+    const enrolment = await sequencesAs('GET', `/v1/sequences/${sequenceId}/enrollments/${contactId}`);
+    expect(enrolment.body).toMatchObject({
+      status: 'failed',
+      failure: expect.stringContaining('template tpl-1 is corrupt'),
+      failedAt: expect.any(String),
+      version: 2,
+    });
+    expect(enrolment.body.failure).toMatch(/^TypeError: /);
+    expect(enrolment.body.waitUntil).toBeUndefined();
+    // Ended: a manual exit now is a 409, and another failure of the same run changes nothing.
+    const exit = await sequencesAs('DELETE', `/v1/sequences/${sequenceId}/enrollments/${contactId}`);
+    expect(exit.status).toBe(409);
+    const steps = (await import('../../functions/workflows/sequence-step.ts')).handler;
+    const again = await steps(
+      { tenantId: tenant, sequenceId, contactId, run: 1, error: { Error: 'X', Cause: 'again' } },
+      context,
+    );
+    expect(again).toMatchObject({ failed: false });
+    expect((await sequencesAs('GET', `/v1/sequences/${sequenceId}/enrollments/${contactId}`)).body).toMatchObject({
+      status: 'failed',
+      version: 2,
+    });
+  }, 30_000);
+
+  it('records nothing over an enrolment that ended meanwhile (an exit wins over a late failure)', async () => {
+    const created = await sequencesAs('POST', '/v1/sequences', {
+      body: { name: 'Exited', from: { address: 'news@acme.example' }, steps: [{ id: 'e1', type: 'end' }] },
+    });
+    const sequenceId = created.body.id as string;
+    const contact = await contactsAs('POST', '/v1/contacts', { body: makeContact() });
+    const contactId = contact.body.id as string;
+    await sequencesAs('POST', `/v1/sequences/${sequenceId}/enrollments`, { body: { contactIds: [contactId] } });
+    expect((await sequencesAs('DELETE', `/v1/sequences/${sequenceId}/enrollments/${contactId}`)).status).toBe(204);
+    const steps = (await import('../../functions/workflows/sequence-step.ts')).handler;
+    const result = await steps(
+      { tenantId: tenant, sequenceId, contactId, run: 1, error: { Error: 'States.Timeout', Cause: 'late' } },
+      context,
+    );
+    expect(result).toMatchObject({ failed: false });
+    expect((await sequencesAs('GET', `/v1/sequences/${sequenceId}/enrollments/${contactId}`)).body).toMatchObject({
+      status: 'exited',
+      exitReason: 'manual',
+    });
+  });
 });

@@ -6,6 +6,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Choice,
   Condition,
+  Fail,
   JsonPath,
   type StateMachine,
   Succeed,
@@ -36,7 +37,8 @@ export interface CrmSequencesProps {
 
 /**
  * Drip sequences: one STANDARD execution per enrolment, Step (a Lambda turn: shared/sequences/workflow.ts) → Done? →
- * Wait until `$.waitUntil` → Step ...; the state holds ids and the next wake-up only. The triggers consumer starts
+ * Wait until `$.waitUntil` → Step ...; the state holds ids and the next wake-up only. A Step error past its retries
+ * is caught into RecordFailure (the enrolment ends `failed` with the cause) → Fail. The triggers consumer starts
  * executions from `sequence.enrollment_created` (deterministic names), runs segment jobs and form enrolments; the
  * exits consumer ends enrolments on replies, unsubscribes, conversions and won deals.
  */
@@ -99,6 +101,24 @@ export class CrmSequences extends Construct {
       .addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 })
       // SES said "not now" (the send released its claim): retry for longer, as the sending rate recovers.
       .addRetry({ errors: [...SES_THROTTLES], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 8 });
+    // An error past the retries (or none to retry) ends the enrolment as `failed` with its cause, then the execution
+    // fails (the alarm counts it): an enrolment never stays `active` behind a dead workflow.
+    const recordFailure = new LambdaInvoke(this, 'RecordFailure', {
+      lambdaFunction: this.steps.function,
+      payload: TaskInput.fromObject({
+        tenantId: JsonPath.stringAt('$.tenantId'),
+        sequenceId: JsonPath.stringAt('$.sequenceId'),
+        contactId: JsonPath.stringAt('$.contactId'),
+        run: JsonPath.numberAt('$.run'),
+        error: JsonPath.objectAt('$.error'),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      taskTimeout: Timeout.duration(Duration.seconds(90)),
+    })
+      .addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 })
+      .next(new Fail(this, 'Failed', { error: 'SequenceEnrollmentFailed', cause: "See the enrolment's failure." }));
+    step.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     const wait = new Wait(this, 'Wait', { time: WaitTime.timestampPath('$.waitUntil') });
     const definition = step.next(
       new Choice(this, 'Done?')
@@ -123,7 +143,7 @@ export class CrmSequences extends Construct {
       fn: {
         entry: 'functions/events/sequence-triggers.ts',
         serviceName: 'sequence-triggers',
-        description: 'Enrolments -> their workflow; activation -> segment enrolment; form leads -> enrolment',
+        description: 'Enrolments -> their workflow; activation, segment joins, form leads -> enrolment',
         timeout: Duration.minutes(5),
         environment: {
           TABLE_NAME: props.table.tableName,
@@ -131,7 +151,7 @@ export class CrmSequences extends Construct {
         },
       },
       eventPattern: { detailType: [...SEQUENCE_TRIGGER_EVENTS] },
-      ruleDescription: 'Sequence enrolments, sequence changes and form submissions -> sequence triggers',
+      ruleDescription: 'Sequence enrolments and changes, form submissions, segment joins -> sequence triggers',
       failureDescription: 'sequence events whose workflow or enrolments were not started',
     });
     this.triggers = triggers.consumer;

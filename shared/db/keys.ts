@@ -586,5 +586,7 @@ export const sequenceIndex = {
   name: (tenantId: string) => recordIndex.name(tenantId, 'sequence'),
   trash: (tenantId: string) => recordIndex.trash(tenantId, 'sequence'),
   form: (tenantId: string, formId: string) => `${tenantId}#sequence#form#${formId}`,
+  /** Active sequences enrolling a segment's members as they join (sparse, like `form`). */
+  segment: (tenantId: string, segmentId: string) => `${tenantId}#sequence#segment#${segmentId}`,
   enrollments: (tenantId: string, sequenceId: string) => `${tenantId}#sequence#${sequenceId}#enrollments`,
 };

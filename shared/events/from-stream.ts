@@ -119,7 +119,7 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): CatalogEvent[] {
  */
 export function streamRecordEvents(record: DynamoDBRecord): { change?: CatalogEvent; derived: CatalogEvent[] } {
   const change = eventFromStreamRecord(record);
-  if (!change) return { derived: derivedEngagementEvents(record) };
+  if (!change) return { derived: [...derivedEngagementEvents(record), ...derivedMembershipEvents(record)] };
   return {
     change,
     derived: [...derivedDealEvents(record), ...derivedTaskEvents(record), ...derivedUnsubscribeEvents(record)],
@@ -154,6 +154,29 @@ function derivedEngagementEvents(record: DynamoDBRecord): CatalogEvent[] {
     );
   }
   return events;
+}
+
+/**
+ * `segment.member.added` when a membership item is created, `segment.member.removed` when it is deleted (an update
+ * only refreshes the evaluation it was found under: no event). Ids only: a backfill's 100,000 members make 100,000
+ * small events. A removal's time is the stream record's (the deleted item has only its add time).
+ */
+function derivedMembershipEvents(record: DynamoDBRecord): CatalogEvent[] {
+  const { before, after } = imagesOf(record);
+  const item = after ?? before;
+  if (item?.__edb_e__ !== 'segmentMember' || (before && after)) return [];
+  const seconds = record.dynamodb?.ApproximateCreationDateTime;
+  const removedAt = seconds ? new Date(seconds * 1000) : new Date();
+  return [
+    catalogEvent(after ? 'segment.member.added' : 'segment.member.removed', {
+      schemaVersion: 1,
+      tenantId: String(item.tenantId),
+      segmentId: String(item.segmentId),
+      contactId: String(item.contactId),
+      source: String(item.source ?? 'manual'),
+      occurredAt: after ? String(after.addedAt) : removedAt.toISOString(),
+    }),
+  ];
 }
 
 /** The change's old and new items (absent on a create or a delete). */

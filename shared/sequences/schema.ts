@@ -10,7 +10,8 @@ export const MAX_ENROLL_BATCH = 100;
 export const EXIT_TRIGGERS = ['reply', 'unsubscribe', 'conversion', 'deal_won'] as const;
 export type ExitTrigger = (typeof EXIT_TRIGGERS)[number];
 export const SEQUENCE_STATUSES = ['active', 'paused', 'archived'] as const;
-export const ENROLLMENT_STATUSES = ['active', 'completed', 'exited'] as const;
+/** `failed`: its workflow hit an error past its retries (the enrolment keeps the cause). */
+export const ENROLLMENT_STATUSES = ['active', 'completed', 'exited', 'failed'] as const;
 /** Why an enrolment ended early: an exit trigger, by hand, ineligible at a send, or its sequence archived. */
 export const EXIT_REASONS = [
   ...EXIT_TRIGGERS,
@@ -218,6 +219,11 @@ export const Enrollment = z
     completedAt: Timestamp.optional(),
     exitedAt: Timestamp.optional(),
     exitReason: z.enum(EXIT_REASONS).optional(),
+    failedAt: Timestamp.optional(),
+    failure: z
+      .string()
+      .optional()
+      .meta({ description: 'Why the workflow failed (status `failed`): the error past its retries.' }),
     version: z.number().int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,

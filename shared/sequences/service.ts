@@ -34,7 +34,7 @@ export type StoredEnrollment = {
   sequenceId: string;
   enrollmentId: string;
   version: number;
-  status: 'active' | 'completed' | 'exited';
+  status: 'active' | 'completed' | 'exited' | 'failed';
   source: EnrollmentSource;
   run: number;
   currentStep?: string;
@@ -45,6 +45,8 @@ export type StoredEnrollment = {
   completedAt?: string;
   exitedAt?: string;
   exitReason?: ExitReason;
+  failedAt?: string;
+  failure?: string;
   createdAt: string;
   updatedAt: string;
   createdBy?: string;
@@ -60,10 +62,18 @@ const isConditionalFailure = (error: unknown) =>
 
 function sequenceKeys(s: StoredSequence) {
   const live = !s.deletedAt;
-  const formId = live && s.status === 'active' ? s.enrollOn?.formId : undefined;
+  const enrolling = live && s.status === 'active';
+  const formId = enrolling ? s.enrollOn?.formId : undefined;
+  const segmentId = enrolling ? s.enrollOn?.segmentId : undefined;
+  // gsi2 (sparse): the active sequences a form's leads or a segment's new members enrol in (one trigger each).
+  const gsi2pk = formId
+    ? sequenceIndex.form(s.tenantId, formId)
+    : segmentId
+      ? sequenceIndex.segment(s.tenantId, segmentId)
+      : undefined;
   return {
-    gsi2pk: formId ? sequenceIndex.form(s.tenantId, formId) : undefined,
-    gsi2sk: formId ? s.sequenceId : undefined,
+    gsi2pk,
+    gsi2sk: gsi2pk ? s.sequenceId : undefined,
     gsi4pk: live ? sequenceIndex.name(s.tenantId) : sequenceIndex.trash(s.tenantId),
     gsi4sk: live ? `${s.sortName}#${s.sequenceId}` : `${s.deletedAt}#${s.sequenceId}`,
   };
@@ -254,6 +264,23 @@ export async function sequencesEnrollingForm(tenantId: string, formId: string): 
   return ids;
 }
 
+/** Active sequences that enrol a segment's members as they join: one Query on gsi2. */
+export async function sequencesEnrollingSegment(tenantId: string, segmentId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await queryIndex<{ sequenceId: string }>(
+      'sequence',
+      'gsi2',
+      sequenceIndex.segment(tenantId, segmentId),
+      { limit: 100, cursor },
+    );
+    ids.push(...page.items.map((s) => s.sequenceId));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return ids;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Enrolments
 
@@ -407,6 +434,45 @@ export async function exitEnrollment(
           ...(options.expectedVersion !== undefined ? [op.eq(attr.version, options.expectedVersion)] : []),
         ].join(' AND '),
       )
+      .go();
+    return true;
+  } catch (error) {
+    if (isConditionalFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** What a Step Functions Catch hands on: the error name and its cause (a Lambda's is JSON with its message). */
+export function failureCause(error: { Error?: string | undefined; Cause?: string | undefined } | undefined): string {
+  let message = error?.Cause;
+  try {
+    // A Lambda error's cause is {"errorType","errorMessage","trace"}: the message says why, the trace is internal.
+    const parsed = JSON.parse(message ?? '') as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // A plain-text cause (a States.* error) is kept as it is.
+  }
+  return ([error?.Error, message].filter(Boolean).join(': ') || 'unknown error').slice(0, 1000);
+}
+
+/**
+ * Ends an enrolment whose workflow failed past its retries (the state machine's Catch): `failed` with the cause, so
+ * it does not stay active forever. Conditioned on `status = active` and the run, so an enrolment that ended
+ * meanwhile (an exit, a completion) keeps its end. Returns false when it was not active.
+ */
+export async function failEnrollment(
+  key: { tenantId: string; sequenceId: string; contactId: string },
+  run: number,
+  cause: string,
+): Promise<boolean> {
+  const now = new Date().toISOString();
+  try {
+    await model.entities.sequenceEnrollment
+      .patch(key)
+      .set({ status: 'failed', failure: cause.slice(0, 1000), failedAt: now, updatedAt: now })
+      .remove(['waitUntil'])
+      .add({ version: 1 })
+      .where((attr, op) => `${op.eq(attr.status, 'active')} AND ${op.eq(attr.run, run)}`)
       .go();
     return true;
   } catch (error) {

@@ -12,6 +12,7 @@ import {
   readSequence,
   type StoredSequence,
   sequencesEnrollingForm,
+  sequencesEnrollingSegment,
 } from './service.ts';
 
 /** The live contact of an address: one lookup Query (addresses are stored lower-cased). */
@@ -155,6 +156,58 @@ export async function onLeadConverted(tenantId: string, leadId: string, contactI
       const outcome = await enrollContacts(tenantId, sequenceId, [contactId], 'form');
       if (outcome.enrolled.length > 0) enrolled.push(sequenceId);
     }
+  }
+  return enrolled;
+}
+
+/**
+ * How long a container keeps a segment's active sequences: a bulk add or a backfill of 100,000 members is 100,000
+ * `segment.member.added` events, and most segments enrol nobody, so each event costs one Query only when the entry
+ * is older than this. Each sequence found is read again before enrolling (paused or deleted meanwhile: nobody is
+ * enrolled); a sequence activated meanwhile is found that much later at most, and the members who joined before its
+ * activation are the activation's segment job's.
+ */
+export const SEGMENT_TRIGGER_CACHE_MS = 5_000;
+const segmentTriggers = new Map<string, { sequenceIds: string[]; at: number }>();
+
+/** The active sequences enrolling a segment, cached per container for SEGMENT_TRIGGER_CACHE_MS. */
+async function cachedSequencesEnrollingSegment(tenantId: string, segmentId: string, now: number): Promise<string[]> {
+  const key = `${tenantId}\u0000${segmentId}`;
+  const hit = segmentTriggers.get(key);
+  if (hit && now - hit.at < SEGMENT_TRIGGER_CACHE_MS) return hit.sequenceIds;
+  const sequenceIds = await sequencesEnrollingSegment(tenantId, segmentId);
+  // Bounded: a container that saw many segments forgets the oldest first (a Map iterates in insertion order).
+  segmentTriggers.delete(key);
+  segmentTriggers.set(key, { sequenceIds, at: now });
+  if (segmentTriggers.size > 1000) segmentTriggers.delete(segmentTriggers.keys().next().value!);
+  return sequenceIds;
+}
+
+/** Forgets the cached segment triggers (tests that activate a sequence and add a member at once). */
+export function clearSegmentTriggerCache(): void {
+  segmentTriggers.clear();
+}
+
+/**
+ * A contact joined a segment (dynamic membership, a backfill, a list add): enrolled in every active sequence that
+ * enrols that segment, once per sequence (the enrolment's conditional Put; already enrolled is no error).
+ */
+export async function onSegmentMemberAdded(
+  tenantId: string,
+  segmentId: string,
+  contactId: string,
+  now = Date.now(),
+): Promise<string[]> {
+  const sequenceIds = await cachedSequencesEnrollingSegment(tenantId, segmentId, now);
+  const enrolled: string[] = [];
+  for (const sequenceId of sequenceIds) {
+    // The cache only says which sequences may enrol: a fresh read decides, so one paused, edited or deleted in
+    // the last seconds enrols nobody.
+    const sequence = await readSequence(tenantId, sequenceId);
+    if (!sequence || sequence.deletedAt || sequence.status !== 'active') continue;
+    if (sequence.enrollOn?.segmentId !== segmentId) continue;
+    const outcome = await enrollContacts(tenantId, sequenceId, [contactId], 'segment');
+    if (outcome.enrolled.length > 0) enrolled.push(sequenceId);
   }
   return enrolled;
 }

@@ -5,7 +5,7 @@ import { auditAttributes, gsiIndexes, gsiKeyAttributes, KEY_CASING, SERVICE } fr
  * A drip sequence: ordered steps (send, wait, waitUntil, task, branch; shared/sequences/schema.ts, at most 50), the
  * sender, the subscription category its mail goes under, what ends an enrolment early (`exitOn`) and what enrols
  * (`enrollOn`). gsi4: the tenant's sequences by name (and trash); gsi2: active sequences enrolling a form's leads
- * (sparse: only while active with `enrollOn.formId`), what the form-lead consumer queries.
+ * or a segment's members (sparse: only while active with `enrollOn`), what the trigger consumer queries.
  */
 export const SequenceEntity = new Entity(
   {
@@ -66,7 +66,7 @@ export const SequenceEnrollmentEntity = new Entity(
       updatedAt: { type: 'string', required: true },
       createdBy: { type: 'string' },
       updatedBy: { type: 'string' },
-      /** active | completed | exited */
+      /** active | completed | exited | failed */
       status: { type: 'string', required: true },
       /** manual | segment | form */
       source: { type: 'string', required: true },
@@ -81,6 +81,9 @@ export const SequenceEnrollmentEntity = new Entity(
       exitedAt: { type: 'string' },
       /** reply | unsubscribe | conversion | deal_won | manual | suppressed | unconsented | no_email | deleted | archived */
       exitReason: { type: 'string' },
+      failedAt: { type: 'string' },
+      /** The error that failed the workflow past its retries (status failed), at most 1,000 characters. */
+      failure: { type: 'string' },
       ...gsiKeyAttributes(['gsi1']),
     },
     indexes: {
