@@ -86,38 +86,29 @@ export class CrmSequences extends Construct {
       configurationSetName: marketingConfigurationSetName(Stack.of(this).stackName),
     });
 
-    const step = new LambdaInvoke(this, 'Step', {
-      lambdaFunction: this.steps.function,
-      payload: TaskInput.fromObject({
-        tenantId: JsonPath.stringAt('$.tenantId'),
-        sequenceId: JsonPath.stringAt('$.sequenceId'),
-        contactId: JsonPath.stringAt('$.contactId'),
-        run: JsonPath.numberAt('$.run'),
-      }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      taskTimeout: Timeout.duration(Duration.seconds(90)),
-    })
-      .addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 })
+    // The steps function with the enrolment's ids (and `extra` fields), retried on Lambda's transient errors.
+    const invokeSteps = (id: string, extra: Record<string, unknown> = {}) =>
+      new LambdaInvoke(this, id, {
+        lambdaFunction: this.steps.function,
+        payload: TaskInput.fromObject({
+          tenantId: JsonPath.stringAt('$.tenantId'),
+          sequenceId: JsonPath.stringAt('$.sequenceId'),
+          contactId: JsonPath.stringAt('$.contactId'),
+          run: JsonPath.numberAt('$.run'),
+          ...extra,
+        }),
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        taskTimeout: Timeout.duration(Duration.seconds(90)),
+      }).addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 });
+    const step = invokeSteps('Step')
       // SES said "not now" (the send released its claim): retry for longer, as the sending rate recovers.
       .addRetry({ errors: [...SES_THROTTLES], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 8 });
     // An error past the retries (or none to retry) ends the enrolment as `failed` with its cause, then the execution
     // fails (the alarm counts it): an enrolment never stays `active` behind a dead workflow.
-    const recordFailure = new LambdaInvoke(this, 'RecordFailure', {
-      lambdaFunction: this.steps.function,
-      payload: TaskInput.fromObject({
-        tenantId: JsonPath.stringAt('$.tenantId'),
-        sequenceId: JsonPath.stringAt('$.sequenceId'),
-        contactId: JsonPath.stringAt('$.contactId'),
-        run: JsonPath.numberAt('$.run'),
-        error: JsonPath.objectAt('$.error'),
-      }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      taskTimeout: Timeout.duration(Duration.seconds(90)),
-    })
-      .addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 })
-      .next(new Fail(this, 'Failed', { error: 'SequenceEnrollmentFailed', cause: "See the enrolment's failure." }));
+    const recordFailure = invokeSteps('RecordFailure', { error: JsonPath.objectAt('$.error') }).next(
+      new Fail(this, 'Failed', { error: 'SequenceEnrollmentFailed', cause: "See the enrolment's failure." }),
+    );
     step.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     const wait = new Wait(this, 'Wait', { time: WaitTime.timestampPath('$.waitUntil') });
     const definition = step.next(
