@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PROJECT_ROOT } from '../infra/constructs/crm-function.ts';
 import { DynamoDbLocal } from '../infra/local/dynamodb-local.ts';
 
@@ -23,8 +23,13 @@ export default async function setup({ provide }: { provide: (key: string, value:
   process.env.NODE_DISABLE_COMPILE_CACHE = '1';
   const dynamo = await DynamoDbLocal.start();
   provide('dynamoEndpoint', dynamo.endpoint);
+  // The run's synthesized app, built by the first local cloud that needs it (test/support/assembly.ts). Inside the
+  // project, as every local cloud's assembly is: the bundles resolve @aws-sdk/* from node_modules.
+  const assemblyCacheDir = join(PROJECT_ROOT, '.data', 'cdk.out', `test-run-${basename(runTemp).slice('run-'.length)}`);
+  provide('assemblyCacheDir', assemblyCacheDir);
   return async () => {
     await dynamo.stop();
+    await rm(assemblyCacheDir, { recursive: true, force: true });
     for (const [name, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
 import { atExpression, scheduleName } from '../shared/activities/reminders.ts';
 import { createModel } from '../shared/db/model.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -41,7 +42,7 @@ beforeAll(async () => {
   for (const path of ['/v1/contacts', '/v1/activities']) {
     await eventually(async () => ((await rep('GET', path)).status === 200 ? true : undefined), 90_000);
   }
-}, 240_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureAssignmentFairness } from '../bench/assignment.ts';
 import { type Doc, docClient } from '../bench/common.ts';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeCompany, makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -16,7 +17,7 @@ let doc: Doc;
 beforeAll(async () => {
   cloud = await startTestCloud();
   doc = docClient(cloud.dynamo.endpoint, cloud.resolver.region);
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   doc?.destroy();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
 import { localTimeAt } from '../shared/campaigns/schedule.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
 /**
@@ -17,7 +18,7 @@ let admin: ReturnType<typeof api>;
 beforeAll(async () => {
   cloud = await startTestCloud();
   admin = api(cloud, await cloud.token({ tenantId: TENANT, roles: ['admin'], userId: 'marketer' }));
-}, 300_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeCompany, makeContact, makeNote } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -17,7 +18,7 @@ beforeAll(async () => {
   cloud = await startTestCloud();
   token = await cloud.token({ tenantId: 'dupes', roles: ['admin'], userId: 'alice' });
   admin = api(cloud, token);
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeCompany, makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -17,7 +18,7 @@ beforeAll(async () => {
   for (const path of ['/v1/contacts', '/v1/companies', '/v1/email-templates']) {
     await eventually(async () => ((await marketer('GET', path)).status === 200 ? true : undefined), 90_000);
   }
-}, 240_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
 /**
@@ -14,7 +15,7 @@ beforeAll(async () => {
   cloud = await startTestCloud();
   manager = api(cloud, await cloud.token({ tenantId: 'acme', roles: ['manager'], userId: 'mia' }));
   reader = api(cloud, await cloud.token({ tenantId: 'acme', roles: ['readonly'], userId: 'rae' }));
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_SENDER_EMAIL, type LocalCloud } from '../infra/local/cloud.ts';
 import { decayScheduleName } from '../shared/scoring/consumer.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
 /**
@@ -17,7 +18,7 @@ const ORIGIN = 'https://www.initech.example';
 beforeAll(async () => {
   cloud = await startTestCloud();
   admin = api(cloud, await cloud.token({ tenantId: TENANT, roles: ['admin'], userId: 'peter' }));
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeContact, makeUser } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -53,7 +54,7 @@ beforeAll(async () => {
     fallbackTeamId: teams.Triage,
   });
   expect(rules.status, rules.text).toBe(200);
-}, 300_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -15,7 +16,7 @@ let admin: ReturnType<typeof api>;
 beforeAll(async () => {
   cloud = await startTestCloud();
   admin = api(cloud, await cloud.token({ tenantId: TENANT, roles: ['admin'], userId: 'founder' }));
-}, 300_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -6,6 +6,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../infra/local/cloud.ts';
 import { createModel } from '../shared/db/model.ts';
+import { CLOUD_START_TIMEOUT_MS, prebuiltAssembly } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually } from './support/local-cloud.ts';
 
@@ -27,11 +28,17 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'crm-cloud-'));
   // Real time: the sequence's waits are what this test is about (startTestCloud runs Waits at scale 0).
   const log = process.env.CRM_TEST_LOG ? (line: string) => console.log(line) : undefined;
-  cloud = await startLocalCloud({ dataDir, persist: false, waitTimeScale: 1, ...(log ? { log } : {}) });
+  cloud = await startLocalCloud({
+    dataDir,
+    persist: false,
+    waitTimeScale: 1,
+    prebuilt: await prebuiltAssembly(),
+    ...(log ? { log } : {}),
+  });
   model = createModel({ table: cloud.tableName, client: DynamoDBDocumentClient.from(cloud.dynamo.client) });
   admin = api(cloud, await cloud.token({ tenantId: TENANT, roles: ['admin'], userId: 'owner-1' }));
   await eventually(async () => ((await admin('GET', '/v1/sequences')).status === 200 ? true : undefined), 90_000);
-}, 240_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
 /**
@@ -22,7 +23,7 @@ beforeAll(async () => {
   cloud = await startTestCloud();
   admin = api(cloud, await cloud.token({ tenantId: TENANT, roles: ['admin'], userId: 'admin-1' }));
   agent = api(cloud, await cloud.token({ tenantId: TENANT, roles: ['support'], userId: 'agent-1' }));
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
 import { createModel } from '../shared/db/model.ts';
 import { slaScheduleName } from '../shared/tickets/sla.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -78,7 +79,7 @@ beforeAll(async () => {
   expect(policy.body.isDefault).toBe(true);
   const requester = await manager('POST', '/v1/contacts', makeContact());
   requesterId = requester.body.id;
-}, 240_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

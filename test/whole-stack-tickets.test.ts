@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -13,7 +14,7 @@ let agent: ReturnType<typeof api>;
 beforeAll(async () => {
   cloud = await startTestCloud();
   agent = api(cloud, await cloud.token({ tenantId: 'helpdesk', roles: ['support'], userId: 'agent-7' }));
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

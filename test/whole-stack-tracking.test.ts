@@ -7,6 +7,7 @@ import { marketingConfigurationSetName } from '../infra/constructs/email-trackin
 import type { LocalCloud } from '../infra/local/cloud.ts';
 import { createModel } from '../shared/db/model.ts';
 import { trackingTags } from '../shared/tracking/ses-events.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 
@@ -33,7 +34,7 @@ beforeAll(async () => {
   });
   // Cold start of the contacts function on a busy machine (see the other whole-stack files).
   await eventually(async () => ((await rep('GET', '/v1/contacts')).status === 200 ? true : undefined), 90_000);
-}, 240_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   sesClient?.destroy();

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../infra/constructs/crm-function.ts';
 import { type LocalCloud, localCloudEnvPath, startLocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS, prebuiltAssembly } from './support/assembly.ts';
 import { makeUser } from './support/factories.ts';
 import { api, eventually } from './support/local-cloud.ts';
 
@@ -37,11 +38,11 @@ async function tokenCli(...args: string[]): Promise<{ code: number; stdout: stri
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'crm-workspace-'));
-  cloud = await startLocalCloud({ dataDir, persist: false, waitTimeScale: 0 });
+  cloud = await startLocalCloud({ dataDir, persist: false, waitTimeScale: 0, prebuilt: await prebuiltAssembly() });
   await mkdir(join(dataDir, 'tmp'));
   // The first admin of a new organisation has no user yet: the --roles form bootstraps them.
   admin = api(cloud, await cloud.token({ tenantId: 'acme', roles: ['admin'], userId: 'founder' }));
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

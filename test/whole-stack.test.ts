@@ -3,6 +3,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../infra/local/cloud.ts';
+import { CLOUD_START_TIMEOUT_MS } from './support/assembly.ts';
 import { makeCompany, makeContact } from './support/factories.ts';
 import { api, eventually, startTestCloud } from './support/local-cloud.ts';
 import { accepts, loopbackOnly } from './support/net.ts';
@@ -17,7 +18,7 @@ type HistoryEntry = { version: number; changes: Record<string, { old?: unknown; 
 beforeAll(async () => {
   cloud = await startTestCloud();
   admin = api(cloud, await cloud.token({ tenantId: 'acme', roles: ['admin'], userId: 'alice' }));
-}, 180_000);
+}, CLOUD_START_TIMEOUT_MS);
 
 afterAll(async () => {
   await cloud?.stop();

@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createModel } from '../../shared/db/model.ts';
 import { mailboxResolver } from '../../shared/mailboxes/resolve.ts';
 import { PROJECT_ROOT } from '../constructs/crm-function.ts';
-import { synthesize } from '../synth.ts';
+import { type SynthesizeOptions, synthesize } from '../synth.ts';
 import { LocalCognito } from './cognito.ts';
 import { mintUserToken } from './cognito-token.ts';
 import { DynamoDbLocal, freePort, LOCAL_CREDENTIALS } from './dynamodb-local.ts';
@@ -46,6 +46,11 @@ export interface LocalCloudOptions {
   waitTimeScale?: number;
   /** The DynamoDB endpoint functions get, from DynamoDB Local's (e.g. a counting proxy in front of it: benchmarks). */
   functionDynamoEndpoint?: (realEndpoint: string) => Promise<string>;
+  /**
+   * An app already synthesized (with bundles) by `synthesize()` that this cloud runs instead of synthesizing its own:
+   * tests synthesize once per run (test/support/assembly.ts). Only read, never changed or removed by the cloud.
+   */
+  prebuilt?: { template: CfnTemplate; assemblyDir: string };
   log?: (line: string) => void;
 }
 
@@ -171,6 +176,15 @@ export function persistentAssemblyDir(dataDir: string): string {
 }
 
 /**
+ * How the local cloud synthesizes: the default template, bundled. Edge protection (CloudFront, WAF in us-east-1) has
+ * no local part. It has a sender, so functions that mail (double opt-in) work: every message lands in the local SES
+ * outbox.
+ */
+export function localSynthOptions(outdir: string): SynthesizeOptions {
+  return { outdir, bundle: true, context: { edgeProtection: false, senderEmail: LOCAL_SENDER_EMAIL } };
+}
+
+/**
  * The local cloud: synthesizes the CDK app (bundling with local esbuild) and runs that template on this machine:
  * DynamoDB Local with its stream feeding the template's event source mappings, Lambda functions in worker threads,
  * the HTTP API with its JWT authorizer, EventBridge rules, Step Functions, Scheduler, SES and S3. Handlers reach
@@ -211,17 +225,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const outdir = options.persist
     ? persistentAssemblyDir(options.dataDir)
     : join(PROJECT_ROOT, '.data', 'cdk.out', `test-${randomUUID().slice(0, 8)}`);
-  if (!options.persist) {
+  if (!options.persist && !options.prebuilt) {
     started.push({ name: 'assembly', stop: () => rm(outdir, { recursive: true, force: true }) });
   }
   try {
-    // The local cloud runs the default template: edge protection (CloudFront, WAF in us-east-1) has no local part.
-    // It has a sender, so functions that mail (double opt-in) work: every message lands in the local SES outbox.
-    const { template, assemblyDir } = await synthesize({
-      outdir,
-      bundle: true,
-      context: { edgeProtection: false, senderEmail: LOCAL_SENDER_EMAIL },
-    });
+    const { template, assemblyDir } = options.prebuilt ?? (await synthesize(localSynthOptions(outdir)));
     const resolver = new TemplateResolver(template);
 
     const dynamo = serve(

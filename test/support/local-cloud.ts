@@ -2,15 +2,25 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalCloud, startLocalCloud } from '../../infra/local/cloud.ts';
+import { prebuiltAssembly } from './assembly.ts';
 
-/** A throwaway local cloud (in-memory database, temp data dir) for whole-stack tests; stop() removes its data dir. */
+/**
+ * A throwaway local cloud (in-memory database, temp data dir) for whole-stack tests; stop() removes its data dir. It
+ * runs the run's one synthesized app (test/support/assembly.ts) instead of synthesizing its own.
+ */
 export async function startTestCloud(): Promise<LocalCloud> {
   const dataDir = await mkdtemp(join(tmpdir(), 'crm-cloud-'));
   // CRM_TEST_LOG=1 shows the local cloud's log (function output, deliveries) while debugging a test.
   const log = process.env.CRM_TEST_LOG ? (line: string) => console.log(line) : undefined;
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ dataDir, persist: false, waitTimeScale: 0, ...(log ? { log } : {}) });
+    cloud = await startLocalCloud({
+      dataDir,
+      persist: false,
+      waitTimeScale: 0,
+      prebuilt: await prebuiltAssembly(),
+      ...(log ? { log } : {}),
+    });
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
     throw error;
