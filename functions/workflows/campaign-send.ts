@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { sendLanesFor, TokenBucket } from '../../shared/campaigns/rate.ts';
+import { SEND_BURST_SECONDS, sendLanesFor, TokenBucket } from '../../shared/campaigns/rate.ts';
 import { failRun, finishRun, type RunState, sendBatch, startRun } from '../../shared/campaigns/sender.ts';
 import { lazyConfig } from '../../shared/config.ts';
 import { logger, metrics } from '../../shared/observability.ts';
@@ -48,7 +48,7 @@ async function runStep(event: unknown): Promise<RunState> {
         state,
         {
           ses,
-          bucket: new TokenBucket(c.SES_MAX_SEND_RATE),
+          bucket: new TokenBucket(c.SES_MAX_SEND_RATE, undefined, SEND_BURST_SECONDS),
           concurrency: c.SEND_CONCURRENCY ?? sendLanesFor(c.SES_MAX_SEND_RATE),
         },
         { maxMs: c.BATCH_SECONDS * 1000 },

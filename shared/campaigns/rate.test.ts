@@ -46,6 +46,30 @@ describe('token bucket', () => {
     expect(clock.t).toBeGreaterThanOrEqual(2900);
   });
 
+  it('with a burst, catches up a stall only that much, and stays within rate + burst in any second', async () => {
+    const clock = fakeClock();
+    const bucket = new TokenBucket(20, clock, 0.25); // up to 5 tokens
+    const times: number[] = [];
+    const take = async () => {
+      await bucket.take();
+      times.push(clock.t);
+    };
+    await take(); // starts with one token: no burst at the start
+    await take();
+    expect(times).toEqual([0, 50]);
+    await clock.sleep(1_000); // the sender stalled for a second
+    for (let i = 0; i < 8; i++) await take();
+    // Five at once (the bucket's capacity), then evenly spaced again.
+    expect(times.slice(2, 7)).toEqual([1050, 1050, 1050, 1050, 1050]);
+    expect(times[7]).toBeGreaterThanOrEqual(1100);
+    expect(times[9]! - times[8]!).toBeGreaterThanOrEqual(49);
+    for (let i = 0; i < 40; i++) await take();
+    for (let i = 0; i < times.length; i++) {
+      const inWindow = times.filter((t) => t > times[i]! - 1000 && t <= times[i]!).length;
+      expect(inWindow).toBeLessThanOrEqual(20 + 5);
+    }
+  });
+
   it('refuses a rate that is not positive', () => {
     expect(() => new TokenBucket(0)).toThrow();
   });
@@ -132,9 +156,9 @@ describe('mapConcurrent', () => {
 describe('send lanes', () => {
   it('keeps enough sends in flight for the rate, within 8 to 64', () => {
     expect(sendLanesFor(1)).toBe(8);
-    expect(sendLanesFor(14)).toBe(8);
-    expect(sendLanesFor(50)).toBe(25);
-    expect(sendLanesFor(101)).toBe(51);
+    expect(sendLanesFor(14)).toBe(14);
+    expect(sendLanesFor(40)).toBe(40);
+    expect(sendLanesFor(63.5)).toBe(64);
     expect(sendLanesFor(500)).toBe(64);
   });
 });

@@ -1,9 +1,11 @@
 /**
- * Sending within the account's SES rate: a token bucket refilled at `ratePerSecond` holding one token, so sends start
- * evenly spaced (1/rate apart) and no one-second window SES measures holds more than the rate (+1 at its edge); a
- * bigger bucket would allow a burst of a second's worth on top. Throttling answers are retried with exponential
- * backoff and full jitter. One bucket per sending invocation: the workflow runs one batch at a time, so the
- * configured rate is the campaign's rate.
+ * Sending within the account's SES rate: a token bucket refilled at `ratePerSecond`. It starts with one token, so
+ * sends start evenly spaced (1/rate apart); it may hold up to `burstSeconds` of the rate (at least one token), so a
+ * sender that fell behind for a moment (every lane busy, a slow page) catches up that much instead of losing it for
+ * good. SES allows short bursts over the rate ("you can exceed this quota for short bursts"); a one-second window
+ * holds at most the rate plus the burst. Throttling answers are retried with exponential backoff and full jitter.
+ * One bucket per sending invocation: the workflow runs one batch at a time, so the configured rate is the
+ * campaign's rate.
  */
 
 export interface Clock {
@@ -26,10 +28,11 @@ export class TokenBucket {
   constructor(
     readonly ratePerSecond: number,
     private readonly clock: Clock = realClock,
+    burstSeconds = 0,
   ) {
     if (!(ratePerSecond > 0)) throw new Error('rate must be positive');
-    this.capacity = 1;
-    this.tokens = this.capacity;
+    this.capacity = Math.max(1, ratePerSecond * burstSeconds);
+    this.tokens = 1;
     this.last = clock.now();
   }
 
@@ -55,12 +58,16 @@ export class TokenBucket {
 }
 
 /**
- * Sends in flight needed to keep `ratePerSecond`: a send (claim, SES, settle) takes up to about half a second, so
- * rate/2 lanes, at least 8 and at most 64 (one invocation's sockets and memory).
+ * Sends in flight needed to keep `ratePerSecond`: a send (claim, SES, settle) takes well under a second on AWS and up
+ * to about that on a busy local cloud, so one lane per message a second, at least 8 and at most 64 (one invocation's
+ * sockets and memory).
  */
 export function sendLanesFor(ratePerSecond: number): number {
-  return Math.min(64, Math.max(8, Math.ceil(ratePerSecond / 2)));
+  return Math.min(64, Math.max(8, Math.ceil(ratePerSecond)));
 }
+
+/** How far behind (seconds of the rate) a sender may catch up at once: see TokenBucket. */
+export const SEND_BURST_SECONDS = 0.25;
 
 /** SES v2's throttling answers (and the SDK's generic ones): retried, never counted as a failed recipient. */
 export function isThrottle(error: unknown): boolean {
