@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { countOutbox, expectedAudience, ratesAroundKill, seedAddress, seedKind, sendRate } from './campaign.ts';
+import {
+  busiestSecond,
+  countOutbox,
+  expectedAudience,
+  ratesAroundKill,
+  seedAddress,
+  seedKind,
+  sendRate,
+} from './campaign.ts';
 
 const line = (to: string, time: string, campaignId = 'c1') =>
   JSON.stringify({ messageId: `m-${to}-${time}`, time, to: [to], tags: { campaignId, tenantId: 'demo' } });
@@ -22,6 +30,14 @@ describe('the seeded audience', () => {
     expect(e.forbidden.size).toBe(60);
     expect(e.forbidden.has(seedAddress(11))).toBe(true);
     expect(e.forbidden.has(seedAddress(0))).toBe(false);
+  });
+});
+
+describe('busiestSecond', () => {
+  it('finds the most sends in any one-second window', () => {
+    expect(busiestSecond([])).toBe(0);
+    expect(busiestSecond([0, 100, 999, 1000, 1500, 1600, 1700, 1999])).toBe(5);
+    expect(busiestSecond([0, 1000, 2000])).toBe(1);
   });
 });
 

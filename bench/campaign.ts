@@ -17,6 +17,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
 import { DurableQueue } from '../infra/local/durable-queue.ts';
+import { SEND_BURST_SECONDS } from '../shared/campaigns/rate.ts';
 import { npmStart, npmStartEnv, waitForGroupExit } from '../test/support/npm-start.ts';
 import { round } from './load.ts';
 import { printTable } from './report.ts';
@@ -129,6 +130,17 @@ export function sendRate(times: readonly number[], configured: number): RateFigu
  * Splits sorted send times at the kill: before `killedAt` and after it. The whole run's rate excludes the downtime
  * (last send before the kill → first send after the restart): the sending time is the two spans added.
  */
+/** The most sends any one-second window holds (sorted send times, epoch ms): how far a burst went over the rate. */
+export function busiestSecond(times: readonly number[]): number {
+  let most = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end++) {
+    while (times[end]! - times[start]! >= 1000) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
+
 export function ratesAroundKill(
   times: readonly number[],
   killedAt: number,
@@ -368,6 +380,7 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
       duplicatesSent: outbox.duplicates,
       forbiddenMailed: outbox.forbiddenMailed,
       claimedInDoubt: claimed,
+      busiestSecond: busiestSecond(outbox.times),
       statsMatchOutbox: stats.sent === outbox.lines,
       killedAtProcessed: Number((half.stats as Json).recipients),
       rate: rates,
@@ -387,6 +400,7 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
         ['  before the kill', rates.before.ofConfigured, '≥ 0.9'],
         ['  after the restart', rates.after.ofConfigured, '≥ 0.9'],
         ['downtime around the kill (s)', rates.downtimeSeconds, ''],
+        ['most sends in any one second', figures.busiestSecond, `≤ ${rate + Math.max(1, rate * SEND_BURST_SECONDS)}`],
         ['claims left in doubt', claimed, ''],
         ['peak RSS of npm start (MiB)', figures.peakRssMiB, ''],
       ],
