@@ -196,7 +196,7 @@ const CATEGORY = 'news';
 
 export async function benchCampaign(options: CampaignBenchOptions): Promise<Json> {
   const recipients = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? (options.quick ? 5_000 : 100_000));
-  const rate = Number(process.env.BENCH_CAMPAIGN_RATE ?? 50);
+  const rate = Number(process.env.BENCH_CAMPAIGN_RATE ?? 40);
   const dataDir = join(options.projectRoot, '.data', `bench-campaign-${process.pid}`);
   const children = liveChildren;
   const killGroups = killCampaignChildren;
