@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, isThrottle, mapConcurrent, sendLanesFor, TokenBucket, withThrottleRetry } from './rate.ts';
+import { type Clock, isThrottle, sendLanesFor, TokenBucket, withThrottleRetry } from './rate.ts';
 
 /** Virtual time: sleeping advances the clock at once, so rates are measured exactly and instantly. */
 function fakeClock(): Clock & { t: number; sleeps: number[] } {
@@ -133,23 +133,6 @@ describe('throttle retries', () => {
       ),
     ).rejects.toThrow('rejected');
     expect(calls).toBe(1);
-  });
-});
-
-describe('mapConcurrent', () => {
-  it('keeps at most N in flight and the results in order', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const results = await mapConcurrent([...Array(20).keys()], 4, async (i) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      await new Promise((r) => setTimeout(r, 1 + (i % 3)));
-      inFlight--;
-      return i * 2;
-    });
-    expect(most).toBe(4);
-    expect(results).toEqual([...Array(20).keys()].map((i) => i * 2));
-    expect(await mapConcurrent([], 4, async () => 1)).toEqual([]);
   });
 });
 

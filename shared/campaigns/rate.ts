@@ -111,21 +111,3 @@ export async function withThrottleRetry<T>(
     }
   }
 }
-
-/** Runs `worker` over `items` with at most `concurrency` in flight; resolves with the results in order. */
-export async function mapConcurrent<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  worker: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await worker(items[index]!);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
