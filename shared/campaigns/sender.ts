@@ -266,13 +266,12 @@ export async function sendBatch(state: RunState, deps: SendDeps, budget: BatchBu
       ahead.catch(() => undefined); // awaited on the next turn, or dropped when the batch stops first
     }
     const { finished } = await startPage(campaign, page, deps, state.run, sends);
-    const next = page.next;
     saved = saved.then(async (owned) => {
       const result = await finished;
       if (result === undefined) redo = true; // this page is redone, so no later page may move progress past it
       if (!owned || redo) return owned;
       logger.info('campaign page', { source: page.at.source, ...result });
-      return saveProgress(state, next);
+      return saveProgress(state, page.next);
     });
   }
 }
@@ -307,8 +306,6 @@ export interface PageResult {
   sent: number;
   failed: number;
   skipped: number;
-  /** Claimed, but SES's answer was lost: left claimed. */
-  inDoubt: number;
   /** Already in the ledger (an earlier attempt or run), or another contact's address on the same page. */
   repeated: number;
 }
@@ -566,7 +563,7 @@ async function startPage(
   run: number,
   lanes: SendLanes,
 ): Promise<{ finished: Promise<PageResult | undefined> }> {
-  const result: PageResult = { sent: 0, failed: 0, skipped: 0, inDoubt: 0, repeated: page.sharedAddresses };
+  const result: PageResult = { sent: 0, failed: 0, skipped: 0, repeated: page.sharedAddresses };
   await Promise.all(
     page.decisions
       .filter((d) => d.skip)
@@ -591,8 +588,7 @@ async function startPage(
       try {
         result[await sendOne(campaign, { ...d, context }, deps, run)]++;
       } catch (error) {
-        interrupted = true;
-        if (error instanceof SendInterruptedError && /lost/.test(error.message)) result.inDoubt++;
+        interrupted = true; // a claim left in doubt included: the page is redone, and the ledger keeps the claim
         throw error;
       }
     });
