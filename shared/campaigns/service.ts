@@ -3,10 +3,10 @@ import type { Principal } from '../auth/principal.ts';
 import { trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { campaignIndex, campaignKeys, sortableName } from '../db/keys.ts';
-import { checkCursor, model, writeRecord } from '../db/store.ts';
+import { checkCursor, model, versionCondition, writeRecord } from '../db/store.ts';
 import {
   ConflictError,
-  DomainError,
+  type DomainError,
   type FieldError,
   NotFoundError,
   PreconditionFailedError,
@@ -108,11 +108,7 @@ async function save(
   await writeRecord({
     entity: 'campaign',
     item: { ...next, ...campaignKeys(next as StoredCampaign & { sortName: string }) },
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError('campaign', next.campaignId)
-        : new DomainError(409, 'campaign.exists', `campaign ${next.campaignId} already exists.`),
+    ...versionCondition('campaign', next.campaignId, previous),
     ...(idempotency ? { idempotency: { tenantId: p.tenantId, ...idempotency, statusCode, response: view } } : {}),
   });
   return view;

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { ConflictError, type DomainError, IdempotentReplay, ValidationError } from '../errors.ts';
+import { ConflictError, DomainError, IdempotentReplay, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { documentClient, tableName } from './client.ts';
 import type { LookupKind } from './entities/lookup.ts';
 import { DYNAMODB_MAX_ITEM_BYTES, itemSize, RecordTooLargeError } from './item-size.ts';
@@ -128,6 +128,24 @@ export function lookupDelta(change: LookupChange): { put: LookupEntry[]; remove:
   return {
     put: change.next.filter((l) => summaryChanged || !before.has(lookupId(l))),
     remove: change.previous.filter((l) => !after.has(lookupId(l))),
+  };
+}
+
+/**
+ * A record write's version condition: on the version read when there is a `previous` (PATCH, DELETE: 412 if it
+ * changed meanwhile), else the id must be new (create: 409 `<entity>.exists`).
+ */
+export function versionCondition(
+  entity: string,
+  id: string,
+  previous: { version: number } | undefined,
+): Pick<RecordWrite, 'expectedVersion' | 'onVersionConflict'> {
+  return {
+    ...(previous ? { expectedVersion: previous.version } : {}),
+    onVersionConflict: () =>
+      previous
+        ? new PreconditionFailedError(entity, id)
+        : new DomainError(409, `${entity}.exists`, `${entity} ${id} already exists.`),
   };
 }
 

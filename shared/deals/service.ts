@@ -12,6 +12,7 @@ import {
   model,
   type RecordWrite,
   type ReferenceCheck,
+  versionCondition,
   writeRecords,
 } from '../db/store.ts';
 import {
@@ -232,11 +233,7 @@ function planDealWrite(
   const write: RecordWrite = {
     entity: 'deal',
     item: { ...next, ...dealKeys(next) },
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError('deal', next.dealId)
-        : new DomainError(409, 'deal.exists', `deal ${next.dealId} already exists.`),
+    ...versionCondition('deal', next.dealId, previous),
     lookups: {
       tenantId: next.tenantId,
       targetId: next.dealId,

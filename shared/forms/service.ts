@@ -3,8 +3,8 @@ import type { Principal } from '../auth/principal.ts';
 import { trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { formIndex, sortableName } from '../db/keys.ts';
-import { model, writeRecord } from '../db/store.ts';
-import { DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { model, versionCondition, writeRecord } from '../db/store.ts';
+import { NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, type PageRequest, queryIndex } from '../records/lists.ts';
 import { mergePatch } from '../records/merge-patch.ts';
@@ -50,11 +50,7 @@ async function save(
   await writeRecord({
     entity: 'form',
     item: { ...next, ...formKeys(next) },
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError('form', next.formId)
-        : new DomainError(409, 'form.exists', `form ${next.formId} already exists.`),
+    ...versionCondition('form', next.formId, previous),
     ...(idempotency ? { idempotency: { tenantId: p.tenantId, ...idempotency, statusCode, response: view } } : {}),
   });
   return view;

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal.ts';
 import { restoredVersion, type StoredAudit, trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { articleIndex, articleKeys, kbTokenKeys, sortableName } from '../db/keys.ts';
-import { type ItemWrite, type LookupEntry, model, writeRecord } from '../db/store.ts';
+import { type ItemWrite, type LookupEntry, model, versionCondition, writeRecord } from '../db/store.ts';
 import { DomainError, ForbiddenError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, queryIndex, queryLookup, singleFilter } from '../records/lists.ts';
@@ -114,11 +114,7 @@ async function writeArticle(
   await writeRecord({
     entity: 'article',
     item: { ...next, ...articleKeys(next) },
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError('article', next.articleId)
-        : new DomainError(409, 'article.exists', `article ${next.articleId} already exists.`),
+    ...versionCondition('article', next.articleId, previous),
     lookups: {
       tenantId: principal.tenantId,
       targetId: next.articleId,

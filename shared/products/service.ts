@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import { restoredVersion, type StoredAudit, trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { productIndex, productKeys, sortableName } from '../db/keys.ts';
-import { type ItemWrite, model, writeRecord } from '../db/store.ts';
+import { type ItemWrite, model, versionCondition, writeRecord } from '../db/store.ts';
 import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, queryIndex, singleFilter } from '../records/lists.ts';
@@ -74,11 +74,7 @@ async function writeProduct(
     await writeRecord({
       entity: 'product',
       item: { ...next, ...productKeys(next) },
-      ...(previous ? { expectedVersion: previous.version } : {}),
-      onVersionConflict: () =>
-        previous
-          ? new PreconditionFailedError('product', next.productId)
-          : new DomainError(409, 'product.exists', `product ${next.productId} already exists.`),
+      ...versionCondition('product', next.productId, previous),
       items: skuClaimWrites(next, previous),
       ...(idempotency
         ? { idempotency: { tenantId: principal.tenantId, ...idempotency, statusCode: 201, response: view } }

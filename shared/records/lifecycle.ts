@@ -4,7 +4,14 @@ import { validateCustomFields } from '../custom-fields/service.ts';
 import { findIdempotentResponse } from '../db/idempotency.ts';
 import { largestFields, RecordTooLargeError } from '../db/item-size.ts';
 import { isStorageOnly, itemView } from '../db/item-view.ts';
-import { type LookupEntry, model, type RecordWrite, type ReferenceCheck, writeRecords } from '../db/store.ts';
+import {
+  type LookupEntry,
+  model,
+  type RecordWrite,
+  type ReferenceCheck,
+  versionCondition,
+  writeRecords,
+} from '../db/store.ts';
 import { type DuplicateCandidate, explainTakenKey, guardDuplicates } from '../duplicates/guard.ts';
 import {
   ConflictError,
@@ -231,11 +238,7 @@ export function planWrite(
   const write: RecordWrite = {
     entity: kind.entity,
     item,
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError(kind.entity, id)
-        : new DomainError(409, `${kind.entity}.exists`, `${kind.entity} ${id} already exists.`),
+    ...versionCondition(kind.entity, id, previous),
     lookups: {
       tenantId: principal.tenantId,
       targetId: id,

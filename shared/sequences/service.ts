@@ -2,8 +2,8 @@ import { ulid } from 'ulid';
 import type { Principal } from '../auth/principal.ts';
 import { itemView } from '../db/item-view.ts';
 import { sequenceIndex, sortableName } from '../db/keys.ts';
-import { model, writeRecord } from '../db/store.ts';
-import { ConflictError, DomainError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import { model, versionCondition, writeRecord } from '../db/store.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, type PageRequest, queryIndex } from '../records/lists.ts';
 import { mergePatch } from '../records/merge-patch.ts';
@@ -106,11 +106,7 @@ async function save(
   await writeRecord({
     entity: 'sequence',
     item: { ...next, ...sequenceKeys(next) },
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError('sequence', next.sequenceId)
-        : new DomainError(409, 'sequence.exists', `sequence ${next.sequenceId} already exists.`),
+    ...versionCondition('sequence', next.sequenceId, previous),
     ...(idempotency ? { idempotency: { tenantId: p.tenantId, ...idempotency, statusCode, response: view } } : {}),
   });
   return view;

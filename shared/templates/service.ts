@@ -6,7 +6,7 @@ import { getCustomFieldSchema } from '../custom-fields/service.ts';
 import { restoredVersion, type StoredAudit, trashedVersion } from '../db/documents.ts';
 import { itemView } from '../db/item-view.ts';
 import { recordIndex, sortableName } from '../db/keys.ts';
-import { model, writeRecord } from '../db/store.ts';
+import { model, versionCondition, writeRecord } from '../db/store.ts';
 import { DomainError, type FieldError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { ApiRequest, VersionPrecondition } from '../http/request.ts';
 import { type Page, queryIndex } from '../records/lists.ts';
@@ -123,11 +123,7 @@ async function save(
   await writeRecord({
     entity: ENTITY,
     item: { ...next, ...templateKeys(next) },
-    ...(previous ? { expectedVersion: previous.version } : {}),
-    onVersionConflict: () =>
-      previous
-        ? new PreconditionFailedError(ENTITY, next.templateId)
-        : new DomainError(409, 'emailTemplate.exists', `emailTemplate ${next.templateId} already exists.`),
+    ...versionCondition(ENTITY, next.templateId, previous),
     ...(idempotency ? { idempotency: { tenantId: p.tenantId, ...idempotency, statusCode: 201, response: view } } : {}),
   });
   return view;
