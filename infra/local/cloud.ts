@@ -14,12 +14,13 @@ import { PROJECT_ROOT } from '../constructs/crm-function.ts';
 import { type SynthesizeOptions, synthesize } from '../synth.ts';
 import { LocalCognito } from './cognito.ts';
 import { mintUserToken } from './cognito-token.ts';
-import { DynamoDbLocal, freePort, LOCAL_CREDENTIALS } from './dynamodb-local.ts';
+import { DynamoDbLocal, LOCAL_CREDENTIALS } from './dynamodb-local.ts';
 import { LocalStreamPoller } from './dynamodb-streams.ts';
 import { LocalEventBridge } from './eventbridge.ts';
 import { LocalHttpApi } from './http-api.ts';
 import { type LocalCloudInfo, LocalIssuer, writeLocalCloudInfo } from './issuer.ts';
 import { LambdaRuntime } from './lambda-runtime.ts';
+import { PortReservation } from './ports.ts';
 import { LocalS3 } from './s3.ts';
 import { LocalScheduler } from './scheduler.ts';
 import { configurationSetsOf, LocalSes } from './ses.ts';
@@ -305,9 +306,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     // Two HTTP APIs: the CRM API, and the public web-to-lead API (no API-level CORS: forms answer their own). Their
     // ports are fixed before the functions' environments are resolved: functions that build public links get the
-    // forms API's local URL for `Fn::GetAtt [api, ApiEndpoint]` (PUBLIC_API_URL).
-    const apiPort = options.apiPort || (await freePort());
-    const formsApiPort = options.formsApiPort || (await freePort());
+    // forms API's local URL for `Fn::GetAtt [api, ApiEndpoint]` (PUBLIC_API_URL). A port not given is held open
+    // (PortReservation) until its API serves on it, so no other process can take it meanwhile.
+    const hold = async (port: number | undefined): Promise<{ port: number; reservation?: PortReservation }> => {
+      if (port) return { port };
+      const reservation = track(await PortReservation.hold());
+      return { port: reservation.port, reservation };
+    };
+    const apiListen = await hold(options.apiPort);
+    const formsApiListen = await hold(options.formsApiPort);
+    const apiPort = apiListen.port;
+    const formsApiPort = formsApiListen.port;
     const httpApis = resolver.resourcesOfType('AWS::ApiGatewayV2::Api');
     // An API's name is its Name, or the title of the OpenAPI Body it is declared by.
     const apiName = (props: Record<string, unknown> | undefined) =>
@@ -379,7 +388,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         resolver,
         invoker,
         issuer,
-        port: apiPort,
+        ...apiListen,
         log,
         ...(mainApiId ? { apiLogicalId: mainApiId } : {}),
       }),
@@ -390,7 +399,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             resolver,
             invoker,
             issuer,
-            port: formsApiPort,
+            ...formsApiListen,
             log,
             apiLogicalId: formsApiId,
           }),

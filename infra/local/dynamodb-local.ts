@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -12,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { TableDesign } from '../../shared/db/table.ts';
 import { CommitBarrier } from './dynamodb-commit-barrier.ts';
+import { freePort } from './ports.ts';
 import { APT_PACKAGES, installCommand, MIN_JAVA, missingDeps, systemProbe } from './system-deps.ts';
 import type { LocalService } from './types.ts';
 
@@ -36,17 +36,6 @@ function assertJava(): void {
     `DynamoDB Local needs Java ${MIN_JAVA} or newer, and \`java\` on PATH is missing or older. ` +
       `Install it (Debian/Ubuntu: \`${command}\`; macOS: \`brew install openjdk@17\`).`,
   );
-}
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**

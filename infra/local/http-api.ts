@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalIssuer } from './issuer.ts';
+import type { PortReservation } from './ports.ts';
 import type { TemplateResolver } from './template.ts';
 import type { Invoker, LocalService } from './types.ts';
 
@@ -15,6 +16,8 @@ export interface LocalHttpApiOptions {
   invoker: Invoker;
   issuer: LocalIssuer;
   port?: number;
+  /** A port held since before the functions learned this API's URL: the API serves on its socket (wins over port). */
+  reservation?: PortReservation;
   host?: '127.0.0.1';
   /** Which `AWS::ApiGatewayV2::Api` to serve when the template has several HTTP APIs. */
   apiLogicalId?: string;
@@ -425,13 +428,16 @@ export class LocalHttpApi implements LocalService {
   static async start(opts: LocalHttpApiOptions): Promise<LocalHttpApi> {
     const api = new LocalHttpApi(opts);
     const host = opts.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      api.server.once('error', reject);
-      api.server.listen(opts.port ?? 0, host, () => {
-        api.server.off('error', reject);
-        resolve();
+    if (opts.reservation) await opts.reservation.adopt(api.server);
+    else {
+      await new Promise<void>((resolve, reject) => {
+        api.server.once('error', reject);
+        api.server.listen(opts.port ?? 0, host, () => {
+          api.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
     api.url = `http://${host}:${(api.server.address() as AddressInfo).port}`;
     return api;
   }
