@@ -70,6 +70,17 @@ describe('token bucket', () => {
     }
   });
 
+  it('takes back a token given back, so the next taker needs no wait for it', async () => {
+    const clock = fakeClock();
+    const bucket = new TokenBucket(10, clock);
+    await bucket.take();
+    bucket.giveBack();
+    await bucket.take();
+    expect(clock.t).toBe(0);
+    await bucket.take();
+    expect(clock.t).toBe(100);
+  });
+
   it('refuses a rate that is not positive', () => {
     expect(() => new TokenBucket(0)).toThrow();
   });
@@ -102,6 +113,27 @@ describe('throttle retries', () => {
     expect(calls).toBe(4);
     // Half of 100, 200, 400 (random 0.5 of each ceiling).
     expect(clock.sleeps.filter((ms) => ms >= 50)).toEqual([50, 100, 200]);
+  });
+
+  it('with the first token in hand, takes tokens for the retries only', async () => {
+    const clock = fakeClock();
+    const bucket = new TokenBucket(10, clock);
+    await bucket.take();
+    let calls = 0;
+    const result = await withThrottleRetry(
+      async () => {
+        calls++;
+        if (calls === 1) throw throttle();
+        return clock.t;
+      },
+      bucket,
+      { attempts: 3, baseMs: 1, maxMs: 1, random: () => 0 },
+      clock,
+      true,
+    );
+    // The first call spent the caller's token at once; the retry waited for the next one (1/10 s later).
+    expect(calls).toBe(2);
+    expect(result).toBe(100);
   });
 
   it('gives up after the attempts and never retries other errors', async () => {

@@ -55,6 +55,12 @@ export class TokenBucket {
     this.queue = turn;
     return turn;
   }
+
+  /** Gives back a token taken for nothing (the address was already in the ledger: no send). */
+  giveBack(): void {
+    this.refill();
+    this.tokens = Math.min(this.capacity, this.tokens + 1);
+  }
 }
 
 /**
@@ -91,17 +97,18 @@ export const DEFAULT_BACKOFF: BackoffOptions = { attempts: 8, baseMs: 100, maxMs
 /**
  * Runs `fn`, retrying while it throws a throttle: waits a random time up to base·2^n (capped; "full jitter"), so
  * senders that were throttled together do not retry together. Other errors, and the last throttle, are thrown.
- * Each retry takes a token again, so retries stay within the rate too.
+ * Each attempt takes a token, so retries stay within the rate too; `tokenInHand`: the caller took the first one.
  */
 export async function withThrottleRetry<T>(
   fn: () => Promise<T>,
   bucket: TokenBucket,
   options: BackoffOptions = DEFAULT_BACKOFF,
   clock: Clock = realClock,
+  tokenInHand = false,
 ): Promise<T> {
   const random = options.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
-    await bucket.take();
+    if (attempt > 1 || !tokenInHand) await bucket.take();
     try {
       return await fn();
     } catch (error) {

@@ -381,6 +381,42 @@ describe('campaign sender', () => {
     expect(await sumStats(t, 'cmp')).toMatchObject({ recipients: 11, sent: 1, failed: 1 });
   });
 
+  it('claims an address only once its token of the rate is in hand: a crash leaves in doubt only SES calls', async () => {
+    const t = await audienceTenant();
+    await putCampaign(t, 'cmp', { segmentIds: ['seg'], listIds: ['list'], excludeListIds: ['vip-out'] });
+    await sender.startRun({ tenantId: t, campaignId: 'cmp', run: 1, execution: 'e1' });
+    const campaign = (await readCampaign(t, 'cmp'))!;
+    // Virtual time that stands still until released: the bucket's first token is free, the others wait.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const clock = {
+      t: 0,
+      now: () => clock.t,
+      sleep: async (ms: number) => {
+        await released;
+        clock.t += ms;
+      },
+    };
+    const ses = fakeSes();
+    const page = sender.sendPage(
+      campaign,
+      MEMBERS,
+      deps(ses, { bucket: new TokenBucket(1, clock), clock, concurrency: 4 }),
+      1,
+    );
+    await expect
+      .poll(async () => (await ledger(t, 'cmp'))[MAILED[0]!]?.state ?? 'none', { timeout: 20_000 })
+      .toBe('sent');
+    // Three lanes wait for the rate meanwhile (ann was sent, bob and jo wait): neither is claimed yet.
+    const waiting = await ledger(t, 'cmp');
+    expect(ses.sent).toHaveLength(1);
+    expect(Object.values(waiting).filter((r) => r.state === 'claimed')).toEqual([]);
+    expect(Object.values(waiting).filter((r) => r.state === 'sent')).toHaveLength(1);
+    release();
+    expect(await page).toMatchObject({ sent: 3 });
+    expect(ses.sent.map((s) => s.to).sort()).toEqual(MAILED);
+  });
+
   it('counts sent once when tracking’s Send event moved the claim first', async () => {
     const t = await audienceTenant();
     await putCampaign(t, 'cmp', { segmentIds: ['seg'] }, { categoryId: undefined });

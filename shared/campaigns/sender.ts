@@ -28,8 +28,8 @@ import { readCampaign, type SendProgress, type StoredCampaign } from './service.
  * shared/subscriptions/eligibility.ts) or suppressed (shared/suppression/store.ts). Every processed address gets
  * a ledger item (CampaignRecipientEntity), created (must be new) in the same transaction as its counters, so a
  * counter is added exactly once per address however often a page is redone. A sendable one is CLAIMED before SES is
- * called, then moved claimed → sent with SES's id and sent=1 in one transaction; a claim whose answer was lost
- * stays claimed and is never sent again (at most once).
+ * called (once its token of the rate is in hand), then moved claimed → sent with SES's id and sent=1 in one
+ * transaction; a claim whose answer was lost stays claimed and is never sent again (at most once).
  */
 
 export const PAGE_SIZE = 100;
@@ -433,8 +433,14 @@ async function sendOne(
     );
     return stored ? 'failed' : 'repeated';
   }
+  // The token first, then the claim: a claim lives only for its SES call, so a crash leaves in doubt only the sends
+  // SES was answering, never the ones still waiting for the rate.
+  await deps.bucket.take();
   const claimedAt = new Date().toISOString();
-  if (!(await record(campaign, d, { state: 'claimed', run, claimedAt }, {}))) return 'repeated';
+  if (!(await record(campaign, d, { state: 'claimed', run, claimedAt }, {}))) {
+    deps.bucket.giveBack();
+    return 'repeated';
+  }
 
   const mail = {
     from: campaign.from,
@@ -451,6 +457,7 @@ async function sendOne(
       deps.bucket,
       deps.backoff,
       deps.clock,
+      true,
     );
   } catch (error) {
     if (isThrottle(error)) {

@@ -64,7 +64,7 @@ export const CampaignEntity = new Entity(
  * The per-recipient ledger of a campaign, keyed by the lower-cased address in the campaign's partition. It is
  * created (must be new) before the send, so no crash, retry or resumed run mails an address twice, and two contacts
  * sharing an address get one mail. `state`: claimed (being sent: at most once, so a claim whose send's answer was lost
- * stays in doubt until SES's own Send event names it) | sent | failed | skipped (with `reason`).
+ * stays in doubt until an SES event of its message names it) | sent | failed | skipped (with `reason`).
  * Tracking events (delivery, bounce, complaint, open, click) set their first time here, once.
  */
 export const CampaignRecipientEntity = new Entity(
