@@ -403,7 +403,7 @@ describe('tenant-access roles (dynamodb:LeadingKeys on the session tag)', () => 
   });
 });
 
-describe('address claims: the one global key', () => {
+describe('global keys: address claims and the SES rate pool', () => {
   const claimKey = (address: string) =>
     model.entities.mailboxClaim.get({ mailboxAddress: address }).params().Key.pk as string;
   const sessionOf = (group: string) => ({
@@ -419,8 +419,8 @@ describe('address claims: the one global key', () => {
       context: { ...sessionOf(group).tag, 'dynamodb:LeadingKeys': [key] },
     });
 
-  it('is the only entity whose key does not start with a tenant', () => {
-    expect(GLOBAL_KEY_ENTITIES).toEqual(['mailboxClaim']);
+  it('are the only entities whose key does not start with a tenant', () => {
+    expect(GLOBAL_KEY_ENTITIES).toEqual(['mailboxClaim', 'sendRateShare']);
     expect(claimKey('support@acme.example')).toBe('$crm#mailboxAddress_support@acme.example');
   });
 
@@ -441,6 +441,16 @@ describe('address claims: the one global key', () => {
     for (const group of dataGroups.filter((g) => g !== 'mailboxes')) {
       for (const action of ITEM_ACTIONS) {
         expect(await onClaim(group, action), `${group} ${action}`).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('no tenant role may touch the SES rate pool (only the campaign sender, which has no tenant, uses it)', async () => {
+    const poolKey = model.entities.sendRateShare.get({ pool: 'ses', senderId: 'x' }).params().Key.pk as string;
+    expect(poolKey).toBe('$crm#pool_ses');
+    for (const group of dataGroups) {
+      for (const action of ITEM_ACTIONS) {
+        expect(await onClaim(group, action, poolKey), `${group} ${action}`).not.toBe('Allowed');
       }
     }
   });

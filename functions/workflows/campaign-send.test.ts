@@ -68,6 +68,8 @@ describe('campaign send steps', () => {
     let state = started;
     for (let i = 0; i < 5 && !state.done; i++) state = await handler({ step: 'sendBatch', state }, context);
     expect(state).toMatchObject({ done: true, outcome: 'finished' });
+    // Each batch shared the account's rate while it sent, and left the pool when it returned.
+    expect((await model.entities.sendRateShare.query.bySender({ pool: 'ses' }).go()).data).toEqual([]);
     expect(await handler({ step: 'finish', state }, context)).toMatchObject({ outcome: 'sent' });
 
     const sent = (await ses.sentEmails({ sinceEpochSeconds: since })).filter((m) => m.subject.startsWith('Hello'));

@@ -5,6 +5,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import middy from '@middy/core';
 import * as z from 'zod';
 import { SEND_BURST_SECONDS, sendLanesFor, TokenBucket } from '../../shared/campaigns/rate.ts';
+import { RateShare } from '../../shared/campaigns/rate-share.ts';
 import { failRun, finishRun, type RunState, sendBatch, startRun } from '../../shared/campaigns/sender.ts';
 import { lazyConfig } from '../../shared/config.ts';
 import { logger, metrics } from '../../shared/observability.ts';
@@ -16,7 +17,7 @@ export type CampaignStep = (typeof CAMPAIGN_STEPS)[number];
 const config = lazyConfig(
   z.object({
     TABLE_NAME: z.string().min(1),
-    /** SES's sending rate for the account (messages per second): the token bucket's rate. */
+    /** SES's sending rate for the account (messages per second), shared by the campaigns sending at once. */
     SES_MAX_SEND_RATE: z.coerce.number().positive().default(14),
     /** Sends in flight at once (default: enough for the rate, sendLanesFor); the rate decides how many start. */
     SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
@@ -44,17 +45,22 @@ async function runStep(event: unknown): Promise<RunState> {
     case 'start':
       return startRun(state);
     case 'sendBatch': {
-      const result = await sendBatch(
-        state,
-        {
-          ses,
-          bucket: new TokenBucket(c.SES_MAX_SEND_RATE, undefined, SEND_BURST_SECONDS),
-          concurrency: c.SEND_CONCURRENCY ?? sendLanesFor(c.SES_MAX_SEND_RATE),
-        },
-        { maxMs: c.BATCH_SECONDS * 1000 },
-      );
-      if (result.done) logger.info('send stopped', { outcome: result.outcome });
-      return result;
+      // The account's rate, shared with the other campaigns sending now: the bucket runs at this batch's share.
+      const bucket = new TokenBucket(c.SES_MAX_SEND_RATE, undefined, SEND_BURST_SECONDS);
+      const share = await RateShare.join(c.SES_MAX_SEND_RATE, bucket, {
+        owner: { tenantId: state.tenantId, campaignId: state.campaignId },
+      });
+      try {
+        const result = await sendBatch(
+          state,
+          { ses, bucket, concurrency: c.SEND_CONCURRENCY ?? sendLanesFor(c.SES_MAX_SEND_RATE) },
+          { maxMs: c.BATCH_SECONDS * 1000 },
+        );
+        if (result.done) logger.info('send stopped', { outcome: result.outcome });
+        return result;
+      } finally {
+        await share.leave();
+      }
     }
     case 'finish': {
       const result = await finishRun(state);

@@ -84,7 +84,7 @@ export class CrmCampaigns extends Construct {
     // Reads: the campaign, template, contacts (BatchGetItem with companies, owners, exclusion memberships and
     // suppressions), a segment's members (Query of its partition). Writes: the campaign (conditional Put; the
     // progress UpdateItem), ledger items and stats ADDs in transactions (Put, Update; Delete to give a claim back),
-    // the tenant's signing key on first use (Put).
+    // the tenant's signing key on first use (Put), and its entry in the SES rate pool (Put, Query, Delete).
     this.steps.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: [

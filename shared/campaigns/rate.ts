@@ -4,8 +4,8 @@
  * sender that fell behind for a moment (every lane busy, a slow page) catches up that much instead of losing it for
  * good. SES allows short bursts over the rate ("you can exceed this quota for short bursts"); a one-second window
  * holds at most the rate plus the burst. Throttling answers are retried with exponential backoff and full jitter.
- * One bucket per sending invocation: the workflow runs one batch at a time, so the configured rate is the
- * campaign's rate.
+ * One bucket per sending invocation: the workflow runs one batch at a time, and campaigns sending at once share the
+ * account's rate (shared/campaigns/rate-share.ts sets each bucket to its share).
  */
 
 export interface Clock {
@@ -21,24 +21,37 @@ export const realClock: Clock = {
 export class TokenBucket {
   private tokens: number;
   private last: number;
-  private readonly capacity: number;
+  private capacity: number;
   /** Takers queue here so tokens are handed out in order, one waiter at a time. */
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    readonly ratePerSecond: number,
+    private rate: number,
     private readonly clock: Clock = realClock,
-    burstSeconds = 0,
+    private readonly burstSeconds = 0,
   ) {
-    if (!(ratePerSecond > 0)) throw new Error('rate must be positive');
-    this.capacity = Math.max(1, ratePerSecond * burstSeconds);
+    if (!(rate > 0)) throw new Error('rate must be positive');
+    this.capacity = Math.max(1, rate * burstSeconds);
     this.tokens = 1;
     this.last = clock.now();
   }
 
+  get ratePerSecond(): number {
+    return this.rate;
+  }
+
+  /** Changes the rate from now on (a sender's share of the account's rate changed: shared/campaigns/rate-share.ts). */
+  setRate(ratePerSecond: number): void {
+    if (!(ratePerSecond > 0)) throw new Error('rate must be positive');
+    this.refill();
+    this.rate = ratePerSecond;
+    this.capacity = Math.max(1, ratePerSecond * this.burstSeconds);
+    this.tokens = Math.min(this.tokens, this.capacity);
+  }
+
   private refill(): void {
     const now = this.clock.now();
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
   }
 
@@ -47,7 +60,7 @@ export class TokenBucket {
     const turn = this.queue.then(async () => {
       this.refill();
       while (this.tokens < 1) {
-        await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000));
+        await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
         this.refill();
       }
       this.tokens -= 1;

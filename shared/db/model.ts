@@ -33,6 +33,7 @@ import { QuotaWindowEntity } from './entities/quota-window.ts';
 import { RoutingRulesEntity } from './entities/routing-rules.ts';
 import { ScoringRulesEntity } from './entities/scoring-rules.ts';
 import { SegmentEntity, SegmentMemberEntity } from './entities/segment.ts';
+import { SendRateShareEntity } from './entities/send-rate.ts';
 import { SequenceEnrollmentEntity, SequenceEntity } from './entities/sequence.ts';
 import { TenantSettingsEntity } from './entities/settings.ts';
 import { SigningKeyEntity } from './entities/signing-key.ts';
@@ -106,6 +107,8 @@ export const entities = {
   signingKey: SigningKeyEntity,
   sequence: SequenceEntity,
   sequenceEnrollment: SequenceEnrollmentEntity,
+  /** Global (not tenant-first) key: see the entity. */
+  sendRateShare: SendRateShareEntity,
 };
 
 export type CrmEntities = typeof entities;

@@ -16,12 +16,13 @@ export interface TenantKeyPatterns {
 const MARKER = 'TENANTMARKER';
 
 /**
- * Entities whose table key does not start with a tenant, each for a stated reason. Only one: an address claim
+ * Entities whose table key does not start with a tenant, each for a stated reason: an address claim
  * (shared/db/entities/mailbox.ts), because a mail address must be unique across tenants and the inbound handler finds
- * the tenant from it. No tenant-access role reaches these keys unless its group is granted them by name
- * (`globalKeys` in infra/constructs/tenant-access.ts).
+ * the tenant from it; a sender's share of the SES rate (shared/db/entities/send-rate.ts), because the rate is the AWS
+ * account's quota, shared by every tenant's campaigns. No tenant-access role reaches these keys unless its group is
+ * granted them by name (`globalKeys` in infra/constructs/tenant-access.ts).
  */
-export const GLOBAL_KEY_ENTITIES = ['mailboxClaim'] as const;
+export const GLOBAL_KEY_ENTITIES = ['mailboxClaim', 'sendRateShare'] as const;
 export type GlobalKeyEntity = (typeof GLOBAL_KEY_ENTITIES)[number];
 
 /** The part of every entity's table partition key before the tenant id, derived from the entities themselves. */
