@@ -14,7 +14,13 @@ beforeAll(async () => {
 
 /** A clock the test moves by hand. */
 const handClock = (): Clock & { t: number } => {
-  const clock = { t: Date.now(), now: () => clock.t, sleep: async (ms: number) => void (clock.t += ms) };
+  const clock = {
+    t: Date.now(),
+    now: () => clock.t,
+    sleep: async (ms: number) => {
+      clock.t += ms;
+    },
+  };
   return clock;
 };
 
