@@ -20,6 +20,8 @@ export interface SynthesizedStack {
   /** Where the assembly was written; the template's `aws:asset:path` metadata is relative to it. */
   assemblyDir: string;
   stackName: string;
+  /** The stack's template file. */
+  templatePath: string;
 }
 
 /** cdk.json's context block: the same feature flags `cdk synth` uses, typed nowhere else. */
@@ -63,5 +65,10 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthesizedSt
   });
   const artifact = assembly.getStackByName(stack.stackName);
   const template = JSON.parse(readFileSync(artifact.templateFullPath, 'utf8')) as CfnTemplate;
-  return { template, assemblyDir: assembly.directory, stackName: stack.stackName };
+  return {
+    template,
+    assemblyDir: assembly.directory,
+    stackName: stack.stackName,
+    templatePath: artifact.templateFullPath,
+  };
 }

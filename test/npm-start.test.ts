@@ -94,6 +94,7 @@ describe('npm start', () => {
     const env = await npmStartEnv(dataDir);
 
     const first = await npmStart(env);
+    expect(first.output()).toContain('Synthesized the CDK app');
 
     // The endpoint file and the printed lines agree, and name every local AWS service.
     const file = JSON.parse(await readFile(localCloudInfoPath(dataDir), 'utf8')) as LocalCloudFile;
@@ -151,6 +152,8 @@ describe('npm start', () => {
     for (const p of ports) expect(await portClosed(p), `port ${p} still open after Ctrl-C`).toBe(true);
 
     const second = await npmStart(env);
+    // Nothing the app is built from changed: the restart reused the first start's synth.
+    expect(second.output()).toContain('its synth was reused');
     const { stdout } = await promisify(execFile)(
       TSX,
       ['infra/local/token-cli.ts', '--tenant', 'demo', '--roles', 'readonly', '--data-dir', dataDir],

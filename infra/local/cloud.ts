@@ -27,6 +27,7 @@ import { configurationSetsOf, LocalSes } from './ses.ts';
 import { LocalSmtpInbound } from './smtp-inbound.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { LocalSts } from './sts.ts';
+import { synthesizeOnce } from './synth-cache.ts';
 import { TemplateResolver } from './template.ts';
 import type { CfnTemplate, Invoker, LocalService } from './types.ts';
 
@@ -101,6 +102,8 @@ async function writeLocalCloudFiles(dataDir: string, file: LocalCloudFile): Prom
 }
 
 export interface LocalCloud {
+  /** The app was not synthesized for this start: a prebuilt one, or npm start's last synth (nothing changed). */
+  appReused: boolean;
   apiUrl: string;
   /** The public web-to-lead API (form submissions and opt-in confirmations). */
   formsApiUrl: string;
@@ -230,7 +233,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     started.push({ name: 'assembly', stop: () => rm(outdir, { recursive: true, force: true }) });
   }
   try {
-    const { template, assemblyDir } = options.prebuilt ?? (await synthesize(localSynthOptions(outdir)));
+    // npm start (persist) reuses its last synth while no input of the app changed (a restart takes seconds, not a
+    // minute); throwaway clouds synthesize unless given the run's prebuilt app.
+    const { template, assemblyDir, reused } = options.prebuilt
+      ? { ...options.prebuilt, reused: true }
+      : options.persist
+        ? await synthesizeOnce(localSynthOptions(outdir))
+        : { ...(await synthesize(localSynthOptions(outdir))), reused: false };
     const resolver = new TemplateResolver(template);
 
     const dynamo = serve(
@@ -426,6 +435,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await writeLocalCloudFiles(options.dataDir, info);
 
     return {
+      appReused: reused,
       apiUrl: api.url,
       formsApiUrl: formsApi?.url ?? api.url,
       docsUrl: info.docsUrl,

@@ -23,6 +23,11 @@ const cloud = await startLocalCloud({
   sesPort: Number(process.env.SES_PORT ?? 8005),
   log: verbose ? (line) => console.log(line) : (line) => /fail|error|gave up/i.test(line) && console.error(line),
 });
+console.log(
+  cloud.appReused
+    ? 'The CDK app is unchanged since the last start: its synth was reused.'
+    : 'Synthesized the CDK app (the next start reuses it while nothing changes).',
+);
 const shown = (file: string) => relative(process.cwd(), file) || file;
 const envFile = shown(localCloudEnvPath(dataDir));
 const token = await cloud.token({ tenantId: 'demo', roles: ['admin'], userId: 'dev-admin', email: 'admin@demo.local' });
