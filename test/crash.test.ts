@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
 import { DurableQueue } from '../infra/local/durable-queue.ts';
 import { LOCAL_CREDENTIALS } from '../infra/local/dynamodb-local.ts';
+import { reusePrebuiltApp } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { npmStartEnv, PROJECT_ROOT, npmStart as startNpm, waitForGroupExit } from './support/npm-start.ts';
 
@@ -134,8 +135,10 @@ async function diagnose(ids: string[], second: { apiUrl: string; token: string; 
 describe('a crash of the local cloud', () => {
   it('loses no acknowledged write: after kill -9 and a restart, every created contact has its history', async () => {
     const env = await npmStartEnv(dataDir);
+    await reusePrebuiltApp(dataDir);
 
     const first = await npmStart(env);
+    expect(first.output()).toContain('its synth was reused'); // the run's prebuilt app: no synth of its own
     const acknowledged: string[] = [];
     let stop = false;
     const client = async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { persistentAssemblyDir } from '../infra/local/cloud.ts';
+import { reusePrebuiltApp } from './support/assembly.ts';
 import { makeContact } from './support/factories.ts';
 import { npmStart, npmStartEnv } from './support/npm-start.ts';
 
@@ -46,6 +47,7 @@ describe('unsubscribe over HTTP (npm start)', () => {
   }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'crm-consent-'));
     const env = await npmStartEnv(dataDir);
+    await reusePrebuiltApp(dataDir);
     const started = await npmStart(env, children);
     const formsUrl = `http://127.0.0.1:${env.FORMS_PORT}`;
     const api = async (method: string, path: string, body?: unknown) => {

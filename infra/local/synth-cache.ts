@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../constructs/crm-function.ts';
 import { type SynthesizedStack, type SynthesizeOptions, synthesize } from '../synth.ts';
@@ -56,8 +56,24 @@ export async function synthesizeOnce(
   }
   await rm(stamp, { force: true });
   const synthesized = await synthesize(options);
-  const templateFile = relative(options.outdir, synthesized.templatePath);
-  await writeFile(`${stamp}.tmp`, JSON.stringify({ fingerprint, templateFile }));
-  await rename(`${stamp}.tmp`, stamp);
+  await writeStamp(options.outdir, { fingerprint, templateFile: relative(options.outdir, synthesized.templatePath) });
   return { ...synthesized, reused: false };
+}
+
+async function writeStamp(outdir: string, content: { fingerprint: string; templateFile: string }): Promise<void> {
+  const stamp = join(outdir, STAMP);
+  await writeFile(`${stamp}.tmp`, JSON.stringify(content));
+  await rename(`${stamp}.tmp`, stamp);
+}
+
+/**
+ * Makes an assembly synthesized elsewhere from the same sources and options (the test run's one prebuilt app) the
+ * last synth of `options.outdir`, so the next start there reuses it instead of synthesizing.
+ */
+export async function adoptSynth(assemblyDir: string, options: SynthesizeOptions): Promise<void> {
+  const templates = (await readdir(assemblyDir)).filter((name) => name.endsWith('.template.json'));
+  if (templates.length !== 1) throw new Error(`expected one template in ${assemblyDir}, found ${templates.length}`);
+  await rm(options.outdir, { recursive: true, force: true });
+  await cp(assemblyDir, options.outdir, { recursive: true });
+  await writeStamp(options.outdir, { fingerprint: await appFingerprint(options), templateFile: templates[0]! });
 }

@@ -1,7 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { localSynthOptions } from '../../infra/local/cloud.ts';
+import { localSynthOptions, persistentAssemblyDir } from '../../infra/local/cloud.ts';
+import { adoptSynth } from '../../infra/local/synth-cache.ts';
 import type { CfnTemplate } from '../../infra/local/types.ts';
 import { synthesize } from '../../infra/synth.ts';
 
@@ -67,4 +68,13 @@ declare module 'vitest' {
     /** Where the run's synthesized app is built once (test/support/assembly.ts); removed by globalSetup. */
     assemblyCacheDir: string;
   }
+}
+
+/**
+ * Gives `npm start` on `dataDir` the test run's one prebuilt app as its last synth, so it starts without
+ * synthesizing (test/npm-start.test.ts alone lets npm start synthesize, and checks the restart reuses it).
+ */
+export async function reusePrebuiltApp(dataDir: string): Promise<void> {
+  const { assemblyDir } = await prebuiltAssembly();
+  await adoptSynth(assemblyDir, localSynthOptions(persistentAssemblyDir(dataDir)));
 }
