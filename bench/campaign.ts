@@ -236,14 +236,18 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
     let started = await npmStart(env, children);
     liveOutput.push(started.output);
     const startupSeconds = (Date.now() - t) / 1000;
-    const info = JSON.parse(await readFile(join(dataDir, 'local-cloud.json'), 'utf8')) as {
-      aws: { region: string; accessKeyId: string; secretAccessKey: string; endpoints: Record<string, string> };
+    // DynamoDB Local gets a new port on every start: a client for the running one, from what npm start wrote.
+    const dynamoOfStart = async () => {
+      const info = JSON.parse(await readFile(join(dataDir, 'local-cloud.json'), 'utf8')) as {
+        aws: { region: string; accessKeyId: string; secretAccessKey: string; endpoints: Record<string, string> };
+      };
+      return new DynamoDBClient({
+        region: info.aws.region,
+        endpoint: info.aws.endpoints.AWS_ENDPOINT_URL_DYNAMODB,
+        credentials: { accessKeyId: info.aws.accessKeyId, secretAccessKey: info.aws.secretAccessKey },
+      });
     };
-    const raw = new DynamoDBClient({
-      region: info.aws.region,
-      endpoint: info.aws.endpoints.AWS_ENDPOINT_URL_DYNAMODB,
-      credentials: { accessKeyId: info.aws.accessKeyId, secretAccessKey: info.aws.secretAccessKey },
-    });
+    const raw = await dynamoOfStart();
     const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
     const tables = (await raw.send(new ListTablesCommand({}))).TableNames ?? [];
     if (tables.length !== 1) throw new Error(`expected one table in DynamoDB Local, found ${tables.join(', ')}`);
@@ -387,7 +391,9 @@ export async function benchCampaign(options: CampaignBenchOptions): Promise<Json
       forbiddenMailed: outbox.forbiddenMailed,
       claimedInDoubt: claimed,
       busiestSecond: busiestSecond(outbox.times),
-      busiestSecondAtSender: busiestSecond(await turnTimes(doc, campaignId)),
+      busiestSecondAtSender: busiestSecond(
+        await turnTimes(DynamoDBDocumentClient.from(await dynamoOfStart()), campaignId),
+      ),
       statsMatchOutbox: stats.sent === outbox.lines,
       killedAtProcessed: Number((half.stats as Json).recipients),
       rate: rates,
