@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalIssuer } from './issuer.ts';
-import type { PortReservation } from './ports.ts';
+import { listenOn, type PortReservation } from './ports.ts';
 import type { TemplateResolver } from './template.ts';
 import type { Invoker, LocalService } from './types.ts';
 
@@ -429,15 +429,7 @@ export class LocalHttpApi implements LocalService {
     const api = new LocalHttpApi(opts);
     const host = opts.host ?? '127.0.0.1';
     if (opts.reservation) await opts.reservation.adopt(api.server);
-    else {
-      await new Promise<void>((resolve, reject) => {
-        api.server.once('error', reject);
-        api.server.listen(opts.port ?? 0, host, () => {
-          api.server.off('error', reject);
-          resolve();
-        });
-      });
-    }
+    else await listenOn(api.server, opts.port ?? 0, host);
     api.url = `http://${host}:${(api.server.address() as AddressInfo).port}`;
     return api;
   }

@@ -3,14 +3,27 @@ import type { LocalService } from './types.ts';
 
 /** A port free at the moment of asking, for a server this process cannot hand a socket to (DynamoDB Local's JVM). */
 export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
+  const server = createServer();
+  const port = await listenOn(server, 0);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Makes `server` listen on `host` at `port` (0: a free one), or on a held socket (Node's `listen(handle)`); resolves
+ * with the port once it listens, rejects if it cannot.
+ */
+export async function listenOn(server: Server, on: number | Server, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    const listening = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (typeof on === 'number') server.listen(on, host, listening);
+    else server.listen(on, listening);
   });
+  return (server.address() as AddressInfo).port;
 }
 
 /**
@@ -29,22 +42,12 @@ export class PortReservation implements LocalService {
 
   static async hold(host = '127.0.0.1'): Promise<PortReservation> {
     const socket = createServer();
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.listen(0, host, () => resolve());
-    });
-    return new PortReservation(socket, (socket.address() as AddressInfo).port);
+    return new PortReservation(socket, await listenOn(socket, 0, host));
   }
 
-  /** Makes `server` listen on the held socket (Node's `listen(handle)`). */
+  /** Makes `server` listen on the held socket. */
   async adopt(server: Server): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socket, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, this.socket);
     this.adopted = true;
   }
 
